@@ -1,0 +1,450 @@
+"""The Python API: train a Tagger on Articles, save and load it, predict and evaluate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from tagger import __version__
+from tagger.bundle import load_bundle, save_bundle
+from tagger.classify import (
+    ModelConfig,
+    SectionModel,
+    TagModel,
+    top_evidence,
+    train_section_model,
+    train_tag_model,
+)
+from tagger.corpus.article import Article
+from tagger.errors import BundleError, ConfigError, InputError
+from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
+from tagger.features import FeatureConfig, Featurizer
+from tagger.labels import normalise_labels
+from tagger.suggestions import Evidence, LabelSuggestion, Suggestions
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what `Tagger.train` builds."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    tags: ModelConfig = field(default_factory=ModelConfig)
+    sections: ModelConfig = field(default_factory=lambda: ModelConfig(cv_folds=5))
+    seed: int = 0
+    name: str = "tagger-model"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": self.features.to_dict(),
+            "tags": self.tags.to_dict(),
+            "sections": self.sections.to_dict(),
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {"features", "tags", "sections", "seed", "name"}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        try:
+            return cls(
+                features=FeatureConfig.from_dict(data.get("features", {})),
+                tags=ModelConfig.from_dict(data.get("tags", {})),
+                sections=ModelConfig.from_dict({"cv_folds": 5, **data.get("sections", {})}),
+                seed=int(data.get("seed", 0)),
+                name=str(data.get("name", "tagger-model")),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid config: {exc}") from exc
+
+    @classmethod
+    def from_file(cls, path: Path) -> TrainConfig:
+        """Read a TOML or JSON config file."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
+        try:
+            data = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: invalid config file ({exc})") from exc
+        return cls.from_dict(data)
+
+
+def corpus_fingerprint(articles: Sequence[Article]) -> str:
+    """sha256 over ids, texts and labels, independent of article order."""
+    lines = sorted(
+        hashlib.sha256(
+            json.dumps(
+                [a.id, a.title, a.body, a.section, sorted(a.tags)], ensure_ascii=False
+            ).encode()
+        ).hexdigest()
+        for a in articles
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+class Tagger:
+    """A trained model: featurizer, section model and tag model, with their manifest."""
+
+    def __init__(
+        self,
+        featurizer: Featurizer,
+        section_model: SectionModel | None,
+        tag_model: TagModel | None,
+        manifest: dict[str, Any] | None = None,
+    ) -> None:
+        self.featurizer = featurizer
+        self.section_model = section_model
+        self.tag_model = tag_model
+        self.manifest = manifest or {}
+        self._names: np.ndarray | None = None
+        self._entity_analyzer: Any = None
+        self.warnings: list[str] = []
+
+    # -- training ---------------------------------------------------------------------
+
+    @classmethod
+    def train(
+        cls,
+        articles: Sequence[Article],
+        config: TrainConfig | None = None,
+        *,
+        progress: Progress = _no_progress,
+        groups: Sequence[Any] | None = None,
+        entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+    ) -> Tagger:
+        """Train a section model (if the corpus has sections) and a tag model (if it has tags).
+
+        `groups` keeps related articles (near-duplicates) in one cross-validation fold.
+        `entities` gives each article's entity dicts when entity features are on.
+        """
+        config = config or TrainConfig()
+        articles = list(articles)
+        if not articles:
+            raise InputError("the training corpus is empty")
+        warnings = normalise_labels(articles)
+        with_sections = [i for i, a in enumerate(articles) if a.section]
+        with_tags = [i for i, a in enumerate(articles) if a.tags]
+        if not with_sections and not with_tags:
+            raise InputError("the training corpus has no sections and no tags to learn")
+
+        progress("features", 0, 1)
+        featurizer = Featurizer(config.features)
+        x = featurizer.fit_transform(articles, entities)
+        progress("features", 1, 1)
+
+        section_model = None
+        section_counts = Counter(articles[i].section for i in with_sections)
+        if len(section_counts) == 1:
+            warnings.append("only one section in the corpus: no section model trained")
+        elif with_sections:
+            labels = sorted(section_counts)  # type: ignore[arg-type]
+            rare = [s for s in labels if section_counts[s] < 2]
+            if rare:
+                warnings.append(
+                    f"section(s) seen once, learned from a single example: {', '.join(rare)}"
+                )
+            idx = np.array(with_sections)
+            section_model = train_section_model(
+                x[idx],
+                [articles[i].section for i in with_sections],  # type: ignore[misc]
+                labels,
+                config.sections,
+                seed=config.seed,
+                groups=[groups[i] for i in with_sections] if groups is not None else None,
+                progress=progress,
+            )
+
+        tag_model = None
+        if with_tags:
+            tag_counts = Counter(t for a in articles for t in a.tags)
+            labels = sorted(tag_counts)
+            once = [t for t in labels if tag_counts[t] == 1]
+            if once:
+                shown = ", ".join(once[:10]) + (" …" if len(once) > 10 else "")
+                warnings.append(
+                    f"{len(once)} tag(s) seen once: their threshold is shared, not tuned: {shown}"
+                )
+            # Articles with no tags are negatives for every tag only when the corpus is
+            # tag-annotated throughout; otherwise they are left out of the tag model.
+            idx = np.array(with_tags)
+            y = binarize([articles[i].tags for i in with_tags], labels)
+            tag_model = train_tag_model(
+                x[idx],
+                y,
+                labels,
+                config.tags,
+                seed=config.seed,
+                groups=[groups[i] for i in with_tags] if groups is not None else None,
+                progress=progress,
+            )
+
+        manifest = {
+            "name": config.name,
+            "config": config.to_dict(),
+            "corpus": {
+                "fingerprint": corpus_fingerprint(articles),
+                "articles": len(articles),
+                "with_section": len(with_sections),
+                "with_tags": len(with_tags),
+            },
+            "labels": {
+                "sections": section_model.labels if section_model else [],
+                "tags": tag_model.labels if tag_model else [],
+            },
+            "thresholds": (
+                {t: round(th.value, 6) for t, th in zip(tag_model.labels, tag_model.thresholds)}
+                if tag_model
+                else {}
+            ),
+            "metrics": {
+                "sections": _summary(section_model.cv_metrics) if section_model else None,
+                "tags": _summary(tag_model.cv_metrics) if tag_model else None,
+            },
+            "n_features": int(x.shape[1]),
+            "warnings": warnings,
+        }
+        tagger = cls(featurizer, section_model, tag_model, manifest)
+        tagger.warnings = warnings
+        return tagger
+
+    # -- persistence --------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> dict[str, Any]:
+        """Write the model as a bundle folder (atomically); returns the manifest."""
+        objects: dict[str, Any] = {"features": self.featurizer}
+        if self.section_model is not None:
+            objects["sections"] = self.section_model
+        if self.tag_model is not None:
+            objects["tags"] = self.tag_model
+        manifest = {k: v for k, v in self.manifest.items() if k not in {"files", "versions"}}
+        manifest.pop("format_version", None)
+        manifest.pop("created_at", None)
+        manifest["model_id"] = _model_id(manifest)
+        self.manifest = save_bundle(Path(path), objects, manifest, self.model_card())
+        return self.manifest
+
+    @classmethod
+    def load(cls, path: str | Path) -> Tagger:
+        """Load a bundle after verifying its manifest and checksums."""
+        manifest, objects = load_bundle(Path(path))
+        featurizer = objects.get("features")
+        if not isinstance(featurizer, Featurizer):
+            raise BundleError(f"{path}: bundle has no feature extractor")
+        return cls(featurizer, objects.get("sections"), objects.get("tags"), manifest)
+
+    def model_card(self) -> str:
+        m = self.manifest
+        lines = [
+            f"# Model card: {m.get('name', 'tagger-model')}",
+            "",
+            f"Trained with tagger {__version__} on {m.get('corpus', {}).get('articles', '?')} "
+            f"articles (corpus sha256 `{str(m.get('corpus', {}).get('fingerprint', ''))[:16]}…`).",
+            "",
+            "## What it does",
+            "",
+            "Suggests one section per article and any number of tags, each with a calibrated "
+            "probability; a tag is suggested when its probability passes the tag's own "
+            "threshold, tuned by cross-validation.",
+            "",
+        ]
+        for kind in ("sections", "tags"):
+            labels = m.get("labels", {}).get(kind) or []
+            metrics = (m.get("metrics") or {}).get(kind)
+            if not labels:
+                continue
+            lines += [f"## {kind.title()} ({len(labels)})", "", ", ".join(labels), ""]
+            if metrics:
+                lines.append("Cross-validated metrics on the training corpus:")
+                lines.append("")
+                for key, value in metrics.items():
+                    if isinstance(value, float):
+                        lines.append(f"- {key}: {value:.4f}")
+                lines.append("")
+        lines += [
+            "## Limits",
+            "",
+            "A model knows only the labels of its training corpus and the language and style "
+            "of those articles. Scores are calibrated on that corpus; on other material they "
+            "are estimates. Review suggestions before publishing them.",
+            "",
+        ]
+        if m.get("warnings"):
+            lines += ["## Training warnings", ""] + [f"- {w}" for w in m["warnings"]] + [""]
+        return "\n".join(lines)
+
+    # -- prediction ---------------------------------------------------------------------
+
+    @property
+    def model_info(self) -> dict[str, Any]:
+        return {
+            "name": self.manifest.get("name"),
+            "id": self.manifest.get("model_id"),
+            "created_at": self.manifest.get("created_at"),
+            "tagger_version": (self.manifest.get("versions") or {}).get("tagger", __version__),
+        }
+
+    def _feature_names(self) -> np.ndarray:
+        if self._names is None:
+            self._names = self.featurizer.feature_names()
+        return self._names
+
+    @overload
+    def predict(self, articles: Article, **kwargs: Any) -> Suggestions: ...
+
+    @overload
+    def predict(self, articles: Iterable[Article], **kwargs: Any) -> list[Suggestions]: ...
+
+    def predict(
+        self,
+        articles: Article | Iterable[Article],
+        *,
+        top_k: int = 5,
+        explain: bool = True,
+        evidence_terms: int = 5,
+        entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+    ) -> Suggestions | list[Suggestions]:
+        """Suggest a section, tags (and pass through entities) for one article or many.
+
+        `entities`, when given, is one list of entity dicts per article (from
+        `tagger.entities`); it feeds entity features and is returned with the suggestions.
+        """
+        single = isinstance(articles, Article)
+        batch = [articles] if single else list(articles)  # type: ignore[list-item]
+        if not batch:
+            return []
+        x = self.featurizer.transform(batch, entities)
+        names = self._feature_names() if explain else None
+        section_probs = self.section_model.predict_proba(x) if self.section_model else None
+        tag_probs = self.tag_model.predict_proba(x) if self.tag_model else None
+        results = []
+        for i, article in enumerate(batch):
+            row = x[i] if explain else None
+            section, section_candidates = None, []
+            if section_probs is not None and self.section_model is not None:
+                order = np.argsort(-section_probs[i])[: max(1, top_k)]
+                for rank, j in enumerate(order):
+                    evidence = []
+                    if explain and rank == 0:
+                        evidence = [
+                            Evidence("term", term, weight)
+                            for term, weight in top_evidence(
+                                row, self.section_model.coef[j], names, evidence_terms
+                            )
+                        ]
+                    section_candidates.append(
+                        LabelSuggestion(
+                            self.section_model.labels[j],
+                            float(section_probs[i, j]),
+                            selected=rank == 0,
+                            evidence=evidence,
+                        )
+                    )
+                section = section_candidates[0]
+            tags: list[LabelSuggestion] = []
+            candidates: list[LabelSuggestion] = []
+            if tag_probs is not None and self.tag_model is not None:
+                thresholds = self.tag_model.threshold_values
+                probs = tag_probs[i]
+                order = np.argsort(-probs)
+                for j in order:
+                    selected = bool(probs[j] >= thresholds[j])
+                    if not selected and len(candidates) >= top_k:
+                        break
+                    evidence = []
+                    if explain and (selected or len(candidates) < top_k):
+                        evidence = [
+                            Evidence("term", term, weight)
+                            for term, weight in top_evidence(
+                                row, self.tag_model.coef[j], names, evidence_terms
+                            )
+                        ]
+                    suggestion = LabelSuggestion(
+                        self.tag_model.labels[j],
+                        float(probs[j]),
+                        selected=selected,
+                        threshold=float(thresholds[j]),
+                        evidence=evidence,
+                    )
+                    if selected:
+                        tags.append(suggestion)
+                    if len(candidates) < top_k:
+                        candidates.append(suggestion)
+            results.append(
+                Suggestions(
+                    article_id=article.id,
+                    title=article.title,
+                    section=section,
+                    section_candidates=section_candidates,
+                    tags=tags,
+                    tag_candidates=candidates,
+                    entities=list(entities[i]) if entities is not None else [],
+                    model=self.model_info,
+                )
+            )
+        return results[0] if single else results
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        articles: Sequence[Article],
+        entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
+        """Section accuracy and macro-F1; tag micro/macro P/R/F1, P@1, P@3, F1@5."""
+        articles = list(articles)
+        if not articles:
+            raise InputError("the test corpus is empty")
+        x = self.featurizer.transform(articles, entities)
+        report: dict[str, Any] = {"articles": len(articles), "model": self.model_info}
+        if self.section_model is not None:
+            idx = [i for i, a in enumerate(articles) if a.section]
+            if idx:
+                probs = self.section_model.predict_proba(x[np.array(idx)])
+                predicted = [self.section_model.labels[j] for j in probs.argmax(axis=1)]
+                true = [articles[i].section for i in idx]
+                report["sections"] = multiclass_metrics(true, predicted, self.section_model.labels)
+                unknown = sorted({s for s in true if s not in self.section_model.labels})
+                if unknown:
+                    report["sections"]["unknown_labels"] = unknown
+        if self.tag_model is not None:
+            idx = [i for i, a in enumerate(articles) if a.tags]
+            if idx:
+                labels = self.tag_model.labels
+                probs = self.tag_model.predict_proba(x[np.array(idx)])
+                selected = probs >= self.tag_model.threshold_values
+                y_true = binarize([articles[i].tags for i in idx], labels)
+                report["tags"] = multilabel_metrics(y_true, selected, probs, labels)
+                known = set(labels)
+                unknown = Counter(t for i in idx for t in articles[i].tags if t not in known)
+                if unknown:
+                    report["tags"]["unknown_labels"] = dict(unknown.most_common())
+        return report
+
+
+def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if k != "per_label"}
+
+
+def _model_id(manifest: dict[str, Any]) -> str:
+    payload = json.dumps(
+        [manifest.get("name"), manifest.get("corpus"), manifest.get("config")], sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]

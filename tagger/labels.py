@@ -1,0 +1,44 @@
+"""Label hygiene: merge case and whitespace variants of sections and tags."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from tagger.corpus.article import Article
+from tagger.corpus.text import normalise_label
+
+
+def _canonical_forms(labels: Counter[str]) -> tuple[dict[str, str], list[str]]:
+    """Map every variant to the most common spelling of its case-folded form."""
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for label, count in labels.items():
+        groups[normalise_label(label).casefold()][normalise_label(label)] += count
+    mapping: dict[str, str] = {}
+    notes: list[str] = []
+    for forms in groups.values():
+        best = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        raw_variants = {raw for raw in labels if normalise_label(raw).casefold() == best.casefold()}
+        for raw in raw_variants:
+            mapping[raw] = best
+        if len(raw_variants) > 1:
+            variants = ", ".join(repr(v) for v in sorted(raw_variants) if v != best)
+            notes.append(f"merged label variants {variants} into {best!r}")
+    return mapping, notes
+
+
+def normalise_labels(articles: Sequence[Article]) -> list[str]:
+    """Rewrite sections and tags in place to one spelling each; returns what was merged."""
+    sections = Counter(a.section for a in articles if a.section)
+    tags = Counter(t for a in articles for t in a.tags if t.strip())
+    section_map, notes = _canonical_forms(sections)
+    tag_map, tag_notes = _canonical_forms(tags)
+    for article in articles:
+        if article.section is not None:
+            article.section = section_map.get(article.section) or None
+        seen: dict[str, None] = {}
+        for tag in article.tags:
+            if tag.strip():
+                seen.setdefault(tag_map[tag])
+        article.tags = list(seen)
+    return notes + tag_notes
