@@ -518,3 +518,66 @@ def write_jsonl(articles: Iterable[Article], out: IO[str]) -> int:
         out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+# -- plain text and stdin ---------------------------------------------------------------
+
+
+def article_from_plain_text(text: str, article_id: str | None, source: str | None) -> Article:
+    """A clean text article: the first non-empty line is the title, the rest the body."""
+    text = clean_text(text)
+    title, _, body = text.partition("\n")
+    if not body.strip():
+        title, body = "", title
+    return Article(
+        id=article_id or content_id(title, body), title=title.strip(), body=body.strip(),
+        source=source,
+    )
+
+
+@register("text")
+def read_plain_text(path: Path, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
+    """A text file holding one article (first line the title)."""
+    text, _encoding = read_text(path)
+    report.records += 1
+    article = article_from_plain_text(text, path.stem, options.source)
+    finished = _finish(article, path, report, options, None)
+    if finished is not None:
+        yield finished
+
+
+def read_stdin(
+    data: bytes, report: ReadReport, options: ReadOptions | None = None
+) -> Iterator[Article]:
+    """Standard input: JSONL when it starts with an object, otherwise one plain-text article."""
+    options = options or ReadOptions()
+    report.files += 1
+    try:
+        text, _encoding = decode_bytes(data)
+    except UndecodableError as exc:
+        report.skip("<stdin>", str(exc))
+        return
+    if text.lstrip().startswith("{"):
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            report.records += 1
+            try:
+                article = Article.from_dict(json.loads(line))
+            except json.JSONDecodeError as exc:
+                report.skip("<stdin>", f"invalid JSON: {exc.msg} at column {exc.colno}", number)
+                continue
+            except ValueError as exc:
+                report.skip("<stdin>", f"invalid record: {exc}", number)
+                continue
+            finished = _finish(article, Path("<stdin>"), report, options, number)
+            if finished is not None:
+                report.articles += 1
+                yield finished
+        return
+    report.records += 1
+    article = article_from_plain_text(text, None, options.source)
+    finished = _finish(article, Path("<stdin>"), report, options, None)
+    if finished is not None:
+        report.articles += 1
+        yield finished

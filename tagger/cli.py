@@ -1,0 +1,311 @@
+"""The `tagger` command line: thin wrappers over the Python API.
+
+Heavy libraries (scikit-learn, spaCy, trafilatura) are imported inside the
+commands so that `tagger --help` starts instantly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from tagger.errors import EXIT_FAILED, TaggerError
+
+
+
+class _TaggerGroup(TyperGroup):
+    """Turns errors into one line on stderr and an exit code, for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TaggerError as exc:
+            _print_error(str(exc))
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _print_error("interrupted")
+            raise click.exceptions.Exit(130) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("TAGGER_DEBUG"):
+                raise
+            _print_error(
+                f"internal error: {type(exc).__name__}: {exc} (TAGGER_DEBUG=1 shows the traceback)"
+            )
+            raise click.exceptions.Exit(EXIT_FAILED) from None
+
+
+app = typer.Typer(
+    cls=_TaggerGroup,
+    name="tagger",
+    help="Suggest sections, tags and entities for news articles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+corpus_app = typer.Typer(help="Read, import, inspect and clean corpora.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+
+class InputFormat(str, Enum):
+    auto = "auto"
+    jsonl = "jsonl"
+    csv = "csv"
+    folders = "folders"
+    reuters = "reuters"
+    html = "html"
+    text = "text"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results.")]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Fail (exit 1) when any input record is skipped.")
+]
+FormatOption = Annotated[
+    InputFormat, typer.Option("--format", "-f", help="Input format; auto detects by name.")
+]
+
+
+def _read(
+    paths: list[str],
+    fmt: InputFormat,
+    console: Any,
+    *,
+    source: str | None = None,
+    csv_columns: list[str] | None = None,
+) -> tuple[list[Any], Any]:
+    """Read articles from paths (or '-' for stdin), reporting skips as they happen."""
+    from tagger.corpus.readers import ReadOptions, ReadReport, read_corpus, read_stdin
+
+    options = ReadOptions(source=source, csv_columns=_parse_columns(csv_columns or []))
+    report = ReadReport(on_skip=console.skip)
+    articles = []
+    files = [p for p in paths if p != "-"]
+    if "-" in paths:
+        articles.extend(read_stdin(sys.stdin.buffer.read(), report, options))
+    articles.extend(read_corpus(files, fmt.value, report, options))
+    return articles, report
+
+
+def _parse_columns(pairs: list[str]) -> dict[str, str]:
+    from tagger.errors import ConfigError
+
+    columns = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field or not column:
+            raise ConfigError(f"--csv-column expects FIELD=COLUMN, got {pair!r}")
+        columns[field.strip()] = column.strip()
+    return columns
+
+
+def _finish_read(report: Any, console: Any, strict: bool) -> None:
+    console.report(report)
+    if strict and report.skipped:
+        raise TaggerError(f"{len(report.skipped)} record(s) skipped and --strict was given")
+
+
+@app.command()
+def train(
+    corpus: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")],
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="TOML or JSON training config.")
+    ] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (overrides config).")] = None,
+    min_precision: Annotated[
+        Optional[float],
+        typer.Option("--min-precision", help="Tune each tag for this precision, not best F1."),
+    ] = None,
+    name: Annotated[Optional[str], typer.Option(help="Model name in the manifest.")] = None,
+    input_format: FormatOption = InputFormat.auto,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train section and tag models on a labeled corpus and save them as a bundle."""
+    from tagger.api import Tagger, TrainConfig
+    from tagger.console import Console
+    from tagger.errors import ConfigError
+
+    console = Console(quiet)
+    cfg = TrainConfig.from_file(config) if config else TrainConfig()
+    if seed is not None:
+        cfg.seed = seed
+    if min_precision is not None:
+        if not 0 < min_precision <= 1:
+            raise ConfigError("--min-precision must be in (0, 1]")
+        cfg.tags.min_precision = min_precision
+    cfg.name = name or (cfg.name if config else out.name)
+    articles, report = _read(corpus, input_format, console)
+    _finish_read(report, console, strict)
+    with console.progress() as progress:
+        model = Tagger.train(articles, cfg, progress=progress)
+    for warning in model.warnings:
+        console.warn(warning)
+    manifest = model.save(out)
+    _print_train_summary(manifest, console)
+    console.info(f"saved bundle {out} (model id {manifest['model_id']})")
+
+
+def _print_train_summary(manifest: dict[str, Any], console: Any) -> None:
+    metrics = manifest.get("metrics") or {}
+    sections, tags = metrics.get("sections"), metrics.get("tags")
+    labels = manifest.get("labels", {})
+    if sections:
+        console.info(
+            f"sections ({len(labels.get('sections', []))}): cross-validated accuracy "
+            f"{sections['accuracy']:.3f}, macro-F1 {sections['macro_f1']:.3f}"
+        )
+    if tags:
+        console.info(
+            f"tags ({len(labels.get('tags', []))}): cross-validated micro-F1 "
+            f"{tags['micro_f1']:.3f}, macro-F1 {tags['macro_f1']:.3f}, P@1 {tags['p_at_1']:.3f}"
+        )
+
+
+@app.command()
+def predict(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, JSONL, or - for stdin.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
+    output: Annotated[
+        OutputFormat, typer.Option("--output-format", "--format", "-F", help="Output format.")
+    ] = OutputFormat.table,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Candidates to show.")] = 5,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the evidence.")] = False,
+    entities: Annotated[
+        bool, typer.Option("--entities/--no-entities", help="Extract named entities.")
+    ] = True,
+    spacy_model: Annotated[
+        Optional[str], typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
+    ] = None,
+    input_format: Annotated[
+        InputFormat, typer.Option("--input-format", "-f", help="Input format.")
+    ] = InputFormat.auto,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """Suggest a section, tags and entities for articles."""
+    from tagger.api import Tagger
+    from tagger.console import Console
+
+    console = Console(quiet)
+    tagger_model = Tagger.load(model)
+    articles, report = _read(inputs, input_format, console)
+    if not articles:
+        console.report(report)
+        raise TaggerError("no article to predict")
+    entity_lists = _entities_for(articles, entities, spacy_model, console)
+    suggestions = tagger_model.predict(
+        articles, top_k=top_k, explain=True, entities=entity_lists
+    )
+    from tagger.render import render_suggestions
+
+    render_suggestions(suggestions, output.value, console, explain=explain)
+    _finish_read(report, console, strict)
+
+
+def _entities_for(
+    articles: list[Any], wanted: bool, spacy_model: str | None, console: Any
+) -> list[list[dict[str, Any]]] | None:
+    if not wanted:
+        return None
+    try:
+        from tagger.entities import analyze_articles
+    except ImportError:
+        console.warn("entity extraction is not available in this installation")
+        return None
+    with console.progress() as progress:
+        return analyze_articles(
+            articles, spacy_model=spacy_model, progress=progress, warn=console.warn
+        )
+
+
+@app.command()
+def evaluate(
+    test_corpus: Annotated[list[str], typer.Argument(help="Labeled test corpus.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Write the full report as JSON here.")
+    ] = None,
+    input_format: FormatOption = InputFormat.auto,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """Measure a model on a labeled test corpus."""
+    from tagger.api import Tagger
+    from tagger.console import Console
+    from tagger.render import render_evaluation
+
+    console = Console(quiet)
+    tagger_model = Tagger.load(model)
+    articles, report = _read(test_corpus, input_format, console)
+    _finish_read(report, console, strict)
+    from tagger.labels import normalise_labels
+
+    normalise_labels(articles)
+    result = tagger_model.evaluate(articles)
+    render_evaluation(result, console)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+        console.info(f"wrote {json_out}")
+
+
+@app.command()
+def info(model: Annotated[Path, typer.Argument(help="Bundle folder.")]) -> None:
+    """Show a bundle's manifest after verifying it (nothing is unpickled)."""
+    from tagger.bundle import read_manifest, verify_files
+
+    manifest = read_manifest(model)
+    verify_files(model, manifest)
+    typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+
+
+@corpus_app.command("stats")
+def corpus_stats_command(
+    paths: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
+    input_format: FormatOption = InputFormat.auto,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """Counts, label frequencies, missing fields and duplicate ids of a corpus."""
+    from tagger.console import Console
+    from tagger.corpus.stats import corpus_stats
+    from tagger.render import render_stats
+
+    console = Console(quiet)
+    articles, report = _read(paths, input_format, console)
+    stats = corpus_stats(articles)
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2, ensure_ascii=False))
+    else:
+        render_stats(stats, console)
+    _finish_read(report, console, strict)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+def _print_error(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+
+
+if __name__ == "__main__":
+    main()

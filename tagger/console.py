@@ -1,0 +1,79 @@
+"""Terminal output shared by the CLI commands: messages, progress bars, skip reports."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tagger.corpus.readers import ReadReport, Skip
+
+
+class Console:
+    """Messages to stderr (stdout stays clean for data), with a --quiet switch."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        from rich.console import Console as RichConsole
+
+        self.quiet = quiet
+        self.err = RichConsole(stderr=True, highlight=False)
+        self.out = RichConsole(highlight=False, soft_wrap=True)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(message, markup=False)
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {_escape(message)}")
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[red]error:[/red] {_escape(message)}")
+
+    def skip(self, item: Skip) -> None:
+        if not self.quiet:
+            self.err.print(f"[yellow]skipped[/yellow] {_escape(str(item))}")
+
+    def report(self, report: ReadReport) -> None:
+        self.info(report.summary())
+        for note in report.notes:
+            self.info(note)
+
+    @contextmanager
+    def progress(self, description: str = "working") -> Iterator[Any]:
+        """A callback (stage, done, total) that drives a rich progress bar."""
+        if self.quiet or not self.err.is_terminal:
+
+            def quiet_callback(_stage: str, _done: int, _total: int) -> None:
+                return None
+
+            yield quiet_callback
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+        ) as bar:
+            tasks: dict[str, Any] = {}
+
+            def callback(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            yield callback
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def stdin_is_piped() -> bool:
+    return not sys.stdin.isatty()
