@@ -13,27 +13,29 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from tagger.errors import EXIT_FAILED, TaggerError
 
+# Newer typer ships its own copy of click (and click itself may not be installed):
+# take the exception classes from typer so that usage errors and exits pass through.
+_CLICK_ERRORS = tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class _TaggerGroup(TyperGroup):
     """Turns errors into one line on stderr and an exit code, for every command."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except TaggerError as exc:
             _print_error(str(exc))
-            raise click.exceptions.Exit(exc.exit_code) from None
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _print_error("interrupted")
-            raise click.exceptions.Exit(130) from None
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise typer.Exit(130) from None
+        except (*_CLICK_ERRORS, typer.Exit, typer.Abort):
             raise
         except Exception as exc:
             if os.environ.get("TAGGER_DEBUG"):
@@ -41,7 +43,7 @@ class _TaggerGroup(TyperGroup):
             _print_error(
                 f"internal error: {type(exc).__name__}: {exc} (TAGGER_DEBUG=1 shows the traceback)"
             )
-            raise click.exceptions.Exit(EXIT_FAILED) from None
+            raise typer.Exit(EXIT_FAILED) from None
 
 
 app = typer.Typer(
@@ -117,7 +119,9 @@ def _parse_columns(pairs: list[str]) -> dict[str, str]:
 def _finish_read(report: Any, console: Any, strict: bool) -> None:
     console.report(report)
     if strict and report.skipped:
-        raise TaggerError(f"{len(report.skipped)} record(s) skipped and --strict was given")
+        error = TaggerError(f"{len(report.skipped)} record(s) skipped and --strict was given")
+        error.exit_code = EXIT_FAILED  # done, but with failures the user asked to be strict about
+        raise error
 
 
 @app.command()
