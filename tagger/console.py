@@ -17,8 +17,10 @@ class Console:
         from rich.console import Console as RichConsole
 
         self.quiet = quiet
-        self.err = RichConsole(stderr=True, highlight=False)
-        self.out = RichConsole(highlight=False, soft_wrap=True)
+        # soft_wrap: a message naming a file and line stays on one line when stderr is
+        # not a terminal; emoji=False: text such as ":fire:" in titles is data, not a code.
+        self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+        self.out = RichConsole(highlight=False, soft_wrap=True, emoji=False)
 
     def info(self, message: str) -> None:
         if not self.quiet:
