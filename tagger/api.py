@@ -141,7 +141,11 @@ class Tagger:
             raise InputError("the training corpus is empty")
         warnings = normalise_labels(articles)
         with_sections = [i for i, a in enumerate(articles) if a.section]
-        with_tags = [i for i, a in enumerate(articles) if a.tags]
+        # An article whose only tag labels are editor rejections is still a known
+        # negative for those tags (tagger.feedback), so it stays in the tag model.
+        with_tags = [
+            i for i, a in enumerate(articles) if a.tags or a.meta.get("negative_tags")
+        ]
         if not with_sections and not with_tags:
             raise InputError("the training corpus has no sections and no tags to learn")
 
@@ -173,7 +177,7 @@ class Tagger:
             )
 
         tag_model = None
-        if with_tags:
+        if any(articles[i].tags for i in with_tags):
             tag_counts = Counter(t for a in articles for t in a.tags)
             labels = sorted(tag_counts)
             once = [t for t in labels if tag_counts[t] == 1]

@@ -1,0 +1,194 @@
+"""Train a new bundle from the original corpus plus the editors' decisions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tagger.corpus.article import Article
+from tagger.errors import ConfigError, InputError
+from tagger.feedback.export import ExportReport, reviewed_articles
+from tagger.feedback.store import FeedbackStore
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+@dataclass
+class LearnResult:
+    """What `learn` built and how the old and new model compare on the same held-out data."""
+
+    out: Path
+    model_id: str
+    parent_id: str | None
+    original: int
+    reviewed: int
+    trained_on: int
+    heldout: int
+    heldout_source: str
+    old: dict[str, Any] = field(default_factory=dict)
+    new: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def in_holdout(article_id: str, fraction: float, seed: int = 0) -> bool:
+    """A stable pseudo-random choice by id, so reruns hold out the same articles."""
+    digest = hashlib.sha256(f"{seed}:{article_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def merge_corpus(original: Sequence[Article], reviewed: Sequence[Article]) -> list[Article]:
+    """Original articles, with an editor-reviewed version replacing any with the same id."""
+    reviewed_ids = {a.id for a in reviewed}
+    return [a for a in original if a.id not in reviewed_ids] + list(reviewed)
+
+
+def heldout_metrics(model: Any, articles: Sequence[Article], tags: Sequence[str]) -> dict[str, Any]:
+    """Tag and section metrics of a model on articles, over a fixed tag set.
+
+    Scoring both models over the same label set keeps the comparison fair: a tag the
+    old model never learned counts as missed, not as absent.
+    """
+    from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
+
+    articles = list(articles)
+    x = model.featurizer.transform(articles)
+    out: dict[str, Any] = {"articles": len(articles)}
+    tagged = [i for i, a in enumerate(articles) if a.tags]
+    if tags and tagged:
+        probs = np.zeros((len(tagged), len(tags)))
+        selected = np.zeros((len(tagged), len(tags)), dtype=bool)
+        if model.tag_model is not None:
+            index = {t: j for j, t in enumerate(tags)}
+            p = model.tag_model.predict_proba(x[np.array(tagged)])
+            over = p >= model.tag_model.threshold_values
+            for k, label in enumerate(model.tag_model.labels):
+                j = index.get(label)
+                if j is not None:
+                    probs[:, j], selected[:, j] = p[:, k], over[:, k]
+        y_true = binarize([articles[i].tags for i in tagged], tags)
+        metrics = multilabel_metrics(y_true, selected, probs, tags)
+        out["tags"] = {k: v for k, v in metrics.items() if k != "per_label"}
+    sectioned = [i for i, a in enumerate(articles) if a.section]
+    if sectioned:
+        labels = sorted({articles[i].section for i in sectioned})  # type: ignore[type-var]
+        true = [articles[i].section for i in sectioned]
+        if model.section_model is not None:
+            p = model.section_model.predict_proba(x[np.array(sectioned)])
+            predicted = [model.section_model.labels[j] for j in p.argmax(axis=1)]
+        else:
+            predicted = [None] * len(sectioned)
+        metrics = multiclass_metrics(true, predicted, labels)  # type: ignore[arg-type]
+        out["sections"] = {k: v for k, v in metrics.items() if k != "per_label"}
+    return out
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def learn(
+    model_path: str | Path,
+    store: FeedbackStore,
+    out: str | Path,
+    *,
+    corpus: Sequence[Article] | None = None,
+    test: Sequence[Article] | None = None,
+    holdout: float = 0.2,
+    seed: int = 0,
+    force: bool = False,
+    progress: Progress = _no_progress,
+) -> LearnResult:
+    """Train a bundle on `corpus` plus the reviewed articles and compare it with the old one.
+
+    Held-out data is `test` when given; otherwise a stable `holdout` share of the
+    reviewed articles, which are then left out of training. `model_path` is never
+    written to.
+    """
+    from tagger.api import Tagger, TrainConfig
+    from tagger.labels import normalise_labels
+
+    model_path, out = Path(model_path), Path(out)
+    if _same_path(model_path, out) or model_path.resolve() in out.resolve().parents:
+        raise ConfigError(
+            f"--out {out} would overwrite the model {model_path}: choose a new folder"
+        )
+    if out.exists() and not force:
+        raise ConfigError(f"{out} already exists: choose a new folder (or --force to replace it)")
+    if not 0 < holdout < 1:
+        raise ConfigError("--holdout must be between 0 and 1")
+    old = Tagger.load(model_path)
+    if old.featurizer.uses_entities:
+        raise ConfigError(
+            f"{model_path} uses entity features; learning from feedback does not run the "
+            "entity pipeline yet: retrain with `tagger train` instead"
+        )
+    report = ExportReport()
+    reviewed = reviewed_articles(store, report=report)
+    warnings = []
+    if report.missing:
+        warnings.append(
+            f"{len(report.missing)} article(s) have decisions but no stored text: left out"
+        )
+    original = list(corpus or [])
+    if not reviewed:
+        raise InputError("the feedback store has no reviewed article to learn from")
+    if test is None:
+        held = [a for a in reviewed if in_holdout(a.id, holdout, seed)]
+        held = [a for a in held if a.tags or a.section]
+        if len(held) < 5:
+            raise InputError(
+                f"only {len(held)} reviewed article(s) fall in the {holdout:.0%} hold-out: "
+                "give --test with a labeled test corpus"
+            )
+        held_ids = {a.id for a in held}
+        train_reviewed = [a for a in reviewed if a.id not in held_ids]
+        source = f"{len(held)} reviewed articles held out ({holdout:.0%}, seed {seed})"
+        test_articles = held
+    else:
+        test_articles = [Article.from_dict(a.to_dict()) for a in test]
+        held_ids = {a.id for a in test_articles}
+        train_reviewed = [a for a in reviewed if a.id not in held_ids]
+        source = f"{len(test_articles)} articles of the given test corpus"
+    training = [a for a in merge_corpus(original, train_reviewed) if a.id not in held_ids]
+    config = TrainConfig.from_dict(old.manifest.get("config") or {})
+    config.seed = seed if seed else config.seed
+    new = Tagger.train(training, config, progress=progress)
+    parent = old.manifest.get("model_id")
+    new.manifest["lineage"] = {
+        "parent_model_id": parent,
+        "original_articles": len(original),
+        "reviewed_articles": len(train_reviewed),
+        "negative_tags": sum(len(a.meta.get("negative_tags") or []) for a in train_reviewed),
+    }
+    manifest = new.save(out)
+    normalise_labels(test_articles)
+    tags = sorted(
+        {t for a in test_articles for t in a.tags}
+        | set(old.tag_model.labels if old.tag_model else [])
+        | set(new.tag_model.labels if new.tag_model else [])
+    )
+    return LearnResult(
+        out=out,
+        model_id=manifest["model_id"],
+        parent_id=parent,
+        original=len(original),
+        reviewed=len(reviewed),
+        trained_on=len(training),
+        heldout=len(test_articles),
+        heldout_source=source,
+        old=heldout_metrics(old, test_articles, tags),
+        new=heldout_metrics(new, test_articles, tags),
+        warnings=warnings + list(new.warnings),
+    )

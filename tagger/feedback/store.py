@@ -1,0 +1,533 @@
+"""The feedback store: articles, the suggestions shown, and every editor decision.
+
+Append-only: a decision is never updated or deleted. A changed mind is a new row;
+an undo is a row too (action "undo"), which takes back that editor's latest decision
+on the same label. `FeedbackStore` is the storage interface; `SQLiteStore` (WAL
+mode) is the default implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from tagger.corpus.article import Article
+from tagger.errors import ConfigError, InputError
+
+ACTIONS = ("accept", "reject", "add", "section", "undo")
+KINDS = ("tag", "section")
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class ShownSuggestion:
+    """A section or tag candidate as an editor saw it."""
+
+    kind: str  # "tag" or "section"
+    label: str
+    score: float | None = None
+    selected: bool = False
+    threshold: float | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    model_id: str | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+    id: int | None = None
+    article_id: str | None = None
+
+
+@dataclass
+class Decision:
+    """One editor action on one label of one article.
+
+    Actions: accept or reject a suggested tag or section; add a tag the model missed;
+    section (choose a section other than the suggested one); undo (take back the
+    latest decision of this editor on this label).
+    """
+
+    article_id: str
+    editor: str
+    action: str
+    label: str
+    kind: str = "tag"
+    suggestion_id: int | None = None
+    at: str = field(default_factory=utc_now)
+    note: str | None = None
+    id: int | None = None
+    # Filled when read back: the answered suggestion's model and score.
+    model_id: str | None = None
+    model_version: str | None = None
+    score: float | None = None
+
+    def validate(self) -> None:
+        if self.action not in ACTIONS:
+            raise InputError(
+                f"unknown action {self.action!r}; expected one of {', '.join(ACTIONS)}"
+            )
+        if self.kind not in KINDS:
+            raise InputError(f"unknown kind {self.kind!r}; expected tag or section")
+        if not self.article_id or not self.editor:
+            raise InputError("a decision needs an article id and an editor")
+        if not self.label or not self.label.strip():
+            raise InputError("a decision needs a label")
+        if self.action == "add" and self.kind != "tag":
+            raise InputError("'add' is for tags; choose a section with action 'section'")
+        if self.action == "section" and self.kind != "section":
+            raise InputError("action 'section' needs kind 'section'")
+
+    def key(self) -> tuple[str, str, str]:
+        # One section per article: every section decision shares one key.
+        return (self.article_id, self.kind, self.label if self.kind == "tag" else "")
+
+
+class FeedbackStore(Protocol):
+    """What the review, the server, export, stats and learn need from storage."""
+
+    def add_article(self, article: Article) -> None: ...
+
+    def add_suggestions(self, article_id: str, shown: Sequence[ShownSuggestion]) -> list[int]: ...
+
+    def add_decisions(self, decisions: Sequence[Decision]) -> list[int]: ...
+
+    def mark_done(self, article_id: str, editor: str) -> None: ...
+
+    def article(self, article_id: str) -> Article | None: ...
+
+    def article_ids(self) -> list[str]: ...
+
+    def decisions(self, article_id: str | None = None) -> list[Decision]: ...
+
+    def suggestions(self, article_id: str | None = None) -> list[ShownSuggestion]: ...
+
+    def done(self, editor: str | None = None) -> set[str]: ...
+
+    def count_decisions(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suggestions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    score REAL,
+    selected INTEGER NOT NULL DEFAULT 0,
+    threshold REAL,
+    evidence TEXT NOT NULL DEFAULT '[]',
+    model_id TEXT,
+    model_name TEXT,
+    model_version TEXT,
+    shown_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS suggestions_article ON suggestions (article_id);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    editor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    suggestion_id INTEGER REFERENCES suggestions (id),
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_article ON decisions (article_id);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    editor TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviews_editor ON reviews (editor);
+CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+"""
+
+
+class SQLiteStore:
+    """A FeedbackStore in one SQLite file (WAL mode; one connection per thread)."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if self.path.parent and not self.path.parent.exists():
+            raise InputError(f"{self.path}: folder {self.path.parent} does not exist")
+        self._init_schema()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.DatabaseError as exc:
+                raise InputError(f"{self.path}: not a usable feedback database ({exc})") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the write lock up front (no upgrade deadlocks)."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: cannot write to the feedback database ({exc})") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _init_schema(self) -> None:
+        conn = self._conn()
+        try:
+            # executescript commits on its own; the statements are idempotent.
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise InputError(
+                    f"{self.path}: feedback database schema {row[0]} is newer than this "
+                    f"tagger understands ({SCHEMA_VERSION})"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: not a usable feedback database ({exc})") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def add_article(self, article: Article) -> None:
+        """Record an article (its latest text wins; decisions are what is append-only)."""
+        data = json.dumps(article.to_dict(), ensure_ascii=False)
+        now = utc_now()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO articles (id, data, added_at, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+                "updated_at = excluded.updated_at WHERE articles.data != excluded.data",
+                (article.id, data, now, now),
+            )
+
+    def add_suggestions(self, article_id: str, shown: Sequence[ShownSuggestion]) -> list[int]:
+        """Record suggestions shown for an article; one shown again keeps its first row."""
+        ids: list[int] = []
+        now = utc_now()
+        with self._write() as conn:
+            for s in shown:
+                row = conn.execute(
+                    "SELECT id FROM suggestions WHERE article_id = ? AND kind = ? AND label = ? "
+                    "AND model_id IS ? AND score IS ? ORDER BY id LIMIT 1",
+                    (article_id, s.kind, s.label, s.model_id, _round(s.score)),
+                ).fetchone()
+                if row is None:
+                    cur = conn.execute(
+                        "INSERT INTO suggestions (article_id, kind, label, score, selected, "
+                        "threshold, evidence, model_id, model_name, model_version, shown_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            article_id,
+                            s.kind,
+                            s.label,
+                            _round(s.score),
+                            int(s.selected),
+                            _round(s.threshold),
+                            json.dumps(s.evidence, ensure_ascii=False),
+                            s.model_id,
+                            s.model_name,
+                            s.model_version,
+                            now,
+                        ),
+                    )
+                    s.id = int(cur.lastrowid or 0)
+                else:
+                    s.id = int(row[0])
+                ids.append(s.id)
+        return ids
+
+    def add_decisions(self, decisions: Sequence[Decision]) -> list[int]:
+        """Append decisions in one transaction; returns their ids."""
+        for d in decisions:
+            d.validate()
+        ids = []
+        with self._write() as conn:
+            for d in decisions:
+                cur = conn.execute(
+                    "INSERT INTO decisions (article_id, editor, at, action, kind, label, "
+                    "suggestion_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        d.article_id,
+                        d.editor,
+                        d.at,
+                        d.action,
+                        d.kind,
+                        d.label.strip(),
+                        d.suggestion_id,
+                        d.note,
+                    ),
+                )
+                d.id = int(cur.lastrowid or 0)
+                ids.append(d.id)
+        return ids
+
+    def add_decision(self, decision: Decision) -> int:
+        return self.add_decisions([decision])[0]
+
+    def mark_done(self, article_id: str, editor: str) -> None:
+        """Record that an editor finished reviewing an article."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO reviews (article_id, editor, at) VALUES (?, ?, ?)",
+                (article_id, editor, utc_now()),
+            )
+
+    # -- reads -------------------------------------------------------------------------
+
+    def article(self, article_id: str) -> Article | None:
+        row = (
+            self._conn().execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
+        )
+        return Article.from_dict(json.loads(row[0])) if row else None
+
+    def article_ids(self) -> list[str]:
+        return [r[0] for r in self._conn().execute("SELECT id FROM articles ORDER BY added_at, id")]
+
+    def decisions(self, article_id: str | None = None) -> list[Decision]:
+        """Decisions in the order they were made (with the answered suggestion's model)."""
+        sql = (
+            "SELECT d.id, d.article_id, d.editor, d.at, d.action, d.kind, d.label, "
+            "d.suggestion_id, d.note, s.model_id, s.model_version, s.score "
+            "FROM decisions d LEFT JOIN suggestions s ON s.id = d.suggestion_id"
+        )
+        params: tuple[Any, ...] = ()
+        if article_id is not None:
+            sql += " WHERE d.article_id = ?"
+            params = (article_id,)
+        rows = self._conn().execute(sql + " ORDER BY d.id", params).fetchall()
+        return [
+            Decision(
+                id=r[0],
+                article_id=r[1],
+                editor=r[2],
+                at=r[3],
+                action=r[4],
+                kind=r[5],
+                label=r[6],
+                suggestion_id=r[7],
+                note=r[8],
+                model_id=r[9],
+                model_version=r[10],
+                score=r[11],
+            )
+            for r in rows
+        ]
+
+    def suggestions(self, article_id: str | None = None) -> list[ShownSuggestion]:
+        sql = (
+            "SELECT id, kind, label, score, selected, threshold, evidence, model_id, "
+            "model_name, model_version, article_id FROM suggestions"
+        )
+        params: tuple[Any, ...] = ()
+        if article_id is not None:
+            sql += " WHERE article_id = ?"
+            params = (article_id,)
+        return [
+            ShownSuggestion(
+                id=r[0],
+                kind=r[1],
+                label=r[2],
+                score=r[3],
+                selected=bool(r[4]),
+                threshold=r[5],
+                evidence=json.loads(r[6]),
+                model_id=r[7],
+                model_name=r[8],
+                model_version=r[9],
+                article_id=r[10],
+            )
+            for r in self._conn().execute(sql + " ORDER BY id", params)
+        ]
+
+    def done(self, editor: str | None = None) -> set[str]:
+        """Articles finished (by one editor, or by anyone)."""
+        if editor is None:
+            rows = self._conn().execute("SELECT DISTINCT article_id FROM reviews")
+        else:
+            rows = self._conn().execute(
+                "SELECT DISTINCT article_id FROM reviews WHERE editor = ?", (editor,)
+            )
+        return {r[0] for r in rows}
+
+    def count_decisions(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+def open_store(location: str | Path) -> SQLiteStore:
+    """Open a feedback store: a path or sqlite:///path (other back ends can follow)."""
+    text = str(location)
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        if scheme != "sqlite":
+            raise ConfigError(f"unsupported feedback store {scheme!r}: only sqlite:///PATH")
+        text = rest[1:] if rest.startswith("/") and not rest.startswith("//") else rest
+    return SQLiteStore(text)
+
+
+# -- resolving decisions ------------------------------------------------------------------
+
+
+@dataclass
+class Resolved:
+    """Where an article stands after all decisions: the effective one per label."""
+
+    article_id: str
+    section: Decision | None = None  # accept/section (chosen) or reject (rejected)
+    tags: dict[str, Decision] = field(default_factory=dict)
+
+    @property
+    def accepted_tags(self) -> list[str]:
+        return [t for t, d in self.tags.items() if d.action in ("accept", "add")]
+
+    @property
+    def rejected_tags(self) -> list[str]:
+        return [t for t, d in self.tags.items() if d.action == "reject"]
+
+    @property
+    def chosen_section(self) -> str | None:
+        if self.section is not None and self.section.action in ("accept", "section"):
+            return self.section.label
+        return None
+
+    @property
+    def rejected_section(self) -> str | None:
+        if self.section is not None and self.section.action == "reject":
+            return self.section.label
+        return None
+
+    def __bool__(self) -> bool:
+        return self.section is not None or bool(self.tags)
+
+
+def resolve(decisions: Iterable[Decision]) -> dict[str, Resolved]:
+    """The latest effective decision per article and label.
+
+    Decisions are applied in order; an undo takes back the latest still-standing
+    decision of the same editor on the same label (so the one before it stands again).
+    """
+    stacks: dict[tuple[str, str, str], list[Decision]] = {}
+    for d in decisions:
+        stack = stacks.setdefault(d.key(), [])
+        if d.action == "undo":
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i].editor == d.editor:
+                    del stack[i]
+                    break
+        else:
+            stack.append(d)
+    out: dict[str, Resolved] = {}
+    for (article_id, kind, label), stack in stacks.items():
+        resolved = out.setdefault(article_id, Resolved(article_id))
+        if not stack:
+            continue
+        if kind == "section":
+            resolved.section = stack[-1]
+        else:
+            resolved.tags[label] = stack[-1]
+    return out
+
+
+def shown_from_suggestions(suggestions: Any) -> list[ShownSuggestion]:
+    """The candidates of a `Suggestions` (or its dict form) as rows to record."""
+    data = suggestions if isinstance(suggestions, dict) else suggestions.to_dict()
+    model = data.get("model") or {}
+    common = {
+        "model_id": model.get("id"),
+        "model_name": model.get("name"),
+        "model_version": model.get("created_at"),
+    }
+    shown: list[ShownSuggestion] = []
+    for s in data.get("section_candidates") or []:
+        shown.append(
+            ShownSuggestion(
+                "section",
+                s["label"],
+                s.get("score"),
+                bool(s.get("selected")),
+                None,
+                list(s.get("evidence") or []),
+                **common,
+            )
+        )
+    seen = set()
+    for s in [*(data.get("tags") or []), *(data.get("tag_candidates") or [])]:
+        if s["label"] in seen:
+            continue
+        seen.add(s["label"])
+        shown.append(
+            ShownSuggestion(
+                "tag",
+                s["label"],
+                s.get("score"),
+                bool(s.get("selected")),
+                s.get("threshold"),
+                list(s.get("evidence") or []),
+                **common,
+            )
+        )
+    return shown
