@@ -60,10 +60,16 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         return data.decode(name, errors="replace"), name
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000]).best()
+    matches = from_bytes(data[:200_000])
+    best = matches.best()
     if best is None:
         raise UndecodableError("unknown text encoding")
     encoding = best.encoding
+    # On short texts the detector is undecided between code pages that all read the
+    # bytes cleanly (and picks cp1006 or cp1250 for "Köln" or "Genève"): then prefer
+    # cp1252, the usual legacy encoding of Western news (and a superset of latin-1's text).
+    if any(m.chaos <= best.chaos and "cp1252" in m.could_be_from_charset for m in matches):
+        encoding = "cp1252"
     if encoding in {"ascii", "utf_8"}:
         encoding = "cp1252"
     try:
