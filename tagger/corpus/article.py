@@ -70,7 +70,7 @@ class Article:
         )
         tags = data.get("tags") or []
         if isinstance(tags, str):
-            tags = [t for t in re.split(r"[;,|]", tags)]
+            tags = [t.strip() for t in re.split(r"[;,|]", tags) if t.strip()]
         if not isinstance(tags, list):
             raise ValueError("'tags' must be a list of strings")
         tags = [str(t) for t in tags]
