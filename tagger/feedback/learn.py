@@ -192,3 +192,25 @@ def learn(
         new=heldout_metrics(new, test_articles, tags),
         warnings=warnings + list(new.warnings),
     )
+
+
+def format_learn_result(result: LearnResult) -> str:
+    """The old and new model side by side on the same held-out data."""
+    lines = [
+        f"new bundle {result.out} (model id {result.model_id}, from {result.parent_id}): "
+        f"trained on {result.trained_on} articles ({result.original} original, "
+        f"{result.reviewed} reviewed)",
+        f"held-out data: {result.heldout_source}",
+        f"{'metric':<22}{'old':>8}{'new':>8}{'change':>9}",
+    ]
+    for kind, keys in (
+        ("tags", ("micro_f1", "macro_f1", "micro_precision", "micro_recall", "p_at_1")),
+        ("sections", ("accuracy", "macro_f1")),
+    ):
+        old, new = result.old.get(kind), result.new.get(kind)
+        if not old or not new:
+            continue
+        for key in keys:
+            a, b = old[key], new[key]
+            lines.append(f"{kind + ' ' + key:<22}{a:>8.4f}{b:>8.4f}{b - a:>+9.4f}")
+    return "\n".join(lines)

@@ -91,3 +91,37 @@ def _selected_sections(store: FeedbackStore) -> list[tuple[str, Any]]:
         if s.kind == "section" and s.selected and s.article_id:
             latest[s.article_id] = s
     return list(latest.items())
+
+
+def render_feedback_stats(stats: dict[str, Any], console: Any) -> None:
+    """Tables of acceptance per tag, section and model on stdout."""
+    from rich.table import Table
+
+    rate = stats["tag_acceptance"]
+    console.out.print(
+        f"{stats['decisions']} decision(s) on {stats['articles']} article(s) by "
+        f"{len(stats['editors'])} editor(s); tag acceptance "
+        + (f"{rate:.1%}" if rate is not None else "n/a")
+    )
+    for key, title, extra in (
+        ("models", "Model version", "added"),
+        ("sections", "Section", "chosen"),
+        ("tags", "Tag", "added"),
+    ):
+        rows = stats[key]
+        if not rows:
+            continue
+        table = Table(title=None, show_edge=False)
+        table.add_column(title)
+        for column in ("accepted", "rejected", extra, "acceptance"):
+            table.add_column(column, justify="right")
+        for row in rows:
+            acceptance = row["acceptance"]
+            table.add_row(
+                row["label"],
+                str(row["accepted"]),
+                str(row["rejected"]),
+                str(row[extra]),
+                f"{acceptance:.1%}" if acceptance is not None else "-",
+            )
+        console.out.print(table)

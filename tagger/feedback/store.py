@@ -418,14 +418,19 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
-def open_store(location: str | Path) -> SQLiteStore:
-    """Open a feedback store: a path or sqlite:///path (other back ends can follow)."""
+def open_store(location: str | Path, *, create: bool = True) -> SQLiteStore:
+    """Open a feedback store: a path or sqlite:///path (other back ends can follow).
+
+    With `create=False` a missing database is an error rather than a new empty one.
+    """
     text = str(location)
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme != "sqlite":
             raise ConfigError(f"unsupported feedback store {scheme!r}: only sqlite:///PATH")
         text = rest[1:] if rest.startswith("/") and not rest.startswith("//") else rest
+    if not create and not Path(text).exists():
+        raise InputError(f"{text}: no such feedback database")
     return SQLiteStore(text)
 
 

@@ -31,3 +31,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny"
     Tagger.train(sample_articles()[::2], config).save(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def load_sample():
+    """The sample corpus reader (a fresh list of Articles per call)."""
+    return sample_articles
