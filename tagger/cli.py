@@ -302,6 +302,177 @@ def corpus_stats_command(
     _finish_read(report, console, strict)
 
 
+# -- editors in the loop (tagger.feedback, tagger.server) -------------------------------
+
+feedback_app = typer.Typer(help="Export and inspect editors' decisions.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+DbOption = Annotated[Path, typer.Option("--db", help="Feedback store (SQLite file).")]
+
+
+class ReviewOrder(str, Enum):
+    input = "input"
+    uncertain = "uncertain"
+
+
+@app.command()
+def review(
+    inputs: Annotated[list[str], typer.Argument(help="Articles to review (files, folders).")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
+    db: DbOption,
+    editor: Annotated[str, typer.Option("--editor", help="Your name, kept with each decision.")],
+    order: Annotated[
+        ReviewOrder, typer.Option("--order", help="input, or uncertain (least sure first).")
+    ] = ReviewOrder.input,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Tags to show.")] = 8,
+    input_format: FormatOption = InputFormat.auto,
+    quiet: Quiet = False,
+) -> None:
+    """Review suggestions in the terminal: accept, reject, add, change section; keys on screen."""
+    from tagger.api import Tagger
+    from tagger.console import Console
+    from tagger.feedback.review import run_terminal_review
+    from tagger.feedback.store import open_store
+
+    console = Console(quiet)
+    tagger_model = Tagger.load(model)
+    articles, report = _read(inputs, input_format, console)
+    _finish_read(report, console, False)
+    with open_store(db) as store:
+        summary = run_terminal_review(
+            tagger_model, articles, store, editor, order=order.value, top_k=top_k
+        )
+    console.info(summary)
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
+    db: DbOption,
+    host: Annotated[str, typer.Option(help="Interface to bind (localhost by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    tokens: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--tokens", help="File of 'editor:token' lines (or set TAGGER_TOKENS=ed:tok,...)."
+        ),
+    ] = None,
+    max_body: Annotated[
+        int, typer.Option("--max-body", help="Largest request body in bytes (413 above).")
+    ] = 2_000_000,
+) -> None:
+    """HTTP service for the CMS and the editors' web page (/), API docs at /docs."""
+    from tagger.errors import ConfigError
+
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise ConfigError(
+            "tagger serve needs FastAPI and uvicorn: pip install 'tagger[server]'"
+        ) from None
+    from tagger.server.app import ServerConfig, create_app, load_tokens
+
+    config = ServerConfig(
+        model=model, db=db, tokens=load_tokens(tokens, os.environ), max_body=max_body
+    )
+    application = create_app(config)
+    if not config.tokens:
+        _print_error("warning: no editor tokens configured: every write will be refused (401)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def learn(
+    model: Annotated[Path, typer.Option("--model", "-m", help="The current bundle (kept).")],
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="New bundle folder to write.")],
+    corpus: Annotated[
+        Optional[list[str]], typer.Option("--corpus", help="The original training corpus.")
+    ] = None,
+    test: Annotated[
+        Optional[list[str]],
+        typer.Option("--test", help="Labeled held-out corpus (default: hold out reviews)."),
+    ] = None,
+    holdout: Annotated[
+        float, typer.Option(help="Share of reviewed articles held out without --test.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    input_format: FormatOption = InputFormat.auto,
+    quiet: Quiet = False,
+) -> None:
+    """Train a new bundle from the original corpus plus the editors' decisions."""
+    from tagger.console import Console
+    from tagger.feedback.learn import format_learn_result
+    from tagger.feedback.learn import learn as learn_from_feedback
+    from tagger.feedback.store import open_store
+
+    console = Console(quiet)
+    original = _read(corpus, input_format, console)[0] if corpus else None
+    held = _read(test, input_format, console)[0] if test else None
+    with open_store(db, create=False) as store, console.progress() as progress:
+        result = learn_from_feedback(
+            model, store, out, corpus=original, test=held, holdout=holdout, seed=seed,
+            force=force, progress=progress,
+        )
+    for warning in result.warnings:
+        console.warn(warning)
+    typer.echo(format_learn_result(result))
+
+
+@feedback_app.command("export")
+def feedback_export(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write (- for stdout).")],
+    editor: Annotated[
+        Optional[list[str]], typer.Option("--editor", help="Only these editors' decisions.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Write the reviewed articles as a labeled corpus (rejections as known negatives)."""
+    from tagger.console import Console
+    from tagger.feedback.export import export_corpus
+    from tagger.feedback.store import open_store
+
+    console = Console(quiet)
+    with open_store(db, create=False) as store:
+        if str(out) == "-":
+            report = export_corpus(store, sys.stdout, editors=editor)
+        else:
+            tmp = out.with_name(f".{out.name}.tmp")
+            with tmp.open("w", encoding="utf-8") as handle:
+                report = export_corpus(store, handle, editors=editor)
+            tmp.replace(out)
+    console.info(
+        f"exported {report.articles} reviewed article(s)"
+        + (f" ({report.without_labels} with rejections only)" if report.without_labels else "")
+        + ("" if str(out) == "-" else f" to {out}")
+    )
+    if report.missing:
+        console.warn(f"{len(report.missing)} article(s) have decisions but no stored text")
+
+
+@feedback_app.command("stats")
+def feedback_stats_command(
+    db: DbOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Acceptance rate per tag, per section and per model version."""
+    from tagger.console import Console
+    from tagger.feedback.stats import feedback_stats, render_feedback_stats
+    from tagger.feedback.store import open_store
+
+    with open_store(db, create=False) as store:
+        stats = feedback_stats(store)
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2, ensure_ascii=False))
+    else:
+        render_feedback_stats(stats, Console(quiet))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
