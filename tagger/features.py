@@ -19,7 +19,7 @@ class FeatureConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     word_min_df: int = 2
     word_max_df: float = 0.9
-    char_ngrams: tuple[int, int] | None = (3, 5)
+    char_ngrams: tuple[int, int] | None = None
     char_min_df: int = 3
     char_weight: float = 1.0
     title_repeat: int = 2

@@ -1,0 +1,44 @@
+"""Shared helpers for the benchmarks (run by hand on ../shared/data, never as tests)."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def timer() -> Iterator[Callable[[], float]]:
+    start = time.perf_counter()
+    elapsed: list[float] = []
+    yield lambda: elapsed[0] if elapsed else time.perf_counter() - start
+    elapsed.append(time.perf_counter() - start)
+
+
+def one_core() -> Any:
+    """Limit BLAS/OpenMP pools to one thread (for 'per core' speed figures)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def save_results(name: str, results: dict[str, Any]) -> Path:
+    out = Path(__file__).parent / "results" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    return out
+
+
+def print_rows(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))

@@ -1,0 +1,127 @@
+"""Reuters-21578 ModApte, 90 topics as tags: tagger against the plain reference.
+
+    python bench/reuters_tags.py ../shared/data/reuters21578 [--config FILE]
+
+The reference is tf-idf word 1-2-grams + one-vs-rest LinearSVC with threshold 0,
+measured in the same run. Reports micro/macro F1, training wall time (threshold
+tuning included), prediction speed on one core without entities, and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import one_core, peak_rss_mb, print_rows, save_results, timer  # noqa: E402
+
+from tagger.api import Tagger, TrainConfig  # noqa: E402
+from tagger.corpus.readers import modapte_split, read_corpus  # noqa: E402
+from tagger.evaluate import binarize, multilabel_metrics  # noqa: E402
+
+
+def modapte_90(path: str) -> tuple[list, list, list[str]]:
+    """ModApte train/test restricted to the topics with >= 1 train and >= 1 test document."""
+    train, test = modapte_split(read_corpus([path], "reuters"))
+    in_train = Counter(t for a in train for t in a.tags)
+    in_test = Counter(t for a in test for t in a.tags)
+    labels = sorted(t for t in in_train if t in in_test)
+    keep = set(labels)
+    for article in train + test:
+        article.tags = [t for t in article.tags if t in keep]
+    return [a for a in train if a.tags], [a for a in test if a.tags], labels
+
+
+def reference(train: list, test: list, labels: list[str]) -> tuple[dict, float]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import LinearSVC
+
+    with timer() as elapsed:
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        x = vectorizer.fit_transform([f"{a.title}\n{a.body}" for a in train])
+        y = binarize([a.tags for a in train], labels)
+        model = OneVsRestClassifier(LinearSVC(random_state=0)).fit(x, y)
+    seconds = elapsed()
+    scores = model.decision_function(vectorizer.transform([f"{a.title}\n{a.body}" for a in test]))
+    y_test = binarize([a.tags for a in test], labels)
+    return multilabel_metrics(y_test, scores > 0, scores, labels), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("reuters", help="folder with reut2-*.sgm(.gz)")
+    parser.add_argument("--config", type=Path, help="tagger training config (TOML/JSON)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    train, test, labels = modapte_90(args.reuters)
+    print(f"ModApte: {len(train)} train / {len(test)} test articles, {len(labels)} topics")
+
+    ref_metrics, ref_seconds = reference(train, test, labels)
+    config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+    config.seed = args.seed
+    with timer() as elapsed:
+        model = Tagger.train(train, config)
+    train_seconds = elapsed()
+    result = model.evaluate(test)["tags"]
+
+    with one_core():
+        model.predict(test[:50])  # warm-up
+        with timer() as elapsed:
+            model.predict(test, explain=True)
+        predict_rate = len(test) / elapsed()
+        with timer() as elapsed:
+            model.predict(test, explain=False)
+        predict_rate_plain = len(test) / elapsed()
+
+    rows = [
+        ("", "micro-F1", "macro-F1", "micro-P", "micro-R", "P@1", "train s"),
+        (
+            "reference",
+            f"{ref_metrics['micro_f1']:.4f}",
+            f"{ref_metrics['macro_f1']:.4f}",
+            f"{ref_metrics['micro_precision']:.4f}",
+            f"{ref_metrics['micro_recall']:.4f}",
+            f"{ref_metrics['p_at_1']:.4f}",
+            f"{ref_seconds:.1f}",
+        ),
+        (
+            "tagger",
+            f"{result['micro_f1']:.4f}",
+            f"{result['macro_f1']:.4f}",
+            f"{result['micro_precision']:.4f}",
+            f"{result['micro_recall']:.4f}",
+            f"{result['p_at_1']:.4f}",
+            f"{train_seconds:.1f}",
+        ),
+    ]
+    print_rows(rows)
+    print(f"training time ratio tagger/reference: {train_seconds / ref_seconds:.2f}x")
+    print(
+        f"prediction, one core, no entities: {predict_rate:.0f} articles/s with evidence, "
+        f"{predict_rate_plain:.0f} articles/s without"
+    )
+    print(f"peak memory: {peak_rss_mb():.0f} MB")
+    out = save_results(
+        "reuters_tags",
+        {
+            "reference": {k: v for k, v in ref_metrics.items() if k != "per_label"},
+            "reference_train_seconds": ref_seconds,
+            "tagger": {k: v for k, v in result.items() if k != "per_label"},
+            "tagger_train_seconds": train_seconds,
+            "train_time_ratio": train_seconds / ref_seconds,
+            "predict_articles_per_second": predict_rate,
+            "predict_articles_per_second_no_evidence": predict_rate_plain,
+            "peak_rss_mb": peak_rss_mb(),
+            "config": config.to_dict(),
+        },
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
