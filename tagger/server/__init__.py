@@ -1,0 +1,1 @@
+"""The HTTP service and the editors' web page (needs the `server` extras)."""

@@ -1,0 +1,89 @@
+"""Fixtures for the server tests: a tiny model (trained once) and a live server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample.jsonl"
+TOKENS = {"ann-token-0123456789abcdef": "ann", "bob-token-0123456789abcdef": "bob"}
+
+
+def sample_articles() -> list:
+    from tagger.corpus.readers import read_corpus
+
+    return list(read_corpus([SAMPLE]))
+
+
+@pytest.fixture(scope="session")
+def load_sample():
+    """The sample corpus reader (a fresh list of Articles per call)."""
+    return sample_articles
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small bundle trained on every other article of the sample corpus."""
+    from tagger.api import Tagger, TrainConfig
+    from tagger.classify import ModelConfig
+    from tagger.features import FeatureConfig
+
+    config = TrainConfig(
+        features=FeatureConfig(char_ngrams=None),
+        tags=ModelConfig(cv_folds=2),
+        sections=ModelConfig(cv_folds=2),
+        name="tiny",
+    )
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    Tagger.train(sample_articles()[::2], config).save(out)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving an app in a background thread on 127.0.0.1 and a free port."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.app_store: Any = None
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(tiny_model: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    from tagger.server.app import ServerConfig, create_app
+
+    app = create_app(ServerConfig(model=tiny_model, db=tmp_path / "feedback.db", tokens=TOKENS))
+    with LiveServer(app) as server:
+        server.app_store = app.state.store
+        yield server
+    app.state.store.close()

@@ -1,0 +1,100 @@
+"""The editors' web page in a real headless Chromium (Playwright with Debian's chromium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+TOKEN = "ann-token-0123456789abcdef"
+ARTICLE_TITLE = "Senate passes spending bill to avert shutdown"
+ARTICLE_BODY = (
+    "The Senate passed a stopgap spending bill on Friday, sending it to the House as "
+    "lawmakers raced to avoid a government shutdown over the federal budget. Speaker "
+    "Mike Johnson said the House would vote on Saturday."
+)
+
+
+def find_browser() -> tuple[str | None, str]:
+    """A Chromium executable for Playwright, or None and why not."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return None, "the playwright package is not installed (pip install -e '.[dev]')"
+    candidates = [os.environ.get("TAGGER_CHROMIUM", "")] + [
+        shutil.which(name) or "" for name in ("chromium", "chromium-browser", "google-chrome")
+    ]
+    for path in candidates:
+        if path and Path(path).exists():
+            return path, ""
+    return None, "no Chromium found (apt-get install chromium, or set TAGGER_CHROMIUM)"
+
+
+def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) -> None:
+    executable, why = find_browser()
+    if executable is None:
+        pytest.skip(f"browser test skipped: {why}")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(
+                executable_path=executable, headless=True, args=["--no-sandbox"]
+            )
+        except Exception as exc:  # a browser that cannot start is an environment problem
+            pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
+        try:
+            page = browser.new_page()
+            page.goto(live_server.url + "/")
+            page.fill("#token", TOKEN)
+            page.dispatch_event("#token", "change")
+            expect(page.locator("#whoami")).to_have_text("signed in as ann")
+
+            # load the article from a file, as an editor would
+            article = tmp_path / "article.txt"
+            article.write_text(f"{ARTICLE_TITLE}\n\n{ARTICLE_BODY}\n")
+            page.set_input_files("#file", str(article))
+            expect(page.locator("#title")).to_have_value(ARTICLE_TITLE)
+            page.click("#suggest")
+            chips = page.locator("#tags .chip")
+            expect(chips.first).to_be_visible()
+            assert chips.count() >= 2
+            expect(page.locator("#sections .chip").first).to_contain_text("%")
+            first = chips.nth(0).get_attribute("data-label")
+            second = chips.nth(1).get_attribute("data-label")
+
+            # accept the first with the mouse, reject the second with the keyboard
+            chips.nth(0).locator("button.accept").click()
+            expect(page.locator(f'#tags .chip[data-label="{first}"]')).to_have_attribute(
+                "data-state", "accepted"
+            )
+            page.locator(f'#tags .chip[data-label="{second}"]').focus()
+            expect(page.locator("#evidence")).to_contain_text(second)
+            page.keyboard.press("r")
+            expect(page.locator(f'#tags .chip[data-label="{second}"]')).to_have_attribute(
+                "data-state", "rejected"
+            )
+            # add a tag from the vocabulary input, by keyboard
+            page.keyboard.press("+")
+            page.keyboard.type("shutdown watch")
+            page.keyboard.press("Enter")
+            expect(page.locator('#tags .chip[data-label="shutdown watch"]')).to_have_attribute(
+                "data-state", "added"
+            )
+            page.click("#save")
+            expect(page.locator("#status")).to_contain_text("Saved 3 decision(s)")
+        finally:
+            browser.close()
+
+    import httpx
+
+    assert httpx.get(live_server.url + "/health").json()["decisions"] == 3
+    store = live_server.app_store
+    decisions = store.decisions()
+    assert sorted((d.editor, d.action, d.label) for d in decisions) == sorted(
+        [("ann", "accept", first), ("ann", "reject", second), ("ann", "add", "shutdown watch")]
+    )
+    assert all(d.suggestion_id for d in decisions if d.action != "add")
+    assert store.article(decisions[0].article_id).title == ARTICLE_TITLE

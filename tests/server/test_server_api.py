@@ -1,0 +1,202 @@
+"""The HTTP API through an HTTP client: suggest, feedback, auth, limits, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tagger.errors import ConfigError
+from tagger.server.app import ServerConfig, create_app, load_tokens
+
+ANN = {"Authorization": "Bearer ann-token-0123456789abcdef"}
+TOKENS = {"ann-token-0123456789abcdef": "ann", "bob-token-0123456789abcdef": "bob"}
+ARTICLE = {
+    "title": "Senate passes spending bill to avert shutdown",
+    "body": "The Senate passed a stopgap spending bill on Friday, sending it to the House "
+    "as lawmakers raced to avoid a government shutdown over the federal budget.",
+}
+
+
+@pytest.fixture
+def client(tiny_model: Path, tmp_path: Path):
+    app = create_app(
+        ServerConfig(model=tiny_model, db=tmp_path / "f.db", tokens=TOKENS, max_body=20_000)
+    )
+    with TestClient(app) as c:
+        yield c
+    app.state.store.close()
+
+
+def test_health_labels_docs_and_page(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["model"]["name"] == "tiny"
+    labels = client.get("/labels").json()
+    assert "Politics" in labels["sections"] and "Congress" in labels["tags"]
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/suggest", "/feedback", "/labels", "/health"} <= set(paths)
+    page = client.get("/")
+    assert page.status_code == 200 and "editors' desk" in page.text
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_suggest_one_and_a_batch(client: TestClient) -> None:
+    one = client.post("/suggest", json={"article": ARTICLE, "top_k": 3})
+    assert one.status_code == 200
+    [s] = one.json()["suggestions"]
+    assert s["section"]["label"] == "Politics"
+    assert len(s["tag_candidates"]) == 3 and s["tag_candidates"][0]["evidence"]
+    assert s["id"].startswith("sha1-")
+    batch = client.post(
+        "/suggest",
+        json={"articles": [ARTICLE, {"id": "b", "title": "Pope visits parish"}], "explain": False},
+    ).json()["suggestions"]
+    assert [x["id"] for x in batch] == [s["id"], "b"]
+    assert "evidence" not in batch[0]["tag_candidates"][0]
+
+
+def test_feedback_needs_a_valid_token(client: TestClient) -> None:
+    body = {"article": ARTICLE, "decisions": [{"action": "add", "label": "Congress"}]}
+    assert client.post("/feedback", json=body).status_code == 401
+    wrong = client.post("/feedback", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    assert client.get("/health").json()["decisions"] == 0
+    assert client.get("/whoami", headers=ANN).json() == {"editor": "ann"}
+
+
+def test_feedback_is_recorded_with_the_suggestions_it_answers(client: TestClient) -> None:
+    s = client.post("/suggest", json={"article": ARTICLE}).json()["suggestions"][0]
+    top = s["tag_candidates"][0]["label"]
+    second = s["tag_candidates"][1]["label"]
+    body = {
+        "article": ARTICLE,
+        "suggestions": s,
+        "decisions": [
+            {"action": "accept", "label": top},
+            {"action": "reject", "label": second},
+            {"action": "add", "label": "shutdown watch"},
+            {"action": "accept", "kind": "section", "label": s["section"]["label"]},
+        ],
+    }
+    response = client.post("/feedback", json=body, headers=ANN)
+    assert response.status_code == 201, response.text
+    assert response.json()["editor"] == "ann" and len(response.json()["decisions"]) == 4
+    store = client.app.state.store
+    decisions = store.decisions(s["id"])
+    assert [(d.editor, d.action, d.label) for d in decisions][:3] == [
+        ("ann", "accept", top),
+        ("ann", "reject", second),
+        ("ann", "add", "shutdown watch"),
+    ]
+    assert decisions[0].model_id == s["model"]["id"] and decisions[0].score is not None
+    assert decisions[2].suggestion_id is None
+    assert store.done("ann") == {s["id"]}
+    # decisions on a stored article by id only
+    again = client.post(
+        "/feedback",
+        json={"article_id": s["id"], "decisions": [{"action": "undo", "label": top}]},
+        headers={"Authorization": "Bearer bob-token-0123456789abcdef"},
+    )
+    assert again.status_code == 201 and store.count_decisions() == 5
+
+
+def test_oversized_bodies_get_413(client: TestClient) -> None:
+    big = {"article": {"title": "x", "body": "word " * 10_000}}
+    assert client.post("/suggest", json=big).status_code == 413
+    # a streamed body without a declared length is counted too
+    chunks = (b'{"article": {"title": "x", "body": "' + b"y" * 5000 for _ in range(5))
+    response = client.post("/suggest", content=chunks, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert client.get("/health").status_code == 200
+
+
+def test_malformed_and_invalid_requests_get_422_with_the_reason(client: TestClient) -> None:
+    bad = client.post(
+        "/suggest", content=b'{"article": {"title": ', headers={"content-type": "application/json"}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["type"] == "json_invalid"
+    neither = client.post("/suggest", json={"top_k": 3})
+    assert neither.status_code == 422 and "either 'article' or 'articles'" in neither.text
+    empty = client.post("/suggest", json={"article": {"title": " ", "body": ""}})
+    assert empty.status_code == 422 and "title or a body" in empty.text
+    action = client.post(
+        "/feedback",
+        json={"article": ARTICLE, "decisions": [{"action": "like", "label": "x"}]},
+        headers=ANN,
+    )
+    assert action.status_code == 422 and "action" in action.text
+    section_add = client.post(
+        "/feedback",
+        json={
+            "article": ARTICLE,
+            "decisions": [{"action": "add", "kind": "section", "label": "X"}],
+        },
+        headers=ANN,
+    )
+    assert section_add.status_code == 422 and "for tags" in section_add.text
+    missing = client.post("/feedback", json={"article_id": "nope", "decisions": []}, headers=ANN)
+    assert missing.status_code == 404
+    assert client.app.state.store.count_decisions() == 0
+
+
+def test_concurrent_requests_over_a_real_socket(live_server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> tuple[int, int]:
+        with httpx.Client(base_url=live_server.url, timeout=30) as http:
+            a = http.post("/suggest", json={"article": {**ARTICLE, "id": f"c{i}"}})
+            f = http.post(
+                "/feedback",
+                json={
+                    "article": {**ARTICLE, "id": f"c{i}"},
+                    "decisions": [{"action": "add", "label": f"t{i}"}],
+                },
+                headers=ANN,
+            )
+            return a.status_code, f.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(work, range(40)))
+    assert codes == [(200, 201)] * 40
+    health = httpx.get(f"{live_server.url}/health").json()
+    assert health["decisions"] == 40
+
+
+def test_tokens_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("# editors\nann:ann-token-0123456789abcdef\n\n")
+    tokens = load_tokens(path, {"TAGGER_TOKENS": "bob:bob-token-0123456789abcdef"})
+    assert tokens == TOKENS
+    path.write_text("ann:short\n")
+    with pytest.raises(ConfigError, match="shorter"):
+        load_tokens(path)
+    path.write_text("no separator here\n")
+    with pytest.raises(ConfigError, match=r"tokens:1: expected"):
+        load_tokens(path)
+
+
+def test_serve_command_refuses_bad_tokens_cleanly(tiny_model: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text("ann:short\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "serve",
+            "--model",
+            str(tiny_model),
+            "--db",
+            str(tmp_path / "f.db"),
+            "--tokens",
+            str(tokens),
+        ],
+    )
+    assert result.exit_code == 2 and "shorter than" in result.output
+    assert "Traceback" not in result.output
