@@ -28,7 +28,7 @@ demo: $(VENV)/.installed
 	$(BIN)/tagger predict --model models/demo corpus/examples/new-article.txt --explain
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -rs tests
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check tagger tests bench
