@@ -371,7 +371,7 @@ class Tagger:
                 for j in order:
                     selected = bool(probs[j] >= thresholds[j])
                     if not selected and len(candidates) >= top_k:
-                        break
+                        continue  # thresholds differ per tag: a lower score may still pass
                     evidence = []
                     if explain and (selected or len(candidates) < top_k):
                         evidence = [
