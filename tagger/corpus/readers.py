@@ -74,10 +74,16 @@ class ReadOptions:
     tag_separator: str = ";"
     source: str | None = None
     min_body_chars: int = 1
+    tag_vocabulary: list[str] = field(default_factory=list)
+    # Batch-level state a reader prepared in a first pass over all inputs (see PREPARERS).
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 Reader = Callable[[Path, ReadReport, ReadOptions], Iterator[Article]]
 READERS: dict[str, Reader] = {}
+# Per format, a first pass over all input paths before reading (cross-document evidence).
+Preparer = Callable[[list[Path], str, ReadOptions], None]
+PREPARERS: dict[str, Preparer] = {}
 
 
 def register(name: str) -> Callable[[Reader], Reader]:
@@ -171,10 +177,14 @@ def read_corpus(
         raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     report = report if report is not None else ReadReport()
     options = options or ReadOptions()
-    for raw in paths:
-        path = Path(raw)
+    checked = [Path(raw) for raw in paths]
+    for path in checked:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
+    for name, prepare in PREPARERS.items():
+        if fmt in ("auto", name):
+            prepare(checked, fmt, options)
+    for path in checked:
         yield from _read_path(path, fmt, report, options)
 
 
@@ -535,17 +545,6 @@ def article_from_plain_text(text: str, article_id: str | None, source: str | Non
     )
 
 
-@register("text")
-def read_plain_text(path: Path, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
-    """A text file holding one article (first line the title)."""
-    text, _encoding = read_text(path)
-    report.records += 1
-    article = article_from_plain_text(text, path.stem, options.source)
-    finished = _finish(article, path, report, options, None)
-    if finished is not None:
-        yield finished
-
-
 def read_stdin(
     data: bytes, report: ReadReport, options: ReadOptions | None = None
 ) -> Iterator[Article]:
@@ -581,3 +580,9 @@ def read_stdin(
     if finished is not None:
         report.articles += 1
         yield finished
+
+
+# Readers and first passes defined in their own modules register themselves on import:
+# "html" (saved pages) and "text" (scraped text dumps; clean text passes through intact).
+from tagger.corpus import html as _html  # noqa: E402, F401
+from tagger.corpus import textdump as _textdump  # noqa: E402, F401

@@ -1,0 +1,347 @@
+"""Saved HTML pages: article body and metadata via trafilatura, plus what it lacks.
+
+trafilatura finds the body, title, authors, date and site. This module adds the site's
+own section and tags (``article:section``/``article:tag`` meta, JSON-LD ``articleSection``
+and ``keywords``, breadcrumbs), charset detection from the page itself, and the decision
+that a page is not an article (index and list pages, pages with no main text).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tagger.corpus import readers
+from tagger.corpus.article import Article, content_id, parse_date
+from tagger.corpus.readers import ReadOptions, ReadReport, register
+from tagger.corpus.text import UndecodableError, clean_text, decode_bytes, looks_binary
+from tagger.errors import InputError
+
+MIN_BODY_CHARS = 200  # shorter main text is not an article (teaser, error page, login wall)
+LIST_TEASERS = 6  # headline links that make a page without article metadata an index page
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_ARTICLE_TYPES = {
+    "article",
+    "newsarticle",
+    "blogposting",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "reviewnewsarticle",
+    "backgroundnewsarticle",
+    "liveblogposting",
+    "scholarlyarticle",
+    "techarticle",
+    "report",
+    "posting",
+    "socialmediaposting",
+}
+_LIST_TYPES = {"collectionpage", "itemlist", "searchresultspage", "profilepage"}
+_HOME_CRUMBS = {"home", "homepage", "start", "front page", "accueil", "startseite", "inicio"}
+
+
+@dataclass
+class Page:
+    """What one HTML page holds; `skip` says why it is not an article (None when it is)."""
+
+    title: str = ""
+    body: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    site: str | None = None
+    url: str | None = None
+    section: str | None = None
+    sections: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    breadcrumbs: list[str] = field(default_factory=list)
+    description: str | None = None
+    language: str | None = None
+    skip: str | None = None
+
+
+def decode_html(data: bytes) -> tuple[str, str]:
+    """Decode a page: BOM, then the page's declared charset, then detection."""
+    if data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return decode_bytes(data)
+    match = _META_CHARSET.search(data[:4096])
+    if match:
+        declared = match.group(1).decode("ascii", "replace").lower()
+        try:
+            codec = codecs.lookup(declared).name
+        except LookupError:
+            codec = None
+        if codec and not codec.startswith("utf-16"):
+            if codec in ("latin-1", "iso8859-1", "ascii"):
+                codec = "cp1252"  # what browsers do with these labels (WHATWG)
+            try:
+                return data.decode(codec), codec
+            except UnicodeDecodeError:
+                pass  # the declaration lies: detect instead
+    return decode_bytes(data)
+
+
+def _texts(value: Any) -> list[str]:
+    """Strings from a JSON-LD value that may be a string, a list or {name: ...} objects."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return _texts(value.get("name") or value.get("@value"))
+    if isinstance(value, list):
+        return [t for item in value for t in _texts(item)]
+    return [str(value)]
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    return {t.lower() for t in _texts(node.get("@type"))}
+
+
+def _json_ld_nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        text = script.text or ""
+        try:
+            data = json.loads(text.strip().rstrip(";"), strict=False)
+        except json.JSONDecodeError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                if isinstance(item.get("@graph"), list):
+                    stack.extend(reversed(item["@graph"]))
+                main = item.get("mainEntity")
+                if isinstance(main, dict | list):
+                    stack.append(main)
+
+
+def _split_keywords(values: list[str]) -> list[str]:
+    out = []
+    for value in values:
+        out.extend(part for part in re.split(r"\s*[,;|]\s*", value) if part)
+    return out
+
+
+def _unique(values: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for value in values:
+        value = " ".join(clean_text(value).split())
+        if value and value.lower() not in seen:
+            seen[value.lower()] = value
+    return list(seen.values())
+
+
+@dataclass
+class _Meta:
+    """Metadata the page states in its markup (before trafilatura's own guesses)."""
+
+    article: bool = False
+    list_page: bool = False
+    headline: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    sections: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    breadcrumbs: list[str] = field(default_factory=list)
+    og_type: str | None = None
+
+
+def _page_meta(tree: Any) -> _Meta:
+    meta = _Meta()
+    for node in tree.xpath("//head/meta[@content]"):
+        key = (node.get("property") or node.get("name") or "").strip().lower()
+        value = node.get("content", "").strip()
+        if not value:
+            continue
+        if key == "article:section":
+            meta.sections.append(value)
+        elif key == "article:tag":
+            meta.tags.extend(_split_keywords([value]))
+        elif key == "og:type":
+            meta.og_type = value.lower()
+        elif key in ("article:published_time", "datepublished") and not meta.published:
+            meta.published = value
+    if meta.og_type == "article":
+        meta.article = True
+    for node in _json_ld_nodes(tree):
+        types = _types(node)
+        if types & _ARTICLE_TYPES:
+            meta.article = True
+            meta.headline = meta.headline or next(iter(_texts(node.get("headline"))), None)
+            meta.sections.extend(_split_keywords(_texts(node.get("articleSection"))))
+            meta.tags.extend(_split_keywords(_texts(node.get("keywords"))))
+            if not meta.authors:
+                meta.authors = _texts(node.get("author"))
+            if not meta.published:
+                meta.published = next(iter(_texts(node.get("datePublished"))), None)
+        elif types & _LIST_TYPES:
+            meta.list_page = True
+        if "breadcrumblist" in types and not meta.breadcrumbs:
+            items = node.get("itemListElement") or []
+            items = items if isinstance(items, list) else [items]
+            ordered = sorted(
+                (i for i in items if isinstance(i, dict)),
+                key=lambda i: int(i["position"]) if str(i.get("position", "")).isdigit() else 0,
+            )
+            for item in ordered:
+                meta.breadcrumbs.extend(_texts(item.get("name") or item.get("item")))
+    if not meta.breadcrumbs:
+        meta.breadcrumbs = _markup_breadcrumbs(tree)
+    return meta
+
+
+def _markup_breadcrumbs(tree: Any) -> list[str]:
+    nodes = tree.xpath(
+        '//*[contains(translate(@class, "BREADCRUMB", "breadcrumb"), "breadcrumb")'
+        ' or contains(translate(@aria-label, "BREADCRUMB", "breadcrumb"), "breadcrumb")'
+        ' or contains(translate(@id, "BREADCRUMB", "breadcrumb"), "breadcrumb")]'
+    )
+    for node in nodes:
+        links = [" ".join(a.text_content().split()) for a in node.xpath(".//a")]
+        links = [t for t in links if t and len(t) < 60]
+        if links:
+            return links
+    return []
+
+
+def _section_from(meta: _Meta, title: str) -> list[str]:
+    if meta.sections:
+        return _unique(meta.sections)
+    crumbs = [
+        c for c in meta.breadcrumbs if c.lower() not in _HOME_CRUMBS and c.strip() != title.strip()
+    ]
+    return _unique(crumbs[-1:])
+
+
+def _teasers(tree: Any) -> int:
+    """Headline links: what an index or list page is made of."""
+    return len(tree.xpath("//h2[.//a] | //h3[.//a] | //article[.//a]"))
+
+
+def extract_page(data: bytes | str, url: str | None = None) -> Page:
+    """Extract one saved page; `Page.skip` is set when it holds no article."""
+    import trafilatura
+
+    if isinstance(data, bytes):
+        try:
+            text, _encoding = decode_html(data)
+        except UndecodableError as exc:
+            return Page(skip=str(exc))
+    else:
+        text = data
+    if not text.strip():
+        return Page(skip="empty file")
+    # trafilatura's own parser settings: lxml's defaults lose link tails on some pages.
+    tree = trafilatura.load_html(text.lstrip("\ufeff"))
+    if tree is None:
+        return Page(skip="not an article: no HTML document")
+    meta = _page_meta(tree)
+    teasers = _teasers(tree)
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        favor_precision=True,
+        include_tables=True,
+    )
+    body = clean_text(getattr(doc, "text", None) or "") if doc is not None else ""
+    title = clean_text(meta.headline or (doc.title if doc is not None else None) or "")
+    page = Page(title=" ".join(title.split()), body=body)
+    if doc is not None:
+        page.site = doc.sitename or doc.hostname
+        page.url = doc.url or url
+        page.description = doc.description
+        page.language = doc.language
+        authors = meta.authors or [a for a in (doc.author or "").split("; ") if a]
+        page.authors = _unique(authors)
+        page.published = parse_date(meta.published) or parse_date(doc.date)
+        page.breadcrumbs = _unique(meta.breadcrumbs)
+        page.sections = _section_from(meta, page.title) or _unique(doc.categories or [])
+        page.tags = _unique(meta.tags + list(doc.tags or []))
+    else:
+        page.url = url
+    page.section = page.sections[0] if page.sections else None
+    if (meta.list_page and not meta.article) or (
+        not meta.article and teasers >= LIST_TEASERS and len(body) < 400 * teasers
+    ):
+        page.skip = "not an article: index or list page"
+    elif len(body) < MIN_BODY_CHARS:
+        page.skip = "not an article: no main text"
+    return page
+
+
+def page_to_article(page: Page, path: Path, source: str | None) -> Article:
+    """An Article from an extracted page; the id is the page's URL, else the file name."""
+    stem = path.name.split(".")[0] if path.name else ""
+    article_id = page.url or stem or content_id(page.title, page.body)
+    meta: dict[str, Any] = {"path": str(path)}
+    if page.site:
+        meta["site"] = page.site
+    if len(page.sections) > 1:
+        meta["sections"] = page.sections
+    if page.breadcrumbs:
+        meta["breadcrumbs"] = page.breadcrumbs
+    if page.description:
+        meta["description"] = page.description
+    if page.language:
+        meta["language"] = page.language
+    return Article(
+        id=article_id,
+        title=page.title,
+        body=page.body,
+        section=page.section,
+        tags=page.tags,
+        published=page.published,
+        authors=page.authors,
+        url=page.url,
+        source=source or page.site,
+        meta=meta,
+    )
+
+
+def read_input_bytes(path: Path) -> bytes:
+    """A single-document file's bytes (gunzipped); InputError when unreadable or too big."""
+    import zlib
+
+    try:
+        return readers.read_bytes(path, readers.MAX_FILE_BYTES)
+    except (EOFError, zlib.error) as exc:
+        raise InputError(f"unreadable: truncated or corrupt gzip ({exc})") from exc
+
+
+_TRUNCATED = re.compile(rb"</(?:html|body)\s*>", re.I)
+
+
+@register("html")
+def read_html(path: Path, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
+    """A saved HTML page (gzipped or not): one article, or a skip saying why not."""
+    data = read_input_bytes(path)
+    report.records += 1
+    if not data.strip():
+        report.skip(path, "empty file")
+        return
+    if looks_binary(data):
+        report.skip(path, "binary data, not text")
+        return
+    if re.search(rb"<html", data[:4096], re.I) and not _TRUNCATED.search(data[-65536:]):
+        report.skip(path, "truncated page: no closing </body> or </html>")
+        return
+    page = extract_page(data)
+    if page.skip:
+        report.skip(path, page.skip)
+        return
+    article = page_to_article(page, path, options.source)
+    finished = readers._finish(article, path, report, options, None)
+    if finished is not None:
+        yield finished
