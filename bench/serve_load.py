@@ -1,0 +1,230 @@
+"""Load test of `tagger serve` on loopback: concurrent clients mixing suggest and feedback.
+
+    python bench/serve_load.py --model MODEL CORPUS... [--clients 20] [--seconds 60]
+
+Starts the real `tagger serve` command on 127.0.0.1 (a free port, a fresh feedback
+database, generated editor tokens), runs the clients for a bounded time, stops the
+server, then counts the decisions in the store against the decisions sent.
+Reports errors, throughput and p50/p95 latency per endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tagger.corpus.readers import read_corpus
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, list[str]] = defaultdict(list)
+        self.decisions_sent = 0
+        self.decisions_acknowledged = 0
+
+    def record(
+        self, endpoint: str, seconds: float, response: httpx.Response | None, ok: int
+    ) -> bool:
+        self.latency[endpoint].append(seconds)
+        if response is None or response.status_code != ok:
+            code = response.status_code if response is not None else "no response"
+            self.errors[endpoint].append(f"{code}")
+            return False
+        return True
+
+
+async def client(
+    number: int,
+    url: str,
+    token: str,
+    articles: list[dict[str, Any]],
+    stop_at: float,
+    stats: Stats,
+    batch_share: float,
+) -> None:
+    rng = random.Random(number)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        while time.monotonic() < stop_at:
+            batch = rng.random() < batch_share
+            chosen = rng.sample(articles, 8) if batch else [rng.choice(articles)]
+            body = {"articles": chosen} if batch else {"article": chosen[0]}
+            endpoint = "suggest (batch of 8)" if batch else "suggest"
+            start = time.perf_counter()
+            try:
+                response = await http.post("/suggest", json=body)
+            except httpx.HTTPError as exc:
+                stats.record(endpoint, time.perf_counter() - start, None, 200)
+                stats.errors[endpoint][-1] = type(exc).__name__
+                continue
+            if not stats.record(endpoint, time.perf_counter() - start, response, 200):
+                continue
+            suggestion = response.json()["suggestions"][0]
+            candidates = suggestion["tag_candidates"]
+            decisions = []
+            if candidates:
+                decisions.append({"action": "accept", "label": candidates[0]["label"]})
+            if len(candidates) > 1:
+                decisions.append({"action": "reject", "label": candidates[1]["label"]})
+            decisions.append({"action": "add", "label": f"load-{number}-{rng.randrange(50)}"})
+            if suggestion.get("section"):
+                decisions.append(
+                    {"action": "accept", "kind": "section", "label": suggestion["section"]["label"]}
+                )
+            payload = {"article": chosen[0], "suggestions": suggestion, "decisions": decisions}
+            stats.decisions_sent += len(decisions)
+            start = time.perf_counter()
+            try:
+                response = await http.post("/feedback", json=payload, headers=headers)
+            except httpx.HTTPError as exc:
+                stats.record("feedback", time.perf_counter() - start, None, 201)
+                stats.errors["feedback"][-1] = type(exc).__name__
+                continue
+            if stats.record("feedback", time.perf_counter() - start, response, 201):
+                stats.decisions_acknowledged += len(response.json()["decisions"])
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"tagger serve exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("tagger serve did not come up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("corpus", nargs="+", help="articles to send (any readable format)")
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--format", default="auto")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--batch-share", type=float, default=0.1)
+    parser.add_argument("--articles", type=int, default=500, help="distinct articles to use")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+
+    pool = list(read_corpus(args.corpus, args.format))
+    random.Random(0).shuffle(pool)
+    articles = [
+        {"id": a.id, "title": a.title, "body": a.body[:5000]} for a in pool[: args.articles]
+    ]
+    work = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    db = work / "feedback.db"
+    tokens = {f"editor{i}": secrets.token_urlsafe(24) for i in range(args.clients)}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "TAGGER_TOKENS": ",".join(f"{e}:{t}" for e, t in tokens.items())}
+    tagger = Path(sys.executable).with_name("tagger")
+    command = [
+        str(tagger),
+        "serve",
+        "--model",
+        str(args.model),
+        "--db",
+        str(db),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log = (work / "server.log").open("w")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(url, server)
+        stats = Stats()
+        stop_at = time.monotonic() + args.seconds
+        started = time.perf_counter()
+
+        async def run_all() -> None:
+            await asyncio.gather(
+                *(
+                    client(i, url, tokens[f"editor{i}"], articles, stop_at, stats, args.batch_share)
+                    for i in range(args.clients)
+                )
+            )
+
+        asyncio.run(run_all())
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+    requests = sum(len(v) for v in stats.latency.values())
+    errors = sum(len(v) for v in stats.errors.values())
+    print(f"{args.clients} clients for {elapsed:.1f}s against {url} (model {args.model})")
+    print(f"requests {requests} ({requests / elapsed:.1f}/s), errors {errors}")
+    print(f"{'endpoint':<22}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    results: dict[str, Any] = {"clients": args.clients, "seconds": elapsed, "endpoints": {}}
+    for endpoint, values in sorted(stats.latency.items()):
+        p50, p95 = percentile(values, 50) * 1000, percentile(values, 95) * 1000
+        n_err = len(stats.errors.get(endpoint, []))
+        print(f"{endpoint:<22}{len(values):>9}{n_err:>8}{p50:>9.1f}{p95:>9.1f}")
+        results["endpoints"][endpoint] = {
+            "requests": len(values),
+            "errors": n_err,
+            "p50_ms": p50,
+            "p95_ms": p95,
+            "error_codes": sorted(set(stats.errors.get(endpoint, []))),
+        }
+    lost = stats.decisions_sent - stored
+    print(
+        f"decisions sent {stats.decisions_sent}, acknowledged {stats.decisions_acknowledged}, "
+        f"in the store afterwards {stored} (missing: {lost})"
+    )
+    results.update(
+        requests=requests,
+        errors=errors,
+        decisions_sent=stats.decisions_sent,
+        decisions_acknowledged=stats.decisions_acknowledged,
+        decisions_stored=stored,
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if errors or lost:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
