@@ -391,6 +391,14 @@ class Tagger:
                         tags.append(suggestion)
                     if len(candidates) < top_k:
                         candidates.append(suggestion)
+                if entities is not None:
+                    # A tag that names a salient entity is suggested even when the model
+                    # has seen few examples of it (source "entity", entity evidence).
+                    from tagger.entities.suggest import apply_entity_tags
+
+                    apply_entity_tags(
+                        tags, candidates, entities[i], self.tag_model.labels, probs, thresholds
+                    )
             results.append(
                 Suggestions(
                     article_id=article.id,
