@@ -440,7 +440,7 @@ def render(session: ReviewSession) -> Any:
     from rich.text import Text
 
     if session.over:
-        return Text(session.summary())
+        return Text("review over", style="dim")
     article = session.article
     assert article is not None
     header = Text()
@@ -501,10 +501,38 @@ def run_review(
 
 
 _ESCAPES = {"[A": UP, "[B": DOWN, "OA": UP, "OB": DOWN}
+_CONTROL = {"\r": ENTER, "\n": ENTER, "\t": TAB, "\x7f": BACKSPACE, "\x08": BACKSPACE}
+
+
+def parse_keys(data: str) -> list[str]:
+    """Split what the terminal sent (possibly several keys at once) into key names."""
+    keys: list[str] = []
+    i = 0
+    while i < len(data):
+        ch = data[i]
+        if ch == "\x1b":
+            sequence = data[i + 1 : i + 3]
+            if sequence in _ESCAPES:
+                keys.append(_ESCAPES[sequence])
+                i += 3
+                continue
+            if sequence[:1] == "[":  # another escape sequence (left, right, ...): ignored
+                j = i + 2
+                while j < len(data) and not data[j].isalpha() and data[j] != "~":
+                    j += 1
+                i = j + 1
+                continue
+            keys.append(ESC)
+        elif ch == "\x03":
+            raise KeyboardInterrupt
+        else:
+            keys.append(_CONTROL.get(ch, ch))
+        i += 1
+    return keys
 
 
 def terminal_keys() -> Iterator[str]:
-    """Single key presses from the terminal (raw mode), as names or characters."""
+    """Single key presses from the terminal (cbreak mode), as names or characters."""
     import select
     import termios
     import tty
@@ -514,24 +542,13 @@ def terminal_keys() -> Iterator[str]:
     try:
         tty.setcbreak(fd)
         while True:
-            ch = os.read(fd, 4).decode("utf-8", errors="replace")
-            if not ch:
+            data = os.read(fd, 64)
+            if not data:
                 return
-            if ch.startswith("\x1b"):
-                rest = ch[1:]
-                if not rest and select.select([fd], [], [], 0.05)[0]:
-                    rest = os.read(fd, 3).decode("utf-8", errors="replace")
-                yield _ESCAPES.get(rest[:2], ESC) if rest else ESC
-            elif ch in ("\r", "\n"):
-                yield ENTER
-            elif ch == "\t":
-                yield TAB
-            elif ch in ("\x7f", "\x08"):
-                yield BACKSPACE
-            elif ch == "\x03":
-                raise KeyboardInterrupt
-            else:
-                yield from ch
+            # an escape sequence may arrive in two reads
+            if data.endswith(b"\x1b") and select.select([fd], [], [], 0.05)[0]:
+                data += os.read(fd, 64)
+            yield from parse_keys(data.decode("utf-8", errors="replace"))
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 

@@ -17,6 +17,7 @@ from tagger.feedback.review import (
     TAB,
     UP,
     ReviewSession,
+    parse_keys,
     render,
     run_review,
     uncertainty,
@@ -231,3 +232,12 @@ def test_review_command_refuses_without_a_terminal(tiny_model: Path, tmp_path: P
         ],
     )
     assert result.exit_code == 2 and "interactive terminal" in result.output
+
+
+def test_terminal_input_is_split_into_keys() -> None:
+    assert parse_keys("ar+Cath\t\r") == ["a", "r", "+", "C", "a", "t", "h", TAB, ENTER]
+    assert parse_keys("\x1b[A\x1b[Bj\x1bOB") == [UP, DOWN, "j", DOWN]
+    assert parse_keys("\x1b") == [ESC]
+    assert parse_keys("\x1b[C\x1b[3~x\x7f") == ["x", BACKSPACE]  # right, delete: ignored
+    with pytest.raises(KeyboardInterrupt):
+        parse_keys("a\x03")
