@@ -367,11 +367,12 @@ class Tagger:
             if tag_probs is not None and self.tag_model is not None:
                 thresholds = self.tag_model.threshold_values
                 probs = tag_probs[i]
-                order = np.argsort(-probs)
-                for j in order:
-                    selected = bool(probs[j] >= thresholds[j])
-                    if not selected and len(candidates) >= top_k:
-                        continue  # thresholds differ per tag: a lower score may still pass
+                chosen = self.tag_model.select(probs[None, :])[0]
+                # The top-k candidates plus every selected tag (thresholds differ per
+                # tag, so a selected tag may rank below unselected ones), best first.
+                shown = np.union1d(np.argsort(-probs)[:top_k], np.flatnonzero(chosen))
+                for j in shown[np.argsort(-probs[shown], kind="stable")]:
+                    selected = bool(chosen[j])
                     evidence = []
                     if explain and (selected or len(candidates) < top_k):
                         evidence = [
@@ -441,7 +442,7 @@ class Tagger:
             if idx:
                 labels = self.tag_model.labels
                 probs = self.tag_model.predict_proba(x[np.array(idx)])
-                selected = probs >= self.tag_model.threshold_values
+                selected = self.tag_model.select(probs)
                 y_true = binarize([articles[i].tags for i in idx], labels)
                 report["tags"] = multilabel_metrics(y_true, selected, probs, labels)
                 known = set(labels)

@@ -35,6 +35,9 @@ class ModelConfig:
     fallback_threshold: float = 0.5
     # Tags with fewer training articles share a pooled calibration and threshold.
     min_support: int = 5
+    # Every training article has a tag, so an article where no tag passes its threshold
+    # still gets its best tag when that tag's probability reaches this floor (None: off).
+    best_tag_floor: float | None = 0.1
     class_weight: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +194,18 @@ class TagModel:
     platt_b: np.ndarray
     thresholds: list[Threshold]
     cv_metrics: dict[str, Any] = field(default_factory=dict)
+    best_tag_floor: float | None = None
+
+    def select(self, probs: np.ndarray) -> np.ndarray:
+        """Boolean matrix of the tags suggested for each row of probabilities."""
+        selected = probs >= self.threshold_values
+        if self.best_tag_floor is not None and probs.shape[1]:
+            best = probs.argmax(axis=1)
+            rows = np.flatnonzero(
+                ~selected.any(axis=1) & (probs[np.arange(len(best)), best] >= self.best_tag_floor)
+            )
+            selected[rows, best[rows]] = True
+        return selected
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return np.asarray(x @ self.coef.T) + self.intercept
@@ -295,15 +310,15 @@ def train_tag_model(
 
     a, b, thresholds = calibrate_tags(oof, y, config)
     probs = platt_apply(oof, a, b)
-    selected = probs >= np.array([t.value for t in thresholds])
+    model = TagModel(labels, coef, intercept, a, b, thresholds, {}, config.best_tag_floor)
     from tagger.evaluate import multilabel_metrics
 
-    cv_metrics = multilabel_metrics(y.astype(bool), selected, probs, labels)
-    cv_metrics["note"] = (
+    model.cv_metrics = multilabel_metrics(y.astype(bool), model.select(probs), probs, labels)
+    model.cv_metrics["note"] = (
         f"{k}-fold out-of-fold predictions; thresholds were tuned on the same folds, "
         "so these figures are somewhat optimistic"
     )
-    return TagModel(labels, coef, intercept, a, b, thresholds, cv_metrics)
+    return model
 
 
 # -- section model -------------------------------------------------------------------------
