@@ -124,6 +124,15 @@ def _finish_read(report: Any, console: Any, strict: bool) -> None:
         raise error
 
 
+def _require_articles(articles: list[Any], paths: list[str], purpose: str) -> None:
+    """Refuse (exit 2) an input that gave no article, naming what was read."""
+    if not articles:
+        from tagger.errors import InputError
+
+        where = ", ".join("<stdin>" if p == "-" else p for p in paths)
+        raise InputError(f"{where}: no article {purpose}")
+
+
 @app.command()
 def train(
     corpus: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
@@ -157,6 +166,7 @@ def train(
     cfg.name = name or (cfg.name if config else out.name)
     articles, report = _read(corpus, input_format, console)
     _finish_read(report, console, strict)
+    _require_articles(articles, corpus, "to train on")
     with console.progress() as progress:
         model = Tagger.train(articles, cfg, progress=progress)
     for warning in model.warnings:
@@ -212,7 +222,7 @@ def predict(
     articles, report = _read(inputs, input_format, console)
     if not articles:
         console.report(report)
-        raise TaggerError("no article to predict")
+        _require_articles(articles, inputs, "to predict")
     entity_lists = _entities_for(articles, entities, spacy_model, console)
     suggestions = tagger_model.predict(
         articles, top_k=top_k, explain=True, entities=entity_lists
@@ -259,6 +269,7 @@ def evaluate(
     tagger_model = Tagger.load(model)
     articles, report = _read(test_corpus, input_format, console)
     _finish_read(report, console, strict)
+    _require_articles(articles, test_corpus, "to evaluate on")
     from tagger.labels import normalise_labels
 
     normalise_labels(articles)

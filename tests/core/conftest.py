@@ -84,8 +84,10 @@ def corpus_files(tmp_path_factory: pytest.TempPathFactory, sample_split: Any) ->
 
 
 @pytest.fixture(scope="session")
-def cli_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_files: dict[str, Path]) -> Path:
-    """A bundle trained once through `tagger train` with the default configuration."""
+def cli_training(
+    tmp_path_factory: pytest.TempPathFactory, corpus_files: dict[str, Path]
+) -> dict[str, Any]:
+    """`tagger train` run once with the default configuration: bundle path and output."""
     from typer.testing import CliRunner
 
     from tagger.cli import app
@@ -95,4 +97,9 @@ def cli_bundle(tmp_path_factory: pytest.TempPathFactory, corpus_files: dict[str,
         app, ["train", str(corpus_files["train"]), "--out", str(out), "--seed", "0"]
     )
     assert result.exit_code == 0, result.output
-    return out
+    return {"bundle": out, "stdout": result.stdout, "stderr": result.stderr}
+
+
+@pytest.fixture(scope="session")
+def cli_bundle(cli_training: dict[str, Any]) -> Path:
+    return cli_training["bundle"]

@@ -1,0 +1,427 @@
+"""End-to-end CLI: train on a slice of the sample corpus, predict, evaluate, info, corpus stats.
+
+Bad input never ends in a traceback: one line naming the file (and line), skips counted in
+the summary, --strict turns skips into exit 1, refusals exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tagger.api import Tagger
+from tagger.cli import app
+from tagger.corpus.article import Article
+
+from .conftest import sample_records, write_jsonl
+
+runner = CliRunner()
+
+
+def run(args: list[str], stdin: bytes | str | None = None) -> Any:
+    result = runner.invoke(app, [str(a) for a in args], input=stdin)
+    # Whatever happened, the user sees no traceback and the exit is deliberate.
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in result.output
+    return result
+
+
+def error_lines(result: Any) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def skip_lines(result: Any) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+
+
+def predict_jsonl(bundle: Path, *inputs: Any, extra: tuple[str, ...] = ()) -> list[dict]:
+    result = run(
+        ["predict", "--model", bundle, "--format", "jsonl", "--no-entities", *extra, *inputs]
+    )
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def tiny_records() -> list[dict[str, Any]]:
+    """Four articles from each section: enough for a quick training run."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in sample_records():
+        groups.setdefault(record["section"], []).append(record)
+    return [r for rows in groups.values() for r in rows[:4]]
+
+
+# -- train --------------------------------------------------------------------------------------
+
+
+def test_train_reports_metrics_and_writes_a_bundle(cli_training: dict[str, Any]) -> None:
+    bundle = cli_training["bundle"]
+    err = cli_training["stderr"]
+    assert "read 1 file(s), 90 record(s): 90 article(s)" in err
+    assert "sections (6): cross-validated accuracy" in err
+    assert "cross-validated micro-F1" in err
+    assert f"saved bundle {bundle}" in err
+    assert cli_training["stdout"] == ""  # stdout stays clean for data
+    assert {p.name for p in bundle.iterdir()} >= {"manifest.json", "MODEL_CARD.md"}
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["corpus"]["articles"] == 90
+    assert manifest["config"]["seed"] == 0
+    assert manifest["name"] == "slice"
+
+
+def test_train_with_options_bad_records_and_rare_labels(
+    tmp_path: Path, tiny_records: list[dict[str, Any]]
+) -> None:
+    records = [dict(r) for r in tiny_records]
+    records[0]["section"] = records[0]["section"].lower()  # a case variant
+    records[1]["tags"] = [*records[1]["tags"], "one-off-tag"]
+    records.append({**records[2], "id": "lonely", "section": "Obituaries"})
+    corpus = tmp_path / "tiny.jsonl"
+    lines = [json.dumps(r) for r in records]
+    lines.insert(3, '{"id": "broken", "title": ')  # line 4
+    lines.insert(6, json.dumps({"id": "nobody", "title": "No body"}))  # line 7
+    corpus.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "models" / "tiny"
+
+    result = run(
+        [
+            "train",
+            corpus,
+            "--out",
+            out,
+            "--seed",
+            "3",
+            "--min-precision",
+            "0.8",
+            "--name",
+            "tiny-model",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    skips = skip_lines(result)
+    assert len(skips) == 2
+    assert skips[0].startswith(f"skipped {corpus}:4: invalid JSON")
+    assert skips[1].startswith(f"skipped {corpus}:7: empty body")
+    assert "2 skipped (1 invalid JSON, 1 empty body)" in result.stderr
+    assert "merged label variants" in result.stderr
+    assert "section(s) seen once" in result.stderr and "Obituaries" in result.stderr
+    assert "tag(s) seen once: their threshold is shared" in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["name"] == "tiny-model"
+    assert manifest["config"]["seed"] == 3
+    assert manifest["config"]["tags"]["min_precision"] == 0.8
+    assert manifest["corpus"]["articles"] == len(records)
+    assert "Obituaries" in manifest["labels"]["sections"]
+
+    strict = run(["train", corpus, "--out", tmp_path / "strict", "--strict"])
+    assert strict.exit_code == 1
+    assert error_lines(strict) == ["error: 2 record(s) skipped and --strict was given"]
+    assert not (tmp_path / "strict").exists()
+
+
+def test_train_refusals(tmp_path: Path, corpus_files: dict[str, Path]) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = run(["train", empty, "--out", tmp_path / "m"])
+    assert result.exit_code == 2
+    assert error_lines(result) == [f"error: {empty}: no article to train on"]
+
+    missing = run(["train", tmp_path / "absent.jsonl", "--out", tmp_path / "m"])
+    assert missing.exit_code == 2
+    assert error_lines(missing) == [f"error: {tmp_path / 'absent.jsonl'}: no such file or folder"]
+
+    unlabelled = tmp_path / "plain.jsonl"
+    write_jsonl(unlabelled, [{"id": "1", "body": "text"}, {"id": "2", "body": "more"}])
+    assert run(["train", unlabelled, "--out", tmp_path / "m"]).exit_code == 2
+
+    precision = run(
+        ["train", corpus_files["train"], "--out", tmp_path / "m", "--min-precision", "0"]
+    )
+    assert precision.exit_code == 2
+    assert "--min-precision" in error_lines(precision)[0]
+
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text("seed = = 1\n")
+    config = run(["train", corpus_files["train"], "--out", tmp_path / "m", "-c", bad_config])
+    assert config.exit_code == 2
+    assert str(bad_config) in error_lines(config)[0]
+    assert not (tmp_path / "m").exists()
+
+
+def test_usage_errors_exit_2() -> None:
+    result = run(["predict", "some.txt"])  # no --model
+    assert result.exit_code == 2
+    assert "--model" in result.output
+    assert run(["no-such-command"]).exit_code == 2
+
+
+# -- predict --------------------------------------------------------------------------------------
+
+
+def test_predict_jsonl_contract(cli_bundle: Path, corpus_files: dict[str, Path]) -> None:
+    test_records = [json.loads(line) for line in corpus_files["test"].read_text().splitlines()]
+    rows = predict_jsonl(cli_bundle, corpus_files["test"])
+    assert [row["id"] for row in rows] == [r["id"] for r in test_records]
+    manifest = json.loads((cli_bundle / "manifest.json").read_text())
+    model = Tagger.load(cli_bundle)
+    expected = model.predict([Article.from_dict(r) for r in test_records])
+    some_tags = False
+    for row, want in zip(rows, expected, strict=True):
+        section = row["section"]
+        assert section["label"] in manifest["labels"]["sections"]
+        assert 0.0 <= section["score"] <= 1.0
+        assert row["entities"] == []
+        tags = row["tags"]
+        # Exactly the tags the model selects, best first, each with its evidence.
+        assert [t["label"] for t in tags] == [t.label for t in want.tags]
+        assert [t["score"] for t in tags] == sorted((t["score"] for t in tags), reverse=True)
+        for tag in tags:
+            some_tags = True
+            assert tag["selected"] is True
+            assert tag["label"] in manifest["labels"]["tags"]
+            assert 0.0 <= tag["score"] <= 1.0
+            assert isinstance(tag["evidence"], list)
+            for evidence in tag["evidence"]:
+                assert {"kind", "value", "weight"} <= set(evidence)
+        selected_candidates = {t["label"] for t in row["tag_candidates"] if t["selected"]}
+        assert selected_candidates <= {t["label"] for t in tags}
+    assert some_tags
+    assert any(t["evidence"] for row in rows for t in row["tags"])
+
+
+def test_predict_json_and_table(cli_bundle: Path, corpus_files: dict[str, Path]) -> None:
+    base = ["predict", "--model", cli_bundle, "--no-entities", corpus_files["test"]]
+    plain = run([*base, "--format", "json"])
+    assert plain.exit_code == 0
+    data = json.loads(plain.stdout)
+    assert isinstance(data, list) and len(data) == 18
+    assert all("evidence" not in t for row in data for t in row["tags"])
+    explained = json.loads(run([*base, "--format", "json", "--explain"]).stdout)
+    assert all("evidence" in t for row in explained for t in row["tags"])
+
+    table = run([*base, "--top-k", "2"])
+    assert table.exit_code == 0
+    first = json.loads(corpus_files["test"].read_text().splitlines()[0])
+    assert first["title"] in table.stdout
+    assert table.stdout.count("section:") == 18
+    assert "read 1 file(s), 18 record(s): 18 article(s)" in table.stderr
+
+
+def test_predict_top_k(cli_bundle: Path, corpus_files: dict[str, Path]) -> None:
+    rows = predict_jsonl(cli_bundle, corpus_files["test"], extra=("--top-k", "1"))
+    wide = predict_jsonl(cli_bundle, corpus_files["test"], extra=("--top-k", "6"))
+    for narrow, full in zip(rows, wide, strict=True):
+        assert len(narrow["tag_candidates"]) == 1
+        assert len(narrow["section_candidates"]) == 1
+        assert len(full["section_candidates"]) == 6
+        # --top-k limits the candidates shown, never the tags the model selects.
+        assert narrow["tags"] == full["tags"]
+    assert run(["predict", "--model", cli_bundle, "-k", "0", corpus_files["test"]]).exit_code == 2
+
+
+def test_predict_from_stdin(cli_bundle: Path, corpus_files: dict[str, Path]) -> None:
+    lines = corpus_files["test"].read_text().splitlines()[:3]
+    result = run(
+        ["predict", "--model", cli_bundle, "--format", "jsonl", "--no-entities", "-"],
+        stdin="\n".join(lines) + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == [json.loads(line)["id"] for line in lines]
+
+    text = "Senate passes budget\n\nThe Senate passed the federal budget after a long debate.\n"
+    result = run(
+        ["predict", "--model", cli_bundle, "--format", "jsonl", "--no-entities", "-"],
+        stdin=text.encode(),
+    )
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["title"] == "Senate passes budget"
+    assert row["section"] is not None
+
+
+def test_predict_folder_with_bad_files(cli_bundle: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Storm hits coast\n\nA storm hit the coast on Monday.\n")
+    (folder / "b.txt").write_bytes(
+        "Café owners protest\n\nCafé owners in Genève protested the tax.\n".encode("latin-1")
+    )
+    (folder / "c.txt").write_bytes(bytes(range(256)) * 8)
+    (folder / "d.jsonl").write_text('{"id": "j1", "body": "Markets rose."}\n{oops\n')
+    args = ["predict", "--model", cli_bundle, "--format", "jsonl", "--no-entities", folder]
+    result = run(args)
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b", "j1"]
+    assert rows[1]["title"] == "Café owners protest"
+    assert skip_lines(result) == [
+        f"skipped {folder / 'c.txt'}: binary data, not text",
+        f"skipped {folder / 'd.jsonl'}:2: invalid JSON: Expecting property name enclosed in "
+        "double quotes at column 2",
+    ]
+    assert "2 skipped" in result.stderr
+
+    strict = run([*args, "--strict"])
+    assert strict.exit_code == 1
+    assert len(strict.stdout.splitlines()) == 3  # results still written
+    assert error_lines(strict) == ["error: 2 record(s) skipped and --strict was given"]
+
+
+def test_predict_with_nothing_readable(cli_bundle: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "title": "no body"}\n')
+    result = run(["predict", "--model", cli_bundle, "--no-entities", bad])
+    assert result.exit_code == 2
+    assert skip_lines(result) == [f"skipped {bad}:1: empty body: article 'x'"]
+    assert error_lines(result) == [f"error: {bad}: no article to predict"]
+
+
+def test_missing_bundle_is_refused(tmp_path: Path, corpus_files: dict[str, Path]) -> None:
+    absent = tmp_path / "absent"
+    for args in (
+        ["predict", "--model", absent, "--no-entities", corpus_files["test"]],
+        ["evaluate", "--model", absent, corpus_files["test"]],
+        ["info", absent],
+    ):
+        result = run(args)
+        assert result.exit_code == 2
+        assert error_lines(result) == [f"error: {absent}: no such model bundle"]
+
+
+def test_tampered_bundle_is_refused(
+    cli_bundle: Path, tmp_path: Path, corpus_files: dict[str, Path]
+) -> None:
+    bundle = Path(shutil.copytree(cli_bundle, tmp_path / "model"))
+    target = bundle / "features.joblib"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0x01
+    target.write_bytes(bytes(data))
+    for args in (
+        ["predict", "--model", bundle, "--no-entities", corpus_files["test"]],
+        ["evaluate", "--model", bundle, corpus_files["test"]],
+        ["info", bundle],
+    ):
+        result = run(args)
+        assert result.exit_code == 2
+        (line,) = error_lines(result)
+        assert line.startswith(f"error: {target}: checksum mismatch")
+        assert result.stdout == ""
+
+
+def test_unexpected_errors_exit_1_without_traceback(
+    cli_bundle: Path, corpus_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Tagger, "predict", broken)
+    result = run(["predict", "--model", cli_bundle, "--no-entities", corpus_files["test"]])
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert line.startswith("error: internal error: RuntimeError: boom")
+
+
+# -- evaluate, info, corpus stats ------------------------------------------------------------------
+
+
+def test_evaluate_with_json_report(
+    cli_bundle: Path, corpus_files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    result = run(["evaluate", "--model", cli_bundle, corpus_files["test"], "--json", out])
+    assert result.exit_code == 0, result.output
+    assert "Evaluated on 18 articles" in result.stdout
+    assert "accuracy" in result.stdout and "micro P/R/F1" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["articles"] == 18
+    for key in ("accuracy", "macro_f1"):
+        assert 0.0 <= report["sections"][key] <= 1.0
+    for key in (
+        "micro_precision",
+        "micro_recall",
+        "micro_f1",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "p_at_1",
+        "p_at_3",
+        "f1_at_5",
+    ):
+        assert 0.0 <= report["tags"][key] <= 1.0, key
+    assert {row["label"] for row in report["sections"]["per_label"]} >= {"Politics", "Faith"}
+    # The reported accuracy is that of the predictions the CLI gives.
+    truth = {
+        json.loads(line)["id"]: json.loads(line)["section"]
+        for line in corpus_files["test"].read_text().splitlines()
+    }
+    rows = predict_jsonl(cli_bundle, corpus_files["test"])
+    right = sum(row["section"]["label"] == truth[row["id"]] for row in rows)
+    assert report["sections"]["accuracy"] == pytest.approx(right / len(rows))
+
+
+def test_evaluate_bad_input(
+    cli_bundle: Path, tmp_path: Path, corpus_files: dict[str, Path]
+) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    result = run(["evaluate", "--model", cli_bundle, empty])
+    assert result.exit_code == 2
+    assert error_lines(result) == [f"error: {empty}: no article to evaluate on"]
+
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(corpus_files["test"].read_text() + "not json at all\n")
+    ok = run(["evaluate", "--model", cli_bundle, mixed, "-q"])
+    assert ok.exit_code == 0
+    strict = run(["evaluate", "--model", cli_bundle, mixed, "--strict"])
+    assert strict.exit_code == 1
+    assert skip_lines(strict) == [f"skipped {mixed}:19: invalid JSON: Expecting value at column 1"]
+
+
+def test_info_prints_the_verified_manifest(
+    cli_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import joblib
+
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("info unpickled a file"))
+    result = run(["info", cli_bundle])
+    assert result.exit_code == 0
+    manifest = json.loads(result.stdout)
+    assert manifest == json.loads((cli_bundle / "manifest.json").read_text())
+
+
+def test_corpus_stats(corpus_files: dict[str, Path], tmp_path: Path) -> None:
+    result = run(["corpus", "stats", corpus_files["train"], "--json"])
+    assert result.exit_code == 0
+    stats = json.loads(result.stdout)
+    assert stats["articles"] == 90
+    assert set(stats["sections"].values()) == {15}
+    assert stats["duplicate_ids"] == {}
+
+    table = run(["corpus", "stats", corpus_files["train"]])
+    assert "90 articles" in table.stdout
+    assert "duplicate ids: none" in table.stdout
+
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"id": "x", "body": "one"}\n{"id": "x", "body": "two"}\n')
+    stats_dup = run(["corpus", "stats", dup, "--json"])
+    assert json.loads(stats_dup.stdout)["duplicate_ids"] == {"x": 2}
+
+
+def test_corpus_stats_reports_undecodable_files(tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Title\n\nBody.\n")
+    (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    result = run(["corpus", "stats", folder, "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["articles"] == 1
+    assert skip_lines(result) == [f"skipped {folder / 'image.txt'}: binary data, not text"]
+    assert "1 skipped (1 binary data, not text)" in result.stderr
+    assert run(["corpus", "stats", folder, "--strict"]).exit_code == 1
