@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -211,6 +212,7 @@ def create_app(
         if config.model is None:
             raise ConfigError("no model given")
         model = Tagger.load(config.model)
+    owns_store = store is None
     if store is None:
         if config.db is None:
             raise ConfigError("no feedback database given")
@@ -218,10 +220,17 @@ def create_app(
     tokens = dict(config.tokens)
     bearer = HTTPBearer(auto_error=False)
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            store.close()
+
     app = FastAPI(
         title="tagger",
         version=__version__,
         description="Section and tag suggestions for news articles, and editors' decisions.",
+        lifespan=lifespan,
     )
     app.state.model = model
     app.state.store = store

@@ -200,3 +200,62 @@ def test_serve_command_refuses_bad_tokens_cleanly(tiny_model: Path, tmp_path: Pa
     )
     assert result.exit_code == 2 and "shorter than" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_without_the_server_extras_says_how_to_install(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now fails
+    result = CliRunner().invoke(
+        app, ["serve", "--model", str(tiny_model), "--db", str(tmp_path / "f.db")]
+    )
+    assert result.exit_code == 2
+    assert "pip install 'tagger[server]'" in result.output
+
+
+def test_tagger_serve_command_on_loopback(tiny_model: Path, tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "TAGGER_TOKENS": "ann:ann-token-0123456789abcdef"}
+    tagger = Path(sys.executable).with_name("tagger")
+    db = tmp_path / "f.db"
+    process = subprocess.Popen(
+        [str(tagger), "serve", "--model", str(tiny_model), "--db", str(db), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "tagger serve did not start"
+            time.sleep(0.2)
+        body = {"article": ARTICLE, "decisions": [{"action": "add", "label": "budget"}]}
+        assert httpx.post(url + "/feedback", json=body, headers=ANN).status_code == 201
+    finally:
+        process.terminate()
+        process.wait(30)
+    from tagger.feedback.store import SQLiteStore
+
+    with SQLiteStore(db) as store:
+        assert [(d.editor, d.label) for d in store.decisions()] == [("ann", "budget")]
