@@ -313,8 +313,9 @@ def sample(path: Path, spacy_model: str | None) -> dict[str, Any]:
                 f"  {e['type']:8} {e['name']:40} count {e['count']:2}  salience "
                 f"{e['salience']:.3f}{'  inferred' if e['inferred'] else ''}"
             )
-    others = [f"{e['name']} ({e['type']})" for e in entities if e["type"] not in expected]
-    print("  secondary: " + ", ".join(o for o in others if "(PERSON)" not in o)[:600])
+    primary = ("PERSON", "COUNTRY", "AGENCY")
+    others = [f"{e['name']} ({e['type']})" for e in entities if e["type"] not in primary]
+    print("  secondary: " + ", ".join(others)[:600])
     print(f"  expected found: {len(expected) - len(missing)}/{len(expected)}; missing: {missing}")
     print(f"  duplicates: {duplicates}; boilerplate-like names: {from_boilerplate}")
     return {

@@ -286,6 +286,7 @@ class Canonicalizer:
         self._resolve_persons(text, persons, others, add)
         for label, mention in others:
             add(label, text[mention.start : mention.end], mention.start, mention.end)
+        _sweep_surnames(text, found, [(s.start, s.end) for s in spans])
 
         entities = _merge_names(found)
         mentioned = {e.name for e in entities if e.type == "COUNTRY"}
@@ -557,6 +558,24 @@ class Canonicalizer:
                     break
 
 
+def _sweep_surnames(
+    text: str, found: dict[tuple[str, str], list[Mention]], spans: list[tuple[int, int]]
+) -> None:
+    """A surname the statistical NER missed ("Rubio thanked Chaves") is still a mention of
+    the full name used in the article, when only one person there has that surname."""
+    people = [name for kind, name in found if kind == "PERSON" and " " in name]
+    surnames = Counter(name.split()[-1] for name in people)
+    taken = [(m.start, m.end) for mentions in found.values() for m in mentions] + spans
+    for name in people:
+        surname = name.split()[-1]
+        if surnames[surname] > 1 or len(surname) < 3 or not surname[0].isupper():
+            continue
+        for match in re.finditer(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text):
+            if not any(s < match.end() and match.start() < e for s, e in taken):
+                found[("PERSON", name)].append(Mention(match.start(), match.end()))
+                taken.append(match.span())
+
+
 def _merge_names(found: dict[tuple[str, str], list[Mention]]) -> list[_Entity]:
     """One entity per name: NER may call one name PERSON here and ORG there; the type of
     most mentions wins (gazetteer types first on a tie)."""
@@ -569,6 +588,8 @@ def _merge_names(found: dict[tuple[str, str], list[Mention]]) -> list[_Entity]:
     order = {t: i for i, t in enumerate(PRIMARY_TYPES + SECONDARY_TYPES)}
     for group in by_name.values():
         kind, name, _ = min(group, key=lambda g: (-len(g[2]), order.get(g[0], 99)))
+        if name.isupper() and len(name) > 4:  # "SAN JOSE" from a dateline: "San Jose"
+            name = next((g[1] for g in group if not g[1].isupper()), name)
         mentions = [m for _, _, ms in group for m in ms]
         entities.append(_Entity(kind, name, mentions))
     return entities

@@ -238,10 +238,11 @@ _TRAILING = re.compile(r"(?:'s|’s|'S|’S|'|’)$")
 
 def strip_name(text: str) -> str:
     """Drop a leading 'the', a trailing possessive and edge punctuation; one line of spaces."""
-    text = " ".join(text.split())
+    edges = " ,;:!?\"'“”‘’()[]{}<>-–—"
+    text = " ".join(text.split()).strip(edges)
     text = _LEADING.sub("", text)
     text = _TRAILING.sub("", text)
-    return text.strip(" ,;:!?\"'“”‘’()[]{}-–—")
+    return text.strip(edges)
 
 
 @lru_cache(maxsize=1)
