@@ -146,6 +146,30 @@ def train(
         typer.Option("--min-precision", help="Tune each tag for this precision, not best F1."),
     ] = None,
     name: Annotated[Optional[str], typer.Option(help="Model name in the manifest.")] = None,
+    holdout: Annotated[
+        Optional[float],
+        typer.Option(
+            "--holdout",
+            help="Hold out this fraction (near-duplicates kept together), train on the rest "
+            "and evaluate on it.",
+        ),
+    ] = None,
+    split_by_date: Annotated[
+        bool,
+        typer.Option("--split-by-date", help="Hold out the newest articles (default 0.2)."),
+    ] = False,
+    with_entities: Annotated[
+        bool,
+        typer.Option(
+            "--entities", help="Add entity features (canonical names and types; cached)."
+        ),
+    ] = False,
+    spacy_model: Annotated[
+        Optional[str], typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
+    ] = False,
     input_format: FormatOption = InputFormat.auto,
     strict: Strict = False,
     quiet: Quiet = False,
@@ -167,12 +191,33 @@ def train(
     articles, report = _read(corpus, input_format, console)
     _finish_read(report, console, strict)
     _require_articles(articles, corpus, "to train on")
+    from tagger.corpus.split import split_for_training
+
+    articles, held_out, groups = split_for_training(
+        articles, holdout, split_by_date, cfg.seed, console.info
+    )
+    if with_entities and cfg.features.entity_weight <= 0:
+        cfg.features.entity_weight = 0.5
+    entity_lists = _entities_for(
+        articles, cfg.features.entity_weight > 0, spacy_model, console, use_cache=not no_cache
+    )
     with console.progress() as progress:
-        model = Tagger.train(articles, cfg, progress=progress)
+        model = Tagger.train(
+            articles, cfg, progress=progress, groups=groups, entities=entity_lists
+        )
     for warning in model.warnings:
         console.warn(warning)
     manifest = model.save(out)
     _print_train_summary(manifest, console)
+    if held_out:
+        from tagger.labels import normalise_labels
+        from tagger.render import render_evaluation
+
+        normalise_labels(held_out)
+        held_entities = _entities_for(
+            held_out, model.featurizer.uses_entities, spacy_model, console, not no_cache
+        )
+        render_evaluation(model.evaluate(held_out, entities=held_entities), console)
     console.info(f"saved bundle {out} (model id {manifest['model_id']})")
 
 
@@ -207,6 +252,9 @@ def predict(
     spacy_model: Annotated[
         Optional[str], typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
+    ] = False,
     input_format: Annotated[
         InputFormat, typer.Option("--input-format", "-f", help="Input format.")
     ] = InputFormat.auto,
@@ -223,7 +271,9 @@ def predict(
     if not articles:
         console.report(report)
         _require_articles(articles, inputs, "to predict")
-    entity_lists = _entities_for(articles, entities, spacy_model, console)
+    entity_lists = _entities_for(
+        articles, entities, spacy_model, console, use_cache=not no_cache
+    )
     suggestions = tagger_model.predict(
         articles, top_k=top_k, explain=True, entities=entity_lists
     )
@@ -234,7 +284,11 @@ def predict(
 
 
 def _entities_for(
-    articles: list[Any], wanted: bool, spacy_model: str | None, console: Any
+    articles: list[Any],
+    wanted: bool,
+    spacy_model: str | None,
+    console: Any,
+    use_cache: bool = True,
 ) -> list[list[dict[str, Any]]] | None:
     if not wanted:
         return None
@@ -245,8 +299,59 @@ def _entities_for(
         return None
     with console.progress() as progress:
         return analyze_articles(
-            articles, spacy_model=spacy_model, progress=progress, warn=console.warn
+            articles,
+            spacy_model=spacy_model,
+            progress=progress,
+            warn=console.warn,
+            use_cache=use_cache,
         )
+
+
+SpacyModel = Annotated[
+    Optional[str],
+    typer.Option("--spacy-model", help="Installed spaCy pipeline (name or folder) to use."),
+]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
+]
+
+
+@app.command("entities")
+def entities_command(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, JSONL, or - for stdin.")],
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-F", help="Output format.")
+    ] = OutputFormat.table,
+    types: Annotated[
+        Optional[str],
+        typer.Option("--types", "-t", help="Comma-separated types, e.g. PERSON,COUNTRY,AGENCY."),
+    ] = None,
+    inferred: Annotated[
+        bool,
+        typer.Option("--inferred/--no-inferred", help="Keep countries inferred from places."),
+    ] = True,
+    spacy_model: SpacyModel = None,
+    no_cache: NoCache = False,
+    input_format: Annotated[
+        InputFormat, typer.Option("--input-format", "-f", help="Input format.")
+    ] = InputFormat.auto,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """People, countries and agencies (and other named entities) ranked by salience."""
+    from tagger.console import Console
+    from tagger.entities.render import parse_types, render_entities, select
+
+    console = Console(quiet)
+    wanted = parse_types(types)
+    articles, report = _read(inputs, input_format, console)
+    if not articles:
+        console.report(report)
+        _require_articles(articles, inputs, "to analyse")
+    lists = _entities_for(articles, True, spacy_model, console, use_cache=not no_cache) or []
+    lists = [select(ents, wanted, inferred) for ents in lists]
+    render_entities(articles, lists, output.value, console)
+    _finish_read(report, console, strict)
 
 
 @app.command()
@@ -273,7 +378,8 @@ def evaluate(
     from tagger.labels import normalise_labels
 
     normalise_labels(articles)
-    result = tagger_model.evaluate(articles)
+    entity_lists = _entities_for(articles, tagger_model.featurizer.uses_entities, None, console)
+    result = tagger_model.evaluate(articles, entities=entity_lists)
     render_evaluation(result, console)
     if json_out:
         json_out.write_text(json.dumps(result, indent=2, default=float) + "\n")
@@ -310,6 +416,145 @@ def corpus_stats_command(
         typer.echo(json.dumps(stats, indent=2, ensure_ascii=False))
     else:
         render_stats(stats, console)
+    _finish_read(report, console, strict)
+
+
+@corpus_app.command("import")
+def corpus_import_command(
+    sources: Annotated[list[str], typer.Argument(help="Files and folders (gzipped files too).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Canonical JSONL file to write.")],
+    input_format: FormatOption = InputFormat.auto,
+    source: Annotated[
+        Optional[str], typer.Option("--source", help="Source name for the articles.")
+    ] = None,
+    skipped: Annotated[
+        Optional[Path], typer.Option("--skipped", help="Write each skipped input and why.")
+    ] = None,
+    tag_vocabulary: Annotated[
+        Optional[Path],
+        typer.Option("--tag-vocabulary", help="Known tags, one a line (splits glued tag lines)."),
+    ] = None,
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="Drop exact duplicates (listed in --skipped).")
+    ] = False,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """Import HTML pages, text dumps and other formats as clean, canonical Article JSONL."""
+    from tagger.console import Console
+    from tagger.corpus.importer import import_corpus, write_skipped
+    from tagger.corpus.readers import ReadOptions, ReadReport
+
+    console = Console(quiet)
+    options = ReadOptions(source=source)
+    if tag_vocabulary is not None:
+        options.tag_vocabulary = _read_vocabulary(tag_vocabulary)
+    report = ReadReport(on_skip=console.skip)
+    partial = out.with_name(out.name + ".partial")
+    with partial.open("w", encoding="utf-8") as handle, console.progress() as progress:
+        result = import_corpus(
+            sources, handle, input_format.value, options, report, dedup=dedup, progress=progress
+        )
+    partial.replace(out)
+    console.info(result.summary())
+    if skipped is not None:
+        count = write_skipped(result, skipped)
+        console.info(f"wrote {count} skipped input(s) to {skipped}")
+    console.info(f"wrote {result.written} article(s) to {out}")
+    _finish_read(report, console, strict)
+
+
+def _read_vocabulary(path: Path) -> list[str]:
+    from tagger.errors import InputError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the tag vocabulary ({exc})") from exc
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@corpus_app.command("dedup")
+def corpus_dedup_command(
+    paths: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write the deduplicated JSONL here.")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.1, max=1.0, help="Near-duplicate Jaccard.")
+    ] = 0.5,
+    exact_only: Annotated[
+        bool, typer.Option("--exact-only", help="Only exact (normalised) duplicates.")
+    ] = False,
+    report_file: Annotated[
+        Optional[Path], typer.Option("--report", help="Write the duplicate pairs as JSONL.")
+    ] = None,
+    input_format: FormatOption = InputFormat.auto,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """Find exact and near-duplicate articles; with --out, write the corpus without them."""
+    from tagger.console import Console
+    from tagger.corpus.dedup import deduplicate
+    from tagger.corpus.readers import write_jsonl
+
+    console = Console(quiet)
+    articles, report = _read(paths, input_format, console)
+    kept, duplicates = deduplicate(articles, threshold, near=not exact_only)
+    for dup in duplicates.duplicates:
+        console.info(
+            f"{dup.kind} duplicate: {articles[dup.index].id} repeats "
+            f"{articles[dup.original].id} (similarity {dup.similarity:.2f})"
+        )
+    console.info(f"{len(articles)} article(s): {duplicates.summary()}")
+    if report_file is not None:
+        with report_file.open("w", encoding="utf-8") as handle:
+            for dup in duplicates.duplicates:
+                row = {
+                    "id": articles[dup.index].id,
+                    "duplicate_of": articles[dup.original].id,
+                    "kind": dup.kind,
+                    "similarity": round(dup.similarity, 4),
+                }
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if out is not None:
+        with out.open("w", encoding="utf-8") as handle:
+            write_jsonl(kept, handle)
+        console.info(f"wrote {len(kept)} article(s) to {out}")
+    _finish_read(report, console, strict)
+
+
+@corpus_app.command("split")
+def corpus_split_command(
+    paths: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
+    train_out: Annotated[Path, typer.Option("--train", help="Training part (JSONL).")],
+    test_out: Annotated[Path, typer.Option("--test", help="Held-out part (JSONL).")],
+    holdout: Annotated[
+        float, typer.Option("--holdout", help="Fraction to hold out.")
+    ] = 0.2,
+    split_by_date: Annotated[
+        bool, typer.Option("--split-by-date", help="Hold out the newest articles.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    input_format: FormatOption = InputFormat.auto,
+    strict: Strict = False,
+    quiet: Quiet = False,
+) -> None:
+    """Split a corpus for `tagger train` / `tagger evaluate`, near-duplicates on one side."""
+    from tagger.console import Console
+    from tagger.corpus.readers import write_jsonl
+    from tagger.corpus.split import split_for_training
+
+    console = Console(quiet)
+    articles, report = _read(paths, input_format, console)
+    _require_articles(articles, paths, "to split")
+    train_part, test_part, _groups = split_for_training(
+        articles, holdout, split_by_date, seed, console.info
+    )
+    for target, part in ((train_out, train_part), (test_out, test_part)):
+        with target.open("w", encoding="utf-8") as handle:
+            write_jsonl(part, handle)
+        console.info(f"wrote {len(part)} article(s) to {target}")
     _finish_read(report, console, strict)
 
 

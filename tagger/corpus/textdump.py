@@ -117,6 +117,8 @@ class LineStats:
             for row, slot in enumerate(self._slots(group, key)):
                 self._table[row, slot] += 1
         for tag_list in tag_lists(units):
+            if not _SEPARATED.search(tag_list):
+                continue  # glued lists are what the vocabulary is for, not where it comes from
             for tag in split_tags(tag_list, ()):
                 if tag in self.tags or len(self.tags) < self._vocabulary_size:
                     self.tags[tag] += 1
@@ -185,6 +187,7 @@ _SECTION_LINE = re.compile(
     re.I,
 )
 _BREADCRUMB = re.compile(r"^(?:home|start|front page)(?:\s*[>»/|›:→]\s*|\s+)(.{1,120})$", re.I)
+_CRUMBS = re.compile(r"^([^.!?:]{1,40}(?:\s+[>»/›→]\s+[^.!?:]{1,40})+)$")
 _BYLINE = re.compile(
     r"^(?:by|written by|words by|story by|reporting by|author:|authors:|von|par)\s+(.{2,160})$",
     re.I,
@@ -274,6 +277,7 @@ def _is_date_line(text: str) -> bool:
 
 # -- tag lines ------------------------------------------------------------------------------
 
+_SEPARATED = re.compile(r"[,;|•·" + SEP + "]")
 _TAG_SPLIT = re.compile(r"\s*(?:[,;|•·#]|\s{2,}|" + SEP + r")\s*")
 # Where glued tags meet: 'affairsU.S.' (lower to upper, not 'McDonald' or 'LinkedIn'),
 # 'USNews' (acronym to a capitalised word), 'DCNFforeign-affairs' (acronym to a slug).
@@ -304,7 +308,7 @@ def split_tags(text: str, vocabulary: Sequence[str]) -> list[str]:
         piece = piece.strip(" .:" + SEP)
         if not piece:
             continue
-        if SEP in text or "," in text or ";" in text or "|" in text:
+        if _SEPARATED.search(text):
             # separated lists can still hold glued pieces: only split those by vocabulary
             tags.extend(_segment(piece, vocabulary, case_cuts=False))
         else:
@@ -316,7 +320,7 @@ def split_tags(text: str, vocabulary: Sequence[str]) -> list[str]:
 
 
 def _segment(text: str, vocabulary: Sequence[str], case_cuts: bool) -> list[str]:
-    """Cheapest cut of `text` into known tags (cost 1) and unknown pieces (cost 10)."""
+    """Cheapest cut of `text` into known tags (cost 1) and unknown pieces (1 + length)."""
     lower = text.lower()
     known: dict[int, list[int]] = {}
     for tag in vocabulary:
@@ -351,7 +355,7 @@ def _segment(text: str, vocabulary: Sequence[str], case_cuts: bool) -> list[str]
             elif any(i < p < j for p in case_points):
                 continue  # an unknown piece never spans a case change
             else:
-                step = 10.0
+                step = 1.0 + len(piece)  # text no known tag explains
             candidate = (cost + step, [*parts, piece.strip()])
             if j not in best or candidate[0] < best[j][0]:
                 best[j] = candidate
@@ -614,9 +618,10 @@ def _read_header(dump: Dump, units: list[Unit], start: int) -> None:
             break
     if not dump.sections:
         for unit in reversed(header):
-            match = _BREADCRUMB.match(unit.text)
-            if match and unit.words <= 8:
-                dump.sections = _list_items(re.sub(r"\s*[>»/|›→]\s*", ",", match.group(1)))
+            match = _BREADCRUMB.match(unit.text) or _CRUMBS.match(unit.text)
+            if match and unit.words <= 10:
+                crumbs = _list_items(re.sub(r"\s+[>»/|›→]\s+", ",", match.group(1)))
+                dump.sections = [c for c in crumbs if c.lower() not in ("home", "start")]
                 break
     dump.title = _title(header, byline_at)
 
@@ -625,7 +630,8 @@ def _title(header: list[Unit], byline_at: int | None) -> str:
     def title_like(unit: Unit) -> bool:
         text = unit.text
         words = unit.words
-        if unit.boiler or unit.common or unit.bullet or not 3 <= words <= 40:
+        # common lines stay candidates: a headline also shows in other pages' lists
+        if unit.boiler or unit.bullet or not 3 <= words <= 40:
             return False
         if _BYLINE.match(text) or _TAG_LINE.match(text) or _is_date_line(text):
             return False
