@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from tagger.corpus.article import Article
-
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "corpus" / "sample.jsonl"
 FIXTURES = REPO / "tests" / "fixtures" / "core"
@@ -64,12 +62,11 @@ def sample_split() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="session")
-def fast_model(sample_split: Any) -> Any:
-    """A Tagger trained once (word features only) on the 90-article slice."""
+def fast_model(cli_bundle: Path) -> Any:
+    """The Tagger trained once on the 90-article slice (by `tagger train`), loaded."""
     from tagger.api import Tagger
 
-    train, _test = sample_split
-    return Tagger.train([Article.from_dict(r) for r in train], fast_config())
+    return Tagger.load(cli_bundle)
 
 
 @pytest.fixture(scope="session")
