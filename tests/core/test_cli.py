@@ -246,6 +246,25 @@ def test_predict_from_stdin(cli_bundle: Path, corpus_files: dict[str, Path]) -> 
     assert row["section"] is not None
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "table"])
+def test_output_keeps_text_that_looks_like_markup(cli_bundle: Path, fmt: str) -> None:
+    title = "Fans cheer :fire: [bold]win[/bold] at 10:100: rally"
+    record = {"id": "x:thumbs_up:", "title": title, "body": "The team won the final."}
+    result = run(
+        ["predict", "--model", cli_bundle, "--format", fmt, "--no-entities", "-"],
+        stdin=json.dumps(record) + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert title in result.stdout
+    if fmt != "table":
+        rows = (
+            [json.loads(line) for line in result.stdout.splitlines()]
+            if fmt == "jsonl"
+            else (json.loads(result.stdout))
+        )
+        assert (rows[0]["id"], rows[0]["title"]) == ("x:thumbs_up:", title)
+
+
 def test_predict_folder_with_bad_files(cli_bundle: Path, tmp_path: Path) -> None:
     folder = tmp_path / "inbox"
     folder.mkdir()
