@@ -135,8 +135,12 @@ def detect_format(path: Path) -> str | None:
     if path.is_dir():
         subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
         files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
-        if subdirs and not any(detect_format(f) in ("jsonl", "csv", "reuters") for f in files):
-            if all(any(c.is_file() for c in d.iterdir()) for d in subdirs):
+        other = ("jsonl", "csv", "reuters", "html")
+        if subdirs and not any(detect_format(f) in other for f in files):
+            # a tree of saved pages (archive/2024/page.html) is not a folder per label
+            if all(any(c.is_file() for c in d.iterdir()) for d in subdirs) and not any(
+                detect_format(c) == "html" for d in subdirs for c in d.iterdir() if c.is_file()
+            ):
                 return "folders"
         return None
     name = _strip_suffixes(path)

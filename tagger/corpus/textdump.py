@@ -86,6 +86,9 @@ def line_key(text: str) -> str:
 # -- cross-document evidence ---------------------------------------------------------------
 
 
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
 class LineStats:
     """Document frequency of lines per source, in fixed memory (a count-min sketch).
 
@@ -111,8 +114,15 @@ class LineStats:
 
     def add_document(self, group: str, text: str) -> None:
         """Count one page's distinct lines (and the separated tags it states)."""
-        self.documents[group] += 1
         units = paragraphs(text)
+        # an exact copy of a page already counted is not more evidence
+        digest = hashlib.sha1(text.encode()).hexdigest().translate(_NO_DIGITS)
+        page_key = "\0page\0" + digest  # letters only: line_key() folds digits
+        if self.frequency(group, page_key) > 0:
+            return
+        for row, slot in enumerate(self._slots(group, line_key(page_key))):
+            self._table[row, slot] += 1
+        self.documents[group] += 1
         for key in {line_key(unit.text) for unit in units}:
             for row, slot in enumerate(self._slots(group, key)):
                 self._table[row, slot] += 1
@@ -563,6 +573,11 @@ def clean_dump(
     if not units:
         return Dump(skip="empty file")
     _mark(units, stats, group)
+    prose = sum(u.words for u in units if u.prose)
+    if sum(u.words for u in units if u.prose and u.common) > 0.5 * prose:
+        # most of the text repeats on other pages: a copy of one article, not boilerplate
+        for unit in units:
+            unit.common = False
     vocab = list(dict.fromkeys([*vocabulary, *(stats.vocabulary() if stats else [])]))
     if _is_clean(units):
         plain = clean_text(text)
