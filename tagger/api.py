@@ -432,7 +432,8 @@ class Tagger:
             if idx:
                 probs = self.section_model.predict_proba(x[np.array(idx)])
                 predicted = [self.section_model.labels[j] for j in probs.argmax(axis=1)]
-                true = [articles[i].section for i in idx]
+                as_known = _label_mapper(self.section_model.labels)
+                true = [as_known(articles[i].section) for i in idx]  # type: ignore[arg-type]
                 report["sections"] = multiclass_metrics(true, predicted, self.section_model.labels)
                 unknown = sorted({s for s in true if s not in self.section_model.labels})
                 if unknown:
@@ -443,13 +444,23 @@ class Tagger:
                 labels = self.tag_model.labels
                 probs = self.tag_model.predict_proba(x[np.array(idx)])
                 selected = self.tag_model.select(probs)
-                y_true = binarize([articles[i].tags for i in idx], labels)
+                as_known = _label_mapper(labels)
+                true_tags = [[as_known(t) for t in articles[i].tags] for i in idx]
+                y_true = binarize(true_tags, labels)
                 report["tags"] = multilabel_metrics(y_true, selected, probs, labels)
                 known = set(labels)
-                unknown = Counter(t for i in idx for t in articles[i].tags if t not in known)
+                unknown = Counter(t for tags in true_tags for t in tags if t not in known)
                 if unknown:
                     report["tags"]["unknown_labels"] = dict(unknown.most_common())
         return report
+
+
+def _label_mapper(labels: Sequence[str]) -> Callable[[str], str]:
+    """Map case and whitespace variants of a model's labels onto its own spelling."""
+    from tagger.corpus.text import normalise_label
+
+    known = {normalise_label(label).casefold(): label for label in labels}
+    return lambda label: known.get(normalise_label(label).casefold(), label)
 
 
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:

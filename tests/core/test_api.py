@@ -324,3 +324,21 @@ def test_evaluate_reports_labels_the_model_does_not_know(fast_model: Tagger) -> 
     assert report["tags"]["unknown_labels"] == {"cricket": 1}
     with pytest.raises(InputError, match="empty"):
         fast_model.evaluate([])
+
+
+def test_evaluate_maps_case_and_space_variants_onto_the_model_labels(
+    fast_model: Tagger, sample_split: Any
+) -> None:
+    _, test = sample_split
+    articles = articles_of(test)
+    variants = articles_of(test)
+    for article in variants:
+        article.section = f" {article.section.upper()} "  # type: ignore[union-attr]
+        article.tags = [t.lower().replace(" ", "  ") for t in article.tags]
+    expected = fast_model.evaluate(articles)
+    report = fast_model.evaluate(variants)
+    assert "unknown_labels" not in report["sections"]
+    assert report["sections"]["accuracy"] == expected["sections"]["accuracy"]
+    assert report["tags"]["micro_f1"] == expected["tags"]["micro_f1"]
+    unknown = report["tags"].get("unknown_labels", {})
+    assert sum(unknown.values()) == sum(expected["tags"].get("unknown_labels", {}).values())
