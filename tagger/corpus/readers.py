@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -226,6 +227,8 @@ def _read_file(path: Path, fmt: str, report: ReadReport, options: ReadOptions) -
         report.skip(path, str(exc))
     except OSError as exc:
         report.skip(path, f"unreadable: {exc.strerror or exc}")
+    except (EOFError, UnicodeError, zlib.error) as exc:  # truncated gzip, broken UTF-16
+        report.skip(path, f"unreadable: {exc}")
 
 
 def _count(articles: Iterator[Article], report: ReadReport) -> Iterator[Article]:
@@ -292,6 +295,9 @@ def read_jsonl(path: Path, report: ReadReport, options: ReadOptions) -> Iterator
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             report.skip(path, f"invalid JSON: {exc.msg} at column {exc.colno}", number)
+            continue
+        except RecursionError:
+            report.skip(path, "invalid JSON: nested too deeply", number)
             continue
         try:
             article = Article.from_dict(data, default_id=None)
@@ -569,6 +575,9 @@ def read_stdin(
                 article = Article.from_dict(json.loads(line))
             except json.JSONDecodeError as exc:
                 report.skip("<stdin>", f"invalid JSON: {exc.msg} at column {exc.colno}", number)
+                continue
+            except RecursionError:
+                report.skip("<stdin>", "invalid JSON: nested too deeply", number)
                 continue
             except ValueError as exc:
                 report.skip("<stdin>", f"invalid record: {exc}", number)

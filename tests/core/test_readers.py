@@ -456,3 +456,41 @@ def test_stdin_binary_is_skipped() -> None:
     assert list(read_stdin(bytes(range(256)) * 4, report)) == []
     assert report.skipped[0].path == "<stdin>"
     assert "binary" in report.skipped[0].reason
+
+
+# -- damaged files end as skips, never as crashes ------------------------------------------------
+
+
+def test_truncated_gzip_is_reported_as_unreadable(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(record(1) + "\n")
+    for name in ("cut.jsonl.gz", "cut.csv.gz", "reut2-cut.sgm.gz"):
+        data = gzip.compress(("id,body\n" + "x" * 20000 + "\n").encode())
+        (tmp_path / name).write_bytes(data[: len(data) // 2])
+    articles, report = read(sorted(tmp_path.iterdir()))
+    assert [a.id for a in articles] == ["a1"]
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"cut.jsonl.gz", "cut.csv.gz", "reut2-cut.sgm.gz"}
+    assert all(r.startswith("unreadable: ") for r in reasons.values())
+
+
+def test_broken_utf16_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    path = tmp_path / "wide.jsonl"
+    path.write_bytes((record(1) + "\n").encode("utf-16") + b"\x00")  # odd byte count
+    articles, report = read([path])
+    assert [a.id for a in articles] == ["a1"]
+    assert [s.reason.split(":")[0] for s in report.skipped] == ["unreadable"]
+
+
+def test_deeply_nested_json_is_an_invalid_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text("[" * 100_000 + "\n" + record(2) + "\n")
+    articles, report = read([path])
+    assert [a.id for a in articles] == ["a2"]
+    assert [(s.line, s.reason) for s in report.skipped] == [(1, "invalid JSON: nested too deeply")]
+    stdin_report = ReadReport()
+    data = ('{"x": ' + "[" * 100_000 + "\n" + record(3)).encode()
+    assert [a.id for a in read_stdin(data, stdin_report)] == ["a3"]
+    assert [(s.line, s.reason) for s in stdin_report.skipped] == [
+        (1, "invalid JSON: nested too deeply")
+    ]
