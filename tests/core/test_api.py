@@ -342,3 +342,23 @@ def test_evaluate_maps_case_and_space_variants_onto_the_model_labels(
     assert report["tags"]["micro_f1"] == expected["tags"]["micro_f1"]
     unknown = report["tags"].get("unknown_labels", {})
     assert sum(unknown.values()) == sum(expected["tags"].get("unknown_labels", {}).values())
+
+
+def test_sections_only_or_tags_only_corpus(sample_split: Any) -> None:
+    train, test = sample_split
+    records = small_slice(train, 4)
+    sections_only = [Article.from_dict({**r, "tags": []}) for r in records]
+    tags_only = [Article.from_dict({**r, "section": None}) for r in records]
+    article = Article.from_dict(test[0])
+
+    model = Tagger.train(sections_only, fast_config())
+    assert model.section_model is not None and model.tag_model is None
+    s = model.predict(article)
+    assert s.section is not None and s.tags == [] and s.tag_candidates == []
+    assert model.manifest["labels"]["tags"] == [] and model.manifest["metrics"]["tags"] is None
+
+    model = Tagger.train(tags_only, fast_config())
+    assert model.section_model is None and model.tag_model is not None
+    s = model.predict(article)
+    assert s.section is None and s.to_dict()["section"] is None
+    assert s.tag_candidates

@@ -444,3 +444,15 @@ def test_corpus_stats_reports_undecodable_files(tmp_path: Path) -> None:
     assert skip_lines(result) == [f"skipped {folder / 'image.txt'}: binary data, not text"]
     assert "1 skipped (1 binary data, not text)" in result.stderr
     assert run(["corpus", "stats", folder, "--strict"]).exit_code == 1
+
+
+def test_interrupt_exits_130(
+    cli_bundle: Path, corpus_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Tagger, "predict", interrupted)
+    result = run(["predict", "--model", cli_bundle, "--no-entities", corpus_files["test"]])
+    assert result.exit_code == 130
+    assert error_lines(result) == ["error: interrupted"]
