@@ -28,8 +28,14 @@ def test_json_ld_page_gives_body_and_all_metadata(wild: Path) -> None:
     assert len(paragraphs) == 4
     assert paragraphs[0].startswith("The stone bridge that carries the ridge road")
     assert paragraphs[-1].endswith("saying that businesses remained open.")
-    for noise in ("Share on Facebook", "Related stories", "comments", "All rights reserved",
-                  "Log in", "Ridge road resurfacing"):
+    for noise in (
+        "Share on Facebook",
+        "Related stories",
+        "comments",
+        "All rights reserved",
+        "Log in",
+        "Ridge road resurfacing",
+    ):
         assert noise not in article.body
 
 

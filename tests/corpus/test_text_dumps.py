@@ -14,7 +14,9 @@ from tagger.corpus.textdump import LineStats, clean_dump, find_date, split_tags
 
 from .conftest import body_lines, read
 
-PROMO = "Harbour Times readers get a free coffee at the marina kiosk this month with the code PIER24."
+PROMO = (
+    "Harbour Times readers get a free coffee at the marina kiosk this month with the code PIER24."
+)
 
 
 def test_batch_of_one_source_gives_exact_articles(wild: Path) -> None:

@@ -1,0 +1,165 @@
+"""`tagger corpus import` and `tagger corpus dedup` end to end: nothing is silently dropped."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tagger.cli import app
+from tagger.corpus import readers
+
+runner = CliRunner()
+
+
+def run(args: list) -> object:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture
+def messy(tmp_path: Path, wild: Path) -> Path:
+    """A folder of everything an archive holds, good and bad."""
+    root = tmp_path / "archive"
+    (root / "pages").mkdir(parents=True)
+    (root / "dumps").mkdir()
+    for name in ("bridge-jsonld.html", "harvest-meta.html", "front-page.html", "truncated.html"):
+        shutil.copy(wild / "html" / name, root / "pages" / name)
+    with gzip.open(root / "pages" / "bridge-copy.html.gz", "wb") as out:
+        out.write((wild / "html" / "bridge-jsonld.html").read_bytes())
+    for path in (wild / "dumps" / "harbourtimes").iterdir():
+        shutil.copy(path, root / "dumps" / path.name)
+    (root / "dumps" / "empty.txt").write_bytes(b"")
+    (root / "dumps" / "latin.txt").write_bytes(bytes(range(128, 256)) * 20)
+    (root / "photo.jpg.txt").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 16)
+    (root / "notes.docx").write_bytes(b"PK\x03\x04 whatever")
+    (root / "feed.jsonl").write_text(
+        json.dumps({"id": "j1", "title": "From a feed", "body": "A body from a JSONL feed."})
+        + "\n[1, 2, 3]\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_import_a_messy_archive(messy: Path, tmp_path: Path) -> None:
+    out, skipped = tmp_path / "out.jsonl", tmp_path / "skipped.txt"
+    result = run(["corpus", "import", messy, "-o", out, "--skipped", skipped, "--source", "arc"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert {r["title"] for r in rows} >= {
+        "Old bridge over the Lune to close for six weeks of repairs",
+        "Apple harvest starts two weeks early after hot summer",
+        "Harbour Council Approves Flood Barrier After Decade Of Delays",
+        "From a feed",
+    }
+    assert len(rows) == 7  # 3 pages (one a gzipped copy), 3 dumps, 1 JSONL record
+    assert all(
+        set(r)
+        == {
+            "id",
+            "title",
+            "body",
+            "section",
+            "tags",
+            "published",
+            "authors",
+            "url",
+            "source",
+            "meta",
+        }
+        for r in rows
+    )
+    assert {r["source"] for r in rows} == {"arc"}
+    listed = skipped.read_text(encoding="utf-8").splitlines()
+    reasons = {line.split(": ", 1)[0].rsplit("/", 1)[1]: line.split(": ", 1)[1] for line in listed}
+    assert reasons == {
+        "front-page.html": "not an article: index or list page",
+        "truncated.html": "truncated page: no closing </body> or </html>",
+        "empty.txt": "empty body: the file has no text",
+        "latin.txt": "unknown text encoding",
+        "photo.jpg.txt": "binary data, not text",
+        "notes.docx": "unknown format: give --format",
+        "feed.jsonl:2": "invalid record: expected a JSON object, got list",
+    }
+    # every input file is either imported or listed as skipped
+    files = {p.name for p in messy.rglob("*") if p.is_file()}
+    imported = {Path(r["meta"]["path"]).name for r in rows if "path" in r["meta"]} | {"feed.jsonl"}
+    assert files == imported | {k.split(":")[0] for k in reasons}
+    assert "1 exact duplicate(s) kept" in result.stderr
+    assert "7 written" in result.stderr
+
+
+def test_strict_import_fails_and_dedup_drops_copies(messy: Path, tmp_path: Path) -> None:
+    result = run(["corpus", "import", messy, "-o", tmp_path / "o.jsonl", "--strict", "-q"])
+    assert result.exit_code == 1
+    assert "--strict" in result.stderr
+    skipped = tmp_path / "s.txt"
+    out = tmp_path / "d.jsonl"
+    result = run(["corpus", "import", messy / "pages", "-o", out, "--dedup", "--skipped", skipped])
+    assert result.exit_code == 0
+    assert len(out.read_text().splitlines()) == 2
+    assert any(
+        "exact duplicate of https://valleycourier.example/towns/old-bridge-repairs" in line
+        for line in skipped.read_text().splitlines()
+    )
+
+
+def test_huge_file_is_skipped_without_reading_it_all(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 64 * 1024)
+    page = tmp_path / "huge.html"
+    page.write_text("<html><body>" + "<p>word</p>" * 20000 + "</body></html>")
+    result = run(["corpus", "import", page, "-o", tmp_path / "o.jsonl", "--format", "html"])
+    assert result.exit_code == 0
+    assert "huge.html: file larger than" in result.stderr
+
+
+def test_html_folder_with_format_option(tmp_path: Path, wild: Path) -> None:
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    shutil.copy(wild / "html" / "bridge-jsonld.html", folder / "page-without-extension")
+    result = run(["corpus", "import", folder, "-o", tmp_path / "o.jsonl", "-f", "html"])
+    assert result.exit_code == 0
+    (row,) = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert row["section"] == "Towns"
+
+
+def test_dedup_command_reports_and_writes(tmp_path: Path) -> None:
+    from .test_dedup_split import corpus
+
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in corpus()), encoding="utf-8")
+    out, report = tmp_path / "clean.jsonl", tmp_path / "dups.jsonl"
+    result = run(["corpus", "dedup", path, "-o", out, "--report", report])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [
+        "Central bank raises rates again",
+        "fair",
+    ]
+    pairs = [json.loads(x) for x in report.read_text().splitlines()]
+    assert [(p["id"], p["kind"]) for p in pairs] == [
+        ("exact-copy", "exact"),
+        ("republished", "near"),
+    ]
+    assert "2 duplicate(s): 1 exact, 1 near" in result.stderr
+
+
+def test_split_command_writes_two_sides(tmp_path: Path) -> None:
+    from .test_dedup_split import corpus, dated
+
+    path = tmp_path / "c.jsonl"
+    articles = corpus() + dated(8)
+    path.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in articles), encoding="utf-8")
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    result = run(["corpus", "split", path, "--train", train, "--test", test, "--split-by-date"])
+    assert result.exit_code == 0, result.output
+    test_ids = [json.loads(x)["id"] for x in test.read_text().splitlines()]
+    assert test_ids == ["a6", "a7"]  # 0.2 of 12 articles: the two newest
+    assert len(train.read_text().splitlines()) + len(test_ids) == len(articles)
