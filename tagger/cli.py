@@ -81,6 +81,12 @@ Strict = Annotated[
 FormatOption = Annotated[
     InputFormat, typer.Option("--format", "-f", help="Input format; auto detects by name.")
 ]
+CsvColumns = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--csv-column", metavar="FIELD=COLUMN", help="CSV input: map a column to a field."
+    ),
+]
 
 
 def _read(
@@ -105,6 +111,7 @@ def _read(
 
 
 def _parse_columns(pairs: list[str]) -> dict[str, str]:
+    from tagger.corpus.readers import CSV_DEFAULT_COLUMNS
     from tagger.errors import ConfigError
 
     columns = {}
@@ -112,6 +119,9 @@ def _parse_columns(pairs: list[str]) -> dict[str, str]:
         field, sep, column = pair.partition("=")
         if not sep or not field or not column:
             raise ConfigError(f"--csv-column expects FIELD=COLUMN, got {pair!r}")
+        if field.strip() not in CSV_DEFAULT_COLUMNS:
+            known = ", ".join(CSV_DEFAULT_COLUMNS)
+            raise ConfigError(f"--csv-column: unknown field {field.strip()!r}; one of {known}")
         columns[field.strip()] = column.strip()
     return columns
 
@@ -171,6 +181,7 @@ def train(
         bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
     ] = False,
     input_format: FormatOption = InputFormat.auto,
+    csv_column: CsvColumns = None,
     strict: Strict = False,
     quiet: Quiet = False,
 ) -> None:
@@ -188,7 +199,7 @@ def train(
             raise ConfigError("--min-precision must be in (0, 1]")
         cfg.tags.min_precision = min_precision
     cfg.name = name or (cfg.name if config else out.name)
-    articles, report = _read(corpus, input_format, console)
+    articles, report = _read(corpus, input_format, console, csv_columns=csv_column)
     _finish_read(report, console, strict)
     _require_articles(articles, corpus, "to train on")
     from tagger.corpus.split import split_for_training
@@ -258,6 +269,7 @@ def predict(
     input_format: Annotated[
         InputFormat, typer.Option("--input-format", "-f", help="Input format.")
     ] = InputFormat.auto,
+    csv_column: CsvColumns = None,
     strict: Strict = False,
     quiet: Quiet = False,
 ) -> None:
@@ -267,7 +279,7 @@ def predict(
 
     console = Console(quiet)
     tagger_model = Tagger.load(model)
-    articles, report = _read(inputs, input_format, console)
+    articles, report = _read(inputs, input_format, console, csv_columns=csv_column)
     if not articles:
         console.report(report)
         _require_articles(articles, inputs, "to predict")
@@ -362,6 +374,7 @@ def evaluate(
         Optional[Path], typer.Option("--json", help="Write the full report as JSON here.")
     ] = None,
     input_format: FormatOption = InputFormat.auto,
+    csv_column: CsvColumns = None,
     strict: Strict = False,
     quiet: Quiet = False,
 ) -> None:
@@ -372,7 +385,7 @@ def evaluate(
 
     console = Console(quiet)
     tagger_model = Tagger.load(model)
-    articles, report = _read(test_corpus, input_format, console)
+    articles, report = _read(test_corpus, input_format, console, csv_columns=csv_column)
     _finish_read(report, console, strict)
     _require_articles(articles, test_corpus, "to evaluate on")
     from tagger.labels import normalise_labels
@@ -400,6 +413,7 @@ def info(model: Annotated[Path, typer.Argument(help="Bundle folder.")]) -> None:
 def corpus_stats_command(
     paths: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
     input_format: FormatOption = InputFormat.auto,
+    csv_column: CsvColumns = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     strict: Strict = False,
     quiet: Quiet = False,
@@ -410,7 +424,7 @@ def corpus_stats_command(
     from tagger.render import render_stats
 
     console = Console(quiet)
-    articles, report = _read(paths, input_format, console)
+    articles, report = _read(paths, input_format, console, csv_columns=csv_column)
     stats = corpus_stats(articles)
     if as_json:
         typer.echo(json.dumps(stats, indent=2, ensure_ascii=False))

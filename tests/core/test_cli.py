@@ -456,3 +456,42 @@ def test_interrupt_exits_130(
     result = run(["predict", "--model", cli_bundle, "--no-entities", corpus_files["test"]])
     assert result.exit_code == 130
     assert error_lines(result) == ["error: interrupted"]
+
+
+def test_csv_column_mapping_on_the_command_line(cli_bundle: Path, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Slug,Story,Desk,Topics\n"
+        "s-1,The Senate passed the federal budget after a long debate.,Politics,Congress\n"
+        "s-2,,Business,\n"
+    )
+    mapping = [
+        "--csv-column",
+        "body=story",
+        "--csv-column",
+        "section=Desk",
+        "--csv-column",
+        "id=slug",
+        "--csv-column",
+        "tags=topics",
+    ]
+    result = run(["corpus", "stats", path, "--json", *mapping])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert (stats["articles"], stats["sections"], stats["tags"]) == (
+        1,
+        {"Politics": 1},
+        {"Congress": 1},
+    )
+    assert skip_lines(result) == [f"skipped {path}:3: empty body: article 's-2'"]
+    rows = predict_jsonl(cli_bundle, path, extra=tuple(mapping))
+    assert [r["id"] for r in rows] == ["s-1"]
+
+    unmapped = run(["corpus", "stats", path])
+    assert skip_lines(unmapped)[0].endswith("no body column: name one with --csv-column body=NAME")
+    absent = run(["corpus", "stats", path, "--csv-column", "body=copy"])
+    assert "column 'copy' (for body) not in the header" in skip_lines(absent)[0]
+    for bad in ("body", "colour=Desk"):
+        refused = run(["corpus", "stats", path, "--csv-column", bad])
+        assert refused.exit_code == 2
+        assert error_lines(refused)[0].startswith("error: --csv-column")
