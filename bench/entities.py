@@ -7,7 +7,7 @@ Per article, the canonical entities tagger extracts are compared with the PLACES
 PEOPLE (PERSON) and ORGS (AGENCY) labels; raw spaCy GPE / PERSON / ORG strings are the
 reference, matched by the same mapping: a string matches a label when it is one of the
 label's names (the label, its full name from cat-descriptions_120396.txt and the gazetteer
-aliases of that name); a person matches by surname with a compatible first name.
+aliases of that name); a person matches by surname (the PEOPLE labels are surnames).
 Speed: analyze_articles without cache (cold) against a bare nlp.pipe with only NER, on the
 same texts in the same run; then with the cache warm.
 """
@@ -42,13 +42,6 @@ def full_names(path: Path) -> dict[str, str]:
     return names
 
 
-_PERSON_TITLE = re.compile(
-    r"^(?:(?:[A-Z][\w.-]*\s+)*?(?:President|Minister|Chancellor|Secretary|Governor|Treasurer|"
-    r"Chairman|Premier|King|Director|Commissioner|Representative|Leader|Senator|General|"
-    r"Head|Chief|Speaker|Sheikh|Prince|Vice)(?:\s+(?:of|for|and|the)\s+[A-Z][\w.-]*)*\s+)+"
-)
-
-
 class LabelMatcher:
     """Which extracted strings a Reuters label stands for."""
 
@@ -76,21 +69,15 @@ class LabelMatcher:
             names |= {fold(f) for f in entry.forms} | set(entry.acronyms + entry.word_acronyms)
         return names
 
-    def person(self, label: str) -> tuple[str, str]:
-        """(first name or '', surname) of a PEOPLE label."""
-        long_form = self.descriptions.get(label, label.replace("-", " "))
-        long_form = re.sub(r"\([^)]*\)", " ", _PERSON_TITLE.sub("", long_form))
-        words = long_form.split()
-        surname = label.split("-")[-1]
-        first = words[0] if len(words) >= 2 else ""
-        return fold(first), fold(surname)
+    def person(self, label: str) -> str:
+        """The surname a PEOPLE label stands for ('james-baker' -> 'baker')."""
+        return fold(label.split("-")[-1])
 
 
-def person_matches(name: str, first: str, surname: str) -> bool:
+def person_matches(name: str, surname: str) -> bool:
+    """A person matches a PEOPLE label by surname (the labels are surnames: 'volcker')."""
     words = [fold(w) for w in name.replace(".", ". ").split()]
-    if not words or words[-1] != surname:
-        return False
-    return len(words) == 1 or not first or words[0][0] == first[0]
+    return bool(words) and words[-1] == surname
 
 
 def score(predicted: list[list[str]], gold: list[list[Any]], match: Any) -> dict[str, float | int]:
@@ -181,8 +168,8 @@ def reuters(args: argparse.Namespace) -> dict[str, Any]:
     country = name_match(matcher.country_names)
     agency = name_match(matcher.org_names)
 
-    def person(p: str, g: tuple[str, str]) -> bool:
-        return person_matches(p, g[0], g[1])
+    def person(p: str, g: str) -> bool:
+        return person_matches(p, g)
 
     results: dict[str, Any] = {
         "articles": len(test),
@@ -253,7 +240,7 @@ def _show_misses(test, ours, places, people, orgs, country, person, agency, n) -
                 missed[("COUNTRY", g)] += 1
         for g in pe:
             if not any(person(p, g) for p in names["PERSON"]):
-                missed[("PERSON", g[1])] += 1
+                missed[("PERSON", g)] += 1
         for g in og:
             if not any(agency(p, g) for p in names["AGENCY"]):
                 missed[("AGENCY", g)] += 1

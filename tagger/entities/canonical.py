@@ -124,6 +124,14 @@ _DATELINE = re.compile(
     r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
     r"\s*(?:\((?:Reuters?|AP|AFP|UPI|dpa)\))?\s*[-–—]{1,2}\s"
 )
+# "U.K. CHANCELLOR LAWSON SAYS", "TREASURY'S BAKER SEES": a title (or an owner) and a word
+# before a reporting verb name a person in a wire headline in capitals.
+_CAPS_HEADLINE_PERSON = re.compile(
+    r"\b(?:CHANCELLOR|PRESIDENT|SECRETARY|MINISTER|CHAIRMAN|GOVERNOR|CHIEF|PREMIER|"
+    r"TREASURER|SENATOR|SPOKESMAN|[A-Z.]+'S)\s+(?P<name>[A-Z][A-Z'-]{2,})\s+(?=(?:SAYS|SEES|"
+    r"WARNS|URGES|SAID|CALLS|PREDICTS|DENIES|REJECTS|ASKS|BACKS|DEFENDS|WANTS|EXPECTS|OPPOSES|"
+    r"SUPPORTS|TO|WILL|HOPES|FEARS|DOUBTS|PROPOSES|RULES|REAFFIRMS|REPEATS|VOWS)\b)"
+)
 _STOP = {"of", "and", "for", "the", "on", "de", "du", "des", "&", "in", "to"}
 
 
@@ -282,6 +290,11 @@ class Canonicalizer:
                 continue  # "Secretary of State Marco Rubio": a title, not the State
             self._other(text, span.label, start, end, acronyms, add, inferred, others)
 
+        if caps_title:
+            for match in _CAPS_HEADLINE_PERSON.finditer(text, 0, title_end):
+                name = match.group("name")
+                if not (self.gaz.country(name) or self.gaz.agency(name)):
+                    persons.append(Mention(*match.span("name")))
         self._dateline(text, title_end, add, inferred)
         self._resolve_persons(text, persons, others, add)
         for label, mention in others:
@@ -521,7 +534,9 @@ class Canonicalizer:
             if len(words) >= 2:
                 name = canonical[(fold(words[0]), fold(words[-1]))]
             else:
-                name = resolve(words[0], mention.start) or words[0]
+                name = resolve(words[0], mention.start) or (
+                    words[0].title() if words[0].isupper() else words[0]
+                )
             add("PERSON", name, mention.start, mention.end)
         kept = []
         for label, mention in others:

@@ -272,3 +272,11 @@ def test_output_is_ranked_by_salience_with_the_contract_keys(canon: Canonicalize
 def test_caps_detection() -> None:
     assert is_caps_text("U.S. TREASURY SAYS DOLLAR STABLE")
     assert not is_caps_text("El Salvador Agrees To Take In Deportees")
+
+
+def test_a_titled_surname_in_a_capitals_headline_is_a_person(canon: Canonicalizer) -> None:
+    _, ents = run(canon, "U.K. CHANCELLOR LAWSON SAYS RATES MAY FALL", "", [])
+    assert [(e["name"], e["type"], e["in_title"]) for e in ents] == [("Lawson", "PERSON", True)]
+    body = "Treasury Secretary James Baker said the dollar was stable."
+    _, ents = run(canon, "TREASURY'S BAKER SEES STABLE DOLLAR", body, [("James Baker", "PERSON")])
+    assert by_name(ents, "James Baker")["count"] == 2
