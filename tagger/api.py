@@ -151,7 +151,13 @@ class Tagger:
 
         progress("features", 0, 1)
         featurizer = Featurizer(config.features)
-        x = featurizer.fit_transform(articles, entities)
+        try:
+            x = featurizer.fit_transform(articles, entities)
+        except ValueError as exc:  # scikit-learn: too few articles for min_df/max_df
+            raise InputError(
+                f"cannot learn features from {len(articles)} article(s): {exc}; "
+                "the corpus is too small (or lower word_min_df in the config)"
+            ) from exc
         progress("features", 1, 1)
 
         section_model = None

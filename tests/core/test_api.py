@@ -134,11 +134,17 @@ def test_one_section_only_trains_no_section_model() -> None:
     assert any("only one section" in w for w in model.warnings)
 
 
-def test_empty_or_unlabelled_corpus_is_refused() -> None:
+def test_empty_unlabelled_or_tiny_corpus_is_refused() -> None:
     with pytest.raises(InputError, match="empty"):
         Tagger.train([])
     with pytest.raises(InputError, match="no sections and no tags"):
         Tagger.train([Article(id="1", body="text"), Article(id="2", body="more text")])
+    tiny = [
+        Article(id="1", body="alpha words", section="A", tags=["x"]),
+        Article(id="2", body="beta words", section="B", tags=["y"]),
+    ]
+    with pytest.raises(InputError, match=r"cannot learn features from 2 article\(s\)"):
+        Tagger.train(tiny)
 
 
 def test_precision_target_is_used_for_tag_thresholds(sample_split: Any) -> None:

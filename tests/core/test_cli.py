@@ -495,3 +495,14 @@ def test_csv_column_mapping_on_the_command_line(cli_bundle: Path, tmp_path: Path
         refused = run(["corpus", "stats", path, "--csv-column", bad])
         assert refused.exit_code == 2
         assert error_lines(refused)[0].startswith("error: --csv-column")
+
+
+def test_train_on_a_corpus_too_small_is_refused(tmp_path: Path) -> None:
+    corpus = write_jsonl(
+        tmp_path / "one.jsonl", [{"id": "a", "body": "hello world", "section": "S", "tags": ["t"]}]
+    )
+    result = run(["train", corpus, "--out", tmp_path / "m"])
+    assert result.exit_code == 2
+    (line,) = error_lines(result)
+    assert line.startswith("error: cannot learn features from 1 article(s)")
+    assert not (tmp_path / "m").exists()
