@@ -39,8 +39,10 @@ MIN_BODY_WORDS = 25
 # -- line normalisation -------------------------------------------------------------------
 
 _LYNX_MARKER = re.compile(r"\[\d+\]")
+# html2text wraps inside URLs too: once lines are joined a URL may hold spaces
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+LYNX_LINK_WORDS = 2  # lynx marks where a link starts, not where it ends: count two words
 _MD_EMPHASIS = re.compile(r"(\*\*|__)")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
 _BULLET = re.compile(r"^(?:[•◦▪▸►‣·∙●○■□*+]|-(?=\s)|\d{1,3}[.)](?=\s))\s*")
@@ -49,6 +51,7 @@ _IMAGE_MARK = re.compile(
     r"^\[[ xX*]?\]\s*|^\([ *]\)\s*|\[(?:IMG|img|image|INLINE|BUTTON)\]|\[[^\]]{0,40}\.(?:jpe?g|png|gif|svg)\]"
 )
 _WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"\w[.!?…]+[\"”’)]*(?:\s|$)")
 _UNBREAKABLE = re.compile(r"\S{25,}")
 _QUOTE = re.compile(r"^(?:>\s?)+")
 _BRACKETED = re.compile(r"^\[[^\]]*\]$")  # w3m image names, [INS::INS], form widgets
@@ -63,10 +66,10 @@ def _markup(raw: str) -> tuple[str, str, bool, bool, int]:
     if bullet:
         text = _BULLET.sub("", text)
     text = _MD_IMAGE.sub(" ", text)
-    links = len(_LYNX_MARKER.findall(text))
+    links = LYNX_LINK_WORDS * len(_LYNX_MARKER.findall(text))
     text = _LYNX_MARKER.sub(SEP, text)
     md_links = _MD_LINK.findall(text)
-    links += sum(1 for m in md_links if m.strip())
+    links += sum(len(_WORD.findall(m)) for m in md_links)
     text = _MD_LINK.sub(lambda m: f"{SEP}{m.group(1)}{SEP}", text)
     text = _MD_EMPHASIS.sub("", text)
     text = _MD_ESCAPE.sub(r"\1", text)
@@ -384,7 +387,7 @@ class Unit:
     start: int  # index of its first line
     bullet: bool = False
     heading: bool = False
-    links: int = 0
+    links: int = 0  # words inside links
     boiler: bool = False
     common: bool = False
     stop: bool = False
@@ -394,13 +397,21 @@ class Unit:
         return len(_WORD.findall(self.text))
 
     @property
+    def link_heavy(self) -> bool:
+        return self.links > 0.4 * max(self.words, 1)
+
+    @property
     def prose(self) -> bool:
         words = self.words
         if self.bullet or self.heading or words < 8:
             return False
-        if self.links and self.links / words > 0.25:
+        if self.link_heavy or self.text.endswith(("...", "…")):  # a teaser, cut short
             return False
-        return words >= 25 or bool(re.search(r"[.!?…:;\"”’)]$", self.text))
+        sentences = len(_SENTENCE_END.findall(self.text))
+        if words >= 25:
+            # run-on "paragraphs" without full stops are lists of headlines joined up
+            return sentences >= 1 and words <= 80 * sentences
+        return bool(re.search(r"[.!?:;\"”’)]$", self.text))
 
 
 def wrap_width(lines: Sequence[str]) -> int | None:
@@ -415,12 +426,12 @@ def wrap_width(lines: Sequence[str]) -> int | None:
     best, best_count = None, 0
     for width in range(40, 160):
         longer = sum(n for length, n in counts.items() if length > width + 2)
-        if longer > 0.05 * len(lengths):
+        if longer > 0.1 * len(lengths):
             continue
         near = sum(n for length, n in counts.items() if width - 12 < length <= width + 2)
         if near > best_count:
             best, best_count = width, near
-    if best is None or best_count < max(3, 0.3 * len(lengths)):
+    if best is None or best_count < max(3, 0.15 * len(lengths)):
         return None
     return best
 
@@ -486,7 +497,7 @@ def _score(unit: Unit) -> float:
         return -(8 + words)
     if unit.prose:
         return float(words)
-    if unit.links and unit.links / max(words, 1) > 0.25:
+    if unit.link_heavy:
         return -(3 + words)
     if unit.bullet:
         return -(3 + words / 2)

@@ -74,6 +74,7 @@ def test_exact_and_near_duplicates_are_found_and_grouped() -> None:
 
 def test_deduplicate_keeps_the_first_of_each_group() -> None:
     kept, report = deduplicate(corpus())
+    assert (report.exact, report.near) == (1, 1)
     assert [a.id for a in kept] == ["Central bank raises rates again", "fair"]
     kept_exact, _ = deduplicate(corpus(), near=False)
     assert [a.id for a in kept_exact] == [
