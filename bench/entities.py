@@ -361,12 +361,25 @@ def sample(path: Path, spacy_model: str | None) -> dict[str, Any]:
 
 
 def models(args: argparse.Namespace) -> dict[str, Any]:
-    """Reuters ModApte-90 tag model with and without entity features (entities cached)."""
-    from reuters_tags import modapte_90
+    """Tag (and section) models with and without entity features, entities cached.
 
+    Reuters ModApte-90 tags, or with --corpus a JSONL corpus split 80/20 by id hash."""
     from tagger.api import Tagger, TrainConfig
 
-    train, test, _labels = modapte_90(args.reuters)
+    if args.corpus:
+        import hashlib
+
+        articles = list(read_corpus([args.corpus], "auto"))
+
+        def held_out(a: Any) -> bool:
+            return int(hashlib.sha1(a.id.encode()).hexdigest(), 16) % 5 == 0
+
+        train = [a for a in articles if not held_out(a)]
+        test = [a for a in articles if held_out(a)]
+    else:
+        from reuters_tags import modapte_90
+
+        train, test, _labels = modapte_90(args.reuters)
     if args.limit:
         train, test = train[: args.limit * 3], test[: args.limit]
     cache = args.cache_dir
@@ -380,13 +393,48 @@ def models(args: argparse.Namespace) -> dict[str, Any]:
         config.features.entity_weight = weight
         with timer() as elapsed:
             model = Tagger.train(train, config, entities=ents_train if weight else None)
-        result = model.evaluate(test, entities=ents_test if weight else None)["tags"]
-        out[str(weight)] = {k: v for k, v in result.items() if k != "per_label"}
-        print(
-            f"entity_weight {weight}: micro-F1 {result['micro_f1']:.4f}, macro-F1 "
-            f"{result['macro_f1']:.4f}, P@1 {result['p_at_1']:.4f} (train {elapsed():.0f}s)"
-        )
+        seconds = elapsed()
+        report = model.evaluate(test, entities=ents_test if weight else None)
+        line = f"entity_weight {weight}:"
+        out[str(weight)] = {"train_seconds": seconds}
+        if "tags" in report:
+            tags = report["tags"]
+            out[str(weight)]["tags"] = {k: v for k, v in tags.items() if k != "per_label"}
+            line += (
+                f" tags micro-F1 {tags['micro_f1']:.4f}, macro-F1 {tags['macro_f1']:.4f}, "
+                f"P@1 {tags['p_at_1']:.4f};"
+            )
+        if "sections" in report:
+            sections = report["sections"]
+            out[str(weight)]["sections"] = {k: v for k, v in sections.items() if k != "per_label"}
+            line += (
+                f" sections accuracy {sections['accuracy']:.4f}, "
+                f"macro-F1 {sections['macro_f1']:.4f};"
+            )
+        print(f"{line} train {seconds:.0f}s")
+        if weight == 0.0:
+            out["entity_tag_suggestions"] = suggested_tags(model, test, ents_test)
     return out
+
+
+def suggested_tags(model: Any, test: list[Any], entities: list[Any]) -> dict[str, Any]:
+    """Micro P/R/F1 of the tags `predict` suggests, without and with entity-based tags."""
+    result = {}
+    for name, ents in (("model_only", None), ("with_entity_tags", entities)):
+        suggestions = model.predict(test, explain=False, entities=ents)
+        tp = n_pred = n_gold = 0
+        for article, suggestion in zip(test, suggestions, strict=True):
+            predicted = {t.label for t in suggestion.tags}
+            gold = set(article.tags)
+            tp += len(predicted & gold)
+            n_pred += len(predicted)
+            n_gold += len(gold)
+        precision = tp / n_pred if n_pred else 0.0
+        recall = tp / n_gold if n_gold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        result[name] = {"precision": precision, "recall": recall, "f1": f1}
+        print(f"  predict tags, {name}: micro P {precision:.4f} R {recall:.4f} F1 {f1:.4f}")
+    return result
 
 
 def main() -> None:
@@ -400,12 +448,14 @@ def main() -> None:
     parser.add_argument("--models", action="store_true", help="tag model with/without entities")
     parser.add_argument("--weights", type=float, nargs="*", default=[0.5, 1.0])
     parser.add_argument("--config", type=Path, help="training config for --models")
+    parser.add_argument("--corpus", type=Path, help="--models on this JSONL corpus (80/20)")
     parser.add_argument("--cache-dir", default=None, help="entity cache for --models")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if args.models:
         results["models"] = models(args)
-        save_results("entities_models", results)
+        name = f"entities_models_{args.corpus.stem}" if args.corpus else "entities_models"
+        save_results(name, results)
         return
     if args.sample:
         results["sample"] = sample(args.sample, args.spacy_model)
