@@ -178,17 +178,23 @@ _BOILER_ANY = re.compile(
     r"|subscribe to (?:our|the) newsletter|sign up for (?:our|the) (?:free )?newsletter",
     re.I,
 )
-# Where the article is over: comments and "more stories" start here.
-_STOP = re.compile(
+# Where the article is over: its comments start here.
+_COMMENTS = re.compile(
     r"^(?:\[?\s*\d+\s+(?:comments?|responses|replies)\s*\]?"
-    r"|(?:top rated |reader |readers'? |user |show |view |view all |load |post a |add a |leave a |join the "
-    r"|most recent |newest |oldest )?(?:comments?|discussion|conversation|replies)(?:\s*\(\d+\))?:?"
-    r"|\d+ (?:comments?|responses|replies|thoughts on .*)|(?:leave|post|write|add) a (?:reply|comment).*"
-    r"|what do you think\??|related (?:articles|stories|posts|content|coverage|news|reading)?:?"
+    r"|(?:top rated |reader |readers'? |user |show |view |view all |load |post a |add a "
+    r"|leave a |join the |most recent |newest |oldest )?(?:comments?|discussion|conversation"
+    r"|replies)(?:\s*\(\d+\))?:?|\d+ (?:comments?|responses|replies|thoughts on .*)"
+    r"|(?:leave|post|write|add) a (?:reply|comment).*|what do you think\??)$",
+    re.I,
+)
+# Headers of link boxes: after the article, or a sidebar inside it (so not a hard stop).
+_RELATED = re.compile(
+    r"^(?:related (?:articles|stories|posts|content|coverage|news|reading)?:?"
     r"|more (?:from|on|in|stories|news|articles) .{0,40}|you (?:might|may) also like.*|read next:?"
-    r"|recommended (?:for you|stories|articles|reading|videos)?|(?:most )?popular (?:stories|articles|now)"
-    r"|you might be interested in.*|trending (?:now|stories|articles)?|around the web|from the web"
-    r"|more stories|latest (?:news|stories|articles|videos)|editor'?s picks|don't miss|sponsored (?:content|stories))$",
+    r"|recommended (?:for you|stories|articles|reading|videos)?|(?:most )?popular (?:stories"
+    r"|articles|now)|you might be interested in.*|trending (?:now|stories|articles)?"
+    r"|around the web|from the web|more stories|latest (?:news|stories|articles|videos)"
+    r"|editor'?s picks|don't miss|sponsored (?:content|stories))$",
     re.I,
 )
 _TAG_LINE = re.compile(
@@ -390,7 +396,8 @@ class Unit:
     links: int = 0  # words inside links
     boiler: bool = False
     common: bool = False
-    stop: bool = False
+    stop: bool = False  # comments start here
+    related: bool = False  # a box of links starts here
 
     @property
     def words(self) -> int:
@@ -487,8 +494,10 @@ def _mark(units: list[Unit], stats: LineStats | None, group: str) -> None:
             unit.boiler = True
         if stats is not None and stats.is_common(group, text):
             unit.common = True
-        if words <= 8 and _STOP.match(text.strip(" »>:")):
+        if words <= 8 and _COMMENTS.match(text.strip(" »>:")):
             unit.stop = True
+        elif words <= 8 and _RELATED.match(text.strip(" »>:")):
+            unit.related = True
 
 
 def _score(unit: Unit) -> float:
@@ -507,15 +516,16 @@ def _score(unit: Unit) -> float:
 
 
 def _scores(units: Sequence[Unit]) -> list[float]:
-    """Unit scores; nothing crosses a comments or related-stories header, and what comes
-    after one counts a quarter (the article comes before its comments)."""
+    """Unit scores. Nothing crosses the header of a comments section, and what comes after
+    it counts a quarter (the article comes before its comments); a related-links header
+    costs as much as a short paragraph brings."""
     scores, after_stop, prose_seen = [], False, 0
     for unit in units:
         if unit.stop and prose_seen >= MIN_BODY_WORDS:
             scores.append(-1e6)
             after_stop = True
             continue
-        score = _score(unit)
+        score = -30.0 if unit.related and prose_seen >= MIN_BODY_WORDS else _score(unit)
         if unit.prose:
             prose_seen += unit.words
         scores.append(score / 4 if after_stop and score > 0 else score)
