@@ -45,7 +45,7 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 LYNX_LINK_WORDS = 2  # lynx marks where a link starts, not where it ends: count two words
 _MD_EMPHASIS = re.compile(r"(\*\*|__)")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
-_BULLET = re.compile(r"^(?:[•◦▪▸►‣·∙●○■□*+]|-(?=\s)|\d{1,3}[.)](?=\s))\s*")
+_BULLET = re.compile(r"^(?:[•◦▪▸►‣·∙●○■□☆]|[-*+](?=\s)|\d{1,3}[.)](?=\s))\s*")
 _HEADING = re.compile(r"^#{1,6}\s+")
 _IMAGE_MARK = re.compile(
     r"^\[[ xX*]?\]\s*|^\([ *]\)\s*|\[(?:IMG|img|image|INLINE|BUTTON)\]|\[[^\]]{0,40}\.(?:jpe?g|png|gif|svg)\]"
@@ -509,6 +509,8 @@ def _score(unit: Unit) -> float:
     if unit.link_heavy:
         return -(3 + words)
     if unit.bullet:
+        if words >= 15 and _SENTENCE_END.search(unit.text):
+            return words / 2  # a list of sentences inside the article
         return -(3 + words / 2)
     if words >= 4 and re.search(r"[.!?\"”]$", unit.text) and not unit.heading:
         return words / 2
