@@ -125,9 +125,15 @@ def read_manifest(path: Path) -> dict[str, Any]:
             f"{manifest_path}: bundle format version {version!r} is not supported by tagger "
             f"{__version__} (expects {FORMAT_VERSION}); retrain the model"
         )
-    built_with = (manifest.get("versions") or {}).get("scikit-learn")
+    versions = manifest.get("versions")
+    built_with = versions.get("scikit-learn") if isinstance(versions, dict) else None
+    if not isinstance(built_with, str) or not built_with:
+        raise BundleError(
+            f"{manifest_path}: malformed manifest (no scikit-learn version), so its models "
+            "cannot be checked for compatibility; retrain the model"
+        )
     installed = package_version("scikit-learn")
-    if built_with and installed and _minor(built_with) != _minor(installed):
+    if installed and _minor(built_with) != _minor(installed):
         raise BundleError(
             f"{path}: built with scikit-learn {built_with}, but {installed} is installed; "
             f"pickled models are only safe within one minor version: retrain the model "

@@ -164,6 +164,20 @@ def test_incompatible_scikit_learn_is_refused(bundle: Path) -> None:
         Tagger.load(bundle)
 
 
+@pytest.mark.usefixtures("no_unpickling")
+@pytest.mark.parametrize(
+    "versions",
+    [None, "1.8", ["scikit-learn"], {}, {"scikit-learn": None}, {"scikit-learn": 1.8}],
+    ids=["null", "string", "list", "empty", "no-version", "number"],
+)
+def test_manifest_without_a_usable_scikit_learn_version_is_refused(
+    bundle: Path, versions: Any
+) -> None:
+    edit_manifest(bundle, lambda m: m.update(versions=versions))
+    with pytest.raises(BundleError, match="no scikit-learn version"):
+        Tagger.load(bundle)
+
+
 def test_other_patch_release_of_scikit_learn_is_accepted(bundle: Path) -> None:
     installed = bundle_module.package_version("scikit-learn")
     assert installed is not None
