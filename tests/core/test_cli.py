@@ -506,3 +506,11 @@ def test_train_on_a_corpus_too_small_is_refused(tmp_path: Path) -> None:
     (line,) = error_lines(result)
     assert line.startswith("error: cannot learn features from 1 article(s)")
     assert not (tmp_path / "m").exists()
+
+
+def test_predict_with_empty_stdin_is_refused(cli_bundle: Path) -> None:
+    result = run(["predict", "--model", cli_bundle, "--no-entities", "-"], stdin=b"")
+    assert result.exit_code == 2
+    assert error_lines(result) == ["error: <stdin>: no article to predict"]
+    (skip,) = skip_lines(result)
+    assert skip.startswith("skipped <stdin>: empty body")
