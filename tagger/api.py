@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +29,11 @@ from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
 from tagger.features import FeatureConfig, Featurizer
 from tagger.labels import normalise_labels
 from tagger.suggestions import Evidence, LabelSuggestion, Suggestions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 Progress = Callable[[str, int, int], None]
 
