@@ -104,11 +104,6 @@ TITLE_WORDS = (
     "former",
     "u.s.",
 )
-_TITLE_PREFIX = re.compile(
-    r"^(?:(?:" + "|".join(re.escape(t) for t in sorted(TITLE_WORDS, key=len, reverse=True)) + r")"
-    r"(?:\s+of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)?\s+)+",
-    re.I,
-)
 _MINISTRY = re.compile(
     r"^(?:(?P<pre>[A-Z][\w'&.-]*(?:\s+(?:and\s+)?[A-Z][\w'&.-]*){0,3})\s+)?"
     r"(?P<kind>Ministry|Department)(?:\s+of\s+(?P<post>.+))?$"
@@ -216,20 +211,74 @@ def is_caps_text(text: str) -> bool:
     return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
-def strip_person_title(surface: str) -> tuple[int, int]:
-    """Offsets inside `surface` of the name once titles and trailing verbs are dropped."""
-    start = 0
-    match = _TITLE_PREFIX.match(surface)
-    if match:
-        start = match.end()
-    end = len(surface)
-    words = list(re.finditer(r"\S+", surface[start:]))
+# Words that open a title before a name ("U.S. Trade Representative Clayton Yeutter").
+TITLE_TOKENS = {
+    word
+    for title in TITLE_WORDS
+    for word in title.replace("-", " ").split()
+    if word not in ("of", "the")
+} | {
+    "trade",
+    "finance",
+    "foreign",
+    "economy",
+    "economics",
+    "budget",
+    "defense",
+    "defence",
+    "treasury",
+    "state",
+    "central",
+    "bank",
+    "reserve",
+    "federal",
+    "deputy",
+    "assistant",
+    "acting",
+    "chief",
+    "executive",
+    "director",
+    "commissioner",
+    "spokesperson",
+    "premier",
+    "chairwoman",
+    "vice",
+    "under",
+    "attorney",
+    "interior",
+    "agriculture",
+    "energy",
+    "oil",
+    "labor",
+    "labour",
+    "commerce",
+    "exchequer",
+    "then",
+    "new",
+    "house",
+    "speaker",
+    "head",
+}
+
+
+def strip_person_title(surface: str, is_place: Any = None) -> tuple[int, int]:
+    """Offsets inside `surface` of the name once titles (and the country or nationality
+    before them) and trailing verbs are dropped."""
+    words = list(re.finditer(r"\S+", surface))
     while words and not words[-1].group(0)[0].isupper():
         words.pop()
-    if not words:
-        return start, start
-    end = start + words[-1].end()
-    return start, end
+    while len(words) > 1:
+        word = words[0].group(0).rstrip(",")
+        key = word.lower()
+        if key in TITLE_TOKENS or key in ("of", "the", "and", "for") or not word[0].isupper():
+            words.pop(0)
+        elif is_place is not None and is_place(word):
+            words.pop(0)  # "British Chancellor Nigel Lawson", "Bundesbank President Poehl"
+        else:
+            break
+    if not words or words[0].group(0).lower() in TITLE_TOKENS:
+        return 0, 0
+    return words[0].start(), words[-1].end()
 
 
 @dataclass
@@ -322,7 +371,9 @@ class Canonicalizer:
         add: Any,
     ) -> None:
         surface = text[start:end]
-        inner_start, inner_end = strip_person_title(surface)
+        inner_start, inner_end = strip_person_title(
+            surface, lambda word: self.gaz.country(word) or self.gaz.agency(word)
+        )
         if inner_end <= inner_start:
             return
         start, end = start + inner_start, start + inner_end

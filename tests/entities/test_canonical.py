@@ -280,3 +280,20 @@ def test_a_titled_surname_in_a_capitals_headline_is_a_person(canon: Canonicalize
     body = "Treasury Secretary James Baker said the dollar was stable."
     _, ents = run(canon, "TREASURY'S BAKER SEES STABLE DOLLAR", body, [("James Baker", "PERSON")])
     assert by_name(ents, "James Baker")["count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("surface", "name"),
+    [
+        ("U.S. Trade Representative Clayton Yeutter", "Clayton Yeutter"),
+        ("British Chancellor of the Exchequer Nigel Lawson", "Nigel Lawson"),
+        ("Bundesbank President Karl Otto Poehl", "Karl Otto Poehl"),
+        ("Gov. Ron DeSantis", "Ron DeSantis"),
+        ("Jacques de Larosiere", "Jacques de Larosiere"),
+        ("Secretary", ""),
+    ],
+)
+def test_titles_countries_and_agencies_before_a_name_are_dropped(surface: str, name: str) -> None:
+    gaz = gazetteer()
+    start, end = strip_person_title(surface, lambda w: gaz.country(w) or gaz.agency(w))
+    assert surface[start:end] == name
