@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from extraction import load_pages, page_scores, summarise  # noqa: E402
+from extraction import load_pages, page_scores, summarise
 
 
 def render_w3m(data: bytes) -> str:

@@ -9,6 +9,7 @@ that a page is not an article (index and list pages, pages with no main text).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -267,10 +268,9 @@ def _metadata(tree: Any, url: str | None, meta: _Meta) -> Any:
     found = tm.examine_meta(tree)
     if found.author and " " not in found.author:
         found.author = None
-    try:
+    # trafilatura guards this call the same way: its JSON-LD code fails on odd input
+    with contextlib.suppress(Exception):
         found = tm.extract_meta_json(tree, found)
-    except Exception:  # trafilatura's own guard: its JSON-LD code has bugs on odd input
-        pass
     if not (found.title or meta.headline):
         found.title = tm.extract_title(tree)
     if not (found.author or meta.authors):

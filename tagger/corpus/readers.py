@@ -137,12 +137,16 @@ def detect_format(path: Path) -> str | None:
         subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
         files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
         other = ("jsonl", "csv", "reuters", "html")
-        if subdirs and not any(detect_format(f) in other for f in files):
-            # a tree of saved pages (archive/2024/page.html) is not a folder per label
-            if all(any(c.is_file() for c in d.iterdir()) for d in subdirs) and not any(
+        # a tree of saved pages (archive/2024/page.html) is not a folder per label
+        if (
+            subdirs
+            and not any(detect_format(f) in other for f in files)
+            and all(any(c.is_file() for c in d.iterdir()) for d in subdirs)
+            and not any(
                 detect_format(c) == "html" for d in subdirs for c in d.iterdir() if c.is_file()
-            ):
-                return "folders"
+            )
+        ):
+            return "folders"
         return None
     name = _strip_suffixes(path)
     if name.endswith((".jsonl", ".ndjson", ".json")):

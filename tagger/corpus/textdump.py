@@ -47,8 +47,9 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
 _BULLET = re.compile(r"^(?:[•◦▪▸►‣·∙●○■□☆]|[-*+](?=\s)|\d{1,3}[.)](?=\s))\s*")
 _HEADING = re.compile(r"^#{1,6}\s+")
-_IMAGE_MARK = re.compile(
-    r"^\[[ xX*]?\]\s*|^\([ *]\)\s*|\[(?:IMG|img|image|INLINE|BUTTON)\]|\[[^\]]{0,40}\.(?:jpe?g|png|gif|svg)\]"
+_IMAGE_MARK = re.compile(  # form widgets, image placeholders and file names
+    r"^\[[ xX*]?\]\s*|^\([ *]\)\s*|\[(?:IMG|img|image|INLINE|BUTTON)\]"
+    r"|\[[^\]]{0,40}\.(?:jpe?g|png|gif|svg)\]"
 )
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"\w[.!?…]+[\"”’)]*(?:\s|$)")
@@ -155,27 +156,43 @@ class LineStats:
 # -- boilerplate by look --------------------------------------------------------------------
 
 _BOILER_SHORT = re.compile(
-    r"^(?:share|shares|share (?:on|this|via)\b.*|tweet|email|e-mail|print|save|comment|comments"
-    r"|\d+ comments?|views?|likes?|follow us.*|log ?in|login|sign ?in|sign ?up.*|register|subscribe.*"
-    r"|log ?out|my account|forgot(?:ten)? (?:your )?password\??|retrieve your password|remember me"
-    r"|welcome back!?|search|search for:?|menu|close|home|skip to .*|back to top|read more.*"
-    r"|continue reading.*|load more.*|view all.*|see all.*|show more.*|more stories.*|advertisement"
-    r"|sponsored.*|trending.*|most (?:popular|read|viewed|shared).*|related(?: articles| stories| posts)?:?"
-    r"|recommended.*|you may also like.*|popular.*|latest(?: news| stories)?|top stories|next|previous"
-    r"|next (?:article|post|story).*|previous (?:article|post|story).*|no result|leave a (?:comment|reply).*"
-    r"|newsletter.*|privacy policy|cookie policy|terms of (?:service|use)|contact us|about us|accept|"
-    r"cookies? settings|manage (?:cookies|preferences)|listen to (?:this )?article.*|reading time.*|\d+ min read"
-    r"|photo:.*|image:.*|credit:.*|getty images|ap photo.*|file photo.*)$",
+    "^(?:"
+    + "|".join(
+        [
+            r"share|shares|share (?:on|this|via)\b.*|tweet|email|e-mail|print|save",
+            r"comments?|\d+ comments?|views?|likes?|follow us.*",
+            r"log ?in|login|sign ?in|sign ?up.*|register|subscribe.*|log ?out|my account",
+            r"forgot(?:ten)? (?:your )?password\??|retrieve your password|remember me",
+            r"welcome back!?|search|search for:?|menu|close|home|skip to .*|back to top",
+            r"read more.*|continue reading.*|load more.*|view all.*|see all.*|show more.*",
+            r"more stories.*|advertisement|sponsored.*|trending.*",
+            r"most (?:popular|read|viewed|shared).*|related(?: articles| stories| posts)?:?",
+            r"recommended.*|you may also like.*|popular.*|latest(?: news| stories)?|top stories",
+            r"next|previous|next (?:article|post|story).*|previous (?:article|post|story).*",
+            r"no result|leave a (?:comment|reply).*|newsletter.*",
+            r"privacy policy|cookie policy|terms of (?:service|use)|contact us|about us|accept",
+            r"cookies? settings|manage (?:cookies|preferences)|listen to (?:this )?article.*",
+            r"reading time.*|\d+ min read",
+            r"photo:.*|image:.*|credit:.*|getty images|ap photo.*|file photo.*",
+        ]
+    )
+    + ")$",
     re.I,
 )
 _COUNTER = re.compile(r"^[\d.,]+\s*[kKmM]?(?:\s+[\d.,]+\s*[kKmM]?)*$|^\W+$")
 _SHARE_RUN = re.compile(r"(?:share|tweet|pin|email)\s*(?:on\s+\w+)?\s*\d*", re.I)
 _BOILER_ANY = re.compile(
-    r"all rights reserved|©|\(c\) \d{4}|copyright \d{4}|copyright ©|republish|syndicat|reprint"
-    r"|must include our logo|licensing@|this (?:article|story|content) (?:was )?(?:originally )?"
-    r"(?:published|appeared)|we use cookies|by (?:using|continuing to use) (?:this|our) (?:site|website)"
-    r"|please enter your (?:username|email)|enable javascript|your browser does not support"
-    r"|subscribe to (?:our|the) newsletter|sign up for (?:our|the) (?:free )?newsletter",
+    "|".join(
+        [
+            r"all rights reserved|©|\(c\) \d{4}|copyright \d{4}|copyright ©",
+            r"republish|syndicat|reprint|must include our logo|licensing@",
+            r"this (?:article|story|content) (?:was )?(?:originally )?(?:published|appeared)",
+            r"we use cookies|by (?:using|continuing to use) (?:this|our) (?:site|website)",
+            r"please enter your (?:username|email)|enable javascript",
+            r"your browser does not support",
+            r"subscribe to (?:our|the) newsletter|sign up for (?:our|the) (?:free )?newsletter",
+        ]
+    ),
     re.I,
 )
 # Where the article is over: its comments start here.
@@ -198,11 +215,13 @@ _RELATED = re.compile(
     re.I,
 )
 _TAG_LINE = re.compile(
-    r"^(?:tags?|tagged(?: with| in)?|topics?|keywords?|related topics|more on|filed under)\s*:\s*(.*)$",
+    r"^(?:tags?|tagged(?: with| in)?|topics?|keywords?|related topics|more on|filed under)"
+    r"\s*:\s*(.*)$",
     re.I,
 )
 _SECTION_LINE = re.compile(
-    r"^(?:in|posted in|published in|filed in|category|categories|section|sections)\s*:?\s+(.{1,120})$",
+    r"^(?:in|posted in|published in|filed in|category|categories|section|sections)"
+    r"\s*:?\s+(.{1,120})$",
     re.I,
 )
 _BREADCRUMB = re.compile(r"^(?:home|start|front page)(?:\s*[>»/|›:→]\s*|\s+)(.{1,120})$", re.I)
@@ -242,7 +261,8 @@ _DATE_PATTERNS = [
         r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<year>\d{4})" + _TIME, re.I
     ),
     re.compile(
-        r"(?P<year>\d{4})-(?P<monthnum>\d{2})-(?P<day>\d{2})(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2}))?"
+        r"(?P<year>\d{4})-(?P<monthnum>\d{2})-(?P<day>\d{2})"
+        r"(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2}))?"
     ),
 ]
 
