@@ -67,6 +67,19 @@ def _folds(n: int, k: int, seed: int, groups: Sequence[Any] | None) -> list[np.n
     return [np.flatnonzero(assignment == i) for i in range(k)]
 
 
+def linear_scores(x: sp.csr_matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """x @ coef.T + intercept, for sparse rows and dense (n_labels, n_features) weights.
+
+    scipy copies a transposed dense operand into C order on every product (for 90 tags
+    over 100k features, ~100 ms per call); a few articles touch few columns, so
+    multiply by those columns only.
+    """
+    columns = np.unique(x.indices)
+    if len(columns) * 4 < coef.shape[1]:
+        return np.asarray(x[:, columns] @ coef[:, columns].T) + intercept
+    return np.asarray(x @ coef.T) + intercept
+
+
 # -- calibration and thresholds --------------------------------------------------------
 
 
@@ -208,7 +221,7 @@ class TagModel:
         return selected
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(x @ self.coef.T) + self.intercept
+        return linear_scores(x, self.coef, self.intercept)
 
     def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
         return platt_apply(self.decision(x), self.platt_a, self.platt_b)
@@ -353,7 +366,7 @@ class SectionModel:
     cv_metrics: dict[str, Any] = field(default_factory=dict)
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(x @ self.coef.T) + self.intercept
+        return linear_scores(x, self.coef, self.intercept)
 
     def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
         return softmax(self.decision(x) / self.temperature)
