@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -101,6 +101,8 @@ class FeedbackStore(Protocol):
     def add_decisions(self, decisions: Sequence[Decision]) -> list[int]: ...
 
     def mark_done(self, article_id: str, editor: str) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
 
     def article(self, article_id: str) -> Article | None: ...
 
@@ -200,9 +202,21 @@ class SQLiteStore:
         return conn
 
     @contextmanager
+    def transaction(self) -> Iterator[SQLiteStore]:
+        """Group writes into one transaction: all of them are kept, or none."""
+        with self._write():
+            yield self
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking the write lock up front (no upgrade deadlocks)."""
+        """One write transaction, taking the write lock up front (no upgrade deadlocks).
+
+        Inside `transaction()` the writes join the open transaction.
+        """
         conn = self._conn()
+        if conn.in_transaction:
+            yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
@@ -500,39 +514,53 @@ def resolve(decisions: Iterable[Decision]) -> dict[str, Resolved]:
 def shown_from_suggestions(suggestions: Any) -> list[ShownSuggestion]:
     """The candidates of a `Suggestions` (or its dict form) as rows to record."""
     data = suggestions if isinstance(suggestions, dict) else suggestions.to_dict()
+    try:
+        return _shown(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"malformed suggestions object ({type(exc).__name__}: {exc})") from exc
+
+
+def _shown(data: dict[str, Any]) -> list[ShownSuggestion]:
     model = data.get("model") or {}
     common = {
-        "model_id": model.get("id"),
-        "model_name": model.get("name"),
-        "model_version": model.get("created_at"),
+        "model_id": _text_or_none(model.get("id")),
+        "model_name": _text_or_none(model.get("name")),
+        "model_version": _text_or_none(model.get("created_at")),
     }
-    shown: list[ShownSuggestion] = []
-    for s in data.get("section_candidates") or []:
-        shown.append(
-            ShownSuggestion(
-                "section",
-                s["label"],
-                s.get("score"),
-                bool(s.get("selected")),
-                None,
-                list(s.get("evidence") or []),
-                **common,
-            )
+
+    def row(kind: str, s: dict[str, Any]) -> ShownSuggestion:
+        label = s["label"]
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError("a suggestion's label must be a non-empty string")
+        evidence = s.get("evidence") or []
+        if not isinstance(evidence, list):
+            raise ValueError("'evidence' must be a list")
+        return ShownSuggestion(
+            kind,
+            label,
+            _number_or_none(s.get("score")),
+            bool(s.get("selected")),
+            _number_or_none(s.get("threshold")) if kind == "tag" else None,
+            evidence,
+            **common,
         )
+
+    shown = [row("section", s) for s in data.get("section_candidates") or []]
     seen = set()
     for s in [*(data.get("tags") or []), *(data.get("tag_candidates") or [])]:
-        if s["label"] in seen:
-            continue
-        seen.add(s["label"])
-        shown.append(
-            ShownSuggestion(
-                "tag",
-                s["label"],
-                s.get("score"),
-                bool(s.get("selected")),
-                s.get("threshold"),
-                list(s.get("evidence") or []),
-                **common,
-            )
-        )
+        if s["label"] not in seen:
+            seen.add(s["label"])
+            shown.append(row("tag", s))
     return shown
+
+
+def _number_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

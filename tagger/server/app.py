@@ -295,39 +295,34 @@ def create_app(
     @app.post("/feedback", status_code=201)
     def feedback(request: FeedbackRequest, name: str = Depends(editor)) -> dict[str, Any]:
         """Record an editor's decisions (append-only), the article and the suggestions shown."""
-        if request.article is not None:
-            article = request.article.to_article()
-            if request.article_id and request.article_id != article.id:
-                raise HTTPException(422, "'article_id' differs from the article's id")
-            store.add_article(article)
-            article_id = article.id
-        else:
-            article_id = str(request.article_id)
-            if store.article(article_id) is None:
-                raise HTTPException(404, f"article {article_id!r} is not in the store")
-        by_label: dict[tuple[str, str], int] = {}
-        if request.suggestions:
-            shown = shown_from_suggestions(request.suggestions)
-            ids = store.add_suggestions(article_id, shown)
-            for s, sid in zip(shown, ids, strict=True):
-                by_label.setdefault((s.kind, s.label), sid)
+        article = request.article.to_article() if request.article is not None else None
+        if article is not None and request.article_id and request.article_id != article.id:
+            raise HTTPException(422, "'article_id' differs from the article's id")
+        article_id = article.id if article is not None else str(request.article_id)
+        if article is None and store.article(article_id) is None:
+            raise HTTPException(404, f"article {article_id!r} is not in the store")
         decisions = [
-            Decision(
-                article_id,
-                name,
-                d.action,
-                d.label,
-                kind=d.kind,
-                suggestion_id=by_label.get((d.kind, d.label))
-                if d.action in ("accept", "reject")
-                else None,
-                note=d.note,
-            )
+            Decision(article_id, name, d.action, d.label, kind=d.kind, note=d.note)
             for d in request.decisions
         ]
-        ids = store.add_decisions(decisions)
-        if request.done:
-            store.mark_done(article_id, name)
+        for d in decisions:
+            d.validate()
+        shown = shown_from_suggestions(request.suggestions) if request.suggestions else []
+        # one transaction: the article, what was shown and what was decided, or nothing
+        with store.transaction():
+            if article is not None:
+                store.add_article(article)
+            by_label: dict[tuple[str, str], int] = {}
+            if shown:
+                ids = store.add_suggestions(article_id, shown)
+                for s, sid in zip(shown, ids, strict=True):
+                    by_label.setdefault((s.kind, s.label), sid)
+            for d in decisions:
+                if d.action in ("accept", "reject"):
+                    d.suggestion_id = by_label.get((d.kind, d.label))
+            ids = store.add_decisions(decisions)
+            if request.done:
+                store.mark_done(article_id, name)
         return {"article_id": article_id, "editor": name, "decisions": ids}
 
     return app

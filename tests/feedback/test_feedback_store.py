@@ -190,3 +190,17 @@ def test_concurrent_threads_share_one_store(tmp_path: Path) -> None:
         list(pool.map(write, range(6)))
     assert store.count_decisions() == 300
     store.close()
+
+
+def test_a_transaction_keeps_all_or_nothing(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_article(Article("a1", "T", "Body"))
+            store.add_decision(Decision("a1", "ann", "accept", "economy"))
+            raise RuntimeError("the request failed half way")
+        assert store.count_decisions() == 0 and store.article("a1") is None
+        with store.transaction():
+            store.add_article(Article("a1", "T", "Body"))
+            store.add_decision(Decision("a1", "ann", "accept", "economy"))
+            store.mark_done("a1", "ann")
+        assert store.count_decisions() == 1 and store.done("ann") == {"a1"}

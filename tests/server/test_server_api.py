@@ -138,6 +138,16 @@ def test_malformed_and_invalid_requests_get_422_with_the_reason(client: TestClie
         headers=ANN,
     )
     assert section_add.status_code == 422 and "for tags" in section_add.text
+    forged = client.post(
+        "/feedback",
+        json={
+            "article": ARTICLE,
+            "suggestions": {"tags": [{"label": "x", "score": "high"}]},
+            "decisions": [{"action": "accept", "label": "x"}],
+        },
+        headers=ANN,
+    )
+    assert forged.status_code == 422 and "malformed suggestions" in forged.text
     missing = client.post("/feedback", json={"article_id": "nope", "decisions": []}, headers=ANN)
     assert missing.status_code == 404
     assert client.app.state.store.count_decisions() == 0
