@@ -15,7 +15,8 @@ from tagger.entities.pipeline import RULES_VERSION, PipelineChoice, choose_pipel
 Progress = Callable[[str, int, int], None]
 Warn = Callable[[str], None]
 
-CHUNK_CHARS = 100_000  # longer texts are cut at paragraph or sentence ends
+CHUNK_CHARS = 20_000  # longer texts are cut at paragraph or sentence ends (the
+# EntityRuler checks each match against every entity of a doc: keep docs short)
 CACHE_BATCH = 256
 MAX_LANGUAGE_WARNINGS = 5
 _WORD = re.compile(r"[^\W\d_]+")

@@ -631,15 +631,20 @@ def _sweep_surnames(
     the full name used in the article, when only one person there has that surname."""
     people = [name for kind, name in found if kind == "PERSON" and " " in name]
     surnames = Counter(name.split()[-1] for name in people)
-    taken = [(m.start, m.end) for mentions in found.values() for m in mentions] + spans
+    if not people:
+        return
+    covered = bytearray(len(text))  # characters inside a mention or a span already
+    for start, end in [(m.start, m.end) for ms in found.values() for m in ms] + spans:
+        covered[start:end] = b"\x01" * (end - start)
     for name in people:
         surname = name.split()[-1]
         if surnames[surname] > 1 or len(surname) < 3 or not surname[0].isupper():
             continue
         for match in re.finditer(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text):
-            if not any(s < match.end() and match.start() < e for s, e in taken):
-                found[("PERSON", name)].append(Mention(match.start(), match.end()))
-                taken.append(match.span())
+            start, end = match.span()
+            if not any(covered[start:end]):
+                found[("PERSON", name)].append(Mention(start, end))
+                covered[start:end] = b"\x01" * (end - start)
 
 
 def _merge_names(found: dict[tuple[str, str], list[Mention]]) -> list[_Entity]:

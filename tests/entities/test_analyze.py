@@ -155,8 +155,9 @@ def test_chunks_cover_the_text_at_boundaries() -> None:
 
 def test_a_text_longer_than_spacy_max_length_is_chunked(tmp_path: Path) -> None:
     # A blank pipeline (rules and gazetteers) keeps this fast; the chunking is the same.
-    paragraph = "Officials from Canada met the IMF in Ottawa. " * 40 + "\n\n"
-    body = paragraph * (1_200_000 // len(paragraph) + 1)
+    filler = "The weather was calm and the markets were quiet that day. " * 30
+    paragraph = "Officials from Canada met the IMF in Ottawa. " + filler + "\n\n"
+    body = paragraph * (1_050_000 // len(paragraph) + 1)
     article = Article(id="long", title="Long", body=body)
     result = analyze_articles([article], spacy_model="blank:en", cache_dir=tmp_path)[0]
     canada = next(e for e in result if e["name"] == "Canada")
