@@ -22,6 +22,7 @@ MAX_LANGUAGE_WARNINGS = 5
 _WORD = re.compile(r"[^\W\d_]+")
 
 _ANALYZERS: dict[str, Analyzer] = {}
+_WARNED: set[str] = set()
 
 
 class Analyzer:
@@ -159,7 +160,8 @@ def analyze_articles(
     done = total - len(missing)
     report("entities", done, total)
     if missing:
-        if choice.warning and warn is not None:
+        if choice.warning and warn is not None and choice.warning not in _WARNED:
+            _WARNED.add(choice.warning)  # once per process, however many calls
             warn(choice.warning)
         _warn_languages([articles[i] for i in missing], warn)
         analyzer = get_analyzer(choice)

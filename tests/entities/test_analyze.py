@@ -173,6 +173,7 @@ def test_blank_pipeline_warns_once_and_finds_titled_people(
     from tagger.entities import pipeline
 
     monkeypatch.setattr(pipeline, "_package_dir", lambda name: None)
+    monkeypatch.setattr(analyze, "_WARNED", set())
     monkeypatch.delenv(pipeline.MODEL_ENV, raising=False)
     warnings: list[str] = []
     article = Article(
@@ -181,6 +182,8 @@ def test_blank_pipeline_warns_once_and_finds_titled_people(
         body="President Dina Boluarte met officials from Chile and the World Bank in Lima.",
     )
     ents = analyze_articles([article], cache_dir=tmp_path, warn=warnings.append)[0]
+    other = Article(id="blank2", title="More", body="Officials from Peru met in Lima again.")
+    analyze_articles([other], cache_dir=tmp_path, warn=warnings.append)
     assert sum("person recall is lower" in w for w in warnings) == 1
     found = {(e["name"], e["type"]) for e in ents}
     assert {("Dina Boluarte", "PERSON"), ("Chile", "COUNTRY"), ("World Bank", "AGENCY")} <= found
