@@ -246,3 +246,20 @@ def test_cli_export_stats_and_learn(
     result = runner.invoke(app, ["feedback", "stats", "--db", str(tmp_path / "nope.db")])
     assert result.exit_code == 2 and "no such feedback database" in result.output
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_reviewed_articles_replace_originals_and_holdout_is_stable() -> None:
+    from tagger.feedback.learn import in_holdout, merge_corpus
+
+    original = [Article("a", "T", "B", tags=["old"]), Article("b", "T", "B", tags=["x"])]
+    reviewed = [Article("a", "T", "B", tags=["new"]), Article("c", "T", "B", tags=["y"])]
+    merged = merge_corpus(original, reviewed)
+    assert sorted((a.id, tuple(a.tags)) for a in merged) == [
+        ("a", ("new",)),
+        ("b", ("x",)),
+        ("c", ("y",)),
+    ]
+    ids = [f"id-{i}" for i in range(2000)]
+    share = sum(in_holdout(i, 0.2) for i in ids) / len(ids)
+    assert 0.17 < share < 0.23
+    assert [in_holdout(i, 0.2) for i in ids] == [in_holdout(i, 0.2) for i in ids]
