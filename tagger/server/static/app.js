@@ -62,7 +62,10 @@ async function suggest() {
     const data = await call("POST", "/suggest", { article, top_k: 8 });
     const s = data.suggestions[0];
     article.id = s.id;
-    $("article-id").value = s.id;
+    if (!$("article-id").value.trim()) {
+      $("article-id").value = s.id;
+      $("article-id").dataset.auto = "1"; // derived from the text: cleared when it changes
+    }
     const tags = new Map();
     for (const t of [...s.tags, ...s.tag_candidates]) {
       if (!tags.has(t.label)) tags.set(t.label, { ...t, state: "pending" });
@@ -191,6 +194,7 @@ function loadFile(event) {
         $("title").value = obj.title || obj.headline || "";
         $("body").value = obj.body || obj.text || obj.content || "";
         $("article-id").value = obj.id || "";
+        delete $("article-id").dataset.auto;
       } catch (e) { status(`${file.name}: not valid JSON (${e.message})`, "error"); return; }
     } else {
       const lines = text.replace(/\r\n?/g, "\n").split("\n");
@@ -198,6 +202,7 @@ function loadFile(event) {
       $("title").value = first >= 0 ? lines[first].trim() : "";
       $("body").value = lines.slice(first + 1).join("\n").trim();
       $("article-id").value = "";
+      delete $("article-id").dataset.auto;
     }
     status(`loaded ${file.name}`);
   };
@@ -212,6 +217,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("add-tag").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); addTag(); } });
   $("save").addEventListener("click", save);
   $("file").addEventListener("change", loadFile);
+  const textChanged = () => {
+    if ($("article-id").dataset.auto) { $("article-id").value = ""; delete $("article-id").dataset.auto; }
+  };
+  $("title").addEventListener("input", textChanged);
+  $("body").addEventListener("input", textChanged);
+  $("article-id").addEventListener("input", () => { delete $("article-id").dataset.auto; });
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); suggest(); }
     if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); save(); }
