@@ -19,7 +19,7 @@ from tagger.classify import (
     ModelConfig,
     SectionModel,
     TagModel,
-    top_evidence,
+    evidence_terms,
     train_section_model,
     train_tag_model,
 )
@@ -148,9 +148,7 @@ class Tagger:
         with_sections = [i for i, a in enumerate(articles) if a.section]
         # An article whose only tag labels are editor rejections is still a known
         # negative for those tags (tagger.feedback), so it stays in the tag model.
-        with_tags = [
-            i for i, a in enumerate(articles) if a.tags or a.meta.get("negative_tags")
-        ]
+        with_tags = [i for i, a in enumerate(articles) if a.tags or a.meta.get("negative_tags")]
         if not with_sections and not with_tags:
             raise InputError("the training corpus has no sections and no tags to learn")
 
@@ -225,7 +223,10 @@ class Tagger:
                 "tags": tag_model.labels if tag_model else [],
             },
             "thresholds": (
-                {t: round(th.value, 6) for t, th in zip(tag_model.labels, tag_model.thresholds)}
+                {
+                    t: round(th.value, 6)
+                    for t, th in zip(tag_model.labels, tag_model.thresholds, strict=True)
+                }
                 if tag_model
                 else {}
             ),
@@ -333,7 +334,7 @@ class Tagger:
         *,
         top_k: int = 5,
         explain: bool = True,
-        evidence_terms: int = 5,
+        n_evidence: int = 5,
         entities: Sequence[Sequence[dict[str, Any]]] | None = None,
     ) -> Suggestions | list[Suggestions]:
         """Suggest a section, tags (and pass through entities) for one article or many.
@@ -349,9 +350,11 @@ class Tagger:
         names = self._feature_names() if explain else None
         section_probs = self.section_model.predict_proba(x) if self.section_model else None
         tag_probs = self.tag_model.predict_proba(x) if self.tag_model else None
+        tag_selected = self.tag_model.select(tag_probs) if tag_probs is not None else None
         results = []
         for i, article in enumerate(batch):
-            row = x[i] if explain else None
+            row = slice(x.indptr[i], x.indptr[i + 1])
+            row_indices, row_values = x.indices[row], x.data[row]
             section, section_candidates = None, []
             if section_probs is not None and self.section_model is not None:
                 order = np.argsort(-section_probs[i])[: max(1, top_k)]
@@ -360,8 +363,12 @@ class Tagger:
                     if explain and rank == 0:
                         evidence = [
                             Evidence("term", term, weight)
-                            for term, weight in top_evidence(
-                                row, self.section_model.coef[j], names, evidence_terms
+                            for term, weight in evidence_terms(
+                                row_indices,
+                                row_values,
+                                self.section_model.coef[j],
+                                names,
+                                n_evidence,
                             )
                         ]
                     section_candidates.append(
@@ -378,7 +385,7 @@ class Tagger:
             if tag_probs is not None and self.tag_model is not None:
                 thresholds = self.tag_model.threshold_values
                 probs = tag_probs[i]
-                chosen = self.tag_model.select(probs[None, :])[0]
+                chosen = tag_selected[i]
                 # The top-k candidates plus every selected tag (thresholds differ per
                 # tag, so a selected tag may rank below unselected ones), best first.
                 shown = np.union1d(np.argsort(-probs)[:top_k], np.flatnonzero(chosen))
@@ -388,8 +395,8 @@ class Tagger:
                     if explain and (selected or len(candidates) < top_k):
                         evidence = [
                             Evidence("term", term, weight)
-                            for term, weight in top_evidence(
-                                row, self.tag_model.coef[j], names, evidence_terms
+                            for term, weight in evidence_terms(
+                                row_indices, row_values, self.tag_model.coef[j], names, n_evidence
                             )
                         ]
                     suggestion = LabelSuggestion(

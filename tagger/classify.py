@@ -8,6 +8,7 @@ models are then fit on all the training data.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -34,11 +35,16 @@ class ModelConfig:
     min_tag_f1: float = 0.0
     fallback_threshold: float = 0.5
     # Tags with fewer training articles share a pooled calibration and threshold.
-    min_support: int = 5
+    min_support: int = 2
+    # A tag's own threshold is pulled toward the pooled one as if the pooled one had
+    # this many articles of evidence: thresholds tuned on a handful of positives overfit.
+    threshold_shrinkage: float = 5.0
     # Every training article has a tag, so an article where no tag passes its threshold
     # still gets its best tag when that tag's probability reaches this floor (None: off).
     best_tag_floor: float | None = 0.1
     class_weight: str | None = None
+    # Processes fitting tags in parallel (-1: all cores). Results do not depend on it.
+    n_jobs: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,8 +168,14 @@ def tune_threshold(
         best = candidates[np.argmax(f1[candidates])]
         method = "best-f1"
     if f1[best] < min_f1 or f1[best] == 0:
-        return Threshold(fallback, float(f1[best]), float(precision[best]), float(recall[best]),
-                         support, "fallback")
+        return Threshold(
+            fallback,
+            float(f1[best]),
+            float(precision[best]),
+            float(recall[best]),
+            support,
+            "fallback",
+        )
     # Cut halfway to the next lower score, so new articles near the boundary are treated alike.
     upper = sorted_probs[best]
     lower = sorted_probs[best + 1] if best + 1 < len(sorted_probs) else 0.0
@@ -177,7 +189,13 @@ def top_evidence(
     row: sp.csr_matrix, weights: np.ndarray, names: np.ndarray, k: int = 5
 ) -> list[tuple[str, float]]:
     """Features of one article that pushed a label's score up the most: (name, contribution)."""
-    indices, values = row.indices, row.data
+    return evidence_terms(row.indices, row.data, weights, names, k)
+
+
+def evidence_terms(
+    indices: np.ndarray, values: np.ndarray, weights: np.ndarray, names: np.ndarray, k: int = 5
+) -> list[tuple[str, float]]:
+    """`top_evidence` on a row given as its column indices and values (no slicing cost)."""
     if len(indices) == 0:
         return []
     contributions = values * weights[indices]
@@ -228,17 +246,19 @@ class TagModel:
 
     @property
     def threshold_values(self) -> np.ndarray:
-        return np.array([t.value for t in self.thresholds])
+        cached = self.__dict__.get("_threshold_values")
+        if cached is None or len(cached) != len(self.thresholds):
+            cached = np.array([t.value for t in self.thresholds])
+            self.__dict__["_threshold_values"] = cached
+        return cached
 
 
-def _fit_binary_columns(
-    x: sp.csr_matrix, y: np.ndarray, config: ModelConfig, seed: int
+def _fit_columns_serial(
+    x: sp.csr_matrix, y: np.ndarray, c: float, seed: int, class_weight: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fit one binary linear model per column of y; (coef, intercept) for all columns."""
-    n_labels = y.shape[1]
-    coef = np.zeros((n_labels, x.shape[1]), dtype=np.float32)
-    intercept = np.full(n_labels, -1.0, dtype=np.float32)
-    for j in range(n_labels):
+    coef = np.zeros((y.shape[1], x.shape[1]), dtype=np.float32)
+    intercept = np.full(y.shape[1], -1.0, dtype=np.float32)
+    for j in range(y.shape[1]):
         column = y[:, j]
         positives = int(column.sum())
         if positives == 0:
@@ -246,9 +266,36 @@ def _fit_binary_columns(
         if positives == len(column):
             intercept[j] = 1.0
             continue
-        model = _linear_svc(config.c, seed, config.class_weight).fit(x, column)
+        model = _linear_svc(c, seed, class_weight).fit(x, column)
         coef[j] = model.coef_[0]
         intercept[j] = model.intercept_[0]
+    return coef, intercept
+
+
+def _fit_binary_columns(
+    x: sp.csr_matrix, y: np.ndarray, config: ModelConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit one binary linear model per column of y; (coef, intercept) for all columns.
+
+    Columns are split over `config.n_jobs` worker processes. Not threads: liblinear
+    draws from the C library's global random state, so concurrent fits in one process
+    would make training depend on thread timing instead of the seed.
+    """
+    x = x.astype(np.float64)  # liblinear's dtype: convert once, not once per tag
+    n_labels = y.shape[1]
+    workers = config.n_jobs if config.n_jobs > 0 else (os.cpu_count() or 1)
+    workers = max(1, min(workers, n_labels // 8))
+    if workers == 1:
+        return _fit_columns_serial(x, y, config.c, seed, config.class_weight)
+    from joblib import Parallel, delayed
+
+    chunks = [c for c in np.array_split(np.arange(n_labels), workers) if len(c)]
+    parts = Parallel(n_jobs=workers)(
+        delayed(_fit_columns_serial)(x, y[:, chunk], config.c, seed, config.class_weight)
+        for chunk in chunks
+    )
+    coef = np.vstack([part[0] for part in parts])
+    intercept = np.concatenate([part[1] for part in parts])
     return coef, intercept
 
 
@@ -260,7 +307,8 @@ def calibrate_tags(
     Tags with too few examples for their own estimate (fewer than
     `config.min_support`) share a pooled calibration and threshold fitted on all
     tags' out-of-fold scores at once: a rare tag's own few scores would give a
-    sigmoid and a cut-off fitted to noise.
+    sigmoid and a cut-off fitted to noise. Other tags' thresholds are shrunk toward
+    the pooled one in proportion to how few examples they have.
     """
     y = y.astype(bool)
     support = y.sum(axis=0)
@@ -292,6 +340,9 @@ def calibrate_tags(
         if own.method in ("fallback", "precision-unreachable"):
             a[j], b[j] = pooled_a, pooled_b
             own = shared
+        elif config.threshold_shrinkage > 0:
+            n, k = float(support[j]), config.threshold_shrinkage
+            own.value = (n * own.value + k * pooled.value) / (n + k)
         thresholds.append(own)
     return a, b, thresholds
 
