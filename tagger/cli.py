@@ -668,7 +668,9 @@ def learn(
     holdout: Annotated[
         float, typer.Option(help="Share of reviewed articles held out without --test.")
     ] = 0.2,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Random seed (default: the model's).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     input_format: FormatOption = InputFormat.auto,
     quiet: Quiet = False,

@@ -106,15 +106,15 @@ def learn(
     corpus: Sequence[Article] | None = None,
     test: Sequence[Article] | None = None,
     holdout: float = 0.2,
-    seed: int = 0,
+    seed: int | None = None,
     force: bool = False,
     progress: Progress = _no_progress,
 ) -> LearnResult:
     """Train a bundle on `corpus` plus the reviewed articles and compare it with the old one.
 
     Held-out data is `test` when given; otherwise a stable `holdout` share of the
-    reviewed articles, which are then left out of training. `model_path` is never
-    written to.
+    reviewed articles, which are then left out of training. `seed` (default: the old
+    model's) seeds training and the hold-out. `model_path` is never written to.
     """
     from tagger.api import Tagger, TrainConfig
     from tagger.labels import normalise_labels
@@ -134,6 +134,8 @@ def learn(
             f"{model_path} uses entity features; learning from feedback does not run the "
             "entity pipeline yet: retrain with `tagger train` instead"
         )
+    old_config = old.manifest.get("config") or {}
+    seed = seed if seed is not None else int(old_config.get("seed", 0))
     report = ExportReport()
     reviewed = reviewed_articles(store, report=report)
     warnings = []
@@ -163,7 +165,8 @@ def learn(
         source = f"{len(test_articles)} articles of the given test corpus"
     training = [a for a in merge_corpus(original, train_reviewed) if a.id not in held_ids]
     config = TrainConfig.from_dict(old.manifest.get("config") or {})
-    config.seed = seed if seed else config.seed
+    if seed is not None:
+        config.seed = seed
     new = Tagger.train(training, config, progress=progress)
     parent = old.manifest.get("model_id")
     new.manifest["lineage"] = {
