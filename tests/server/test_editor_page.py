@@ -38,6 +38,8 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
         pytest.skip(f"browser test skipped: {why}")
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)  # a busy CI machine is slow, not wrong
+
     with sync_playwright() as p:
         try:
             browser = p.chromium.launch(
@@ -47,6 +49,7 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
         try:
             page = browser.new_page()
+            page.set_default_timeout(30_000)
             page.goto(live_server.url + "/")
             page.fill("#token", TOKEN)
             page.dispatch_event("#token", "change")
