@@ -375,8 +375,11 @@ def read_input_bytes(path: Path) -> bytes:
     """A single-document file's bytes (gunzipped); InputError when unreadable or too big."""
     import zlib
 
+    limit = readers.MAX_FILE_BYTES
+    if not path.name.lower().endswith(".gz") and path.stat().st_size > limit:
+        raise InputError(f"file larger than {limit // (1024 * 1024)} MB")  # not even read
     try:
-        return readers.read_bytes(path, readers.MAX_FILE_BYTES)
+        return readers.read_bytes(path, limit)
     except (EOFError, zlib.error) as exc:
         raise InputError(f"unreadable: truncated or corrupt gzip ({exc})") from exc
 

@@ -528,8 +528,9 @@ def _score(unit: Unit) -> float:
         return float(words)
     if unit.link_heavy:
         return -(3 + words)
+    teaser = unit.text.endswith(("...", "…"))  # a headline's first lines, cut short
     if unit.bullet:
-        if words >= 15 and _SENTENCE_END.search(unit.text):
+        if words >= 15 and _SENTENCE_END.search(unit.text) and not teaser:
             return words / 2  # a list of sentences inside the article
         return -(3 + words / 2)
     if words >= 4 and re.search(r"[.!?\"”]$", unit.text) and not unit.heading:
@@ -788,12 +789,9 @@ PREPARERS["text"] = prepare_text_batch
 
 
 def _read_dump(path: Path) -> tuple[str, str]:
-    import zlib
+    from tagger.corpus.html import read_input_bytes
 
-    try:
-        data = readers.read_bytes(path, readers.MAX_FILE_BYTES)
-    except (EOFError, zlib.error) as exc:
-        raise InputError(f"unreadable: truncated or corrupt gzip ({exc})") from exc
+    data = read_input_bytes(path)
     try:
         return decode_bytes(data)
     except UndecodableError as exc:
