@@ -46,7 +46,10 @@ def build(folder: Path, work: Path, gigabytes: float, fmt: str, cache: Path) -> 
         sub.mkdir(exist_ok=True)
         data = pages[count % len(pages)]
         # a line of its own makes every copy a different file
-        data = data.replace(b"</body>", f"<p>copy {count}</p></body>".encode(), 1)
+        if fmt == "html":
+            data = data.replace(b"</body>", f"<p>copy {count}</p></body>".encode(), 1)
+        else:
+            data += f"\ncopy {count}\n".encode()
         (sub / f"page{count:06d}{suffix}").write_bytes(data)
         total += len(data)
         count += 1

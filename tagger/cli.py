@@ -464,7 +464,7 @@ def corpus_import_command(
     if tag_vocabulary is not None:
         options.tag_vocabulary = _read_vocabulary(tag_vocabulary)
     report = ReadReport(on_skip=console.skip)
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f".{out.name}.partial")  # hidden: never read as an input
     with partial.open("w", encoding="utf-8") as handle, console.progress() as progress:
         result = import_corpus(
             sources, handle, input_format.value, options, report, dedup=dedup, progress=progress

@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tagger.cli import app
-from tagger.corpus import readers
 
 runner = CliRunner()
 
@@ -112,13 +111,28 @@ def test_strict_import_fails_and_dedup_drops_copies(messy: Path, tmp_path: Path)
     )
 
 
-def test_huge_file_is_skipped_without_reading_it_all(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 64 * 1024)
+def test_huge_file_is_skipped_without_reading_it_all(tmp_path: Path) -> None:
     page = tmp_path / "huge.html"
-    page.write_text("<html><body>" + "<p>word</p>" * 20000 + "</body></html>")
-    result = run(["corpus", "import", page, "-o", tmp_path / "o.jsonl", "--format", "html"])
+    with page.open("wb") as handle:
+        handle.truncate(200 * 1024 * 1024)  # a sparse 200 MB file: refused by its size
+    dump = tmp_path / "huge.txt"
+    dump.write_bytes(b"")
+    with dump.open("wb") as handle:
+        handle.truncate(200 * 1024 * 1024)
+    result = run(["corpus", "import", tmp_path, "-o", tmp_path / "o.jsonl"])
     assert result.exit_code == 0
-    assert "huge.html: file larger than" in result.stderr
+    assert not (tmp_path / ".o.jsonl.partial").exists()
+    assert f"{page}: file larger than 100 MB" in result.stderr
+    assert f"{dump}: file larger than 100 MB" in result.stderr
+    assert "2 skipped (2 file larger than 100 MB)" in result.stderr
+
+
+def test_canonical_output_imports_again_unchanged(tmp_path: Path, wild: Path) -> None:
+    first, second = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert run(["corpus", "import", wild / "html", "-o", first]).exit_code == 0
+    result = run(["corpus", "import", first, "-o", second, "--format", "jsonl"])
+    assert result.exit_code == 0
+    assert first.read_text(encoding="utf-8") == second.read_text(encoding="utf-8")
 
 
 def test_html_folder_with_format_option(tmp_path: Path, wild: Path) -> None:
