@@ -108,7 +108,10 @@ class ReviewSession:
         elif order != "input":
             raise InputError(f"unknown order {order!r}: input or uncertain")
         self.queue = pairs
-        self.tag_vocab = sorted(model.tag_model.labels) if model.tag_model else []
+        # the model's tags, and tags editors added that the model does not know yet
+        known = set(model.tag_model.labels) if model.tag_model else set()
+        added = {d.label for d in store.decisions() if d.action == "add"}
+        self.tag_vocab = sorted(known | added, key=str.casefold)
         self.section_vocab = list(model.section_model.labels) if model.section_model else []
         self.index = -1
         self.items: list[Item] = []

@@ -241,3 +241,14 @@ def test_terminal_input_is_split_into_keys() -> None:
     assert parse_keys("\x1b[C\x1b[3~x\x7f") == ["x", BACKSPACE]  # right, delete: ignored
     with pytest.raises(KeyboardInterrupt):
         parse_keys("a\x03")
+
+
+def test_tags_added_earlier_complete_in_later_sessions(model, store, load_sample) -> None:
+    session = _session(model, store, load_sample)
+    for key in ["+", *"Local Zoning Board", ENTER]:
+        session.handle(key)
+    later = _session(model, store, load_sample)
+    later.handle("+")
+    for key in "zoning":
+        later.handle(key)
+    assert later.completions() == ["Local Zoning Board"]
