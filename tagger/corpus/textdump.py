@@ -522,6 +522,8 @@ def _mark(units: list[Unit], stats: LineStats | None, group: str) -> None:
 
 def _score(unit: Unit) -> float:
     words = unit.words
+    if words == 0:
+        return -20.0  # a rule (<hr>) or a row of symbols: a section of the page ends
     if unit.boiler or unit.common:
         return -(8 + words)
     if unit.prose:
@@ -542,16 +544,20 @@ def _scores(units: Sequence[Unit]) -> list[float]:
     """Unit scores. Nothing crosses the header of a comments section, and what comes after
     it counts a quarter (the article comes before its comments); a related-links header
     costs as much as a short paragraph brings."""
-    scores, after_stop, prose_seen = [], False, 0
+    scores, scale, prose_seen = [], 1.0, 0
     for unit in units:
         if unit.stop and prose_seen >= MIN_BODY_WORDS:
             scores.append(-1e6)
-            after_stop = True
+            scale = 0.25
             continue
-        score = -30.0 if unit.related and prose_seen >= MIN_BODY_WORDS else _score(unit)
+        if unit.related and prose_seen >= MIN_BODY_WORDS:
+            scores.append(-30.0)
+            scale = min(scale, 0.5)
+            continue
+        score = _score(unit)
         if unit.prose:
             prose_seen += unit.words
-        scores.append(score / 4 if after_stop and score > 0 else score)
+        scores.append(score * scale if score > 0 else score)
     return scores
 
 
