@@ -470,12 +470,15 @@ def corpus_import_command(
             sources, handle, input_format.value, options, report, dedup=dedup, progress=progress
         )
     partial.replace(out)
-    console.info(result.summary())
     if skipped is not None:
         count = write_skipped(result, skipped)
         console.info(f"wrote {count} skipped input(s) to {skipped}")
     console.info(f"wrote {result.written} article(s) to {out}")
-    _finish_read(report, console, strict)
+    console.info(result.summary())  # the read report, with what was written and duplicates
+    if strict and report.skipped:
+        error = TaggerError(f"{len(report.skipped)} input(s) skipped and --strict was given")
+        error.exit_code = EXIT_FAILED
+        raise error
 
 
 def _read_vocabulary(path: Path) -> list[str]:
