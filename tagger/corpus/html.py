@@ -157,7 +157,7 @@ class _Meta:
     og_type: str | None = None
 
 
-def _page_meta(tree: Any) -> _Meta:
+def _page_meta(tree: Any, has_crumbs: bool = True) -> _Meta:
     meta = _Meta()
     for node in tree.xpath("//head/meta[@content]"):
         key = (node.get("property") or node.get("name") or "").strip().lower()
@@ -196,7 +196,7 @@ def _page_meta(tree: Any) -> _Meta:
             )
             for item in ordered:
                 meta.breadcrumbs.extend(_texts(item.get("name") or item.get("item")))
-    if not meta.breadcrumbs:
+    if not meta.breadcrumbs and has_crumbs:
         meta.breadcrumbs = _markup_breadcrumbs(tree)
     return meta
 
@@ -305,7 +305,8 @@ def extract_page(data: bytes | str, url: str | None = None) -> Page:
     tree = trafilatura.load_html(text.lstrip("\ufeff"))
     if tree is None:
         return Page(skip="not an article: no HTML document")
-    meta = _page_meta(tree)
+    # the markup search walks every element: only when the page mentions breadcrumbs
+    meta = _page_meta(tree, has_crumbs="readcrumb" in text or "READCRUMB" in text)
     teasers = _teasers(tree)
     found = _metadata(tree, url, meta)
     # trafilatura drops these elements itself, but only after copying the tree several

@@ -14,6 +14,10 @@ _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
+# Bytes that do not occur in text: C0 controls other than tab, newlines, form feed and CR.
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])
+
+
 class UndecodableError(ValueError):
     """Bytes that are binary or in no encoding we can recognise."""
 
@@ -31,7 +35,7 @@ def looks_binary(data: bytes) -> bool:
         if even.count(0) > 0.4 * len(even) or odd.count(0) > 0.4 * len(odd):
             return False
         return True
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls > 0.05 * len(sample)
 
 
