@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tagger.corpus.article import Article
 from tagger.corpus.readers import ReadOptions, ReadReport, read_corpus
 
 WILD = Path(__file__).resolve().parent.parent / "fixtures" / "wild"
@@ -26,7 +25,3 @@ def wild() -> Path:
 def body_lines(path: Path) -> set[str]:
     """Every non-empty line of a fixture, whitespace-normalised."""
     return {" ".join(line.split()) for line in path.read_text(encoding="utf-8").splitlines()}
-
-
-def make(article_id: str, body: str, **fields) -> Article:
-    return Article(id=article_id, body=body, **fields)
