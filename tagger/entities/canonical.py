@@ -604,6 +604,7 @@ class Canonicalizer:
         if title_end <= 0:
             return
         title = text[:title_end]
+        lowered = title.lower()
         taken = [(m.start, m.end) for e in entities for m in e.mentions if m.start < title_end]
         for entity in entities:
             if entity.type not in PRIMARY_TYPES or any(
@@ -616,12 +617,30 @@ class Canonicalizer:
             for form in sorted(forms, key=len, reverse=True):
                 if len(form) < 3:
                     continue
-                flags = 0 if is_acronym(form) else re.I
-                match = re.search(rf"(?<!\w){re.escape(form)}(?!\w)", title, flags)
-                if match and not any(s < match.end() and match.start() < e for s, e in taken):
-                    entity.mentions.append(Mention(match.start(), match.end()))
-                    taken.append(match.span())
+                if is_acronym(form):
+                    start = find_word(title, form)
+                else:
+                    start = find_word(lowered, form.lower())
+                end = start + len(form)
+                if start >= 0 and not any(s < end and start < e for s, e in taken):
+                    entity.mentions.append(Mention(start, end))
+                    taken.append((start, end))
                     break
+
+
+def find_word(text: str, word: str, start: int = 0) -> int:
+    """Offset of `word` in `text` as a whole word (not inside another), else -1.
+    (A plain scan: patterns built per name would each cost a regex compilation.)"""
+    while True:
+        found = text.find(word, start)
+        if found < 0:
+            return -1
+        end = found + len(word)
+        before = text[found - 1] if found else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before in "_-") and not (after.isalnum() or after in "_-"):
+            return found
+        start = found + 1
 
 
 def _sweep_surnames(
@@ -640,11 +659,13 @@ def _sweep_surnames(
         surname = name.split()[-1]
         if surnames[surname] > 1 or len(surname) < 3 or not surname[0].isupper():
             continue
-        for match in re.finditer(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text):
-            start, end = match.span()
+        start = find_word(text, surname)
+        while start >= 0:
+            end = start + len(surname)
             if not any(covered[start:end]):
                 found[("PERSON", name)].append(Mention(start, end))
                 covered[start:end] = b"\x01" * (end - start)
+            start = find_word(text, surname, end)
 
 
 def _merge_names(found: dict[tuple[str, str], list[Mention]]) -> list[_Entity]:

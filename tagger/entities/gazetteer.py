@@ -24,6 +24,8 @@ _US_PREFIXES = ("U.S. ", "US ", "United States ")
 
 def fold(text: str) -> str:
     """Case-, accent- and space-insensitive key of a name."""
+    if text.isascii():
+        return " ".join(text.lower().split())
     text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(text.casefold().split())
