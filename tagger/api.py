@@ -207,6 +207,7 @@ class Tagger:
                 seed=config.seed,
                 groups=[groups[i] for i in with_tags] if groups is not None else None,
                 progress=progress,
+                titles=[articles[i].title for i in with_tags],
             )
 
         manifest = {
@@ -350,7 +351,11 @@ class Tagger:
         names = self._feature_names() if explain else None
         section_probs = self.section_model.predict_proba(x) if self.section_model else None
         tag_probs = self.tag_model.predict_proba(x) if self.tag_model else None
-        tag_selected = self.tag_model.select(tag_probs) if tag_probs is not None else None
+        tag_selected = rule_hits = None
+        if tag_probs is not None and self.tag_model is not None:
+            tag_selected = self.tag_model.select(tag_probs)
+            rule_hits = self.tag_model.rule_hits([a.title for a in batch])
+            tag_selected = tag_selected | rule_hits
         results = []
         for i, article in enumerate(batch):
             row = slice(x.indptr[i], x.indptr[i + 1])
@@ -399,12 +404,21 @@ class Tagger:
                                 row_indices, row_values, self.tag_model.coef[j], names, n_evidence
                             )
                         ]
+                    source = "model"
+                    if rule_hits[i, j] and probs[j] < thresholds[j]:
+                        source = "name"
+                        if explain:
+                            precision = float(self.tag_model.name_rule.precision[j])
+                            evidence.insert(
+                                0, Evidence("name", "tag named in the title", precision)
+                            )
                     suggestion = LabelSuggestion(
                         self.tag_model.labels[j],
                         float(probs[j]),
                         selected=selected,
                         threshold=float(thresholds[j]),
                         evidence=evidence,
+                        source=source,
                     )
                     if selected:
                         tags.append(suggestion)
@@ -461,7 +475,9 @@ class Tagger:
             if idx:
                 labels = self.tag_model.labels
                 probs = self.tag_model.predict_proba(x[np.array(idx)])
-                selected = self.tag_model.select(probs)
+                selected = self.tag_model.select(probs) | self.tag_model.rule_hits(
+                    [articles[i].title for i in idx]
+                )
                 as_known = _label_mapper(labels)
                 true_tags = [[as_known(t) for t in articles[i].tags] for i in idx]
                 y_true = binarize(true_tags, labels)

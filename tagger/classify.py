@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tagger.name_rules import NameRule, fit_name_rule
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -42,6 +44,8 @@ class ModelConfig:
     # Every training article has a tag, so an article where no tag passes its threshold
     # still gets its best tag when that tag's probability reaches this floor (None: off).
     best_tag_floor: float | None = 0.1
+    # Learn a rule that suggests a tag named in the title (tagger.name_rules).
+    name_rule: bool = True
     class_weight: str | None = None
     # Processes fitting tags in parallel (-1: all cores). Results do not depend on it.
     n_jobs: int = -1
@@ -226,6 +230,13 @@ class TagModel:
     thresholds: list[Threshold]
     cv_metrics: dict[str, Any] = field(default_factory=dict)
     best_tag_floor: float | None = None
+    name_rule: NameRule | None = None
+
+    def rule_hits(self, titles: Sequence[str]) -> np.ndarray:
+        """Tags suggested by the name rule (their name is in the title), per title."""
+        if self.name_rule is None:
+            return np.zeros((len(titles), len(self.labels)), dtype=bool)
+        return self.name_rule.hits(titles)
 
     def select(self, probs: np.ndarray) -> np.ndarray:
         """Boolean matrix of the tags suggested for each row of probabilities."""
@@ -356,8 +367,12 @@ def train_tag_model(
     seed: int = 0,
     groups: Sequence[Any] | None = None,
     progress: Progress = _no_progress,
+    titles: Sequence[str] | None = None,
 ) -> TagModel:
-    """Cross-validate for calibration and thresholds, then fit on everything."""
+    """Cross-validate for calibration and thresholds, then fit on everything.
+
+    With `titles`, a name rule (tags named in the title) is learned as well.
+    """
     n = x.shape[0]
     k = max(2, min(config.cv_folds, n))
     folds = _folds(n, k, seed, groups)
@@ -377,7 +392,11 @@ def train_tag_model(
     model = TagModel(labels, coef, intercept, a, b, thresholds, {}, config.best_tag_floor)
     from tagger.evaluate import multilabel_metrics
 
-    model.cv_metrics = multilabel_metrics(y.astype(bool), model.select(probs), probs, labels)
+    selected = model.select(probs)
+    if titles is not None and config.name_rule:
+        model.name_rule, _scores = fit_name_rule(titles, y, labels, selected, probs)
+        selected = selected | model.name_rule.hits(titles)
+    model.cv_metrics = multilabel_metrics(y.astype(bool), selected, probs, labels)
     model.cv_metrics["note"] = (
         f"{k}-fold out-of-fold predictions; thresholds were tuned on the same folds, "
         "so these figures are somewhat optimistic"

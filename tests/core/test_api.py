@@ -24,10 +24,9 @@ def articles_of(records: list[dict[str, Any]]) -> list[Article]:
     return [Article.from_dict(r) for r in records]
 
 
-def model_selection(tag_model: TagModel, probs: np.ndarray) -> np.ndarray:
-    """The tags a model selects: over their thresholds (plus whatever `select` adds)."""
-    select = getattr(tag_model, "select", None)
-    return select(probs) if select is not None else probs >= tag_model.threshold_values
+def model_selection(tag_model: TagModel, probs: np.ndarray, titles: list[str]) -> np.ndarray:
+    """The tags a model selects: over their thresholds, plus `select`'s and the name rule's."""
+    return tag_model.select(probs) | tag_model.rule_hits(titles)
 
 
 def _words(text: str) -> set[str]:
@@ -207,7 +206,7 @@ def test_selected_tags_are_exactly_those_over_their_thresholds(
     assert tag_model is not None
     probs = tag_model.predict_proba(fast_model.featurizer.transform(articles))
     over = probs >= tag_model.threshold_values
-    chosen = model_selection(tag_model, probs)
+    chosen = model_selection(tag_model, probs, [a.title for a in articles])
     for top_k in (1, 3, 10):
         predicted = fast_model.predict(articles, top_k=top_k)
         for s, row, passed, selected in zip(predicted, probs, over, chosen, strict=True):
@@ -263,6 +262,9 @@ def test_section_probabilities_and_evidence(fast_model: Tagger, sample_split: An
         for suggestion in [s.section, *s.tags]:
             for evidence in suggestion.evidence:
                 some_evidence = True
+                if evidence.kind == "name":  # the tag's name is in the title
+                    assert suggestion.source == "name" and 0 < evidence.weight <= 1
+                    continue
                 assert evidence.kind == "term" and evidence.weight > 0
                 # Every word of an evidence n-gram is in the article.
                 assert set(evidence.value.split()) <= words, evidence.value

@@ -1,0 +1,66 @@
+"""The name rule: a tag named in the title, learned with its precision and support limit."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+from tagger.name_rules import fit_name_rule, name_pattern
+
+
+def test_name_pattern_matches_hyphen_space_and_plural() -> None:
+    import re
+
+    pattern = re.compile(r"\b(?:" + name_pattern("castor-oil") + r")\b", re.I)
+    assert pattern.search("Castor oil prices rise")
+    assert pattern.search("castor-oils in demand")
+    assert not pattern.search("castoroil")
+    assert name_pattern("EU") is None  # too short to be evidence on its own
+
+
+def _data() -> tuple[list[str], np.ndarray, list[str]]:
+    labels = ["palladium", "trade"]
+    titles = [
+        "Palladium output climbs",  # palladium, tagged
+        "Palladium miners strike",  # palladium, tagged
+        "Trade gap narrows",  # trade, tagged
+        "Trade unions meet",  # trade named, not tagged
+        "Trade fair opens",  # trade named, not tagged
+        "Trade show delayed",  # trade named, not tagged
+        "Exports rise",  # trade, not named
+    ]
+    y = np.array(
+        [[1, 0], [1, 0], [0, 1], [0, 0], [0, 0], [0, 0], [0, 1]],
+        dtype=bool,
+    )
+    return titles, y, labels
+
+
+def test_rule_counts_precision_and_serves_only_precise_rare_tags() -> None:
+    titles, y, labels = _data()
+    nothing = np.zeros_like(y)
+    rule, scores = fit_name_rule(titles, y, labels, nothing, nothing.astype(float))
+    # palladium: named twice, tagged twice -> (2+1)/(2+2); trade: named 4 times, tagged once.
+    assert rule.precision.tolist() == [0.75, (1 + 1) / (4 + 2)]
+    assert rule.max_support > 0 and set(scores) >= {0, rule.max_support}
+    hits = rule.hits(["New palladium mine", "Trade talks resume"])
+    assert hits.tolist() == [[True, False], [False, False]]  # trade's rule is too imprecise
+
+
+def test_rule_is_off_when_it_does_not_help_out_of_fold() -> None:
+    titles, y, labels = _data()
+    # The model already finds every tag out of fold: the rule can only add noise.
+    rule, _scores = fit_name_rule(titles, y, labels, y.copy(), y.astype(float))
+    assert rule.max_support == 0
+    assert not rule.hits(titles).any()
+
+
+def test_rule_survives_pickling_without_its_compiled_regex() -> None:
+    titles, y, labels = _data()
+    nothing = np.zeros_like(y)
+    rule, _ = fit_name_rule(titles, y, labels, nothing, nothing.astype(float))
+    rule.hits(titles)  # compiles the regex
+    clone = pickle.loads(pickle.dumps(rule))
+    assert clone._regex is None
+    assert clone.hits(titles).tolist() == rule.hits(titles).tolist()
