@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import one_core, peak_rss_mb, print_rows, save_results, timer  # noqa: E402
+from common import one_core, peak_rss_mb, print_rows, save_results, timer
 
-from tagger.api import Tagger, TrainConfig  # noqa: E402
-from tagger.corpus.readers import modapte_split, read_corpus  # noqa: E402
-from tagger.evaluate import binarize, multilabel_metrics  # noqa: E402
+from tagger.api import Tagger, TrainConfig
+from tagger.corpus.readers import modapte_split, read_corpus
+from tagger.evaluate import binarize, multilabel_metrics
 
 
 def modapte_90(path: str) -> tuple[list, list, list[str]]:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import peak_rss_mb, print_rows, save_results, timer  # noqa: E402
+from common import peak_rss_mb, print_rows, save_results, timer
 
-from tagger.api import Tagger, TrainConfig  # noqa: E402
-from tagger.corpus.readers import read_corpus  # noqa: E402
-from tagger.evaluate import multiclass_metrics  # noqa: E402
+from tagger.api import Tagger, TrainConfig
+from tagger.corpus.readers import read_corpus
+from tagger.evaluate import multiclass_metrics
 
 
 def main() -> None:
