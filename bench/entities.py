@@ -377,7 +377,7 @@ def models(args: argparse.Namespace) -> dict[str, Any]:
         train = [a for a in articles if not held_out(a)]
         test = [a for a in articles if held_out(a)]
     else:
-        from reuters_tags import modapte_90
+        from common import modapte_90
 
         train, test, _labels = modapte_90(args.reuters)
     if args.limit:
@@ -412,7 +412,7 @@ def models(args: argparse.Namespace) -> dict[str, Any]:
                 f"macro-F1 {sections['macro_f1']:.4f};"
             )
         print(f"{line} train {seconds:.0f}s")
-        if weight == 0.0:
+        if weight == 0.0 and any(a.tags for a in test):
             out["entity_tag_suggestions"] = suggested_tags(model, test, ents_test)
     return out
 
