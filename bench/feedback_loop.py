@@ -15,31 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import modapte_90
+
 from tagger.api import Tagger, TrainConfig
 from tagger.corpus.article import Article
-from tagger.corpus.readers import modapte_split, read_corpus
 from tagger.features import FeatureConfig
 from tagger.feedback.learn import heldout_metrics, learn
 from tagger.feedback.store import Decision, SQLiteStore, shown_from_suggestions
-
-
-def modapte_90(path: str) -> tuple[list[Article], list[Article], list[str]]:
-    """ModApte train/test restricted to the topics with >= 1 train and >= 1 test document."""
-    train, test = modapte_split(read_corpus([path], "reuters"))
-    in_train = Counter(t for a in train for t in a.tags)
-    in_test = Counter(t for a in test for t in a.tags)
-    labels = sorted(t for t in in_train if t in in_test)
-    keep = set(labels)
-    for article in train + test:
-        article.tags = [t for t in article.tags if t in keep]
-        article.section = None
-    return [a for a in train if a.tags], [a for a in test if a.tags], labels
 
 
 def simulate_editor(

@@ -11,28 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import one_core, peak_rss_mb, print_rows, save_results, timer
+from common import modapte_90, one_core, peak_rss_mb, print_rows, save_results, timer
 
 from tagger.api import Tagger, TrainConfig
-from tagger.corpus.readers import modapte_split, read_corpus
 from tagger.evaluate import binarize, multilabel_metrics
-
-
-def modapte_90(path: str) -> tuple[list, list, list[str]]:
-    """ModApte train/test restricted to the topics with >= 1 train and >= 1 test document."""
-    train, test = modapte_split(read_corpus([path], "reuters"))
-    in_train = Counter(t for a in train for t in a.tags)
-    in_test = Counter(t for a in test for t in a.tags)
-    labels = sorted(t for t in in_train if t in in_test)
-    keep = set(labels)
-    for article in train + test:
-        article.tags = [t for t in article.tags if t in keep]
-    return [a for a in train if a.tags], [a for a in test if a.tags], labels
 
 
 def reference(train: list, test: list, labels: list[str]) -> tuple[dict, float]:
