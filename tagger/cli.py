@@ -640,6 +640,7 @@ def serve(
 
     try:
         import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401
         import uvicorn
     except ImportError:
         raise ConfigError(

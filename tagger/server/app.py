@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, model_validator
 
 from tagger import __version__
@@ -226,7 +227,9 @@ def create_app(
         if owns_store:
             store.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves the /docs and /redoc assets from the package, not a CDN:
+    # the service works offline.
+    app = FastAPIOffline(
         title="tagger",
         version=__version__,
         description="Section and tag suggestions for news articles, and editors' decisions.",

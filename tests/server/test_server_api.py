@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -35,7 +36,12 @@ def test_health_labels_docs_and_page(client: TestClient) -> None:
     assert health["status"] == "ok" and health["model"]["name"] == "tiny"
     labels = client.get("/labels").json()
     assert "Politics" in labels["sections"] and "Congress" in labels["tags"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # The docs page works offline: its scripts come from this service, not a CDN.
+    assert "cdn." not in docs.text and "unpkg" not in docs.text
+    script = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', docs.text)
+    assert script and client.get(script.group(1)).status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/suggest", "/feedback", "/labels", "/health"} <= set(paths)
     page = client.get("/")
