@@ -60,6 +60,8 @@ def import_corpus(
 ) -> ImportResult:
     """Read every input and write canonical JSONL to `out`; duplicates counted or dropped."""
     paths = list(paths)
+    options = options or ReadOptions()
+    options.context.setdefault("progress", progress)  # first passes report progress too
     report = report if report is not None else ReadReport()
     result = ImportResult(report)
     total = count_inputs(paths)

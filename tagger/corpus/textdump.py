@@ -782,13 +782,18 @@ def prepare_text_batch(paths: list[Path], fmt: str, options: ReadOptions) -> Non
     if len(files) < MIN_BATCH:
         return
     stats = LineStats()
-    for file in files:
+    progress = options.context.get("progress")
+    for done, file in enumerate(files):
+        if progress is not None:
+            progress("scan text dumps", done, len(files))
         try:
             text, _encoding = _read_dump(file)
         except InputError:
             continue  # the reading pass reports it
         stats.add_document(_group(file, options), text)
     options.context[STATS_KEY] = stats
+    if progress is not None:
+        progress("scan text dumps", len(files), len(files))
 
 
 PREPARERS["text"] = prepare_text_batch

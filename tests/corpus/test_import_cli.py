@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 from pathlib import Path
@@ -177,3 +178,33 @@ def test_split_command_writes_two_sides(tmp_path: Path) -> None:
     test_ids = [json.loads(x)["id"] for x in test.read_text().splitlines()]
     assert test_ids == ["a6", "a7"]  # 0.2 of 12 articles: the two newest
     assert len(train.read_text().splitlines()) + len(test_ids) == len(articles)
+
+
+def test_tag_vocabulary_option_and_first_pass_progress(tmp_path: Path, wild: Path) -> None:
+    from tagger.corpus.importer import import_corpus
+
+    vocabulary = tmp_path / "tags.txt"
+    vocabulary.write_text("Harbour Council\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    page = wild / "dumps" / "harbourtimes" / "flood-barrier.txt"
+    result = run(["corpus", "import", page, "-o", out, "--tag-vocabulary", vocabulary])
+    assert result.exit_code == 0
+    (row,) = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert row["tags"] == ["Flood defence", "Harbour Council", "climate-adaptation"]
+    calls: list[tuple[str, int, int]] = []
+    sink = io.StringIO()
+    import_corpus([wild / "dumps"], sink, "text", progress=lambda *call: calls.append(call))
+    assert ("scan text dumps", 6, 6) in calls  # the cross-document pass
+    assert calls[-1] == ("import", 6, 6)
+    assert len(sink.getvalue().splitlines()) == 6
+
+
+def test_dedup_exact_only(tmp_path: Path) -> None:
+    from .test_dedup_split import corpus
+
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in corpus()), encoding="utf-8")
+    result = run(["corpus", "dedup", path, "--exact-only"])
+    assert result.exit_code == 0
+    assert "1 duplicate(s): 1 exact, 0 near" in result.stderr
+    assert "exact duplicate: exact-copy repeats Central bank raises rates again" in result.stderr
