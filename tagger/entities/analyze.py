@@ -17,6 +17,7 @@ Warn = Callable[[str], None]
 
 CHUNK_CHARS = 20_000  # longer texts are cut at paragraph or sentence ends (the
 # EntityRuler checks each match against every entity of a doc: keep docs short)
+BATCH_CHARS = 300_000
 CACHE_BATCH = 256
 MAX_LANGUAGE_WARNINGS = 5
 _WORD = re.compile(r"[^\W\d_]+")
@@ -58,7 +59,12 @@ class Analyzer:
         work = (
             (chunk, (i, offset)) for i, chunks in _all_chunks(texts) for chunk, offset in chunks
         )
-        for doc, (index, offset) in self.nlp.pipe(work, as_tuples=True):
+        # Batches of about BATCH_CHARS characters: NER's activations for a batch of long
+        # chunks would take gigabytes (256 chunks of 20,000 characters).
+        chunks = sum(remaining.values())
+        mean = sum(len(t) for t in texts) / chunks if chunks else 1
+        batch_size = max(1, min(self.nlp.batch_size, int(BATCH_CHARS // max(mean, 1))))
+        for doc, (index, offset) in self.nlp.pipe(work, as_tuples=True, batch_size=batch_size):
             spans = pending.setdefault(index, [])
             spans.extend(
                 RawSpan(e.start_char + offset, e.end_char + offset, e.label_, e.ent_id_)
