@@ -261,6 +261,17 @@ TITLE_TOKENS = {
 }
 
 
+_MINOR_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or"}
+_MINOR_WORDS |= {"the", "to", "with", "vs", "via", "into", "over", "after", "amid"}
+
+
+def is_headline_case(text: str) -> bool:
+    """'Rubio Courts Central American Allies': every word capitalised, so NER takes whole
+    runs of words for one name."""
+    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text) if w.lower() not in _MINOR_WORDS]
+    return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
 def strip_person_title(surface: str, is_place: Any = None) -> tuple[int, int]:
     """Offsets inside `surface` of the name once titles (and the country or nationality
     before them) and trailing verbs are dropped."""
@@ -306,6 +317,7 @@ class Canonicalizer:
         others: list[tuple[str, Mention]] = []
         acronyms = acronym_definitions(text)
         caps_title = title_end > 0 and is_caps_text(text[:title_end])
+        headline_case = title_end > 0 and not caps_title and is_headline_case(text[:title_end])
 
         def add(kind: str, name: str, start: int, end: int) -> None:
             found[(kind, name)].append(Mention(start, end))
@@ -320,6 +332,14 @@ class Canonicalizer:
             in_caps_title = caps_title and start < title_end
             if in_caps_title and not span.ent_id:
                 continue  # statistical NER on a headline in capitals: mostly noise
+            if (
+                headline_case
+                and start < title_end
+                and not span.ent_id
+                and text.find(surface, title_end) < 0
+                and not (self.gaz.country(surface) or self.gaz.agency(surface))
+            ):
+                continue  # a run of capitalised headline words the body never names
             if span.label == "AGENCY" and span.ent_id:
                 if surface in self.gaz.word_acronyms and (
                     in_caps_title or is_caps_text(text[max(0, start - 30) : end + 30])

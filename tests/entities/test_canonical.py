@@ -297,3 +297,16 @@ def test_titles_countries_and_agencies_before_a_name_are_dropped(surface: str, n
     gaz = gazetteer()
     start, end = strip_person_title(surface, lambda w: gaz.country(w) or gaz.agency(w))
     assert surface[start:end] == name
+
+
+def test_a_headline_case_run_of_words_is_not_a_name(canon: Canonicalizer) -> None:
+    title = "State Department Weighs Flights as Rubio Courts Central American Allies"
+    body = "Secretary of State Marco Rubio told lawmakers about flights to the US."
+    _, ents = run(
+        canon,
+        title,
+        body,
+        [("Rubio Courts Central American Allies", "ORG"), ("Marco Rubio", "PERSON")],
+    )
+    assert names(ents) == ["Marco Rubio"]
+    assert by_name(ents, "Marco Rubio")["in_title"]
