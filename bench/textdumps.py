@@ -62,7 +62,33 @@ def render_html2text(data: bytes) -> str:
     return html2text.html2text(data.decode("utf-8", "replace"))
 
 
-RENDERERS = {"w3m": render_w3m, "lynx": render_lynx, "html2text": render_html2text}
+def render_w3m_wide(data: bytes) -> str:
+    result = subprocess.run(
+        ["w3m", "-dump", "-cols", "200", "-T", "text/html", "-I", "UTF-8", "-O", "UTF-8"],
+        input=data,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout.decode("utf-8", "replace")
+
+
+def render_html2text_unwrapped(data: bytes) -> str:
+    import html2text
+
+    converter = html2text.HTML2Text()
+    converter.body_width = 0  # one line per paragraph, as scrapers print pages
+    return converter.handle(data.decode("utf-8", "replace"))
+
+
+RENDERERS = {
+    "w3m": render_w3m,
+    "lynx": render_lynx,
+    "html2text": render_html2text,
+    # other layouts of the same pages, to check the cleaner does not depend on one
+    "w3m-200cols": render_w3m_wide,
+    "html2text-unwrapped": render_html2text_unwrapped,
+}
 
 
 def rendered(pages: list, name: str, cache: Path) -> dict[str, str]:
@@ -135,7 +161,7 @@ def main() -> None:
     hosts = {page_id: urlparse(truth["url"]).netloc for page_id, _d, truth in pages}
     print(f"{len(pages)} pages")
     for name in args.renderers.split(","):
-        if name != "html2text" and shutil.which(name) is None:
+        if not name.startswith("html2text") and shutil.which(name.split("-")[0]) is None:
             print(f"{name}: not installed, skipped")
             continue
         texts = rendered(pages, name, args.cache)

@@ -451,7 +451,7 @@ def wrap_width(lines: Sequence[str]) -> int | None:
         return None
     counts = Counter(lengths)
     best, best_count = None, 0
-    for width in range(40, 160):
+    for width in range(40, 260):
         longer = sum(n for length, n in counts.items() if length > width + 2)
         if longer > 0.1 * len(lengths):
             continue
