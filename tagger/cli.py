@@ -11,7 +11,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -82,7 +82,7 @@ FormatOption = Annotated[
     InputFormat, typer.Option("--format", "-f", help="Input format; auto detects by name.")
 ]
 CsvColumns = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option(
         "--csv-column", metavar="FIELD=COLUMN", help="CSV input: map a column to a field."
     ),
@@ -148,16 +148,16 @@ def train(
     corpus: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")],
     config: Annotated[
-        Optional[Path], typer.Option("--config", "-c", help="TOML or JSON training config.")
+        Path | None, typer.Option("--config", "-c", help="TOML or JSON training config.")
     ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (overrides config).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (overrides config).")] = None,
     min_precision: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--min-precision", help="Tune each tag for this precision, not best F1."),
     ] = None,
-    name: Annotated[Optional[str], typer.Option(help="Model name in the manifest.")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name in the manifest.")] = None,
     holdout: Annotated[
-        Optional[float],
+        float | None,
         typer.Option(
             "--holdout",
             help="Hold out this fraction (near-duplicates kept together), train on the rest "
@@ -170,12 +170,10 @@ def train(
     ] = False,
     with_entities: Annotated[
         bool,
-        typer.Option(
-            "--entities", help="Add entity features (canonical names and types; cached)."
-        ),
+        typer.Option("--entities", help="Add entity features (canonical names and types; cached)."),
     ] = False,
     spacy_model: Annotated[
-        Optional[str], typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
+        str | None, typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
     ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
@@ -213,9 +211,7 @@ def train(
         articles, cfg.features.entity_weight > 0, spacy_model, console, use_cache=not no_cache
     )
     with console.progress() as progress:
-        model = Tagger.train(
-            articles, cfg, progress=progress, groups=groups, entities=entity_lists
-        )
+        model = Tagger.train(articles, cfg, progress=progress, groups=groups, entities=entity_lists)
     for warning in model.warnings:
         console.warn(warning)
     manifest = model.save(out)
@@ -261,7 +257,7 @@ def predict(
         bool, typer.Option("--entities/--no-entities", help="Extract named entities.")
     ] = True,
     spacy_model: Annotated[
-        Optional[str], typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
+        str | None, typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
     ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
@@ -283,12 +279,8 @@ def predict(
     if not articles:
         console.report(report)
         _require_articles(articles, inputs, "to predict")
-    entity_lists = _entities_for(
-        articles, entities, spacy_model, console, use_cache=not no_cache
-    )
-    suggestions = tagger_model.predict(
-        articles, top_k=top_k, explain=True, entities=entity_lists
-    )
+    entity_lists = _entities_for(articles, entities, spacy_model, console, use_cache=not no_cache)
+    suggestions = tagger_model.predict(articles, top_k=top_k, explain=True, entities=entity_lists)
     from tagger.render import render_suggestions
 
     render_suggestions(suggestions, output.value, console, explain=explain)
@@ -320,7 +312,7 @@ def _entities_for(
 
 
 SpacyModel = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--spacy-model", help="Installed spaCy pipeline (name or folder) to use."),
 ]
 NoCache = Annotated[
@@ -335,7 +327,7 @@ def entities_command(
         OutputFormat, typer.Option("--format", "-F", help="Output format.")
     ] = OutputFormat.table,
     types: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--types", "-t", help="Comma-separated types, e.g. PERSON,COUNTRY,AGENCY."),
     ] = None,
     inferred: Annotated[
@@ -371,7 +363,7 @@ def evaluate(
     test_corpus: Annotated[list[str], typer.Argument(help="Labeled test corpus.")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
     json_out: Annotated[
-        Optional[Path], typer.Option("--json", help="Write the full report as JSON here.")
+        Path | None, typer.Option("--json", help="Write the full report as JSON here.")
     ] = None,
     input_format: FormatOption = InputFormat.auto,
     csv_column: CsvColumns = None,
@@ -439,13 +431,13 @@ def corpus_import_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Canonical JSONL file to write.")],
     input_format: FormatOption = InputFormat.auto,
     source: Annotated[
-        Optional[str], typer.Option("--source", help="Source name for the articles.")
+        str | None, typer.Option("--source", help="Source name for the articles.")
     ] = None,
     skipped: Annotated[
-        Optional[Path], typer.Option("--skipped", help="Write each skipped input and why.")
+        Path | None, typer.Option("--skipped", help="Write each skipped input and why.")
     ] = None,
     tag_vocabulary: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--tag-vocabulary", help="Known tags, one a line (splits glued tag lines)."),
     ] = None,
     dedup: Annotated[
@@ -495,7 +487,7 @@ def _read_vocabulary(path: Path) -> list[str]:
 def corpus_dedup_command(
     paths: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
     out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="Write the deduplicated JSONL here.")
+        Path | None, typer.Option("--out", "-o", help="Write the deduplicated JSONL here.")
     ] = None,
     threshold: Annotated[
         float, typer.Option("--threshold", min=0.1, max=1.0, help="Near-duplicate Jaccard.")
@@ -504,7 +496,7 @@ def corpus_dedup_command(
         bool, typer.Option("--exact-only", help="Only exact (normalised) duplicates.")
     ] = False,
     report_file: Annotated[
-        Optional[Path], typer.Option("--report", help="Write the duplicate pairs as JSONL.")
+        Path | None, typer.Option("--report", help="Write the duplicate pairs as JSONL.")
     ] = None,
     input_format: FormatOption = InputFormat.auto,
     strict: Strict = False,
@@ -546,9 +538,7 @@ def corpus_split_command(
     paths: Annotated[list[str], typer.Argument(help="Corpus files or folders.")],
     train_out: Annotated[Path, typer.Option("--train", help="Training part (JSONL).")],
     test_out: Annotated[Path, typer.Option("--test", help="Held-out part (JSONL).")],
-    holdout: Annotated[
-        float, typer.Option("--holdout", help="Fraction to hold out.")
-    ] = 0.2,
+    holdout: Annotated[float, typer.Option("--holdout", help="Fraction to hold out.")] = 0.2,
     split_by_date: Annotated[
         bool, typer.Option("--split-by-date", help="Hold out the newest articles.")
     ] = False,
@@ -626,7 +616,7 @@ def serve(
     ),
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     tokens: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--tokens", help="File of 'editor:token' lines (or set TAGGER_TOKENS=ed:tok,...)."
         ),
@@ -663,18 +653,16 @@ def learn(
     db: DbOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="New bundle folder to write.")],
     corpus: Annotated[
-        Optional[list[str]], typer.Option("--corpus", help="The original training corpus.")
+        list[str] | None, typer.Option("--corpus", help="The original training corpus.")
     ] = None,
     test: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--test", help="Labeled held-out corpus (default: hold out reviews)."),
     ] = None,
     holdout: Annotated[
         float, typer.Option(help="Share of reviewed articles held out without --test.")
     ] = 0.2,
-    seed: Annotated[
-        Optional[int], typer.Option(help="Random seed (default: the model's).")
-    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the model's).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     input_format: FormatOption = InputFormat.auto,
     quiet: Quiet = False,
@@ -690,8 +678,15 @@ def learn(
     held = _read(test, input_format, console)[0] if test else None
     with open_store(db, create=False) as store, console.progress() as progress:
         result = learn_from_feedback(
-            model, store, out, corpus=original, test=held, holdout=holdout, seed=seed,
-            force=force, progress=progress,
+            model,
+            store,
+            out,
+            corpus=original,
+            test=held,
+            holdout=holdout,
+            seed=seed,
+            force=force,
+            progress=progress,
         )
     for warning in result.warnings:
         console.warn(warning)
@@ -703,7 +698,7 @@ def feedback_export(
     db: DbOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write (- for stdout).")],
     editor: Annotated[
-        Optional[list[str]], typer.Option("--editor", help="Only these editors' decisions.")
+        list[str] | None, typer.Option("--editor", help="Only these editors' decisions.")
     ] = None,
     quiet: Quiet = False,
 ) -> None:

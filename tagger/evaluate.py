@@ -30,9 +30,7 @@ def multiclass_metrics(
         fn = float(np.sum((pred_arr != label) & (true_arr == label)))
         support = int(np.sum(true_arr == label))
         p, r, f = _prf(tp, fp, fn)
-        per_label.append(
-            {"label": label, "support": support, "precision": p, "recall": r, "f1": f}
-        )
+        per_label.append({"label": label, "support": support, "precision": p, "recall": r, "f1": f})
         if support:
             f1s.append(f)
     return {

@@ -436,7 +436,9 @@ def _tag(content: str, name: str) -> str | None:
 
 
 def _sgml_text(text: str) -> str:
-    text = _NUMERIC_ENTITY.sub(lambda m: " " if int(m.group(1)) < 32 else chr(int(m.group(1))), text)
+    text = _NUMERIC_ENTITY.sub(
+        lambda m: " " if int(m.group(1)) < 32 else chr(int(m.group(1))), text
+    )
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return text
 
@@ -554,7 +556,9 @@ def article_from_plain_text(text: str, article_id: str | None, source: str | Non
     if not body.strip():
         title, body = "", title
     return Article(
-        id=article_id or content_id(title, body), title=title.strip(), body=body.strip(),
+        id=article_id or content_id(title, body),
+        title=title.strip(),
+        body=body.strip(),
         source=source,
     )
 

@@ -32,9 +32,7 @@ def looks_binary(data: bytes) -> bool:
     if b"\x00" in sample:
         # UTF-16 without BOM has NULs in every other byte of ASCII text.
         even, odd = sample[0::2], sample[1::2]
-        if even.count(0) > 0.4 * len(even) or odd.count(0) > 0.4 * len(odd):
-            return False
-        return True
+        return not (even.count(0) > 0.4 * len(even) or odd.count(0) > 0.4 * len(odd))
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls > 0.05 * len(sample)
 
