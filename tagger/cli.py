@@ -81,6 +81,14 @@ Strict = Annotated[
 FormatOption = Annotated[
     InputFormat, typer.Option("--format", "-f", help="Input format; auto detects by name.")
 ]
+SpacyModel = Annotated[
+    str | None,
+    typer.Option("--spacy-model", help="Installed spaCy pipeline (name or folder) to use."),
+]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
+]
+
 CsvColumns = Annotated[
     list[str] | None,
     typer.Option(
@@ -172,12 +180,8 @@ def train(
         bool,
         typer.Option("--entities", help="Add entity features (canonical names and types; cached)."),
     ] = False,
-    spacy_model: Annotated[
-        str | None, typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
-    ] = False,
+    spacy_model: SpacyModel = None,
+    no_cache: NoCache = False,
     input_format: FormatOption = InputFormat.auto,
     csv_column: CsvColumns = None,
     strict: Strict = False,
@@ -256,12 +260,8 @@ def predict(
     entities: Annotated[
         bool, typer.Option("--entities/--no-entities", help="Extract named entities.")
     ] = True,
-    spacy_model: Annotated[
-        str | None, typer.Option("--spacy-model", help="Installed spaCy pipeline to use.")
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
-    ] = False,
+    spacy_model: SpacyModel = None,
+    no_cache: NoCache = False,
     input_format: Annotated[
         InputFormat, typer.Option("--input-format", "-f", help="Input format.")
     ] = InputFormat.auto,
@@ -309,15 +309,6 @@ def _entities_for(
             warn=console.warn,
             use_cache=use_cache,
         )
-
-
-SpacyModel = Annotated[
-    str | None,
-    typer.Option("--spacy-model", help="Installed spaCy pipeline (name or folder) to use."),
-]
-NoCache = Annotated[
-    bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
-]
 
 
 @app.command("entities")

