@@ -30,7 +30,7 @@ class ModelConfig:
     """Classifier settings shared by the section and the tag model."""
 
     c: float = 1.0
-    cv_folds: int = 3
+    cv_folds: int = 5
     min_precision: float | None = None
     # A tag whose out-of-fold F1 stays below this is only suggested when the model is
     # very sure: its threshold falls back to `fallback_threshold`.
