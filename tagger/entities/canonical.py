@@ -128,6 +128,30 @@ _CAPS_HEADLINE_PERSON = re.compile(
     r"SUPPORTS|TO|WILL|HOPES|FEARS|DOUBTS|PROPOSES|RULES|REAFFIRMS|REPEATS|VOWS)\b)"
 )
 _STOP = {"of", "and", "for", "the", "on", "de", "du", "des", "&", "in", "to"}
+# In a headline-case title, spans of these types and at most this many words are kept even
+# when the body never repeats them.
+HEADLINE_SHORT_TYPES = ("PERSON", "GPE", "ORG", "NORP", "COUNTRY", "AGENCY")
+HEADLINE_SHORT_WORDS = 2
+# Verbs of headlines that NER takes as the end of a name ("Zelensky Meets").
+HEADLINE_VERBS = {
+    "meets", "says", "sees", "warns", "urges", "calls", "visits", "tells", "signs", "vows",
+    "hosts", "slams", "praises", "backs", "rejects", "defends", "denies", "wins", "courts",
+    "names", "asks", "pardons", "fires", "picks", "blasts", "welcomes", "talks", "meet",
+    "say", "to", "and", "in", "at", "on", "for", "with",
+}  # fmt: skip
+# "Pope Leo", "President Bukele" in a headline-case title: a title and one capitalised word.
+_HEADLINE_TITLED_PERSON = re.compile(
+    r"\b(?:Pope|President|King|Queen|Prince|Princess|Chancellor|Premier|Senator|Sen\.|"
+    r"Gov\.|Governor|Rep\.|Ayatollah|Sheikh|Emir)\s+(?P<name>[A-Z][a-z][\w'’-]+)\b"
+)
+
+
+def _drop_headline_verbs(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets without trailing headline verbs or minor words ('Zelensky Meets')."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    while words and words[-1].group(0).lower() in HEADLINE_VERBS:
+        words.pop()
+    return (start, start + words[-1].end()) if words else (start, start)
 
 
 class RawSpan(NamedTuple):
@@ -339,7 +363,16 @@ class Canonicalizer:
                 and text.find(surface, title_end) < 0
                 and not (self.gaz.country(surface) or self.gaz.agency(surface))
             ):
-                continue  # a run of capitalised headline words the body never names
+                # A long run of capitalised headline words the body never names is no
+                # name ("Rubio Courts Central American Allies"); a short one may be the
+                # only mention of a name ("Zelensky Meets Pope Leo"): keep it, less any
+                # headline verb NER took with it.
+                if span.label not in HEADLINE_SHORT_TYPES:
+                    continue
+                start, end = _drop_headline_verbs(text, start, end)
+                if end <= start or len(text[start:end].split()) > HEADLINE_SHORT_WORDS:
+                    continue
+                surface = text[start:end]
             if span.label == "AGENCY" and span.ent_id:
                 if surface in self.gaz.word_acronyms and (
                     in_caps_title or is_caps_text(text[max(0, start - 30) : end + 30])
@@ -359,6 +392,13 @@ class Canonicalizer:
                 continue  # "Secretary of State Marco Rubio": a title, not the State
             self._other(text, span.label, start, end, acronyms, add, inferred, others)
 
+        if headline_case:
+            for match in _HEADLINE_TITLED_PERSON.finditer(text, 0, title_end):
+                name = match.span("name")
+                if not any(s.start < name[1] and name[0] < s.end for s in spans) and not (
+                    self.gaz.country(match.group("name")) or self.gaz.agency(match.group("name"))
+                ):
+                    persons.append(Mention(*name))  # "Pope Leo" that NER did not see
         if caps_title:
             for match in _CAPS_HEADLINE_PERSON.finditer(text, 0, title_end):
                 name = match.group("name")

@@ -310,3 +310,29 @@ def test_a_headline_case_run_of_words_is_not_a_name(canon: Canonicalizer) -> Non
     )
     assert names(ents) == ["Marco Rubio"]
     assert by_name(ents, "Marco Rubio")["in_title"]
+
+
+def test_a_short_name_only_in_a_headline_case_title_is_kept(canon: Canonicalizer) -> None:
+    title = "Zelensky Meets Pope Leo at Vatican"
+    body = "The Ukrainian president met the pontiff on Friday to discuss a peace deal."
+    _, ents = run(
+        canon,
+        title,
+        body,
+        [("Zelensky Meets", "PERSON"), ("Vatican", "COUNTRY", 0, "VA"), ("Ukrainian", "NORP")],
+    )
+    people = [(e["name"], e["in_title"]) for e in ents if e["type"] == "PERSON"]
+    assert sorted(people) == [("Leo", True), ("Zelensky", True)]
+    assert {"Vatican City", "Ukraine"} <= set(names(ents, "COUNTRY"))
+
+
+def test_a_long_headline_run_is_dropped_but_a_short_org_is_kept(canon: Canonicalizer) -> None:
+    title = "Acme Corp Buys Rival as Markets Cheer Big Quarterly Results"
+    body = "The company said the deal would close in June."
+    _, ents = run(
+        canon,
+        title,
+        body,
+        [("Acme Corp", "ORG"), ("Markets Cheer Big Quarterly Results", "ORG")],
+    )
+    assert names(ents) == ["Acme Corp"]
