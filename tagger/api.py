@@ -36,6 +36,8 @@ else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
 Progress = Callable[[str, int, int], None]
+# Entity lists per article, or True (extract), False (none), None (only if the model needs them).
+EntityOption = Sequence[Sequence[dict[str, Any]]] | bool | None
 
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
@@ -134,6 +136,7 @@ class Tagger:
         progress: Progress = _no_progress,
         groups: Sequence[Any] | None = None,
         entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+        spacy_model: str | None = None,
     ) -> Tagger:
         """Train a section model (if the corpus has sections) and a tag model (if it has tags).
 
@@ -235,6 +238,7 @@ class Tagger:
                 "sections": _summary(section_model.cv_metrics) if section_model else None,
                 "tags": _summary(tag_model.cv_metrics) if tag_model else None,
             },
+            "entities": _entity_manifest(featurizer, spacy_model),
             "n_features": int(x.shape[1]),
             "warnings": warnings,
         }
@@ -323,6 +327,45 @@ class Tagger:
             self._names = self.featurizer.feature_names()
         return self._names
 
+    @property
+    def spacy_model(self) -> str | None:
+        """The spaCy pipeline the model's entity features were made with, if any."""
+        return (self.manifest.get("entities") or {}).get("spacy_model")
+
+    def resolve_entities(
+        self,
+        articles: Sequence[Article],
+        entities: EntityOption,
+        spacy_model: str | None = None,
+        use_cache: bool = True,
+        warn: Callable[[str], None] | None = None,
+    ) -> list[list[dict[str, Any]]] | None:
+        """Entity lists for `articles` as `predict` takes them (see there)."""
+        needed = self.featurizer.uses_entities
+        if entities is None:
+            entities = needed
+        if entities is False:
+            if needed:
+                raise ConfigError(
+                    "this model was trained with entity features (train --entities): "
+                    "without entities its scores would be skewed; predict with entities"
+                )
+            return None
+        if entities is True:
+            from tagger.entities import analyze_articles
+
+            chosen = spacy_model or self.spacy_model
+            if needed and self.spacy_model and chosen != self.spacy_model and warn:
+                warn(
+                    f"the model's entity features were made with spaCy pipeline "
+                    f"{self.spacy_model!r}, not {chosen!r}: scores may shift"
+                )
+            return analyze_articles(articles, spacy_model=chosen, use_cache=use_cache, warn=warn)
+        lists = [list(e) for e in entities]
+        if len(lists) != len(articles):
+            raise ValueError(f"{len(lists)} entity lists for {len(articles)} articles")
+        return lists
+
     @overload
     def predict(self, articles: Article, **kwargs: Any) -> Suggestions: ...
 
@@ -336,17 +379,23 @@ class Tagger:
         top_k: int = 5,
         explain: bool = True,
         n_evidence: int = 5,
-        entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+        entities: EntityOption = None,
+        spacy_model: str | None = None,
+        use_cache: bool = True,
+        warn: Callable[[str], None] | None = None,
     ) -> Suggestions | list[Suggestions]:
         """Suggest a section, tags (and pass through entities) for one article or many.
 
-        `entities`, when given, is one list of entity dicts per article (from
-        `tagger.entities`); it feeds entity features and is returned with the suggestions.
+        `entities`: one list of entity dicts per article (from `tagger.entities`), or
+        True to extract them here, False for none, None (default) to extract them only
+        when the model was trained with entity features. They feed those features,
+        suggest tags that name salient entities, and are returned with the suggestions.
         """
         single = isinstance(articles, Article)
         batch = [articles] if single else list(articles)  # type: ignore[list-item]
         if not batch:
             return []
+        entities = self.resolve_entities(batch, entities, spacy_model, use_cache, warn)
         x = self.featurizer.transform(batch, entities)
         names = self._feature_names() if explain else None
         section_probs = self.section_model.predict_proba(x) if self.section_model else None
@@ -451,12 +500,17 @@ class Tagger:
     def evaluate(
         self,
         articles: Sequence[Article],
-        entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+        entities: EntityOption = None,
+        *,
+        spacy_model: str | None = None,
+        use_cache: bool = True,
+        warn: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Section accuracy and macro-F1; tag micro/macro P/R/F1, P@1, P@3, F1@5."""
         articles = list(articles)
         if not articles:
             raise InputError("the test corpus is empty")
+        entities = self.resolve_entities(articles, entities, spacy_model, use_cache, warn)
         x = self.featurizer.transform(articles, entities)
         report: dict[str, Any] = {"articles": len(articles), "model": self.model_info}
         if self.section_model is not None:
@@ -495,6 +549,16 @@ def _label_mapper(labels: Sequence[str]) -> Callable[[str], str]:
 
     known = {normalise_label(label).casefold(): label for label in labels}
     return lambda label: known.get(normalise_label(label).casefold(), label)
+
+
+def _entity_manifest(featurizer: Featurizer, spacy_model: str | None) -> dict[str, Any] | None:
+    """Which spaCy pipeline made the entity features, so prediction uses the same one."""
+    if not featurizer.uses_entities:
+        return None
+    from tagger.entities.pipeline import choose_pipeline
+
+    choice = choose_pipeline(spacy_model)
+    return {"spacy_model": choice.name, "pipeline_version": choice.version}
 
 
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:

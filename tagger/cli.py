@@ -215,7 +215,14 @@ def train(
         articles, cfg.features.entity_weight > 0, spacy_model, console, use_cache=not no_cache
     )
     with console.progress() as progress:
-        model = Tagger.train(articles, cfg, progress=progress, groups=groups, entities=entity_lists)
+        model = Tagger.train(
+            articles,
+            cfg,
+            progress=progress,
+            groups=groups,
+            entities=entity_lists,
+            spacy_model=spacy_model,
+        )
     for warning in model.warnings:
         console.warn(warning)
     manifest = model.save(out)
@@ -279,8 +286,20 @@ def predict(
     if not articles:
         console.report(report)
         _require_articles(articles, inputs, "to predict")
-    entity_lists = _entities_for(articles, entities, spacy_model, console, use_cache=not no_cache)
-    suggestions = tagger_model.predict(articles, top_k=top_k, explain=True, entities=entity_lists)
+    entity_lists = _entities_for(
+        articles,
+        entities,
+        spacy_model or tagger_model.spacy_model,
+        console,
+        use_cache=not no_cache,
+    )
+    suggestions = tagger_model.predict(
+        articles,
+        top_k=top_k,
+        explain=True,
+        entities=entity_lists if entity_lists is not None else False,
+        warn=console.warn,
+    )
     from tagger.render import render_suggestions
 
     render_suggestions(suggestions, output.value, console, explain=explain)
@@ -374,8 +393,12 @@ def evaluate(
     from tagger.labels import normalise_labels
 
     normalise_labels(articles)
-    entity_lists = _entities_for(articles, tagger_model.featurizer.uses_entities, None, console)
-    result = tagger_model.evaluate(articles, entities=entity_lists)
+    entity_lists = _entities_for(
+        articles, tagger_model.featurizer.uses_entities, tagger_model.spacy_model, console
+    )
+    result = tagger_model.evaluate(
+        articles, entities=entity_lists if entity_lists is not None else False
+    )
     render_evaluation(result, console)
     if json_out:
         json_out.write_text(json.dumps(result, indent=2, default=float) + "\n")
