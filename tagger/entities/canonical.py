@@ -106,7 +106,7 @@ TITLE_WORDS = (
 )
 _MINISTRY = re.compile(
     r"^(?:(?P<pre>[A-Z][\w'&.-]*(?:\s+(?:and\s+)?[A-Z][\w'&.-]*){0,3})\s+)?"
-    r"(?P<kind>Ministry|Department)(?:\s+of\s+(?P<post>.+))?$"
+    r"(?P<kind>Ministry|Department|Dept\.?|Office)(?:\s+of\s+(?P<post>.+))?$"
 )
 _ACRONYM_DEF = re.compile(
     r"(?P<long>[A-Z][\w'&.-]*(?:\s+(?:of|and|for|the|on|de|du|des|&|[A-Z][\w'&.-]*)){1,10})"
@@ -447,7 +447,10 @@ class Canonicalizer:
             add("COUNTRY", self.gaz.country_name(code), start, end)
             return
         start, end = self._split_demonym(text, start, end, add, min_rest=1)
-        if any(c.isdigit() for c in text[start:end]):
+        organisation = self.gaz.organisation(text[start:end])
+        if organisation:
+            add("ORG", organisation, start, end)  # "Tren de Aragua" is a gang, not a person
+        elif any(c.isdigit() for c in text[start:end]):
             others.append(("ORG", Mention(start, end)))  # "MS-13" is no person
         elif end > start:
             persons.append(Mention(start, end))
@@ -507,6 +510,10 @@ class Canonicalizer:
         if agency:
             add("AGENCY", agency, start, end)
             return
+        organisation = self.gaz.organisation(surface)
+        if organisation:
+            add("ORG", organisation, start, end)
+            return
         if label == "ORG":
             ministry = self._ministry(text, start, end)
             if ministry:
@@ -538,12 +545,18 @@ class Canonicalizer:
         match = _MINISTRY.match(surface)
         if not match:
             return None
+        kind = "Department" if match.group("kind").startswith("Dept") else match.group("kind")
         if match.group("post"):
-            name = f"{match.group('kind')} of {match.group('post')}"
+            name = f"{kind} of {match.group('post')}"
             if match.group("pre"):
                 return None  # "Foo Ministry of Bar": not a form we can name reliably
+            known = self.gaz.agency(name)
+            if known:
+                return known  # "Dept. of Justice"
+        elif kind == "Office":
+            return None  # "Box Office", "Post Office": only "Office of ..." is a government's
         elif match.group("pre"):
-            if match.group("kind") == "Department":
+            if kind == "Department":
                 name = f"{match.group('pre')} Department"
             else:
                 name = f"Ministry of {match.group('pre')}"

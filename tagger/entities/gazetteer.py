@@ -16,6 +16,8 @@ DATA_DIR = Path(__file__).parent / "data"
 COUNTRIES_FILE = DATA_DIR / "countries.tsv"
 AGENCIES_FILE = DATA_DIR / "agencies.tsv"
 US_STATES_FILE = DATA_DIR / "us_state_abbreviations.tsv"
+ORGANISATIONS_FILE = DATA_DIR / "organisations.tsv"
+ORGANISATION_KINDS = ("criminal", "armed")
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "–": "-", "—": "-"})
 _SPELLINGS = (("Organization", "Organisation"), ("Labor", "Labour"), ("Programme", "Program"))
@@ -104,12 +106,28 @@ def load_countries(path: Path = COUNTRIES_FILE) -> dict[str, Country]:
 
 
 def _spelling_variants(name: str) -> list[str]:
+    """British and American spellings, and 'Dept.' / 'Dept' for 'Department'."""
     variants = {name}
     for american, british in _SPELLINGS:
         for form in list(variants):
             variants.add(form.replace(american, british))
             variants.add(form.replace(british, american))
+    for form in list(variants):
+        if "Department" in form:
+            variants.add(form.replace("Department", "Dept."))
+            variants.add(form.replace("Department", "Dept"))
     return sorted(variants)
+
+
+def load_organisations(path: Path = ORGANISATIONS_FILE) -> dict[str, str]:
+    """Folded form -> canonical name of the organisations NER mistypes (gangs, armed groups)."""
+    forms: dict[str, str] = {}
+    for number, (name, kind, aliases) in _rows(path, 3):
+        if kind not in ORGANISATION_KINDS:
+            raise ConfigError(f"{path}:{number}: kind {kind!r} is not one of {ORGANISATION_KINDS}")
+        for form in [name, *_split(aliases)]:
+            forms.setdefault(fold(form), name)
+    return forms
 
 
 def load_agencies(path: Path = AGENCIES_FILE) -> dict[str, Agency]:
@@ -148,6 +166,7 @@ class Gazetteer:
     agency_names: dict[str, str] = field(default_factory=dict)  # folded name -> agency
     agency_acronyms: dict[str, str] = field(default_factory=dict)  # exact form -> agency
     word_acronyms: set[str] = field(default_factory=set)
+    organisations: dict[str, str] = field(default_factory=dict)  # folded form -> name
 
     def __post_init__(self) -> None:
         for code, country in self.countries.items():
@@ -194,6 +213,11 @@ class Gazetteer:
                 return name
         return self.agency_names.get(fold(text))
 
+    def organisation(self, text: str) -> str | None:
+        """Canonical name of a known non-government organisation ('Tren de Aragua'), else None."""
+        text = strip_name(text)
+        return self.organisations.get(fold(text)) if text else None
+
     def country_name(self, code: str) -> str:
         return self.countries[code].name
 
@@ -223,13 +247,13 @@ class Gazetteer:
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
     """The gazetteer built from the data files (built once per process)."""
-    return Gazetteer(load_countries(), load_agencies())
+    return Gazetteer(load_countries(), load_agencies(), organisations=load_organisations())
 
 
 def data_fingerprint() -> str:
     """sha256 of the data files: part of the analysis cache key."""
     digest = hashlib.sha256()
-    for path in (COUNTRIES_FILE, AGENCIES_FILE, US_STATES_FILE):
+    for path in (COUNTRIES_FILE, AGENCIES_FILE, US_STATES_FILE, ORGANISATIONS_FILE):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

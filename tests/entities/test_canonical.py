@@ -336,3 +336,47 @@ def test_a_long_headline_run_is_dropped_but_a_short_org_is_kept(canon: Canonical
         [("Acme Corp", "ORG"), ("Markets Cheer Big Quarterly Results", "ORG")],
     )
     assert names(ents) == ["Acme Corp"]
+
+
+def test_government_offices_and_dept_forms_are_agencies(canon: Canonicalizer) -> None:
+    body = (
+        "The Office of Refugee Resettlement (ORR) houses children. ORR said so. "
+        "The Dept. of Justice sued, and the Homeland Security secretary spoke. "
+        "The Department of Homeland Security agreed. The Post Office and the Box Office shut."
+    )
+    _, ents = run(
+        canon,
+        "",
+        body,
+        [
+            ("The Office of Refugee Resettlement", "ORG"),
+            ("ORR", "ORG"),
+            ("Dept. of Justice", "ORG"),
+            ("Homeland Security", "ORG"),
+            ("Department of Homeland Security", "ORG"),
+            ("Post Office", "ORG"),
+            ("Box Office", "ORG"),
+        ],
+    )
+    kinds = {(e["name"], e["type"], e["count"]) for e in ents}
+    assert ("Office of Refugee Resettlement", "AGENCY", 2) in kinds
+    assert ("Justice Department", "AGENCY", 1) in kinds
+    assert ("Department of Homeland Security", "AGENCY", 2) in kinds
+    assert {"Post Office", "Box Office"} <= set(names(ents, "ORG"))
+
+
+def test_a_known_gang_read_as_a_person_is_an_org(canon: Canonicalizer) -> None:
+    body = "Venezuelan Tren de Aragua members and Jacques de Larosiere. Tren de Aragua denied it."
+    _, ents = run(
+        canon,
+        "",
+        body,
+        [
+            ("Venezuelan Tren de Aragua", "PERSON"),
+            ("Jacques de Larosiere", "PERSON"),
+            ("Tren de Aragua", "PERSON", 1),
+        ],
+    )
+    kinds = {(e["name"], e["type"], e["count"]) for e in ents}
+    assert {("Tren de Aragua", "ORG", 2), ("Jacques de Larosiere", "PERSON", 1)} <= kinds
+    assert "Tren de Aragua" not in names(ents, "PERSON")

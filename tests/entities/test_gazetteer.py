@@ -10,11 +10,14 @@ import pytest
 from tagger.entities.gazetteer import (
     AGENCIES_FILE,
     COUNTRIES_FILE,
+    ORGANISATION_KINDS,
+    ORGANISATIONS_FILE,
     US_STATES_FILE,
     fold,
     gazetteer,
     load_agencies,
     load_countries,
+    load_organisations,
     plural_demonyms,
     strip_name,
     us_states,
@@ -122,6 +125,10 @@ def test_acronyms_need_capitals_and_demonyms_can_be_turned_off() -> None:
         ("OECD", "Organization for Economic Cooperation and Development"),
         ("EC Commission", "European Commission"),
         ("U.S. Federal Bureau of Investigation", "Federal Bureau of Investigation"),
+        ("State Dept.", "State Department"),
+        ("State Dept", "State Department"),
+        ("Dept. of Justice", "Justice Department"),
+        ("the Homeland Security", "Department of Homeland Security"),
     ],
 )
 def test_agency_forms(form: str, name: str | None) -> None:
@@ -153,3 +160,18 @@ def test_ruler_patterns_carry_ids_and_capital_variants() -> None:
     assert ("EL SALVADOR", "SV") in countries and ("U.S.", "US") in countries
     # acronyms are not upper-cased copies of words: no pattern "US" from "us"
     assert all(p["pattern"] != "Us" for p in patterns)
+
+
+def test_organisations_file_format(tmp_path: Path) -> None:
+    rows = _data_rows(ORGANISATIONS_FILE)
+    assert len(rows) >= 10
+    assert all(len(row) == 3 and row[1] in ORGANISATION_KINDS for row in rows), rows
+    assert Counter(row[0] for row in rows).most_common(1)[0][1] == 1
+    gaz = gazetteer()
+    assert gaz.organisation("the Tren de Aragua") == "Tren de Aragua"
+    assert gaz.organisation("Mara Salvatrucha") == "MS-13"
+    assert gaz.organisation("Jacques de Larosiere") is None
+    bad = tmp_path / "organisations.tsv"
+    bad.write_text("Some Gang\tclub\t\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"organisations.tsv:1: kind"):
+        load_organisations(bad)
