@@ -657,7 +657,9 @@ def serve(
     )
     application = create_app(config)
     if not config.tokens:
-        _print_error("warning: no editor tokens configured: every write will be refused (401)")
+        sys.stderr.write(
+            "warning: no editor tokens configured: every write will be refused (401)\n"
+        )
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 
@@ -729,7 +731,16 @@ def feedback_export(
             tmp = out.with_name(f".{out.name}.tmp")
             with tmp.open("w", encoding="utf-8") as handle:
                 report = export_corpus(store, handle, editors=editor)
-            tmp.replace(out)
+            if report.articles:
+                tmp.replace(out)
+            else:
+                tmp.unlink()  # an existing export is not replaced by an empty one
+    if not report.articles:
+        who = f" by {', '.join(editor)}" if editor else ""
+        console.error(f"nothing to export: no reviewed article{who} in {db}")
+        if report.missing:
+            console.warn(f"{len(report.missing)} article(s) have decisions but no stored text")
+        raise typer.Exit(EXIT_FAILED)
     console.info(
         f"exported {report.articles} reviewed article(s)"
         + (f" ({report.without_labels} with rejections only)" if report.without_labels else "")

@@ -120,6 +120,7 @@ class ReviewSession:
         self.buffer = ""
         self.message = ""
         self.history: list[_Undo] = []
+        self.section_shown: dict[str, ShownSuggestion] = {}  # this article's section candidates
         self.finished_now = 0
         self.skipped = 0
         self.decided = 0
@@ -172,6 +173,7 @@ class ReviewSession:
     def _items(self, shown: list[ShownSuggestion]) -> list[Item]:
         items = []
         sections = [s for s in shown if s.kind == "section"]
+        self.section_shown = {s.label: s for s in sections}
         if sections:
             top = sections[0]
             items.append(Item("section", top.label, top.score, True, None, top.evidence, top.id))
@@ -194,8 +196,16 @@ class ReviewSession:
             row = Item("section", label)
             self.items.insert(0, row)
         if action == "section":
-            row.label = label
+            self._relabel_section(row, label)
         row.state = action
+
+    def _relabel_section(self, row: Item, label: str) -> None:
+        """Show `label` on the section row with its own score and evidence (if it was shown)."""
+        candidate = self.section_shown.get(label)
+        row.label = label
+        row.score = candidate.score if candidate else None
+        row.evidence = candidate.evidence if candidate else []
+        row.suggestion_id = candidate.id if candidate else None
 
     # -- decisions --------------------------------------------------------------------
 
@@ -206,7 +216,7 @@ class ReviewSession:
             action,
             label or item.label,
             kind=item.kind,
-            suggestion_id=item.suggestion_id if action in ("accept", "reject") else None,
+            suggestion_id=item.suggestion_id if action in ("accept", "reject", "section") else None,
         )
         self.store.add_decisions([decision])
         self.decided += 1
@@ -260,19 +270,31 @@ class ReviewSession:
             self.message = f"unknown section {label!r}; Tab completes"
             return
         row = self._row("section", "")
-        if row is not None and row.label == label and row.suggestion_id is not None:
+        if row is not None and row.label == label and row.state in ("accept", "section"):
+            self.message = f"section {label} is already chosen"
+            return
+        top = next(iter(self.section_shown), None)
+        if row is not None and label == top:
+            # back to the model's own suggestion: an accept of it
+            before_label, before_state = row.label, row.state
+            self._relabel_section(row, label)
             self.cursor = self.items.index(row)
-            self._decide("accept")
+            decision = self._record("accept", row)
+            row.state = "accept"
+            self.history.append(_Undo(decision, row, before_state, False, before_label))
+            self.message = f"section set to {label}"
             return
         before_label = row.label if row else None
         before_state = row.state if row else None
         created = row is None
+        shown = self.section_shown.get(label)
         decision = Decision(
-            self.article.id,
+            self.article.id,  # type: ignore[union-attr]
             self.editor,
             "section",
             label,
-            kind="section",  # type: ignore[union-attr]
+            kind="section",
+            suggestion_id=shown.id if shown else None,  # the candidate it answers
         )
         self.store.add_decisions([decision])
         self.decided += 1
@@ -305,11 +327,10 @@ class ReviewSession:
                 self.cursor = min(self.cursor, max(0, len(self.items) - 1))
             else:
                 item.state = last.before
-                if item.kind == "section" and last.decision.action == "section":
-                    if last.created:
-                        self.items.remove(item)
-                    elif last.before_label:
-                        item.label = last.before_label
+                if item.kind == "section" and last.before_label is not None:
+                    self._relabel_section(item, last.before_label)
+                elif item.kind == "section" and last.created:
+                    self.items.remove(item)
         self.message = f"undid {last.decision.action} {last.decision.label}"
 
     def _finish(self) -> None:

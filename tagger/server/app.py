@@ -107,6 +107,11 @@ class SuggestRequest(BaseModel):
     articles: list[ArticleIn] | None = None
     top_k: int = Field(5, ge=1, le=50)
     explain: bool = True
+    entities: bool | None = Field(
+        None,
+        description="Return the articles' entities (true: extract them with spaCy; default: "
+        "only when the model uses entity features).",
+    )
 
     @model_validator(mode="after")
     def _one_or_many(self) -> SuggestRequest:
@@ -133,7 +138,11 @@ class FeedbackRequest(BaseModel):
         None, description="The suggestions object /suggest returned for this article."
     )
     decisions: list[DecisionIn] = Field(..., max_length=1000)
-    done: bool = Field(True, description="The editor finished this article.")
+    done: bool = Field(
+        False,
+        description="The editor finished this article (it is then never offered to them "
+        "again for review). Not finished unless the client says so.",
+    )
 
     @model_validator(mode="after")
     def _names_an_article(self) -> FeedbackRequest:
@@ -261,6 +270,10 @@ def create_app(
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health")
@@ -284,7 +297,9 @@ def create_app(
         if len(items) > config.max_batch:
             raise HTTPException(413, f"batch over the limit of {config.max_batch} articles")
         articles = [a.to_article() for a in items]  # type: ignore[union-attr]
-        results = model.predict(articles, top_k=request.top_k, explain=request.explain)
+        results = model.predict(
+            articles, top_k=request.top_k, explain=request.explain, entities=request.entities
+        )
         return {
             "model": model.model_info,
             "suggestions": [s.to_dict(explain=request.explain) for s in results],
@@ -297,7 +312,12 @@ def create_app(
 
     @app.post("/feedback", status_code=201)
     def feedback(request: FeedbackRequest, name: str = Depends(editor)) -> dict[str, Any]:
-        """Record an editor's decisions (append-only), the article and the suggestions shown."""
+        """Record an editor's decisions (append-only), the article and the suggestions shown.
+
+        An article id names one text: posting a different title or body under a stored
+        id is refused with 409 (give the new version a new id), so decisions always
+        answer the text they were made on.
+        """
         article = request.article.to_article() if request.article is not None else None
         if article is not None and request.article_id and request.article_id != article.id:
             raise HTTPException(422, "'article_id' differs from the article's id")
@@ -314,6 +334,16 @@ def create_app(
         # one transaction: the article, what was shown and what was decided, or nothing
         with store.transaction():
             if article is not None:
+                stored = store.article(article_id)
+                if stored is not None and (stored.title, stored.body) != (
+                    article.title,
+                    article.body,
+                ):
+                    raise HTTPException(
+                        409,
+                        f"article {article_id!r} is stored with a different text; "
+                        "post the new version under a new id",
+                    )
                 store.add_article(article)
             by_label: dict[tuple[str, str], int] = {}
             if shown:
@@ -321,7 +351,7 @@ def create_app(
                 for s, sid in zip(shown, ids, strict=True):
                     by_label.setdefault((s.kind, s.label), sid)
             for d in decisions:
-                if d.action in ("accept", "reject"):
+                if d.action in ("accept", "reject", "section"):
                     d.suggestion_id = by_label.get((d.kind, d.label))
             ids = store.add_decisions(decisions)
             if request.done:

@@ -263,3 +263,17 @@ def test_reviewed_articles_replace_originals_and_holdout_is_stable() -> None:
     share = sum(in_holdout(i, 0.2) for i in ids) / len(ids)
     assert 0.17 < share < 0.23
     assert [in_holdout(i, 0.2) for i in ids] == [in_holdout(i, 0.2) for i in ids]
+
+
+def test_export_with_nothing_to_export_fails_clearly(reviewed_db: Path, tmp_path: Path) -> None:
+    from tagger.cli import app
+
+    out = tmp_path / "bob.jsonl"
+    out.write_text("an earlier export\n")
+    args = ["feedback", "export", "--db", str(reviewed_db), "--editor", "bob", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "nothing to export: no reviewed article by bob" in result.output
+    assert "exported 0" not in result.output
+    assert out.read_text() == "an earlier export\n"  # not replaced by an empty file
+    assert not list(tmp_path.glob(".bob.jsonl*"))

@@ -252,3 +252,38 @@ def test_tags_added_earlier_complete_in_later_sessions(model, store, load_sample
     for key in "zoning":
         later.handle(key)
     assert later.completions() == ["Local Zoning Board"]
+
+
+def test_changed_section_shows_its_own_score_and_answers_its_suggestion(
+    model, store, load_sample
+) -> None:
+    session = _session(model, store, load_sample)
+    row = session.items[0]
+    suggested, suggested_score = row.label, row.score
+    shown = {s.label: s for s in store.suggestions(session.article.id) if s.kind == "section"}
+    target = next(label for label in shown if label != suggested)
+    session.handle("c")
+    for key in target:
+        session.handle(key)
+    session.handle(ENTER)
+    assert row.label == target and row.state == "section"
+    # the row shows the chosen section's score, not the one it replaced
+    assert row.score == pytest.approx(shown[target].score)
+    assert row.score != pytest.approx(suggested_score)
+    from rich.console import Console
+
+    console = Console(width=100, record=True)
+    console.print(render(session))
+    line = next(ln for ln in console.export_text().splitlines() if target in ln)
+    assert f"{shown[target].score:.2f}" in line
+    assert f"{suggested_score:.2f}" not in line or shown[target].score == suggested_score
+    [decision] = store.decisions()
+    assert decision.action == "section" and decision.suggestion_id == shown[target].id
+    session.handle("u")  # back to the model's suggestion, with its score
+    assert row.label == suggested and row.score == pytest.approx(suggested_score)
+    session.handle("c")
+    for key in suggested:
+        session.handle(key)
+    session.handle(ENTER)  # typing the suggested section back is an accept of it
+    last = store.decisions()[-1]
+    assert last.action == "accept" and last.suggestion_id == shown[suggested].id

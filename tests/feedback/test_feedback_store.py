@@ -204,3 +204,26 @@ def test_a_transaction_keeps_all_or_nothing(tmp_path: Path) -> None:
             store.add_decision(Decision("a1", "ann", "accept", "economy"))
             store.mark_done("a1", "ann")
         assert store.count_decisions() == 1 and store.done("ann") == {"a1"}
+
+
+def test_suggestions_and_reviews_are_append_only_too(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tagger.feedback.store import ShownSuggestion
+
+    store = SQLiteStore(tmp_path / "f.db")
+    [sid] = store.add_suggestions("a1", [ShownSuggestion("tag", "Congress", 0.7)])
+    store.mark_done("a1", "ann")
+    store.close()
+    conn = sqlite3.connect(tmp_path / "f.db")
+    for statement in (
+        f"UPDATE suggestions SET score = 0.1 WHERE id = {sid}",
+        f"DELETE FROM suggestions WHERE id = {sid}",
+        "UPDATE reviews SET editor = 'bob'",
+        "DELETE FROM reviews",
+    ):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+    assert conn.execute("SELECT score FROM suggestions").fetchall() == [(0.7,)]
+    assert conn.execute("SELECT editor FROM reviews").fetchall() == [("ann",)]
+    conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +16,12 @@ ARTICLE_BODY = (
     "lawmakers raced to avoid a government shutdown over the federal budget. Speaker "
     "Mike Johnson said the House would vote on Saturday."
 )
+
+ENTITIES = [
+    {"name": "Mike Johnson", "type": "PERSON", "count": 1, "salience": 0.61},
+    {"name": "Senate", "type": "ORG", "count": 1, "salience": 0.42},
+    {"name": "House", "type": "ORG", "count": 2, "salience": 0.40},
+]
 
 
 def find_browser() -> tuple[str | None, str]:
@@ -50,6 +57,18 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
         try:
             page = browser.new_page()
             page.set_default_timeout(30_000)
+            # The page asks for entities (spaCy on the server: tested in test_server_api);
+            # here fixed ones, so the test checks the page and stays fast.
+            asked = []
+
+            def with_entities(route) -> None:
+                request = route.request.post_data_json
+                asked.append(request.get("entities"))
+                data = route.fetch(post_data=json.dumps({**request, "entities": False})).json()
+                data["suggestions"][0]["entities"] = ENTITIES
+                route.fulfill(json=data)
+
+            page.route("**/suggest", with_entities)
             page.goto(live_server.url + "/")
             page.fill("#token", TOKEN)
             page.dispatch_event("#token", "change")
@@ -65,6 +84,18 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             expect(chips.first).to_be_visible()
             assert chips.count() >= 2
             expect(page.locator("#sections .chip").first).to_contain_text("%")
+            assert asked == [True]
+            # entities as small chips with their type, most salient first
+            expect(page.locator("#entities .entity").first).to_contain_text("Mike Johnson")
+            assert page.locator("#entities .entity .type").all_inner_texts()[:2] == [
+                "PERSON",
+                "ORG",
+            ]
+            # only section candidates with a real score (the top one always)
+            scores = page.locator("#sections .chip .score").all_inner_texts()
+            assert scores and all(int(t.rstrip("%")) >= 5 for t in scores[1:])
+            # a section can be rejected as well as chosen
+            expect(page.locator("#sections .chip").first.locator("button.reject")).to_have_count(1)
             first = chips.nth(0).get_attribute("data-label")
             second = chips.nth(1).get_attribute("data-label")
 
@@ -83,21 +114,41 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             page.keyboard.press("+")
             page.keyboard.type("shutdown watch")
             page.keyboard.press("Enter")
-            expect(page.locator('#tags .chip[data-label="shutdown watch"]')).to_have_attribute(
-                "data-state", "added"
-            )
-            page.click("#save")
+            added = page.locator('#tags .chip[data-label="shutdown watch"]')
+            expect(added).to_have_attribute("data-state", "added")
+            # an added tag is accepted already: it offers only a way out
+            expect(added.locator("button.accept")).to_have_count(0)
+            expect(added.locator("button.reject")).to_have_count(1)
+            page.keyboard.press("Control+s")
             expect(page.locator("#status")).to_contain_text("Saved 3 decision(s)")
+            # a second save with nothing new posts nothing
+            page.keyboard.press("Control+s")
+            expect(page.locator("#status")).to_have_text("nothing new to save")
+            # then reject the suggested section: only that one decision is sent, once
+            page.locator("#sections .chip").first.focus()
+            page.keyboard.press("r")
+            page.keyboard.press("Control+s")
+            expect(page.locator("#status")).to_contain_text("Saved 1 decision(s)")
+            page.keyboard.press("Control+s")
+            page.keyboard.press("Control+s")
+            expect(page.locator("#status")).to_have_text("nothing new to save")
+            section = page.locator("#sections .chip").first.get_attribute("data-label")
+            assert page.request.get(live_server.url + "/favicon.ico").ok
         finally:
             browser.close()
 
     import httpx
 
-    assert httpx.get(live_server.url + "/health").json()["decisions"] == 3
+    assert httpx.get(live_server.url + "/health").json()["decisions"] == 4
     store = live_server.app_store
     decisions = store.decisions()
     assert sorted((d.editor, d.action, d.label) for d in decisions) == sorted(
-        [("ann", "accept", first), ("ann", "reject", second), ("ann", "add", "shutdown watch")]
+        [
+            ("ann", "accept", first),
+            ("ann", "reject", second),
+            ("ann", "add", "shutdown watch"),
+            ("ann", "reject", section),
+        ]
     )
     assert all(d.suggestion_id for d in decisions if d.action != "add")
     assert store.article(decisions[0].article_id).title == ARTICLE_TITLE

@@ -86,6 +86,7 @@ def test_feedback_is_recorded_with_the_suggestions_it_answers(client: TestClient
             {"action": "add", "label": "shutdown watch"},
             {"action": "accept", "kind": "section", "label": s["section"]["label"]},
         ],
+        "done": True,
     }
     response = client.post("/feedback", json=body, headers=ANN)
     assert response.status_code == 201, response.text
@@ -107,6 +108,64 @@ def test_feedback_is_recorded_with_the_suggestions_it_answers(client: TestClient
         headers={"Authorization": "Bearer bob-token-0123456789abcdef"},
     )
     assert again.status_code == 201 and store.count_decisions() == 5
+
+
+def test_feedback_finishes_an_article_only_when_the_client_says_done(client: TestClient) -> None:
+    s = client.post("/suggest", json={"article": ARTICLE}).json()["suggestions"][0]
+    body = {"article": ARTICLE, "decisions": [{"action": "add", "label": "budget"}]}
+    assert client.post("/feedback", json=body, headers=ANN).status_code == 201
+    store = client.app.state.store
+    assert store.done("ann") == set()
+    body["done"] = True
+    assert client.post("/feedback", json=body, headers=ANN).status_code == 201
+    assert store.done("ann") == {s["id"]}
+
+
+def test_a_different_text_under_a_stored_id_is_refused_with_409(client: TestClient) -> None:
+    article = {**ARTICLE, "id": "cms-42"}
+    body = {"article": article, "decisions": [{"action": "add", "label": "budget"}]}
+    assert client.post("/feedback", json=body, headers=ANN).status_code == 201
+    # the same text again is fine (a second save of the same article)
+    assert client.post("/feedback", json=body, headers=ANN).status_code == 201
+    edited = {**article, "body": ARTICLE["body"] + " The House agreed on Saturday."}
+    response = client.post("/feedback", json={**body, "article": edited}, headers=ANN)
+    assert response.status_code == 409 and "new id" in response.json()["detail"]
+    store = client.app.state.store
+    assert store.article("cms-42").body == ARTICLE["body"]
+    assert store.count_decisions() == 2  # nothing of the refused request was kept
+
+
+def test_a_section_change_answers_the_candidate_shown(client: TestClient) -> None:
+    s = client.post("/suggest", json={"article": ARTICLE}).json()["suggestions"][0]
+    other = next(c["label"] for c in s["section_candidates"] if c["label"] != s["section"]["label"])
+    body = {
+        "article": ARTICLE,
+        "suggestions": s,
+        "decisions": [{"action": "section", "kind": "section", "label": other}],
+    }
+    assert client.post("/feedback", json=body, headers=ANN).status_code == 201
+    store = client.app.state.store
+    [decision] = store.decisions()
+    [shown] = [x for x in store.suggestions() if x.kind == "section" and x.label == other]
+    assert decision.suggestion_id == shown.id and decision.score == shown.score
+
+
+def test_suggest_returns_entities_when_asked(client: TestClient) -> None:
+    article = {**ARTICLE, "body": ARTICLE["body"] + " Speaker Mike Johnson said the House agreed."}
+    plain = client.post("/suggest", json={"article": article}).json()["suggestions"][0]
+    assert plain["entities"] == []  # the tiny model has no entity features: none by default
+    asked = client.post("/suggest", json={"article": article, "entities": True})
+    assert asked.status_code == 200, asked.text
+    entities = asked.json()["suggestions"][0]["entities"]
+    assert any(e["name"] == "Mike Johnson" and e["type"] == "PERSON" for e in entities)
+    assert [e["salience"] for e in entities] == sorted(
+        (e["salience"] for e in entities), reverse=True
+    )
+
+
+def test_favicon(client: TestClient) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and "svg" in response.headers["content-type"]
 
 
 def test_oversized_bodies_get_413(client: TestClient) -> None:
@@ -275,3 +334,27 @@ def test_tagger_serve_command_on_loopback(tiny_model: Path, tmp_path: Path) -> N
 
     with SQLiteStore(db) as store:
         assert [(d.editor, d.label) for d in store.decisions()] == [("ann", "budget")]
+
+
+def test_serve_without_tokens_warns_once_not_as_an_error(tiny_model: Path, tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TAGGER_TOKENS"}
+    tagger = Path(sys.executable).with_name("tagger")
+    with socket.socket() as busy:  # a port in use: the command stops right after the warning
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        db = str(tmp_path / "f.db")
+        process = subprocess.run(
+            [str(tagger), "serve", "--model", str(tiny_model), "--db", db, "--port", port],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert "warning: no editor tokens configured" in process.stderr
+    assert "error: warning" not in process.stderr

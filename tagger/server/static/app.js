@@ -2,7 +2,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-let current = null; // {article, suggestions, tags: Map(label -> tag), section: {top, chosen}}
+// current: {article, suggestions, tags: Map(label -> tag), section: {top, states: Map(label -> state)},
+//           saved: Map("kind:label" -> action already stored)}
+let current = null;
+const MIN_SECTION_SCORE = 0.05; // section candidates under this are hidden (the top one always shows)
 
 function status(text, kind) {
   const el = $("status");
@@ -59,7 +62,7 @@ async function suggest() {
   if ($("article-id").value.trim()) article.id = $("article-id").value.trim();
   status("suggesting…");
   try {
-    const data = await call("POST", "/suggest", { article, top_k: 8 });
+    const data = await call("POST", "/suggest", { article, top_k: 8, entities: true });
     const s = data.suggestions[0];
     article.id = s.id;
     if (!$("article-id").value.trim()) {
@@ -70,7 +73,10 @@ async function suggest() {
     for (const t of [...s.tags, ...s.tag_candidates]) {
       if (!tags.has(t.label)) tags.set(t.label, { ...t, state: "pending" });
     }
-    current = { article, suggestions: s, tags, section: { top: s.section ? s.section.label : null, chosen: null } };
+    current = {
+      article, suggestions: s, tags, saved: new Map(),
+      section: { top: s.section ? s.section.label : null, states: new Map() },
+    };
     render();
     $("result").hidden = false;
     status(`${s.tags.length} tag(s) over their threshold; model ${data.model.name} (${data.model.id})`);
@@ -94,36 +100,66 @@ function chip(item, kind) {
   score.className = "score";
   score.textContent = item.source === "editor" ? "added" : pct(item.score);
   el.append(name, score);
-  const yes = document.createElement("button");
-  yes.type = "button"; yes.className = "accept"; yes.textContent = "✓";
-  yes.title = kind === "section" ? "choose this section" : "accept";
-  yes.tabIndex = -1;
-  yes.addEventListener("click", () => decide(kind, item.label, "accept"));
-  el.append(yes);
-  if (kind === "tag") {
-    const no = document.createElement("button");
-    no.type = "button"; no.className = "reject"; no.textContent = "✗"; no.title = "reject"; no.tabIndex = -1;
-    no.addEventListener("click", () => decide(kind, item.label, "reject"));
-    el.append(no);
+  const added = item.source === "editor";
+  if (!added) { // an added tag is already accepted: it only needs a way out
+    const yes = document.createElement("button");
+    yes.type = "button"; yes.className = "accept"; yes.textContent = "✓";
+    yes.title = kind === "section" ? "choose this section" : "accept";
+    yes.tabIndex = -1;
+    yes.addEventListener("click", () => decide(kind, item.label, "accept"));
+    el.append(yes);
   }
+  const no = document.createElement("button");
+  no.type = "button"; no.className = "reject"; no.textContent = "✗"; no.tabIndex = -1;
+  no.title = added ? "remove" : kind === "section" ? "reject this section" : "reject";
+  no.addEventListener("click", () => decide(kind, item.label, "reject"));
+  el.append(no);
   el.addEventListener("focus", () => { $("evidence").textContent = evidenceText(item); });
   el.addEventListener("keydown", (event) => onChipKey(event, kind, item.label));
   return el;
 }
 
+function entityChip(entity) {
+  const el = document.createElement("span");
+  el.className = "entity";
+  el.dataset.type = entity.type || "";
+  el.title = `${entity.count || 1} mention(s), salience ${entity.salience ?? "?"}`;
+  const name = document.createElement("span");
+  name.textContent = entity.name || entity.text || "";
+  const type = document.createElement("span");
+  type.className = "type";
+  type.textContent = entity.type || "";
+  el.append(name, type);
+  return el;
+}
+
+function visibleSections() {
+  // Clutter-free: the top candidate, others only with a real score, and any already decided.
+  const states = current.section.states;
+  return current.suggestions.section_candidates.filter(
+    (c, i) => i === 0 || (c.score || 0) >= MIN_SECTION_SCORE || states.has(c.label),
+  );
+}
+
 function render() {
   const s = current.suggestions;
-  $("sections").replaceChildren(...s.section_candidates.map((c) => {
-    const state = current.section.chosen === c.label ? "chosen" : "pending";
-    return chip({ ...c, state }, "section");
-  }));
+  const states = current.section.states;
+  $("sections").replaceChildren(...visibleSections().map((c) => chip({ ...c, state: states.get(c.label) || "pending" }, "section")));
   $("tags").replaceChildren(...[...current.tags.values()].map((t) => chip(t, "tag")));
+  const entities = s.entities || []; // ranked by salience already
+  $("entities").replaceChildren(...entities.map(entityChip));
+  $("entities-block").hidden = !entities.length;
 }
 
 function decide(kind, label, action) {
   if (!current) return;
   if (kind === "section") {
-    current.section.chosen = action === "accept" ? label : null;
+    const states = current.section.states;
+    if (action === "accept") {
+      for (const [other, state] of states) if (state === "chosen") states.delete(other);
+      states.set(label, "chosen");
+    } else if (action === "reject") states.set(label, "rejected");
+    else states.delete(label);
   } else {
     const tag = current.tags.get(label);
     if (!tag) return;
@@ -142,7 +178,7 @@ function onChipKey(event, kind, label) {
   const i = chips.indexOf(event.currentTarget);
   const key = event.key;
   if (key === "a" || key === "Enter") decide(kind, label, "accept");
-  else if (kind === "tag" && (key === "r" || key === "Delete" || key === "Backspace")) decide(kind, label, "reject");
+  else if (key === "r" || key === "Delete" || key === "Backspace") decide(kind, label, "reject");
   else if (key === "u") decide(kind, label, "clear");
   else if (key === "ArrowRight" || key === "ArrowDown") chips[Math.min(i + 1, chips.length - 1)].focus();
   else if (key === "ArrowLeft" || key === "ArrowUp") chips[Math.max(i - 1, 0)].focus();
@@ -162,24 +198,59 @@ function addTag() {
   status(`added ${label}`);
 }
 
-async function save() {
-  if (!current) return;
-  const decisions = [];
+const TAG_ACTIONS = { accepted: "accept", rejected: "reject", added: "add" };
+
+function wanted() {
+  // What the page shows as decided: Map("kind:label" -> {action, kind, label}), sections last-chosen.
+  const out = new Map();
   for (const tag of current.tags.values()) {
-    if (tag.state === "accepted") decisions.push({ action: "accept", kind: "tag", label: tag.label });
-    else if (tag.state === "rejected") decisions.push({ action: "reject", kind: "tag", label: tag.label });
-    else if (tag.state === "added") decisions.push({ action: "add", kind: "tag", label: tag.label });
+    const action = TAG_ACTIONS[tag.state];
+    if (action) out.set("tag:" + tag.label, { action, kind: "tag", label: tag.label });
   }
-  const chosen = current.section.chosen;
-  if (chosen) decisions.push({ action: chosen === current.section.top ? "accept" : "section", kind: "section", label: chosen });
-  if (!decisions.length) { status("nothing decided yet", "error"); return; }
+  // Rejections first: one section per article, so the chosen one must be the latest decision.
+  const states = [...current.section.states].sort((a, b) => (a[1] === "chosen") - (b[1] === "chosen"));
+  for (const [label, state] of states) {
+    const action = state === "rejected" ? "reject" : label === current.section.top ? "accept" : "section";
+    out.set("section:" + label, { action, kind: "section", label });
+  }
+  return out;
+}
+
+function unsaved() {
+  // Only what changed since the last save: a second Save with nothing new posts nothing.
+  const want = wanted(), decisions = [];
+  for (const [key, d] of want) if (current.saved.get(key) !== d.action) decisions.push(d);
+  for (const [key, action] of current.saved) {
+    if (!want.has(key) && action !== "undo") {
+      const [kind, ...rest] = key.split(":");
+      decisions.push({ action: "undo", kind, label: rest.join(":") });
+    }
+  }
+  return decisions;
+}
+
+let saving = false;
+
+async function save() {
+  if (!current || saving) return;
+  const decisions = unsaved();
+  if (!decisions.length) {
+    status(current.saved.size ? "nothing new to save" : "nothing decided yet", current.saved.size ? "" : "error");
+    return;
+  }
   if (!token()) { status("enter your editor token to save", "error"); $("token").focus(); return; }
+  saving = true; // Ctrl+S twice in a row must not post the same decisions twice
   try {
     const data = await call("POST", "/feedback", {
       article: current.article, suggestions: current.suggestions, decisions, done: true,
     });
+    for (const d of decisions) {
+      const key = d.kind + ":" + d.label;
+      if (d.action === "undo") current.saved.delete(key); else current.saved.set(key, d.action);
+    }
     status(`Saved ${data.decisions.length} decision(s) for ${data.article_id} as ${data.editor}`, "ok");
   } catch (e) { status("not saved: " + e.message, "error"); }
+  finally { saving = false; }
 }
 
 function loadFile(event) {
