@@ -462,23 +462,28 @@ def corpus_import_command(
 ) -> None:
     """Import HTML pages, text dumps and other formats as clean, canonical Article JSONL."""
     from tagger.console import Console
-    from tagger.corpus.importer import import_corpus, write_skipped
+    from tagger.corpus.importer import atomic_output, check_outputs, import_corpus, write_skipped
     from tagger.corpus.readers import ReadOptions, ReadReport
 
     console = Console(quiet)
+    check_outputs([("--out", out), ("--skipped", skipped)], sources)
     options = ReadOptions(source=source)
     if tag_vocabulary is not None:
         options.tag_vocabulary = _read_vocabulary(tag_vocabulary)
     report = ReadReport(on_skip=console.skip)
-    partial = out.with_name(f".{out.name}.partial")  # hidden: never read as an input
-    with partial.open("w", encoding="utf-8") as handle, console.progress() as progress:
-        result = import_corpus(
-            sources, handle, input_format.value, options, report, dedup=dedup, progress=progress
-        )
-    partial.replace(out)
-    if skipped is not None:
-        count = write_skipped(result, skipped)
-        console.info(f"wrote {count} skipped input(s) to {skipped}")
+    with atomic_output(out) as handle:
+        with console.progress() as progress:
+            result = import_corpus(
+                sources, handle, input_format.value, options, report, dedup=dedup, progress=progress
+            )
+        if skipped is not None:
+            count = write_skipped(result, skipped)
+            console.info(f"wrote {count} skipped input(s) to {skipped}")
+        if not result.written:  # leaves an existing OUT as it was
+            console.info(result.summary())
+            error = TaggerError(f"nothing imported: no article in {', '.join(sources)}")
+            error.exit_code = EXIT_FAILED  # ran, but produced nothing usable
+            raise error
     console.info(f"wrote {result.written} article(s) to {out}")
     console.info(result.summary())  # the read report, with what was written and duplicates
     if strict and report.skipped:
@@ -519,9 +524,11 @@ def corpus_dedup_command(
     """Find exact and near-duplicate articles; with --out, write the corpus without them."""
     from tagger.console import Console
     from tagger.corpus.dedup import deduplicate
+    from tagger.corpus.importer import atomic_output, check_outputs
     from tagger.corpus.readers import write_jsonl
 
     console = Console(quiet)
+    check_outputs([("--out", out), ("--report", report_file)], paths)
     articles, report = _read(paths, input_format, console)
     kept, duplicates = deduplicate(articles, threshold, near=not exact_only)
     for dup in duplicates.duplicates:
@@ -531,7 +538,7 @@ def corpus_dedup_command(
         )
     console.info(f"{len(articles)} article(s): {duplicates.summary()}")
     if report_file is not None:
-        with report_file.open("w", encoding="utf-8") as handle:
+        with atomic_output(report_file) as handle:
             for dup in duplicates.duplicates:
                 row = {
                     "id": articles[dup.index].id,
@@ -541,7 +548,7 @@ def corpus_dedup_command(
                 }
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     if out is not None:
-        with out.open("w", encoding="utf-8") as handle:
+        with atomic_output(out) as handle:
             write_jsonl(kept, handle)
         console.info(f"wrote {len(kept)} article(s) to {out}")
     _finish_read(report, console, strict)
@@ -563,17 +570,19 @@ def corpus_split_command(
 ) -> None:
     """Split a corpus for `tagger train` / `tagger evaluate`, near-duplicates on one side."""
     from tagger.console import Console
+    from tagger.corpus.importer import atomic_output, check_outputs
     from tagger.corpus.readers import write_jsonl
     from tagger.corpus.split import split_for_training
 
     console = Console(quiet)
+    check_outputs([("--train", train_out), ("--test", test_out)], paths)
     articles, report = _read(paths, input_format, console)
     _require_articles(articles, paths, "to split")
     train_part, test_part, _groups = split_for_training(
         articles, holdout, split_by_date, seed, console.info
     )
     for target, part in ((train_out, train_part), (test_out, test_part)):
-        with target.open("w", encoding="utf-8") as handle:
+        with atomic_output(target) as handle:
             write_jsonl(part, handle)
         console.info(f"wrote {len(part)} article(s) to {target}")
     _finish_read(report, console, strict)

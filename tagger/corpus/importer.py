@@ -7,13 +7,16 @@ a 20-byte content hash per article is kept, to count (or drop) exact duplicates.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from tagger.corpus.dedup import content_hash
 from tagger.corpus.readers import ReadOptions, ReadReport, iter_files, read_corpus
+from tagger.errors import ConfigError
 
 Progress = Callable[[str, int, int], None]
 
@@ -89,5 +92,53 @@ def import_corpus(
 def write_skipped(result: ImportResult, path: Path) -> int:
     """The --skipped list: one 'file[:line]: reason' line per input not imported."""
     lines = [str(skip) for skip in result.report.skipped] + result.dropped
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    with atomic_output(path) as handle:
+        handle.write("".join(line + "\n" for line in lines))
     return len(lines)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return folder in path.parents
+
+
+def check_outputs(outputs: Sequence[tuple[str, Path | None]], inputs: Sequence[str]) -> None:
+    """Refuse (exit 2) output paths that cannot be written or would overwrite an input.
+
+    `outputs` pairs each option name with its path (None: not given). Checked before
+    anything is read, so a bad path costs nothing and leaves no file behind.
+    """
+    given = [(option, path) for option, path in outputs if path is not None]
+    sources = [Path(p).resolve() for p in inputs if p != "-"]
+    seen: dict[Path, str] = {}
+    for option, path in given:
+        resolved = path.resolve()
+        if resolved in seen:
+            raise ConfigError(f"{path}: {option} and {seen[resolved]} are the same file")
+        seen[resolved] = option
+        for source in sources:
+            if resolved == source or (
+                source.is_dir() and _inside(resolved, source) and resolved.exists()
+            ):
+                raise ConfigError(f"{path}: {option} would overwrite an input ({source})")
+        if resolved.is_dir():
+            raise ConfigError(f"{path}: {option} is a folder, not a file")
+        parent = resolved.parent
+        if not parent.is_dir():
+            raise ConfigError(f"{path}: {option}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"{path}: {option}: folder {parent} is not writable")
+        if resolved.exists() and not os.access(resolved, os.W_OK):
+            raise ConfigError(f"{path}: {option}: file is not writable")
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[IO[str]]:
+    """Write `path` through a hidden .partial file: replaced on success, removed on failure."""
+    partial = path.with_name(f".{path.name}.partial")  # hidden: never read as an input
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            yield handle
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

@@ -359,46 +359,54 @@ def split_tags(text: str, vocabulary: Sequence[str]) -> list[str]:
 
 
 def _segment(text: str, vocabulary: Sequence[str], case_cuts: bool) -> list[str]:
-    """Cheapest cut of `text` into known tags (cost 1) and unknown pieces (1 + length)."""
+    """Cut `text` into known tags and unknown pieces: fewest unknown pieces first.
+
+    Ties go to fewer unknown characters, then fewer pieces. An unknown piece never spans
+    a case change, and no piece is a single letter ('FEMASenate' is FEMA + Senate, not
+    FEMA + S + enate): a case cut one letter from another cut is dropped.
+    """
     lower = text.lower()
     known: dict[int, list[int]] = {}
     for tag in vocabulary:
         t = tag.lower()
-        if not t or len(t) > len(lower):
+        if len(t) < 2 or len(t) > len(lower):
             continue
         start = lower.find(t)
         while start != -1:
             known.setdefault(start, []).append(start + len(t))
             start = lower.find(t, start + 1)
-    case_points = {m.start() for m in _CASE_CUT.finditer(text)} if case_cuts else set()
-    cuts = {0, len(text)} | case_points
-    for start, ends in known.items():
-        cuts.add(start)
-        cuts.update(ends)
+    fixed = {0, len(text)} | set(known) | {e for ends in known.values() for e in ends}
+    case_points: set[int] = set()
+    if case_cuts:
+        for point in sorted(m.start() for m in _CASE_CUT.finditer(text)):
+            near = {point - 1, point + 1} & fixed or point - 1 in case_points
+            if point in fixed or not near:
+                case_points.add(point)
+    cuts = fixed | case_points
     if len(cuts) == 2:
         return [text.strip()]
     points = sorted(cuts)
-    best: dict[int, tuple[float, list[str]]] = {0: (0.0, [])}
+    Cost = tuple[int, int, int]
+    best: dict[int, tuple[Cost, list[str]]] = {0: ((0, 0, 0), [])}
     for i in points:
         if i not in best:
             continue
-        cost, parts = best[i]
+        (unknown, chars, count), parts = best[i]
         for j in points:
             if j <= i:
                 continue
-            piece = text[i:j]
-            if not piece.strip():
-                continue
+            piece = text[i:j].strip()
+            if len(piece) < 2:
+                continue  # never a one-letter tag (nor an empty one)
             if j in known.get(i, ()):
-                step = 1.0
+                cost = (unknown, chars, count + 1)
             elif any(i < p < j for p in case_points):
                 continue  # an unknown piece never spans a case change
             else:
-                step = 1.0 + len(piece)  # text no known tag explains
-            candidate = (cost + step, [*parts, piece.strip()])
-            if j not in best or candidate[0] < best[j][0]:
-                best[j] = candidate
-    return best.get(len(text), (0.0, [text.strip()]))[1]
+                cost = (unknown + 1, chars + len(piece), count + 1)
+            if j not in best or cost < best[j][0]:
+                best[j] = (cost, [*parts, piece])
+    return best.get(len(text), ((0, 0, 0), [text.strip()]))[1]
 
 
 # -- paragraphs -------------------------------------------------------------------------------
@@ -683,12 +691,47 @@ def _read_header(dump: Dump, units: list[Unit], start: int) -> None:
             break
     if not dump.sections:
         for unit in reversed(header):
-            match = _BREADCRUMB.match(unit.text) or _CRUMBS.match(unit.text)
-            if match and unit.words <= 10:
-                crumbs = _list_items(re.sub(r"\s+[>»/|›→]\s+", ",", match.group(1)))
-                dump.sections = [c for c in crumbs if c.lower() not in ("home", "start")]
+            crumbs = _breadcrumb(unit)
+            if crumbs:
+                dump.sections = crumbs
                 break
     dump.title = _title(header, byline_at)
+
+
+# words of menus and account links, never a section of a breadcrumb
+_NAV_WORDS = frozenset(
+    {"subscribe", "login", "log in", "sign in", "sign up", "register", "account", "my account"}
+    | {"newsletter", "newsletters", "contact", "contact us", "about", "about us", "search"}
+    | {"menu", "donate", "shop", "e-edition"}
+)
+
+
+def _is_menu(text: str) -> bool:
+    """A line of three or more short items split by '|': navigation."""
+    items = [i.strip() for i in text.split("|")]
+    return len(items) >= 3 and all(0 < len(i.split()) <= 3 for i in items)
+
+
+def _breadcrumb(unit: Unit) -> list[str]:
+    """The sections of a breadcrumb line ('Home > News > Local'), [] for anything else.
+
+    A line of items split by '|' is a navigation menu ('Home | News | Subscribe'), not a
+    breadcrumb: menus list siblings, a breadcrumb a path; so are lines of account links.
+    """
+    text = unit.text
+    if unit.words > 10 or "|" in text:
+        return []
+    match = _BREADCRUMB.match(text) or _CRUMBS.match(text)
+    if not match:
+        return []
+    rest = match.group(1)
+    if not re.search(r"\s[>»/›→]\s", rest) and len(rest.split()) > 3:
+        return []  # 'Home News Politics Opinion Sport': a flattened menu, not a path
+    crumbs = _list_items(re.sub(r"\s+[>»/›→]\s+", ",", rest))
+    crumbs = [c for c in crumbs if c.lower() not in ("home", "start")]
+    if any(c.lower() in _NAV_WORDS for c in crumbs):
+        return []
+    return crumbs
 
 
 def _title(header: list[Unit], byline_at: int | None) -> str:
@@ -700,7 +743,7 @@ def _title(header: list[Unit], byline_at: int | None) -> str:
             return False
         if _BYLINE.match(text) or _TAG_LINE.match(text) or _is_date_line(text):
             return False
-        if _BREADCRUMB.match(text) or _SECTION_LINE.match(text):
+        if _BREADCRUMB.match(text) or _SECTION_LINE.match(text) or _is_menu(text):
             return False
         return not text.endswith(".") or text.endswith("..")
 

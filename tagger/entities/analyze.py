@@ -101,15 +101,40 @@ def chunk_text(text: str, size: int = CHUNK_CHARS) -> Iterator[tuple[str, int]]:
         yield text[start:], start
 
 
+# Function words of the languages most often met in place of English (es, fr, de, pt, it):
+# on a short text they are the cheap signal that English stop words are rare for a reason.
+FOREIGN_FUNCTION_WORDS = frozenset({
+    "el", "la", "los", "las", "del", "que", "y", "en", "por", "con", "una", "para", "es", "se",
+    "al", "lo", "como", "pero", "sus", "muy", "también",
+    "le", "les", "des", "du", "et", "est", "une", "pour", "dans", "pas", "qui", "sur", "au",
+    "avec", "ce", "cette", "sont", "être",
+    "der", "die", "das", "und", "ist", "nicht", "mit", "den", "dem", "von", "zu", "ein", "eine",
+    "sich", "auf", "für", "auch", "wird",
+    "il", "di", "che", "non", "per", "gli", "della", "sono", "nel", "alla",
+    "o", "os", "da", "do", "em", "não", "uma", "com", "são", "pelo",
+})  # fmt: skip
+SHORT_TEXT_WORDS = 30  # below this, the stop-word ratio alone is not trusted
+MIN_WORDS = 6  # below this (a headline alone), no judgement unless the script is not Latin
+
+
 def looks_english(text: str) -> bool:
-    """False for a text of some length where English function words are rare."""
+    """False for a text mostly in a non-Latin script, or where English function words are
+    rare (in a short text: rarer than those of Spanish, French, German, Portuguese or
+    Italian)."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    words = _WORD.findall(text[:20_000])
-    if len(words) < 30:
+    sample = text[:20_000]
+    letters = [c for c in sample if c.isalpha()]
+    if len(letters) >= 12 and sum(ord(c) > 0x24F for c in letters) > 0.5 * len(letters):
+        return False  # Cyrillic, Greek, Arabic, CJK...: no word counting needed
+    words = [w.lower() for w in _WORD.findall(sample)]
+    if len(words) < MIN_WORDS:
         return True
-    common = sum(1 for w in words if w.lower() in STOP_WORDS)
-    return common >= 0.15 * len(words)
+    common = sum(1 for w in words if w in STOP_WORDS)
+    if len(words) >= SHORT_TEXT_WORDS:
+        return common >= 0.15 * len(words)
+    foreign = sum(1 for w in words if w in FOREIGN_FUNCTION_WORDS and w not in STOP_WORDS)
+    return not (foreign >= 2 and foreign > common)
 
 
 def pipeline_identity(choice: PipelineChoice) -> str:
@@ -151,27 +176,34 @@ def analyze_articles(
     choice = choose_pipeline(spacy_model)
     identity = pipeline_identity(choice)
     results: list[list[dict[str, Any]] | None] = [None] * total
+    english: list[bool] = [True] * total
     keys = [cache_key(identity, text) for text in texts]
     cache = None
     if use_cache:
         cache = AnalysisCache(Path(cache_dir) if cache_dir else default_cache_dir(), warn)
         hits = cache.get_many(keys)
         for i, key in enumerate(keys):
-            if key in hits:
-                results[i] = hits[key]
+            hit = hits.get(key)
+            if isinstance(hit, dict) and isinstance(hit.get("entities"), list):
+                results[i] = hit["entities"]
+                english[i] = bool(hit.get("english", True))
     for i, text in enumerate(texts):
         if results[i] is None and not text.strip():
             results[i] = []
     missing = [i for i in range(total) if results[i] is None]
+    for i in missing:
+        english[i] = looks_english(texts[i])
+    # Warnings go with every use of the results, cached or not: the pipeline choice is known
+    # without loading spaCy, and the language flag is kept in the cache entry.
+    if choice.warning and warn is not None and choice.warning not in _WARNED:
+        _WARNED.add(choice.warning)  # once per process, however many calls
+        warn(choice.warning)
+    _warn_languages([a for a, ok in zip(articles, english, strict=True) if not ok], warn)
     done = total - len(missing)
     report("entities", done, total)
     if missing:
-        if choice.warning and warn is not None and choice.warning not in _WARNED:
-            _WARNED.add(choice.warning)  # once per process, however many calls
-            warn(choice.warning)
-        _warn_languages([articles[i] for i in missing], warn)
         analyzer = get_analyzer(choice)
-        batch: list[tuple[str, list[dict[str, Any]]]] = []
+        batch: list[tuple[str, dict[str, Any]]] = []
 
         def on_done(position: int, entities: list[dict[str, Any]]) -> None:
             nonlocal done
@@ -180,7 +212,7 @@ def analyze_articles(
             done += 1
             report("entities", done, total)
             if cache is not None:
-                batch.append((keys[index], entities))
+                batch.append((keys[index], {"entities": entities, "english": english[index]}))
                 if len(batch) >= CACHE_BATCH:
                     cache.put_many(batch)
                     batch.clear()
@@ -193,10 +225,10 @@ def analyze_articles(
     return [r if r is not None else [] for r in results]
 
 
-def _warn_languages(articles: Sequence[Any], warn: Warn | None) -> None:
+def _warn_languages(foreign: Sequence[Any], warn: Warn | None) -> None:
+    """One warning per article that does not look like English (the first few)."""
     if warn is None:
         return
-    foreign = [a for a in articles if not looks_english(a.text)]
     for article in foreign[:MAX_LANGUAGE_WARNINGS]:
         warn(f"article {article.id!r} does not look like English: entities may be poor")
     if len(foreign) > MAX_LANGUAGE_WARNINGS:

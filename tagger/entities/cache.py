@@ -1,4 +1,6 @@
-"""The analysis cache: entity lists in SQLite, keyed by text hash and pipeline identity."""
+"""The analysis cache: analyses in SQLite, keyed by text hash and pipeline identity.
+
+A value is any JSON document; analyze.py stores {"entities": [...], "english": bool}."""
 
 from __future__ import annotations
 
@@ -55,8 +57,8 @@ class AnalysisCache:
         if self._warn is not None:
             self._warn(message)
 
-    def get_many(self, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-        found: dict[str, list[dict[str, Any]]] = {}
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
         if self._db is None:
             return found
         unique = list(dict.fromkeys(keys))
@@ -76,7 +78,7 @@ class AnalysisCache:
             self._disable(f"entity cache {self.path} cannot be read ({exc}): running without it")
         return found
 
-    def put_many(self, items: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
+    def put_many(self, items: Iterable[tuple[str, Any]]) -> None:
         if self._db is None:
             return
         rows = [(key, json.dumps(value, ensure_ascii=False)) for key, value in items]

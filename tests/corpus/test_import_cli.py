@@ -121,8 +121,10 @@ def test_huge_file_is_skipped_without_reading_it_all(tmp_path: Path) -> None:
     with dump.open("wb") as handle:
         handle.truncate(200 * 1024 * 1024)
     result = run(["corpus", "import", tmp_path, "-o", tmp_path / "o.jsonl"])
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # ran, but nothing usable was produced
+    assert "nothing imported" in result.stderr
     assert not (tmp_path / ".o.jsonl.partial").exists()
+    assert not (tmp_path / "o.jsonl").exists()
     assert f"{page}: file larger than 100 MB" in result.stderr
     assert f"{dump}: file larger than 100 MB" in result.stderr
     assert "2 skipped (2 file larger than 100 MB)" in result.stderr

@@ -141,10 +141,75 @@ def test_encodings_of_dumps(tmp_path: Path, wild: Path) -> None:
         ("McDonaldYouTube", [], ["McDonald", "YouTube"]),
         ("Harbour Councilclimate", ["Harbour Council"], ["Harbour Council", "climate"]),
         ("Rail, Strikes;  Weather", [], ["Rail", "Strikes", "Weather"]),
+        # known tags around an unknown word: no one-letter piece, no cut inside 'Senate'
+        (
+            "FEMASenatedisaster-relief",
+            ["FEMA", "disaster-relief"],
+            ["FEMA", "Senate", "disaster-relief"],
+        ),
+        ("DCNFforeign-affairsU.S. News", [], ["DCNF", "foreign-affairs", "U.S. News"]),
+        # a short known tag inside a word does not break the word apart
+        ("BusinessDonald Trump", ["US"], ["Business", "Donald Trump"]),
+        ("AApple News", [], ["AApple News"]),
     ],
 )
 def test_split_tags(glued: str, vocabulary: list[str], tags: list[str]) -> None:
     assert split_tags(glued, vocabulary) == tags
+
+
+def test_split_tags_never_gives_one_letter_pieces() -> None:
+    for glued, vocabulary in [
+        ("FEMASenatedisaster-relief", ["FEMA", "disaster-relief"]),
+        ("NATOSummitclimate-talks", ["NATO"]),
+        ("EUAid", ["EU"]),
+    ]:
+        tags = split_tags(glued, vocabulary)
+        assert all(len(tag) > 1 for tag in tags), (glued, tags)
+        assert "".join(tags) == glued
+
+
+MENU_PAGE = """Home | News | Politics | Subscribe | Log in
+
+Ferry Timetable Changes Announced For The Summer Season
+
+By Lena Hart
+June 3, 2024
+
+The island ferry company will add two late sailings on Fridays and Saturdays from the first \
+week of July, the operator said on Monday, after a winter of complaints from residents.
+
+Tickets for the new sailings go on sale next week. The company said the extra crossings \
+would be reviewed at the end of September, when the summer timetable ends.
+
+Share on Facebook
+Tags: Ferries, Transport
+"""
+
+
+def test_a_menu_line_is_navigation_not_a_breadcrumb() -> None:
+    dump = clean_dump(MENU_PAGE)
+    assert dump.sections == []
+    assert dump.title == "Ferry Timetable Changes Announced For The Summer Season"
+    assert (dump.authors, dump.tags) == (["Lena Hart"], ["Ferries", "Transport"])
+    assert "Subscribe" not in dump.body and dump.body.startswith("The island ferry company")
+    # a flattened menu (no separators, many items) is no breadcrumb either
+    flat = clean_dump(MENU_PAGE.replace(" | ", " ", 4))
+    assert flat.sections == []
+
+
+@pytest.mark.parametrize(
+    ("line", "sections"),
+    [
+        ("Home News", ["News"]),
+        ("Home > World > Europe", ["World", "Europe"]),
+        ("Home » Business", ["Business"]),
+        ("News | Politics | Sport | Weather", []),
+        ("Home > News > Subscribe", []),
+    ],
+)
+def test_breadcrumbs_still_give_sections(line: str, sections: list[str]) -> None:
+    dump = clean_dump(MENU_PAGE.replace("Home | News | Politics | Subscribe | Log in", line))
+    assert dump.sections == sections
 
 
 @pytest.mark.parametrize(

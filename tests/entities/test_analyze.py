@@ -142,6 +142,25 @@ def test_non_english_text_is_processed_with_a_warning(tmp_path: Path) -> None:
     result = analyze_articles([german], cache_dir=tmp_path, warn=warnings.append)
     assert isinstance(result[0], list)
     assert any("'de' does not look like English" in w for w in warnings)
+    # The warning goes with every use of the result, a cache hit too.
+    warm: list[str] = []
+    assert analyze_articles([german], cache_dir=tmp_path, warn=warm.append) == result
+    assert any("'de' does not look like English" in w for w in warm)
+
+
+def test_a_short_non_english_text_warns_too(tmp_path: Path) -> None:
+    short = [
+        Article(
+            id="es",
+            title="Bukele abre la cárcel",
+            body="El presidente dijo que la cárcel está lista para los migrantes.",
+        ),
+        Article(id="ru", title="", body="Президент Сальвадора заявил в понедельник"),
+        Article(id="en", title="Zelensky Meets Pope Leo", body="Nayib Bukele, Marco Rubio."),
+    ]
+    warnings: list[str] = []
+    analyze_articles(short, cache_dir=tmp_path, use_cache=False, warn=warnings.append)
+    assert sorted(w.split("'")[1] for w in warnings) == ["es", "ru"]
 
 
 def test_chunks_cover_the_text_at_boundaries() -> None:
@@ -185,5 +204,11 @@ def test_blank_pipeline_warns_once_and_finds_titled_people(
     other = Article(id="blank2", title="More", body="Officials from Peru met in Lima again.")
     analyze_articles([other], cache_dir=tmp_path, warn=warnings.append)
     assert sum("person recall is lower" in w for w in warnings) == 1
+    # A new process with a warm cache is told too (without loading any pipeline).
+    monkeypatch.setattr(analyze, "_WARNED", set())
+    monkeypatch.setattr(analyze, "get_analyzer", lambda _choice: 1 / 0)
+    warm: list[str] = []
+    assert analyze_articles([article], cache_dir=tmp_path, warn=warm.append)[0] == ents
+    assert sum("person recall is lower" in w for w in warm) == 1
     found = {(e["name"], e["type"]) for e in ents}
     assert {("Dina Boluarte", "PERSON"), ("Chile", "COUNTRY"), ("World Bank", "AGENCY")} <= found
