@@ -367,7 +367,7 @@ class Tagger:
         return lists
 
     @overload
-    def predict(self, articles: Article, **kwargs: Any) -> Suggestions: ...
+    def predict(self, articles: Article | str | dict[str, Any], **kwargs: Any) -> Suggestions: ...
 
     @overload
     def predict(self, articles: Iterable[Article], **kwargs: Any) -> list[Suggestions]: ...
@@ -391,8 +391,8 @@ class Tagger:
         when the model was trained with entity features. They feed those features,
         suggest tags that name salient entities, and are returned with the suggestions.
         """
-        single = isinstance(articles, Article)
-        batch = [articles] if single else list(articles)  # type: ignore[list-item]
+        single = isinstance(articles, Article | str | dict)
+        batch = as_articles([articles] if single else list(articles))  # type: ignore[list-item]
         if not batch:
             return []
         entities = self.resolve_entities(batch, entities, spacy_model, use_cache, warn)
@@ -454,13 +454,18 @@ class Tagger:
                             )
                         ]
                     source = "model"
-                    if rule_hits[i, j] and probs[j] < thresholds[j]:
-                        source = "name"
+                    if selected and probs[j] < thresholds[j]:
+                        # Selected by a rule, not by its threshold: say which.
+                        if rule_hits[i, j]:
+                            source = "name"
+                            reason = "tag named in the title"
+                            weight = float(self.tag_model.name_rule.precision[j])
+                        else:
+                            source = "best"
+                            reason = "best tag: no tag passed its threshold"
+                            weight = float(probs[j])
                         if explain:
-                            precision = float(self.tag_model.name_rule.precision[j])
-                            evidence.insert(
-                                0, Evidence("name", "tag named in the title", precision)
-                            )
+                            evidence.insert(0, Evidence("rule", reason, weight))
                     suggestion = LabelSuggestion(
                         self.tag_model.labels[j],
                         float(probs[j]),
@@ -549,6 +554,26 @@ def _label_mapper(labels: Sequence[str]) -> Callable[[str], str]:
 
     known = {normalise_label(label).casefold(): label for label in labels}
     return lambda label: known.get(normalise_label(label).casefold(), label)
+
+
+def as_articles(items: Sequence[Any]) -> list[Article]:
+    """Articles from Articles, JSON-like dicts or plain text (first line the title)."""
+    from tagger.corpus.readers import article_from_plain_text
+
+    out = []
+    for item in items:
+        if isinstance(item, Article):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(article_from_plain_text(item, None, None))
+        elif isinstance(item, dict):
+            try:
+                out.append(Article.from_dict(item))
+            except ValueError as exc:
+                raise InputError(f"invalid article: {exc}") from exc
+        else:
+            raise TypeError(f"expected an Article, a dict or a text, got {type(item).__name__}")
+    return out
 
 
 def _entity_manifest(featurizer: Featurizer, spacy_model: str | None) -> dict[str, Any] | None:

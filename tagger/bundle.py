@@ -63,6 +63,11 @@ def save_bundle(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    # mkdtemp makes a private (0700) folder; a bundle is read by other accounts
+    # (a service running `tagger serve`), so give it the usual permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         files: dict[str, str] = {}
         for name, obj in objects.items():
@@ -160,6 +165,13 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> None:
             raise BundleError(
                 f"{file}: checksum mismatch (sha256 {actual[:12]}…, manifest says "
                 f"{str(expected)[:12]}…); the file was altered: refusing to load it"
+            )
+    labels = manifest.get("labels") or {}
+    for kind in ("sections", "tags"):
+        if labels.get(kind) and f"{kind}.joblib" not in listed:
+            raise BundleError(
+                f"{path}: the manifest names {len(labels[kind])} {kind} but lists no "
+                f"{kind}.joblib: refusing an incomplete bundle"
             )
     extra = sorted(p.name for p in path.glob("*.joblib") if p.name not in listed)
     if extra:

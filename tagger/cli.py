@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from tagger.errors import EXIT_FAILED, TaggerError
+from tagger.errors import EXIT_FAILED, EXIT_REFUSED, TaggerError
 
 # Newer typer ships its own copy of click (and click itself may not be installed):
 # take the exception classes from typer so that usage errors and exits pass through.
@@ -37,6 +37,14 @@ class _TaggerGroup(TyperGroup):
             raise typer.Exit(130) from None
         except (*_CLICK_ERRORS, typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:
+            # The reader of our output went away (`tagger predict ... | head`): not an error.
+            _silence_stdout()
+            raise typer.Exit(0) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _print_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(EXIT_REFUSED) from None
         except Exception as exc:
             if os.environ.get("TAGGER_DEBUG"):
                 raise
@@ -142,6 +150,12 @@ def _finish_read(report: Any, console: Any, strict: bool) -> None:
         raise error
 
 
+class _Failed(TaggerError):
+    """The command ran but produced nothing usable (exit 1)."""
+
+    exit_code = EXIT_FAILED
+
+
 def _require_articles(articles: list[Any], paths: list[str], purpose: str) -> None:
     """Refuse (exit 2) an input that gave no article, naming what was read."""
     if not articles:
@@ -158,7 +172,7 @@ def train(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML or JSON training config.")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (overrides config).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Random seed (overrides config).")] = None,
     min_precision: Annotated[
         float | None,
         typer.Option("--min-precision", help="Tune each tag for this precision, not best F1."),
@@ -403,6 +417,10 @@ def evaluate(
     if json_out:
         json_out.write_text(json.dumps(result, indent=2, default=float) + "\n")
         console.info(f"wrote {json_out}")
+    if "sections" not in result and "tags" not in result:
+        raise _Failed(
+            "no article of the test corpus has a section or tags the model could be scored on"
+        )
 
 
 @app.command()
@@ -437,6 +455,8 @@ def corpus_stats_command(
     else:
         render_stats(stats, console)
     _finish_read(report, console, strict)
+    if not articles:
+        raise _Failed("no article in the input")
 
 
 @corpus_app.command("import")
@@ -685,7 +705,7 @@ def learn(
         typer.Option("--test", help="Labeled held-out corpus (default: hold out reviews)."),
     ] = None,
     holdout: Annotated[
-        float, typer.Option(help="Share of reviewed articles held out without --test.")
+        float, typer.Option(help="Share held out without --test (of the reviews, or all).")
     ] = 0.2,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the model's).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
@@ -781,6 +801,12 @@ def feedback_stats_command(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _print_error(message: str) -> None:

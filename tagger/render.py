@@ -17,7 +17,7 @@ def render_suggestions(
             console.out.print(json.dumps(s.to_dict(), ensure_ascii=False), markup=False)
         return
     if fmt == "json":
-        data = [s.to_dict(explain=explain) for s in suggestions]
+        data = [s.to_dict() for s in suggestions]
         console.out.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False)
         return
     for s in suggestions:

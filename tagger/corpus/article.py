@@ -71,12 +71,13 @@ class Article:
         tags = data.get("tags") or []
         if isinstance(tags, str):
             tags = [t.strip() for t in re.split(r"[;,|]", tags) if t.strip()]
-        if not isinstance(tags, list):
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ValueError("'tags' must be a list of strings")
-        tags = [str(t) for t in tags]
         authors = data.get("authors") or data.get("author") or []
         if isinstance(authors, str):
             authors = [a.strip() for a in re.split(r";|,| and ", authors) if a.strip()]
+        if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
+            raise ValueError("'authors' must be a string or a list of strings")
         section = data.get("section")
         if section is not None and not isinstance(section, str):
             raise ValueError("'section' must be a string or null")
@@ -84,6 +85,18 @@ class Article:
         if not isinstance(meta, dict):
             raise ValueError("'meta' must be an object")
         article_id = data.get("id")
+        if article_id is not None and (
+            isinstance(article_id, bool) or not isinstance(article_id, (str, int))
+        ):
+            raise ValueError("'id' must be a string or a number")
+        for name in ("url", "source"):
+            if data.get(name) is not None and not isinstance(data.get(name), str):
+                raise ValueError(f"'{name}' must be a string or null")
+        raw_date = data.get("published") or data.get("date")
+        published = parse_date(raw_date)
+        if raw_date and published is None:
+            # Keep what the source said rather than losing it silently.
+            meta = {**meta, "published_raw": str(raw_date)}
         if article_id is None or str(article_id).strip() == "":
             article_id = default_id or content_id(title, body)
         return cls(
@@ -92,8 +105,8 @@ class Article:
             body=body,
             section=section,
             tags=tags,
-            published=parse_date(data.get("published") or data.get("date")),
-            authors=[str(a) for a in authors],
+            published=published,
+            authors=list(authors),
             url=data.get("url"),
             source=data.get("source"),
             meta=meta,

@@ -162,6 +162,16 @@ def detect_format(path: Path) -> str | None:
     return None
 
 
+_DOCUMENTATION = re.compile(
+    r"^(readme|license|licence|copying|changelog|changes|notice|authors)([._-].*)?$", re.I
+)
+
+
+def is_documentation(path: Path) -> bool:
+    """README, LICENSE and the like: shipped beside a corpus, not part of it."""
+    return bool(_DOCUMENTATION.match(path.name))
+
+
 def iter_files(path: Path) -> Iterator[Path]:
     """Files under a folder, sorted, hidden ones left out."""
     for root, dirs, files in os.walk(path):
@@ -202,6 +212,10 @@ def _read_path(path: Path, fmt: str, report: ReadReport, options: ReadOptions) -
     if path.is_dir() and chosen != "folders":
         for child in iter_files(path):
             child_fmt = detect_format(child) if fmt == "auto" else fmt
+            if fmt == "auto" and is_documentation(child):
+                report.files += 1
+                report.skip(child, "documentation file, not an article: give --format to read it")
+                continue
             if child_fmt is None:
                 report.files += 1
                 report.skip(child, "unknown format: give --format")
@@ -225,8 +239,11 @@ def _read_file(path: Path, fmt: str, report: ReadReport, options: ReadOptions) -
         report.skip(path, f"no reader for format {fmt!r}")
         return
     report.files += 1
+    before = (report.records, len(report.skipped))
     try:
         yield from _count(reader(path, report, options), report)
+        if (report.records, len(report.skipped)) == before:
+            report.skip(path, "empty file: no records")
     except InputError as exc:
         report.skip(path, str(exc))
     except OSError as exc:
@@ -397,6 +414,11 @@ def read_folders(path: Path, report: ReadReport, options: ReadOptions) -> Iterat
     """A folder per section, one text file per article, first line the title (BBC layout)."""
     if not path.is_dir():
         raise InputError("format 'folders' needs a folder with one subfolder per label")
+    for loose in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
+        # Files beside the label folders have no label: say so rather than drop them.
+        report.files += 1
+        reason = "documentation file" if is_documentation(loose) else "not in a label folder"
+        report.skip(loose, f"{reason}: a folder-per-label corpus has its articles in subfolders")
     for label_dir in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for file in iter_files(label_dir):
             report.files += 1

@@ -262,8 +262,9 @@ def test_section_probabilities_and_evidence(fast_model: Tagger, sample_split: An
         for suggestion in [s.section, *s.tags]:
             for evidence in suggestion.evidence:
                 some_evidence = True
-                if evidence.kind == "name":  # the tag's name is in the title
-                    assert suggestion.source == "name" and 0 < evidence.weight <= 1
+                if evidence.kind == "rule":  # chosen by a rule, not its threshold
+                    assert suggestion.source in ("name", "best") and 0 < evidence.weight <= 1
+                    assert suggestion.score < (suggestion.threshold or 0)
                     continue
                 assert evidence.kind == "term" and evidence.weight > 0
                 # Every word of an evidence n-gram is in the article.

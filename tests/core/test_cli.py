@@ -202,9 +202,9 @@ def test_predict_json_and_table(cli_bundle: Path, corpus_files: dict[str, Path])
     assert plain.exit_code == 0
     data = json.loads(plain.stdout)
     assert isinstance(data, list) and len(data) == 18
-    assert all("evidence" not in t for row in data for t in row["tags"])
-    explained = json.loads(run([*base, "--format", "json", "--explain"]).stdout)
-    assert all("evidence" in t for row in explained for t in row["tags"])
+    # JSON is for programs: the evidence is always there, as in JSONL.
+    assert all("evidence" in t for row in data for t in row["tags"])
+    assert data == json.loads(run([*base, "--format", "json", "--explain"]).stdout)
 
     table = run([*base, "--top-k", "2"])
     assert table.exit_code == 0
