@@ -800,7 +800,12 @@ def feedback_stats_command(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except BrokenPipeError:
+        # Whoever read our output stopped early (`tagger predict ... | head`): not an error.
+        _silence_stdout()
+        sys.exit(0)
 
 
 def _silence_stdout() -> None:

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from tagger.corpus.readers import ReadReport, Skip
+
+
+def _data_console_class() -> type:
+    from rich.console import Console as RichConsole
+
+    class DataConsole(RichConsole):
+        """stdout for data: a reader that stops early (`| head`) is not an error."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0)
+
+    return DataConsole
+
+
+def _data_console(**kwargs: Any) -> Any:
+    return _data_console_class()(**kwargs)
 
 
 class Console:
@@ -20,7 +40,7 @@ class Console:
         # soft_wrap: a message naming a file and line stays on one line when stderr is
         # not a terminal; emoji=False: text such as ":fire:" in titles is data, not a code.
         self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-        self.out = RichConsole(highlight=False, soft_wrap=True, emoji=False)
+        self.out = _data_console(highlight=False, soft_wrap=True, emoji=False)
 
     def info(self, message: str) -> None:
         if not self.quiet:

@@ -41,7 +41,9 @@ def _render_one(s: Suggestions, console: Any, explain: bool) -> None:
     table.add_column("")
     if explain:
         table.add_column("evidence")
-    for tag in s.tag_candidates:
+    # Every suggested tag, and the top-k candidates besides, best first.
+    shown = {t.label: t for t in [*s.tags, *s.tag_candidates]}
+    for tag in sorted(shown.values(), key=lambda t: (not t.selected, -t.score)):
         mark = "[green]suggested[/green]" if tag.selected else "[dim]-[/dim]"
         row = [
             f"  {escape(tag.label)}",
