@@ -22,8 +22,9 @@ def _canonical_forms(labels: Counter[str]) -> tuple[dict[str, str], list[str]]:
         for raw in raw_variants:
             mapping[raw] = best
         if len(raw_variants) > 1:
-            variants = ", ".join(repr(v) for v in sorted(raw_variants) if v != best)
-            notes.append(f"merged label variants {variants} into {best!r}")
+            variants = ", ".join(f"{v!r} ({labels[v]})" for v in sorted(raw_variants) if v != best)
+            total = sum(labels[v] for v in raw_variants)
+            notes.append(f"merged label variants {variants} into {best!r} ({total} in all)")
     return mapping, notes
 
 
