@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import html as html_lib
 import json
 import re
 from collections.abc import Iterator
@@ -385,7 +386,40 @@ def read_input_bytes(path: Path) -> bytes:
         raise InputError(f"unreadable: truncated or corrupt gzip ({exc})") from exc
 
 
-_TRUNCATED = re.compile(rb"</(?:html|body)\s*>", re.I)
+_CLOSED = re.compile(rb"</(?:html|body)\s*>", re.I)
+_TAG_START = re.compile(rb"<[A-Za-z!/?]")
+_RAW_BLOCK = re.compile(rb"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_ANY_TAG = re.compile(rb"<[^>]*>")
+_SENTENCE_DONE = re.compile(r"[.!?…:;\"”’'»)\]]$")
+
+
+def truncation(data: bytes) -> str | None:
+    """Why a page looks cut off, or None: only on evidence, not on missing end tags.
+
+    `</body>` and `</html>` are optional in HTML5, so their absence proves nothing. A
+    page is truncated when it ends inside a tag, a comment, a script or style, or when
+    its <article> or <main> is never closed and its text stops mid-sentence.
+    """
+    tail = data[-65536:].rstrip()
+    if _CLOSED.search(tail[-4096:]):
+        return None
+    lowered = tail.lower()
+    if lowered.rfind(b"<!--") > lowered.rfind(b"-->"):
+        return "truncated page: cut inside a comment"
+    for name in (b"script", b"style"):
+        if lowered.rfind(b"<" + name) > lowered.rfind(b"</" + name):
+            return f"truncated page: cut inside a <{name.decode()}>"
+    if _TAG_START.search(tail[tail.rfind(b">") + 1 :]):
+        return "truncated page: cut inside a tag"
+    whole = data.lower()
+    for name in (b"article", b"main"):
+        opened = len(re.findall(rb"<" + name + rb"[\s>]", whole))
+        if opened > whole.count(b"</" + name):
+            text = _ANY_TAG.sub(b" ", _RAW_BLOCK.sub(b" ", tail[-8192:]))
+            last = html_lib.unescape(text.decode("utf-8", "replace")).strip()
+            if last and not _SENTENCE_DONE.search(last):
+                return f"truncated page: <{name.decode()}> not closed and cut mid-sentence"
+    return None
 
 
 @register("html")
@@ -399,8 +433,9 @@ def read_html(path: Path, report: ReadReport, options: ReadOptions) -> Iterator[
     if looks_binary(data):
         report.skip(path, "binary data, not text")
         return
-    if re.search(rb"<html", data[:4096], re.I) and not _TRUNCATED.search(data[-65536:]):
-        report.skip(path, "truncated page: no closing </body> or </html>")
+    truncated = truncation(data)
+    if truncated:
+        report.skip(path, truncated)
         return
     page = extract_page(data)
     if page.skip:

@@ -7,7 +7,9 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tagger.corpus.html import decode_html, extract_page
+import pytest
+
+from tagger.corpus.html import decode_html, extract_page, truncation
 
 from .conftest import read
 
@@ -74,9 +76,42 @@ def test_index_login_and_truncated_pages_are_skipped_with_reasons(wild: Path) ->
     assert reasons == {
         "front-page.html": "not an article: index or list page",
         "login.html": "not an article: no main text",
-        "truncated.html": "truncated page: no closing </body> or </html>",
+        "truncated.html": "truncated page: <article> not closed and cut mid-sentence",
     }
     assert report.files == 5
+
+
+def test_html5_pages_without_the_optional_end_tags_are_read(tmp_path: Path, wild: Path) -> None:
+    page = (wild / "html" / "bridge-jsonld.html").read_text(encoding="utf-8")
+    bare = page.replace("</body>", "").replace("</html>", "").rstrip()
+    assert "</body>" not in bare and "</html>" not in bare
+    (tmp_path / "no-end-tags.html").write_text(bare, encoding="utf-8")
+    # and a page that stops after its article, without </main>, <footer> or end tags
+    short = bare[: bare.index("</article>") + len("</article>")]
+    (tmp_path / "ends-after-article.html").write_text(short, encoding="utf-8")
+    articles, report = read([tmp_path])
+    assert not report.skipped, [str(s) for s in report.skipped]
+    assert [a.title for a in articles] == [
+        "Old bridge over the Lune to close for six weeks of repairs"
+    ] * 2
+    assert articles[0].body == articles[1].body
+
+
+@pytest.mark.parametrize(
+    ("ending", "reason"),
+    [
+        ('<p>The works end in May.</p><div class="foot', "cut inside a tag"),
+        ("<p>The works end in May.</p><!-- footer starts", "cut inside a comment"),
+        ("<p>The works end in May.</p><script>var x = 1;", "cut inside a <script>"),
+        ("<p>The works end in May and the road", "<article> not closed and cut mid-sentence"),
+        ("<p>The works end in May.</p>", None),  # closed sentence: no evidence of a cut
+        ("<p>The works end in May and the road</p></article>", None),  # article closed
+    ],
+)
+def test_truncation_needs_evidence(ending: str, reason: str | None) -> None:
+    page = "<!DOCTYPE html><html><head><title>Works</title></head><body><article>" + ending
+    found = truncation(page.encode("utf-8"))
+    assert (found and found.removeprefix("truncated page: ")) == reason
 
 
 def test_gzipped_page_empty_and_binary_files(tmp_path: Path, wild: Path) -> None:
@@ -84,7 +119,8 @@ def test_gzipped_page_empty_and_binary_files(tmp_path: Path, wild: Path) -> None
         out.write((wild / "html" / "bridge-jsonld.html").read_bytes())
     (tmp_path / "empty.html").write_bytes(b"")
     (tmp_path / "image.html").write_bytes(bytes(range(256)) * 8)
-    (tmp_path / "cut.html.gz").write_bytes(gzip.compress(b"<html><body><p>x</p>" * 500)[:300])
+    page = (wild / "html" / "bridge-jsonld.html").read_bytes()
+    (tmp_path / "cut.html.gz").write_bytes(gzip.compress(page)[:300])  # a cut gzip stream
     articles, report = read([tmp_path])
     assert [a.title for a in articles] == [
         "Old bridge over the Lune to close for six weeks of repairs"

@@ -82,7 +82,7 @@ def test_import_a_messy_archive(messy: Path, tmp_path: Path) -> None:
     reasons = {line.split(": ", 1)[0].rsplit("/", 1)[1]: line.split(": ", 1)[1] for line in listed}
     assert reasons == {
         "front-page.html": "not an article: index or list page",
-        "truncated.html": "truncated page: no closing </body> or </html>",
+        "truncated.html": "truncated page: <article> not closed and cut mid-sentence",
         "empty.txt": "empty body: the file has no text",
         "latin.txt": "unknown text encoding",
         "photo.jpg.txt": "binary data, not text",
