@@ -9,7 +9,13 @@ from typing import Any
 
 from tagger.entities.cache import AnalysisCache, cache_key, default_cache_dir
 from tagger.entities.canonical import Canonicalizer, RawSpan
-from tagger.entities.gazetteer import data_fingerprint, gazetteer, places, us_states
+from tagger.entities.gazetteer import (
+    data_fingerprint,
+    gazetteer,
+    place_names,
+    places,
+    us_states,
+)
 from tagger.entities.pipeline import RULES_VERSION, PipelineChoice, choose_pipeline, load_pipeline
 
 Progress = Callable[[str, int, int], None]
@@ -33,7 +39,7 @@ class Analyzer:
         self.choice = choice
         self.gazetteer = gazetteer()
         self.nlp = load_pipeline(choice, self.gazetteer)
-        self.canonicalizer = Canonicalizer(self.gazetteer, places(), us_states())
+        self.canonicalizer = Canonicalizer(self.gazetteer, places(), us_states(), place_names())
 
     def analyze(
         self,

@@ -117,8 +117,15 @@ _DATELINE = re.compile(
     r"|[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}(?=,\s*[A-Z][a-z]{2,8}\.?\s+\d))"
     r"(?:,\s*(?P<region>[A-Z][A-Za-z.' ]{1,25}?))?"
     r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
-    r"\s*(?:\((?:Reuters?|AP|AFP|UPI|dpa)\))?\s*[-–—]{1,2}\s"
+    r"\s*(?:\((?P<credit>[A-Z][\w ./-]{1,30})\))?\s*[-–—]{1,2}\s"
 )
+# News agencies credited in a dateline ("SAN SALVADOR (Reuters) -"): a credit, not a subject.
+WIRE_AGENCIES = {
+    "reuter", "reuters", "ap", "associated press", "afp", "agence france-presse",
+    "agence france presse", "upi", "dpa", "xinhua", "bloomberg", "efe", "ansa", "kyodo",
+    "tass", "itar-tass", "ria novosti", "interfax", "aap", "pti", "yonhap", "anadolu",
+    "cnn", "ips", "europa press", "notimex", "bernama", "antara", "apa", "pa", "cp",
+}  # fmt: skip
 # "U.K. CHANCELLOR LAWSON SAYS", "TREASURY'S BAKER SEES": a title (or an owner) and a word
 # before a reporting verb name a person in a wire headline in capitals.
 _CAPS_HEADLINE_PERSON = re.compile(
@@ -328,11 +335,16 @@ class Canonicalizer:
     """Turns one article's raw spans into ranked canonical entity dicts."""
 
     def __init__(
-        self, gazetteer: Gazetteer, places: dict[str, str], us_states: dict[str, str]
+        self,
+        gazetteer: Gazetteer,
+        places: dict[str, str],
+        us_states: dict[str, str],
+        place_names: dict[str, str] | None = None,
     ) -> None:
         self.gaz = gazetteer
         self.places = places
         self.us_states = us_states
+        self.place_names = place_names or {}
 
     def entities(self, text: str, title_end: int, spans: list[RawSpan]) -> list[dict[str, Any]]:
         found: dict[tuple[str, str], list[Mention]] = defaultdict(list)
@@ -346,9 +358,12 @@ class Canonicalizer:
         def add(kind: str, name: str, start: int, end: int) -> None:
             found[(kind, name)].append(Mention(start, end))
 
+        credit = _wire_credit(text, title_end)
         for span in sorted(spans, key=lambda s: (s.start, -s.end)):
             if span.label not in PRIMARY_TYPES + SECONDARY_TYPES:
                 continue
+            if credit[0] <= span.start and span.end <= credit[1]:
+                continue  # "(Reuters)" in the dateline
             start, end = trim_span(text, span.start, span.end)
             if end - start < 2 and not (end - start == 1 and span.ent_id):
                 continue
@@ -407,7 +422,11 @@ class Canonicalizer:
         self._dateline(text, title_end, add, inferred)
         self._resolve_persons(text, persons, others, add)
         for label, mention in others:
-            add(label, text[mention.start : mention.end], mention.start, mention.end)
+            name = text[mention.start : mention.end]
+            if label in ("GPE", "LOC") and name.isupper() and len(name) > 3:
+                # "SAN SALVADOR" of a dateline: the places gazetteer's name, else title case.
+                name = self.place_names.get(fold(name)) or name.title()
+            add(label, name, mention.start, mention.end)
         _sweep_surnames(text, found, [(s.start, s.end) for s in spans])
 
         entities = _merge_names(found)
@@ -699,6 +718,14 @@ class Canonicalizer:
                     entity.mentions.append(Mention(start, end))
                     taken.append((start, end))
                     break
+
+
+def _wire_credit(text: str, title_end: int) -> tuple[int, int]:
+    """Offsets of a news agency's name credited in the dateline, else (0, 0)."""
+    match = _DATELINE.match(text, title_end + 2 if title_end else 0)
+    if match and match.group("credit") and fold(match.group("credit")) in WIRE_AGENCIES:
+        return match.span("credit")
+    return 0, 0
 
 
 def find_word(text: str, word: str, start: int = 0) -> int:

