@@ -16,6 +16,7 @@ from tagger.feedback.export import ExportReport, reviewed_articles
 from tagger.feedback.store import FeedbackStore
 
 Progress = Callable[[str, int, int], None]
+MIN_HELDOUT = 5  # fewer held-out articles would make the comparison noise
 
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
@@ -31,6 +32,7 @@ class LearnResult:
     parent_id: str | None
     original: int
     reviewed: int
+    learned: int  # reviewed articles trained on (not held out)
     trained_on: int
     heldout: int
     heldout_source: str
@@ -51,16 +53,22 @@ def merge_corpus(original: Sequence[Article], reviewed: Sequence[Article]) -> li
     return [a for a in original if a.id not in reviewed_ids] + list(reviewed)
 
 
-def heldout_metrics(model: Any, articles: Sequence[Article], tags: Sequence[str]) -> dict[str, Any]:
+def heldout_metrics(
+    model: Any,
+    articles: Sequence[Article],
+    tags: Sequence[str],
+    entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     """Tag and section metrics of a model on articles, over a fixed tag set.
 
     Scoring both models over the same label set keeps the comparison fair: a tag the
-    old model never learned counts as missed, not as absent.
+    old model never learned counts as missed, not as absent. `entities` (one list per
+    article) is needed by a model with entity features.
     """
     from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
 
     articles = list(articles)
-    x = model.featurizer.transform(articles)
+    x = model.featurizer.transform(articles, entities if model.featurizer.uses_entities else None)
     out: dict[str, Any] = {"articles": len(articles)}
     tagged = [i for i, a in enumerate(articles) if a.tags]
     if tags and tagged:
@@ -112,9 +120,12 @@ def learn(
 ) -> LearnResult:
     """Train a bundle on `corpus` plus the reviewed articles and compare it with the old one.
 
-    Held-out data is `test` when given; otherwise a stable `holdout` share of the
-    reviewed articles, which are then left out of training. `seed` (default: the old
-    model's) seeds training and the hold-out. `model_path` is never written to.
+    Held-out data is `test` when given; otherwise a stable `holdout` share (by id hash)
+    of the reviewed articles, or when that is too small, of the original corpus with the
+    reviewed versions in place of the originals; it is left out of training. `seed`
+    (default: the old model's) seeds training and the hold-out. A model with entity features
+    gets its entities extracted (cached) with the spaCy pipeline it was trained with.
+    `model_path` is never written to.
     """
     from tagger.api import Tagger, TrainConfig
     from tagger.labels import normalise_labels
@@ -129,11 +140,6 @@ def learn(
     if not 0 < holdout < 1:
         raise ConfigError("--holdout must be between 0 and 1")
     old = Tagger.load(model_path)
-    if old.featurizer.uses_entities:
-        raise ConfigError(
-            f"{model_path} uses entity features; learning from feedback does not run the "
-            "entity pipeline yet: retrain with `tagger train` instead"
-        )
     old_config = old.manifest.get("config") or {}
     seed = seed if seed is not None else int(old_config.get("seed", 0))
     report = ExportReport()
@@ -146,28 +152,69 @@ def learn(
     original = list(corpus or [])
     if not reviewed:
         raise InputError("the feedback store has no reviewed article to learn from")
+    reviewed_ids = {a.id for a in reviewed}
     if test is None:
-        held = [a for a in reviewed if in_holdout(a.id, holdout, seed)]
-        held = [a for a in held if a.tags or a.section]
-        if len(held) < 5:
+        # The same articles for both models, chosen by id hash (stable, seeded): the
+        # reviewed share when it is big enough, else the same share of the original
+        # corpus too, with the reviewed versions in place of the originals.
+        def labeled_share(articles: Sequence[Article]) -> list[Article]:
+            return [
+                a for a in articles if in_holdout(a.id, holdout, seed) and (a.tags or a.section)
+            ]
+
+        held = labeled_share(reviewed)
+        if len(held) < MIN_HELDOUT:
+            held = labeled_share(merge_corpus(original, reviewed))
+        if len(held) < MIN_HELDOUT:
             raise InputError(
-                f"only {len(held)} reviewed article(s) fall in the {holdout:.0%} hold-out: "
-                "give --test with a labeled test corpus"
+                f"only {len(held)} labeled article(s) fall in the {holdout:.0%} hold-out "
+                f"({len(original)} original, {len(reviewed)} reviewed): give --corpus with the "
+                "original training corpus, or --test with a labeled test corpus"
             )
         held_ids = {a.id for a in held}
-        train_reviewed = [a for a in reviewed if a.id not in held_ids]
-        source = f"{len(held)} reviewed articles held out ({holdout:.0%}, seed {seed})"
+        from_original = len(held_ids - reviewed_ids)
+        source = (
+            f"{len(held)} articles held out ({holdout:.0%} by id, seed {seed}): "
+            f"{len(held) - from_original} reviewed, {from_original} original"
+        )
+        if from_original:
+            warnings.append(
+                f"too few reviewed articles to hold out: {from_original} of the held-out "
+                "articles come from the original corpus, which the old model was probably "
+                "trained on (its figures there are optimistic)"
+            )
         test_articles = held
     else:
         test_articles = [Article.from_dict(a.to_dict()) for a in test]
         held_ids = {a.id for a in test_articles}
-        train_reviewed = [a for a in reviewed if a.id not in held_ids]
         source = f"{len(test_articles)} articles of the given test corpus"
+    train_reviewed = [a for a in reviewed if a.id not in held_ids]
+    if not train_reviewed:
+        warnings.append(
+            f"nothing reviewed was learned: all {len(reviewed)} reviewed article(s) are in the "
+            "held-out data, so the new model is trained on the original corpus only"
+        )
     training = [a for a in merge_corpus(original, train_reviewed) if a.id not in held_ids]
+    if not training:
+        raise InputError(
+            "nothing to train on: every article is held out (give --corpus with the original "
+            "training corpus)"
+        )
     config = TrainConfig.from_dict(old.manifest.get("config") or {})
     if seed is not None:
         config.seed = seed
-    new = Tagger.train(training, config, progress=progress)
+    train_entities = test_entities = None
+    if old.featurizer.uses_entities:
+        # the entity pipeline the old model was trained with; analyses are cached
+        train_entities = old.resolve_entities(training, True, warn=warnings.append)
+        test_entities = old.resolve_entities(test_articles, True, warn=warnings.append)
+    new = Tagger.train(
+        training,
+        config,
+        progress=progress,
+        entities=train_entities,
+        spacy_model=old.spacy_model,
+    )
     parent = old.manifest.get("model_id")
     new.manifest["lineage"] = {
         "parent_model_id": parent,
@@ -188,21 +235,27 @@ def learn(
         parent_id=parent,
         original=len(original),
         reviewed=len(reviewed),
+        learned=len(train_reviewed),
         trained_on=len(training),
         heldout=len(test_articles),
         heldout_source=source,
-        old=heldout_metrics(old, test_articles, tags),
-        new=heldout_metrics(new, test_articles, tags),
+        old=heldout_metrics(old, test_articles, tags, test_entities),
+        new=heldout_metrics(new, test_articles, tags, test_entities),
         warnings=warnings + list(new.warnings),
     )
 
 
 def format_learn_result(result: LearnResult) -> str:
     """The old and new model side by side on the same held-out data."""
+    origin = (
+        f"from {result.parent_id}"
+        if result.model_id != result.parent_id
+        else "the old model's id too: same corpus summary and settings"
+    )
     lines = [
-        f"new bundle {result.out} (model id {result.model_id}, from {result.parent_id}): "
+        f"new bundle {result.out} (model id {result.model_id}, {origin}): "
         f"trained on {result.trained_on} articles ({result.original} original, "
-        f"{result.reviewed} reviewed)",
+        f"{result.learned} of {result.reviewed} reviewed)",
         f"held-out data: {result.heldout_source}",
         f"{'metric':<22}{'old':>8}{'new':>8}{'change':>9}",
     ]

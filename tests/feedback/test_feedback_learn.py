@@ -277,3 +277,85 @@ def test_export_with_nothing_to_export_fails_clearly(reviewed_db: Path, tmp_path
     assert "exported 0" not in result.output
     assert out.read_text() == "an earlier export\n"  # not replaced by an empty file
     assert not list(tmp_path.glob(".bob.jsonl*"))
+
+
+@pytest.fixture
+def few_reviewed(tiny_model: Path, tmp_path: Path, load_sample) -> tuple[Path, list[Article]]:
+    """A store where editors reviewed only four articles."""
+    db = tmp_path / "few.db"
+    reviewed = load_sample()[1:9:2]
+    with SQLiteStore(db) as store:
+        _review_like_an_editor(store, Tagger.load(tiny_model), reviewed)
+    return db, reviewed
+
+
+def test_learn_with_few_reviews_holds_out_part_of_the_original_corpus(
+    tiny_model: Path, few_reviewed: tuple[Path, list[Article]], tmp_path: Path, load_sample
+) -> None:
+    from tagger.cli import app
+
+    db, _reviewed = few_reviewed
+    corpus = tmp_path / "original.jsonl"
+    corpus.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in load_sample()[::2]))
+    args = ["learn", "--model", str(tiny_model), "--db", str(db), "--out", str(tmp_path / "m2")]
+    result = CliRunner().invoke(app, [*args, "--corpus", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "original" in result.output and "probably trained on" in result.output
+    assert "tags micro_f1" in result.stdout
+    # stable: the same hold-out on a rerun
+    with SQLiteStore(db) as store:
+        first = learn(tiny_model, store, tmp_path / "a", corpus=load_sample()[::2])
+        again = learn(tiny_model, store, tmp_path / "b", corpus=load_sample()[::2])
+    assert first.heldout == again.heldout >= 5 and first.old == again.old
+    assert first.trained_on == len(load_sample()[::2]) + 4 - first.heldout
+    # without the original corpus there is too little to hold out: a clear refusal
+    result = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "m3")])
+    assert result.exit_code == 2 and "give --corpus" in result.output
+
+
+def test_learn_says_when_nothing_reviewed_was_learned(
+    tiny_model: Path, few_reviewed: tuple[Path, list[Article]], tmp_path: Path, load_sample
+) -> None:
+    from tagger.feedback.learn import format_learn_result
+
+    db, reviewed = few_reviewed
+    test = reviewed + load_sample()[9:30:2]
+    with SQLiteStore(db) as store:
+        result = learn(tiny_model, store, tmp_path / "m2", corpus=load_sample()[::2], test=test)
+    assert result.learned == 0 and result.reviewed == 4
+    assert any("nothing reviewed was learned" in w for w in result.warnings)
+    text = format_learn_result(result)
+    assert "0 of 4 reviewed" in text
+    # trained on the same corpus with the same settings: the same id, and the reason why
+    assert result.model_id == result.parent_id
+    assert "the old model's id too: same corpus summary and settings" in text
+    assert f"from {result.parent_id}" not in text
+
+
+def test_learn_a_model_with_entity_features(tmp_path: Path, load_sample) -> None:
+    from tagger.api import TrainConfig
+    from tagger.classify import ModelConfig
+    from tagger.entities import analyze_articles
+    from tagger.features import FeatureConfig
+
+    config = TrainConfig(
+        features=FeatureConfig(char_ngrams=None, entity_weight=0.3),
+        tags=ModelConfig(cv_folds=2),
+        sections=ModelConfig(cv_folds=2),
+        name="with-entities",
+    )
+    original = load_sample()[:80:2]
+    model_path = tmp_path / "ent"
+    old = Tagger.train(original, config, entities=analyze_articles(original))
+    old.save(model_path)
+    old = Tagger.load(model_path)
+    assert old.featurizer.uses_entities
+    db = tmp_path / "f.db"
+    with SQLiteStore(db) as store:
+        _review_like_an_editor(store, old, load_sample()[1:40:2])
+        result = learn(model_path, store, tmp_path / "m2", corpus=original, holdout=0.3)
+    assert result.learned > 0 and result.heldout >= 5
+    assert result.new["tags"]["micro_f1"] > 0 and result.old["tags"]["micro_f1"] > 0
+    new = Tagger.load(tmp_path / "m2")
+    assert new.featurizer.uses_entities
+    assert new.predict(load_sample()[41]).entities  # extracts entities itself

@@ -133,13 +133,20 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             page.keyboard.press("Control+s")
             expect(page.locator("#status")).to_have_text("nothing new to save")
             section = page.locator("#sections .chip").first.get_attribute("data-label")
+            # taking back a saved decision posts an undo, once
+            page.locator(f'#tags .chip[data-label="{first}"]').focus()
+            page.keyboard.press("u")
+            page.keyboard.press("Control+s")
+            expect(page.locator("#status")).to_contain_text("Saved 1 decision(s)")
+            page.keyboard.press("Control+s")
+            expect(page.locator("#status")).to_have_text("nothing new to save")
             assert page.request.get(live_server.url + "/favicon.ico").ok
         finally:
             browser.close()
 
     import httpx
 
-    assert httpx.get(live_server.url + "/health").json()["decisions"] == 4
+    assert httpx.get(live_server.url + "/health").json()["decisions"] == 5
     store = live_server.app_store
     decisions = store.decisions()
     assert sorted((d.editor, d.action, d.label) for d in decisions) == sorted(
@@ -148,7 +155,8 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             ("ann", "reject", second),
             ("ann", "add", "shutdown watch"),
             ("ann", "reject", section),
+            ("ann", "undo", first),
         ]
     )
-    assert all(d.suggestion_id for d in decisions if d.action != "add")
+    assert all(d.suggestion_id for d in decisions if d.action not in ("add", "undo"))
     assert store.article(decisions[0].article_id).title == ARTICLE_TITLE

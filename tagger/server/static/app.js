@@ -220,9 +220,13 @@ function unsaved() {
   // Only what changed since the last save: a second Save with nothing new posts nothing.
   const want = wanted(), decisions = [];
   for (const [key, d] of want) if (current.saved.get(key) !== d.action) decisions.push(d);
+  // An undo takes back the editor's latest decision on the key, and an article has one
+  // section key: while some section stays decided, a cleared one is moot, so left alone.
+  const sectionWanted = [...want.keys()].some((k) => k.startsWith("section:"));
   for (const [key, action] of current.saved) {
     if (!want.has(key) && action !== "undo") {
       const [kind, ...rest] = key.split(":");
+      if (kind === "section" && sectionWanted) continue;
       decisions.push({ action: "undo", kind, label: rest.join(":") });
     }
   }
