@@ -669,8 +669,10 @@ class Canonicalizer:
             names = {name for _, name in candidates}
             if len(names) == 1:
                 return next(iter(names))
+            # A surname shared by two people ("Hunter Biden", "Joe Biden") is the most recent
+            # of them named in full before it; with none before, it stays unresolved.
             before = [(p, n) for p, n in candidates if p < position]
-            return max(before)[1] if before else min(candidates)[1]
+            return max(before)[1] if before else None
 
         for mention in persons:
             words = text[mention.start : mention.end].split()
@@ -698,14 +700,15 @@ class Canonicalizer:
         title = text[:title_end]
         lowered = title.lower()
         taken = [(m.start, m.end) for e in entities for m in e.mentions if m.start < title_end]
+        shared = Counter(e.name.split()[-1] for e in entities if e.type == "PERSON")
         for entity in entities:
             if entity.type not in PRIMARY_TYPES or any(
                 m.start < title_end for m in entity.mentions
             ):
                 continue
             forms = {text[m.start : m.end] for m in entity.mentions} | {entity.name}
-            if entity.type == "PERSON":
-                forms.add(entity.name.split()[-1])
+            if entity.type == "PERSON" and shared[entity.name.split()[-1]] == 1:
+                forms.add(entity.name.split()[-1])  # not a surname two people share
             for form in sorted(forms, key=len, reverse=True):
                 if len(form) < 3:
                     continue

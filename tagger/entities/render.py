@@ -35,6 +35,20 @@ def select(
     ]
 
 
+HEADING_CHARS = 80
+
+
+def heading(article: Any) -> str:
+    """The title; for an article without one (a single line read from stdin is a body), its
+    first line, shortened; the id only when there is no text at all."""
+    if article.title:
+        return str(article.title)
+    first = next((line.strip() for line in (article.body or "").splitlines() if line.strip()), "")
+    if len(first) > HEADING_CHARS:
+        first = first[: HEADING_CHARS - 1].rstrip() + "…"
+    return first or str(article.id)
+
+
 def render_entities(
     articles: Sequence[Any],
     entity_lists: Sequence[Sequence[dict[str, Any]]],
@@ -57,7 +71,7 @@ def render_entities(
 
     for article, ents in zip(articles, entity_lists, strict=True):
         console.out.print(
-            f"[bold]{escape(article.title or article.id)}[/bold]  [dim]{escape(article.id)}[/dim]"
+            f"[bold]{escape(heading(article))}[/bold]  [dim]{escape(article.id)}[/dim]"
         )
         if not ents:
             console.out.print("  [dim]no entities[/dim]\n")

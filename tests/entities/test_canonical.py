@@ -408,3 +408,22 @@ def test_an_upper_case_dateline_city_gets_the_gazetteer_name() -> None:
     assert "El Paso" in names(ents, "GPE") and "EL PASO" not in names(ents)
     us = by_name(ents, "United States")
     assert us["inferred"] and us["salience"] < by_name(ents, "El Paso")["salience"]
+
+
+def test_a_surname_two_people_share_is_the_latest_or_unresolved(canon: Canonicalizer) -> None:
+    title = "Biden Pardons His Son"
+    body = "Hunter Biden appeared in court. His father Joe Biden was away. Biden said nothing."
+    _, ents = run(
+        canon,
+        title,
+        body,
+        [
+            ("Biden", "PERSON"),
+            ("Hunter Biden", "PERSON"),
+            ("Joe Biden", "PERSON"),
+            ("Biden", "PERSON", 3),
+        ],
+    )
+    people = {(e["name"], e["count"], e["in_title"]) for e in ents if e["type"] == "PERSON"}
+    # The body's "Biden" follows "Joe Biden"; the headline's precedes both: not merged.
+    assert people == {("Hunter Biden", 1, False), ("Joe Biden", 2, False), ("Biden", 1, True)}

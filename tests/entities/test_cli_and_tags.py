@@ -85,6 +85,14 @@ def test_entities_table_and_no_cache(corpus: Path) -> None:
     assert not (corpus.parent / "cache" / "entities.sqlite").exists()
 
 
+def test_a_title_only_text_from_stdin_is_headed_by_its_text(corpus: Path) -> None:
+    result = runner.invoke(app, ["entities", "-", "--no-cache"], input="Talks in Panama\n")
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("Talks in Panama  sha1-"), first
+    assert "Panama" in result.stdout.splitlines()[2]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
