@@ -46,6 +46,7 @@ def test_health_labels_docs_and_page(client: TestClient) -> None:
     assert {"/suggest", "/feedback", "/labels", "/health"} <= set(paths)
     page = client.get("/")
     assert page.status_code == 200 and "editors' desk" in page.text
+    assert "Load a file (.txt, .json, .jsonl)" in page.text and 'href="/favicon.ico"' in page.text
     assert client.get("/static/app.js").status_code == 200
 
 
