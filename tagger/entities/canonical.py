@@ -423,7 +423,12 @@ class Canonicalizer:
         self._resolve_persons(text, persons, others, add)
         for label, mention in others:
             name = text[mention.start : mention.end]
-            if label in ("GPE", "LOC") and name.isupper() and len(name) > 3:
+            if (
+                label in ("GPE", "LOC")
+                and name.isupper()
+                and len(name) > 3
+                and not any(c.isdigit() for c in name)
+            ):
                 # "SAN SALVADOR" of a dateline: the places gazetteer's name, else title case.
                 name = self.place_names.get(fold(name)) or name.title()
             add(label, name, mention.start, mention.end)
@@ -548,7 +553,10 @@ class Canonicalizer:
             return  # "communist", "federal": descriptions, not names
         rest = 2 if label == "ORG" else 1
         start, end = self._split_demonym(text, start, end, add, min_rest=rest)
-        if end > start:
+        organisation = self.gaz.organisation(text[start:end])
+        if organisation:
+            add("ORG", organisation, start, end)  # "Salvadoran MS-13"
+        elif end > start:
             others.append((label, Mention(start, end)))
 
     def _ministry(self, text: str, start: int, end: int) -> str | None:

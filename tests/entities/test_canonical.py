@@ -427,3 +427,12 @@ def test_a_surname_two_people_share_is_the_latest_or_unresolved(canon: Canonical
     people = {(e["name"], e["count"], e["in_title"]) for e in ents if e["type"] == "PERSON"}
     # The body's "Biden" follows "Joe Biden"; the headline's precedes both: not merged.
     assert people == {("Hunter Biden", 1, False), ("Joe Biden", 2, False), ("Biden", 1, True)}
+
+
+def test_a_gang_after_a_demonym_keeps_its_name(canon: Canonicalizer) -> None:
+    body = "Salvadoran MS-13 gang members were sent back. MS-13 denied it."
+    _, ents = run(canon, "", body, [("Salvadoran MS-13", "GPE"), ("MS-13", "ORG", 1)])
+    assert {(e["name"], e["type"], e["count"]) for e in ents} == {
+        ("MS-13", "ORG", 2),
+        ("El Salvador", "COUNTRY", 1),
+    }
