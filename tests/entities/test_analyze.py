@@ -212,3 +212,36 @@ def test_blank_pipeline_warns_once_and_finds_titled_people(
     assert sum("person recall is lower" in w for w in warm) == 1
     found = {(e["name"], e["type"]) for e in ents}
     assert {("Dina Boluarte", "PERSON"), ("Chile", "COUNTRY"), ("World Bank", "AGENCY")} <= found
+
+
+def test_audited_cases_end_to_end(tmp_path: Path) -> None:
+    articles = [
+        Article(
+            id="vatican",
+            title="Zelensky Meets Pope Leo at Vatican",
+            body="The Ukrainian president met the pontiff on Friday to discuss a peace plan.",
+        ),
+        Article(
+            id="agencies",
+            title="Agencies",
+            body=(
+                "EL PASO, Texas (Reuters) - The Department of Homeland Security (DHS) acted. "
+                "The Homeland Security secretary spoke. A State Dept. spokesman agreed, and "
+                "the State Department added more. The Dept. of Justice sued. The Office of "
+                "Refugee Resettlement (ORR) houses children. Tren de Aragua denied it."
+            ),
+        ),
+    ]
+    vatican, agencies = analyze_articles(articles, cache_dir=tmp_path, use_cache=False)
+    assert {"Zelensky", "Leo"} <= {e["name"] for e in vatican if e["type"] == "PERSON"}
+    found = {(e["name"], e["type"]) for e in agencies}
+    assert {
+        ("Department of Homeland Security", "AGENCY"),
+        ("State Department", "AGENCY"),
+        ("Justice Department", "AGENCY"),
+        ("Office of Refugee Resettlement", "AGENCY"),
+        ("Tren de Aragua", "ORG"),
+        ("El Paso", "GPE"),
+    } <= found
+    assert [n for n, _ in found if n in ("Reuters", "EL PASO", "Homeland Security", "Dept.")] == []
+    assert sum(n == "Department of Homeland Security" for n, _ in found) == 1
