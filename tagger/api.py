@@ -402,9 +402,9 @@ class Tagger:
         tag_probs = self.tag_model.predict_proba(x) if self.tag_model else None
         tag_selected = rule_hits = None
         if tag_probs is not None and self.tag_model is not None:
-            tag_selected = self.tag_model.select(tag_probs)
+            # Not `choose`: the name rule's hits are needed again to label their source.
             rule_hits = self.tag_model.rule_hits([a.title for a in batch])
-            tag_selected = tag_selected | rule_hits
+            tag_selected = self.tag_model.select(tag_probs) | rule_hits
         results = []
         for i, article in enumerate(batch):
             row = slice(x.indptr[i], x.indptr[i + 1])
@@ -534,9 +534,7 @@ class Tagger:
             if idx:
                 labels = self.tag_model.labels
                 probs = self.tag_model.predict_proba(x[np.array(idx)])
-                selected = self.tag_model.select(probs) | self.tag_model.rule_hits(
-                    [articles[i].title for i in idx]
-                )
+                selected = self.tag_model.choose(probs, [articles[i].title for i in idx])
                 as_known = _label_mapper(labels)
                 true_tags = [[as_known(t) for t in articles[i].tags] for i in idx]
                 y_true = binarize(true_tags, labels)

@@ -232,6 +232,11 @@ class TagModel:
     best_tag_floor: float | None = None
     name_rule: NameRule | None = None
 
+    def choose(self, probs: np.ndarray, titles: Sequence[str]) -> np.ndarray:
+        """The tags suggested for each article: over their thresholds, by the best-tag
+        floor, or by the name rule."""
+        return self.select(probs) | self.rule_hits(titles)
+
     def rule_hits(self, titles: Sequence[str]) -> np.ndarray:
         """Tags suggested by the name rule (their name is in the title), per title."""
         if self.name_rule is None:

@@ -26,7 +26,7 @@ def articles_of(records: list[dict[str, Any]]) -> list[Article]:
 
 def model_selection(tag_model: TagModel, probs: np.ndarray, titles: list[str]) -> np.ndarray:
     """The tags a model selects: over their thresholds, plus `select`'s and the name rule's."""
-    return tag_model.select(probs) | tag_model.rule_hits(titles)
+    return tag_model.choose(probs, titles)
 
 
 def _words(text: str) -> set[str]:
