@@ -8,19 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-ARTICLE_FIELDS = (
-    "id",
-    "title",
-    "body",
-    "section",
-    "tags",
-    "published",
-    "authors",
-    "url",
-    "source",
-    "meta",
-)
-
 
 @dataclass
 class Article:
