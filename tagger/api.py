@@ -498,6 +498,10 @@ class Tagger:
                     model=self.model_info,
                 )
             )
+        if self.manifest.get("vocabulary") or self.manifest.get("renames"):
+            from tagger.vocab.training import apply_vocabulary, state_for
+
+            apply_vocabulary(state_for(self), results, warn)
         return results[0] if single else results
 
     # -- evaluation ---------------------------------------------------------------------

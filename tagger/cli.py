@@ -64,6 +64,9 @@ app = typer.Typer(
 )
 corpus_app = typer.Typer(help="Read, import, inspect and clean corpora.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+from tagger.commands.vocab import vocab_app  # noqa: E402  (light: typer only)
+
+app.add_typer(vocab_app, name="vocab")
 
 
 class InputFormat(str, Enum):
@@ -196,6 +199,17 @@ def train(
     ] = False,
     spacy_model: SpacyModel = None,
     no_cache: NoCache = False,
+    vocab: Annotated[
+        Path | None,
+        typer.Option("--vocab", help="Vocabulary (tagger vocab import): tags become concepts."),
+    ] = None,
+    unmatched: Annotated[
+        str, typer.Option("--unmatched", help="Tags outside --vocab: keep, drop or fail.")
+    ] = "keep",
+    renames: Annotated[
+        Path | None,
+        typer.Option("--renames", help="Tag rename map (tagger tags merge) to apply first."),
+    ] = None,
     input_format: FormatOption = InputFormat.auto,
     csv_column: CsvColumns = None,
     strict: Strict = False,
@@ -215,9 +229,13 @@ def train(
             raise ConfigError("--min-precision must be in (0, 1]")
         cfg.tags.min_precision = min_precision
     cfg.name = name or (cfg.name if config else out.name)
+    from tagger.vocab.cli_support import prepare_vocabulary, record_vocabulary
+
+    prepared = prepare_vocabulary(vocab, unmatched, renames)
     articles, report = _read(corpus, input_format, console, csv_columns=csv_column)
     _finish_read(report, console, strict)
     _require_articles(articles, corpus, "to train on")
+    prepared.apply(articles, console)
     from tagger.corpus.split import split_for_training
 
     articles, held_out, groups = split_for_training(
@@ -239,6 +257,7 @@ def train(
         )
     for warning in model.warnings:
         console.warn(warning)
+    record_vocabulary(model, prepared)
     manifest = model.save(out)
     _print_train_summary(manifest, console)
     if held_out:
@@ -287,6 +306,14 @@ def predict(
         InputFormat, typer.Option("--input-format", "-f", help="Input format.")
     ] = InputFormat.auto,
     csv_column: CsvColumns = None,
+    expand_broader: Annotated[
+        bool,
+        typer.Option("--expand-broader", help="Add the broader concepts of suggested tags."),
+    ] = False,
+    vocab: Annotated[
+        Path | None,
+        typer.Option("--vocab", help="Check against this vocabulary (default: the model's)."),
+    ] = None,
     strict: Strict = False,
     quiet: Quiet = False,
 ) -> None:
@@ -296,6 +323,9 @@ def predict(
 
     console = Console(quiet)
     tagger_model = Tagger.load(model)
+    from tagger.vocab.cli_support import prediction_vocabulary
+
+    vocab_state = prediction_vocabulary(tagger_model, vocab, expand_broader)
     articles, report = _read(inputs, input_format, console, csv_columns=csv_column)
     if not articles:
         console.report(report)
@@ -314,6 +344,10 @@ def predict(
         entities=entity_lists if entity_lists is not None else False,
         warn=console.warn,
     )
+    if expand_broader and vocab_state is not None:
+        from tagger.vocab.training import expand_broader as add_broader
+
+        add_broader(vocab_state, suggestions)
     from tagger.render import render_suggestions
 
     render_suggestions(suggestions, output.value, console, explain=explain)

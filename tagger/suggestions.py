@@ -27,10 +27,16 @@ class LabelSuggestion:
     selected: bool = False
     threshold: float | None = None
     evidence: list[Evidence] = field(default_factory=list)
-    source: str = "model"  # "model" or "entity"
+    source: str = "model"  # "model", "name", "best", "entity" or "broader"
+    id: str | None = None  # the vocabulary concept's id and URI, when trained with one
+    uri: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"label": self.label, "score": round(self.score, 4)}
+        if self.id is not None:
+            data["id"] = self.id
+        if self.uri is not None:
+            data["uri"] = self.uri
         if self.threshold is not None:
             data["threshold"] = round(self.threshold, 4)
         data["selected"] = self.selected

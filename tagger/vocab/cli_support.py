@@ -1,0 +1,83 @@
+"""The vocabulary options of `tagger train` and `tagger predict`, kept out of cli.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tagger.errors import ConfigError
+from tagger.vocab.match import UNMATCHED_POLICIES, MappingReport, map_corpus
+from tagger.vocab.model import Vocabulary
+from tagger.vocab.renames import RenameMap, load_renames
+
+
+@dataclass
+class PreparedVocabulary:
+    """What `train --vocab/--renames` asked for, read before the corpus."""
+
+    vocab: Vocabulary | None
+    path: Path | None
+    unmatched: str
+    renames: RenameMap
+    report: MappingReport | None = None
+
+    def apply(self, articles: list[Any], console: Any) -> None:
+        """Renames first, then tags to concepts, reporting what matched and what not."""
+        if self.renames:
+            changed = self.renames.apply_articles(articles)
+            console.info(
+                f"renames: {len(self.renames.renames)} rule(s), {changed} article(s) changed"
+            )
+        if self.vocab is None:
+            return
+        self.report = map_corpus(articles, self.vocab, self.unmatched)
+        for line in self.report.lines():
+            console.info(line)
+
+
+def prepare_vocabulary(
+    path: Path | None, unmatched: str, renames: Path | None
+) -> PreparedVocabulary:
+    if unmatched not in UNMATCHED_POLICIES:
+        raise ConfigError(f"--unmatched must be one of {', '.join(UNMATCHED_POLICIES)}")
+    vocab = None
+    if path is not None:
+        from tagger.commands.vocab import load_any
+
+        vocab = load_any(path)
+    return PreparedVocabulary(vocab, path, unmatched, load_renames(renames))
+
+
+def record_vocabulary(model: Any, prepared: PreparedVocabulary) -> None:
+    """Write the vocabulary's identity and the model's concepts into the manifest."""
+    if prepared.renames:
+        model.manifest["renames"] = dict(prepared.renames.renames)
+    if prepared.vocab is None:
+        return
+    from tagger.vocab.training import vocabulary_manifest
+
+    labels = list((model.manifest.get("labels") or {}).get("tags", []))
+    labels += (model.manifest.get("labels") or {}).get("sections", [])
+    model.manifest["vocabulary"] = vocabulary_manifest(
+        prepared.vocab, prepared.path, labels, prepared.report
+    )
+
+
+def prediction_vocabulary(model: Any, path: Path | None, expand: bool) -> Any:
+    """The model's VocabularyState (with `path` as the current vocabulary, if given)."""
+    record = model.manifest.get("vocabulary")
+    if path is None and not record and not model.manifest.get("renames"):
+        if expand:
+            raise ConfigError("--expand-broader needs a model trained with --vocab")
+        return None
+    if expand and not record:
+        raise ConfigError("--expand-broader needs a model trained with --vocab")
+    from tagger.vocab.training import state_for
+
+    vocab = None
+    if path is not None:
+        from tagger.commands.vocab import load_any
+
+        vocab = load_any(path)
+    return state_for(model, vocab)
