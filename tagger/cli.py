@@ -16,6 +16,16 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from tagger.engines.options import (
+    ClusterOption,
+    Engine,
+    EngineOption,
+    GzipOption,
+    OutDirOption,
+    ResumeOption,
+    run_from_cli,
+    wants_engine,
+)
 from tagger.errors import EXIT_FAILED, EXIT_REFUSED, TaggerError
 
 # Newer typer ships its own copy of click (and click itself may not be installed):
@@ -316,11 +326,33 @@ def predict(
     ] = None,
     strict: Strict = False,
     quiet: Quiet = False,
+    engine: EngineOption = Engine.local,
+    cluster: ClusterOption = None,
+    out_dir: OutDirOption = None,
+    resume: ResumeOption = False,
+    gzip_parts: GzipOption = False,
 ) -> None:
     """Suggest a section, tags and entities for articles."""
     from tagger.api import Tagger
     from tagger.console import Console
 
+    if wants_engine(engine, cluster, out_dir, resume):
+        options = {"top_k": top_k, "entities": entities, "spacy_model": spacy_model}
+        options.update(use_cache=not no_cache, csv_columns=_parse_columns(csv_column or []))
+        return run_from_cli(
+            "predict",
+            inputs,
+            engine=engine,
+            cluster=cluster,
+            out_dir=out_dir,
+            resume=resume,
+            gzip_parts=gzip_parts,
+            model=model,
+            options=options,
+            input_format=input_format.value,
+            strict=strict,
+            quiet=quiet,
+        )
     console = Console(quiet)
     tagger_model = Tagger.load(model)
     from tagger.vocab.cli_support import prediction_vocabulary
@@ -399,6 +431,11 @@ def entities_command(
     ] = InputFormat.auto,
     strict: Strict = False,
     quiet: Quiet = False,
+    engine: EngineOption = Engine.local,
+    cluster: ClusterOption = None,
+    out_dir: OutDirOption = None,
+    resume: ResumeOption = False,
+    gzip_parts: GzipOption = False,
 ) -> None:
     """People, countries and agencies (and other named entities) ranked by salience."""
     from tagger.console import Console
@@ -406,6 +443,22 @@ def entities_command(
 
     console = Console(quiet)
     wanted = parse_types(types)
+    if wants_engine(engine, cluster, out_dir, resume):
+        options = {"types": list(wanted) if wanted else None, "inferred": inferred}
+        options.update(spacy_model=spacy_model, use_cache=not no_cache)
+        return run_from_cli(
+            "entities",
+            inputs,
+            engine=engine,
+            cluster=cluster,
+            out_dir=out_dir,
+            resume=resume,
+            gzip_parts=gzip_parts,
+            options=options,
+            input_format=input_format.value,
+            strict=strict,
+            quiet=quiet,
+        )
     articles, report = _read(inputs, input_format, console)
     if not articles:
         console.report(report)
@@ -496,7 +549,9 @@ def corpus_stats_command(
 @corpus_app.command("import")
 def corpus_import_command(
     sources: Annotated[list[str], typer.Argument(help="Files and folders (gzipped files too).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Canonical JSONL file to write.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Canonical JSONL file to write.")
+    ] = None,
     input_format: FormatOption = InputFormat.auto,
     source: Annotated[
         str | None, typer.Option("--source", help="Source name for the articles.")
@@ -513,12 +568,37 @@ def corpus_import_command(
     ] = False,
     strict: Strict = False,
     quiet: Quiet = False,
+    engine: EngineOption = Engine.local,
+    cluster: ClusterOption = None,
+    out_dir: OutDirOption = None,
+    resume: ResumeOption = False,
+    gzip_parts: GzipOption = False,
 ) -> None:
     """Import HTML pages, text dumps and other formats as clean, canonical Article JSONL."""
     from tagger.console import Console
     from tagger.corpus.importer import atomic_output, check_outputs, import_corpus, write_skipped
     from tagger.corpus.readers import ReadOptions, ReadReport
+    from tagger.errors import ConfigError
 
+    if wants_engine(engine, cluster, out_dir, resume):
+        if out is not None or skipped is not None or dedup:
+            raise ConfigError("-o, --skipped and --dedup do not go with --out-dir")
+        vocabulary = _read_vocabulary(tag_vocabulary) if tag_vocabulary is not None else []
+        return run_from_cli(
+            "import",
+            sources,
+            engine=engine,
+            cluster=cluster,
+            out_dir=out_dir,
+            resume=resume,
+            gzip_parts=gzip_parts,
+            options={"source": source, "tag_vocabulary": vocabulary},
+            input_format=input_format.value,
+            strict=strict,
+            quiet=quiet,
+        )
+    if out is None:
+        raise ConfigError("give -o OUT.jsonl (or --out-dir DIR for part files)")
     console = Console(quiet)
     check_outputs([("--out", out), ("--skipped", skipped)], sources)
     options = ReadOptions(source=source)

@@ -1,0 +1,323 @@
+"""One shard, start to finish, on whichever process runs it (a Dask worker or this one).
+
+A task reads its shard, runs the batches through the model and writes
+`DIR/part-NNNNN.jsonl[.gz]` under a hidden temporary name that is renamed when the part
+is complete; then a hidden receipt `DIR/.part-NNNNN.json` records what it did. A task
+that dies leaves only its temporary file; one that runs twice (Dask retries the task of
+a killed worker) renames the same bytes into place: each part is written exactly once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+KINDS = ("predict", "entities", "import")
+BATCH_SIZE = 256
+MAX_SKIP_LINES = 50  # skips listed per shard in its receipt (all are counted)
+
+Notify = Callable[[int, int], None]  # (shard index, articles done in this shard)
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a task needs, as plain data (it travels to the workers)."""
+
+    kind: str
+    shard: dict[str, Any]
+    out_dir: str
+    run_key: str
+    model_path: str | None = None
+    model_fingerprint: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    compress: bool = False
+    batch_size: int = BATCH_SIZE
+
+    @property
+    def part_name(self) -> str:
+        return f"part-{self.shard['index']:05d}.jsonl" + (".gz" if self.compress else "")
+
+    @property
+    def receipt_name(self) -> str:
+        return f".part-{self.shard['index']:05d}.json"
+
+
+class OutputFailure(Exception):
+    """Writing into --out-dir failed (disk full, read-only, ...): the run should stop."""
+
+
+class SetupFailure(Exception):
+    """This process cannot run the task at all (no bundle, a different bundle)."""
+
+
+# -- the model, loaded once per process ---------------------------------------------------
+
+_MODELS: dict[tuple[str, str | None], Any] = {}
+
+
+def model_fingerprint(model: Any) -> str:
+    """What identifies a bundle's content: its files' checksums (the manifest otherwise)."""
+    manifest = model.manifest
+    basis = manifest.get("files") or manifest
+    payload = json.dumps([manifest.get("model_id"), basis], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_model(path: str, fingerprint: str | None) -> Any:
+    """The bundle at `path`, verified by `Tagger.load` and checked against the client's."""
+    key = (path, fingerprint)
+    if key not in _MODELS:
+        from tagger.api import Tagger
+        from tagger.errors import TaggerError
+
+        try:
+            model = Tagger.load(path)
+        except (TaggerError, OSError) as exc:
+            raise SetupFailure(f"cannot load the bundle at {path}: {exc}") from None
+        if fingerprint is not None and model_fingerprint(model) != fingerprint:
+            raise SetupFailure(
+                f"the bundle at {path} is not the model the run was started with "
+                "(every worker must read the same bundle)"
+            )
+        _MODELS[key] = model
+    return _MODELS[key]
+
+
+def check_worker(model_path: str | None, fingerprint: str | None) -> str | None:
+    """Run on every worker before a run: None when it can work, else why not."""
+    try:
+        if model_path is not None:
+            load_model(model_path, fingerprint)
+    except SetupFailure as exc:
+        return str(exc)
+    return None
+
+
+# -- the work of one batch ----------------------------------------------------------------
+
+
+def _lines(
+    kind: str, batch: list[Any], model: Any, options: dict[str, Any], warn: Callable[[str], None]
+) -> Iterator[str]:
+    if kind == "import":
+        for article in batch:
+            yield json.dumps(article.to_dict(), ensure_ascii=False)
+        return
+    if kind == "predict":
+        suggestions = model.predict(
+            batch,
+            top_k=options.get("top_k", 5),
+            explain=True,
+            entities=bool(options.get("entities", True)),
+            spacy_model=options.get("spacy_model"),
+            use_cache=options.get("use_cache", True),
+            warn=warn,
+        )
+        for s in suggestions:
+            yield json.dumps(s.to_dict(), ensure_ascii=False)
+        return
+    from tagger.entities import analyze_articles
+    from tagger.entities.render import select
+
+    lists = analyze_articles(
+        batch,
+        spacy_model=options.get("spacy_model"),
+        warn=warn,
+        use_cache=options.get("use_cache", True),
+    )
+    types = options.get("types")
+    for article, entities in zip(batch, lists, strict=True):
+        chosen = select(entities, types, options.get("inferred", True))
+        yield json.dumps(
+            {"id": article.id, "title": article.title, "entities": chosen}, ensure_ascii=False
+        )
+
+
+def _batches(articles: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for article in articles:
+        batch.append(article)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _read_options(options: dict[str, Any]) -> Any:
+    from tagger.corpus.readers import ReadOptions
+
+    read = ReadOptions(
+        source=options.get("source"), csv_columns=dict(options.get("csv_columns") or {})
+    )
+    read.tag_vocabulary = list(options.get("tag_vocabulary") or [])
+    read.context["progress"] = lambda _stage, _done, _total: None
+    return read
+
+
+def _open_part(path: Path, compress: bool) -> tuple[IO[bytes], IO[bytes]]:
+    raw = open(path, "xb")  # noqa: SIM115 (closed by the caller) a fresh, unique temporary name: never someone else's file
+    if compress:  # mtime 0 and no name: the same articles give the same bytes
+        return raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)  # type: ignore[return-value]
+    return raw, raw
+
+
+def _atomic_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _where() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return f"pid {os.getpid()}"
+
+
+def run_shard(job: ShardJob, notify: Notify | None = None) -> dict[str, Any]:
+    """Process one shard; returns its receipt (status done, skipped or failed)."""
+    from tagger.corpus.readers import ReadReport, read_corpus
+    from tagger.errors import InputError
+
+    shard = job.shard
+    path = shard["path"]
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "index": shard["index"],
+        "path": path,
+        "run_key": job.run_key,
+        "status": "skipped",
+        "part": None,
+        "records": 0,
+        "articles": 0,
+        "skipped": 0,
+        "skips": [],
+        "warnings": [],
+        "error": None,
+        "worker": _where(),
+    }
+    # The input as this task sees it: gone or unreadable shards are skipped, named.
+    try:
+        stat = os.stat(path)
+        if not os.path.isdir(path):
+            with open(path, "rb") as handle:
+                handle.read(1)
+    except FileNotFoundError:
+        result["error"] = f"{path}: no such file (it vanished after the run started)"
+        result["skipped"] = 1
+        return result
+    except OSError as exc:
+        result["error"] = f"{path}: unreadable: {exc.strerror or exc}"
+        result["skipped"] = 1
+        return result
+    result.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    from tagger.engines.shards import sha256_of
+
+    result["sha256"] = sha256_of(path)
+    try:
+        model = (
+            load_model(job.model_path, job.model_fingerprint)
+            if job.model_path is not None
+            else None
+        )
+    except SetupFailure as exc:
+        result["status"] = "failed"
+        result["error"] = f"{path}: worker {result['worker']} {exc}"
+        return result
+
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        if message not in warnings and len(warnings) < MAX_SKIP_LINES:
+            warnings.append(message)
+
+    out_dir = Path(job.out_dir)
+    final = out_dir / job.part_name
+    tmp = out_dir / f".{job.part_name}.{uuid.uuid4().hex}.tmp"
+    report = ReadReport()
+    digest = hashlib.sha256()
+    size = 0
+    written = 0
+    try:
+        try:
+            raw, handle = _open_part(tmp, job.compress)
+        except OSError as exc:
+            raise OutputFailure(f"{tmp.parent}: {exc.strerror or exc}") from None
+        with raw:
+            articles = read_corpus(
+                [path], shard.get("fmt", "auto"), report, _read_options(job.options)
+            )
+            for batch in _batches(articles, job.batch_size):
+                data = "".join(
+                    line + "\n" for line in _lines(job.kind, batch, model, job.options, warn)
+                ).encode("utf-8")
+                try:
+                    handle.write(data)
+                except OSError as exc:
+                    raise OutputFailure(f"{final}: {exc.strerror or exc}") from None
+                digest.update(data)
+                size += len(data)
+                written += len(batch)
+                if notify is not None:
+                    notify(shard["index"], written)
+            try:
+                if handle is not raw:
+                    handle.close()
+                raw.flush()
+                os.fsync(raw.fileno())
+            except OSError as exc:
+                raise OutputFailure(f"{final}: {exc.strerror or exc}") from None
+    except InputError as exc:  # the shard vanished between our check and the reader
+        tmp.unlink(missing_ok=True)
+        result["error"] = f"{path}: {exc}"
+        result["skipped"] = 1
+        return result
+    except OutputFailure as exc:
+        tmp.unlink(missing_ok=True)
+        result["status"] = "failed"
+        result["output_failure"] = True
+        result["error"] = f"{exc} (shard {path})"
+        return result
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    result.update(
+        status="done",
+        part=job.part_name,
+        records=report.records,
+        articles=written,
+        skipped=len(report.skipped),
+        skips=[str(s) for s in report.skipped[:MAX_SKIP_LINES]],
+        warnings=warnings,
+        content_sha256=digest.hexdigest(),  # of the JSONL lines (before any gzip)
+        content_bytes=size,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    try:
+        os.replace(tmp, final)
+        result["part_bytes"] = final.stat().st_size
+        _atomic_json(out_dir / job.receipt_name, result)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        result.update(status="failed", output_failure=True)
+        result["error"] = f"{final}: {exc.strerror or exc} (shard {path})"
+    return result
