@@ -49,11 +49,9 @@ def test_dask_parts_equal_the_local_engine_and_the_manifest_says_what_was_done(
     tiny_model: Path, shard_folder: Path, cluster: Any, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        ["predict", "--model", str(tiny_model), "--no-entities", str(shard_folder)]
-        + ["--engine", "dask", "--cluster", cluster.scheduler_address, "--out-dir", str(out)],
-    )
+    args = ["predict", "--model", str(tiny_model), "--no-entities", str(shard_folder)]
+    args += ["--engine", "dask", "--cluster", cluster.scheduler_address, "--out-dir", str(out)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "parts: 4 written, 0 resumed, 0 skipped, 0 failed (of 4 shards)" in result.stderr
     assert read_parts(out) == _local_lines(tiny_model, [str(shard_folder)])
@@ -85,11 +83,8 @@ def test_a_local_cluster_of_its_own_for_corpus_import(shard_folder: Path, tmp_pa
     result = runner.invoke(app, ["corpus", "import", str(shard_folder), "-o", str(reference)])
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        ["corpus", "import", str(shard_folder), "--engine", "dask", "--out-dir", str(out)]
-        + ["--gzip-parts"],
-    )
+    args = ["corpus", "import", str(shard_folder), "--engine", "dask", "--out-dir", str(out)]
+    result = runner.invoke(app, [*args, "--gzip-parts"])
     assert result.exit_code == 0, result.output
     assert len(list(out.glob("part-*.jsonl.gz"))) == 4
     assert read_parts(out) == sorted(reference.read_text(encoding="utf-8").splitlines())
