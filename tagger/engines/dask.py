@@ -129,7 +129,7 @@ def _check_workers(client: Any, job: ShardJob) -> None:
     for address, answer in sorted(answers.items()):
         if isinstance(answer, BaseException):
             reason = f"{type(answer).__name__}: {answer}"
-            if isinstance(answer, ImportError):
+            if isinstance(answer, ImportError) or "No module named" in reason:
                 reason += " (install tagger[dask] on every worker)"
             problems.append(f"worker {address} cannot run tagger: {reason}")
         elif answer:
