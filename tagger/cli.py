@@ -339,6 +339,7 @@ def predict(
     if wants_engine(engine, cluster, out_dir, resume):
         options = {"top_k": top_k, "entities": entities, "spacy_model": spacy_model}
         options.update(use_cache=not no_cache, csv_columns=_parse_columns(csv_column or []))
+        options.update(expand_broader=expand_broader, vocab=str(vocab.resolve()) if vocab else None)
         return run_from_cli(
             "predict",
             inputs,

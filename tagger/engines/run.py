@@ -27,6 +27,7 @@ from tagger.engines.shards import Shard, expand_inputs
 from tagger.engines.task import ShardJob, model_fingerprint, run_shard
 from tagger.errors import EXIT_FAILED, ConfigError, TaggerError
 
+OPTION_DEFAULTS: dict[str, Any] = {"expand_broader": False, "use_cache": True, "inferred": True}
 MANIFEST_EVERY = 2.0  # seconds between manifest rewrites while parts finish
 
 
@@ -107,6 +108,12 @@ def _model_identity(request: EngineRequest) -> tuple[dict[str, Any] | None, Any]
             "this model was trained with entity features (train --entities): "
             "without entities its scores would be skewed; predict with entities"
         )
+    expand = bool(request.options.get("expand_broader"))
+    if expand or request.options.get("vocab"):
+        from tagger.engines.task import vocabulary_state
+
+        # refused here (a model without a vocabulary), not on every worker
+        vocabulary_state(model, request.options.get("vocab"), expand)
     info = dict(model.model_info)
     info["path"] = str(path)
     info["fingerprint"] = model_fingerprint(model)
@@ -168,8 +175,12 @@ def _run(request: EngineRequest, engine: Any, console: Any) -> RunSummary:
     for line in left_out:
         console.info(f"skipped {line}")
     model, _ = _model_identity(request)
-    # None and empty values are defaults: a run asked for by the CLI or by a script is one run
-    request.options = {k: v for k, v in request.options.items() if v not in (None, {}, [])}
+    # Defaults are left out: a run asked for by the CLI or by a script is the same run.
+    request.options = {
+        k: v
+        for k, v in request.options.items()
+        if v not in (None, {}, []) and OPTION_DEFAULTS.get(k, object()) != v
+    }
     options = dict(request.options, input_format=request.input_format)
     key = run_key(request.kind, model, options, request.compress)
     out_dir = request.out_dir.resolve()

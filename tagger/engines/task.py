@@ -91,6 +91,20 @@ def load_model(path: str, fingerprint: str | None) -> Any:
     return _MODELS[key]
 
 
+_VOCABS: dict[tuple[int, str | None, bool], Any] = {}
+
+
+def vocabulary_state(model: Any, vocab: str | None, expand: bool) -> Any:
+    """The model's vocabulary state (`vocab` as the current vocabulary), once per process;
+    set on the model, so that its predictions follow it."""
+    key = (id(model), vocab, expand)
+    if key not in _VOCABS:
+        from tagger.vocab.cli_support import prediction_vocabulary
+
+        _VOCABS[key] = prediction_vocabulary(model, Path(vocab) if vocab else None, expand)
+    return _VOCABS[key]
+
+
 def check_worker(model_path: str | None, fingerprint: str | None) -> str | None:
     """Run on every worker before a run: None when it can work, else why not."""
     try:
@@ -112,6 +126,10 @@ def _lines(
             yield json.dumps(article.to_dict(), ensure_ascii=False)
         return
     if kind == "predict":
+        expand = bool(options.get("expand_broader"))
+        state = None
+        if expand or options.get("vocab"):
+            state = vocabulary_state(model, options.get("vocab"), expand)
         suggestions = model.predict(
             batch,
             top_k=options.get("top_k", 5),
@@ -121,6 +139,10 @@ def _lines(
             use_cache=options.get("use_cache", True),
             warn=warn,
         )
+        if expand and state is not None:
+            from tagger.vocab.training import expand_broader
+
+            expand_broader(state, suggestions)
         for s in suggestions:
             yield json.dumps(s.to_dict(), ensure_ascii=False)
         return

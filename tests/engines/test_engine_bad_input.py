@@ -357,3 +357,29 @@ def test_each_worker_verifies_the_bundle_is_the_clients(
     result = _predict(tiny_model, [str(shards)], tmp_path / "out", *extra)
     assert result.exit_code == 2
     assert "is not the model the run was started with" in result.stderr
+
+
+def test_vocabulary_options_reach_the_parts(tmp_path: Path) -> None:
+    """--expand-broader and --vocab give the same lines with --out-dir as on stdout."""
+    from tests.vocab.test_cli import SAMPLE, VOCAB_CSV
+
+    vocab_csv = tmp_path / "v.csv"
+    vocab_csv.write_text(VOCAB_CSV, encoding="utf-8")
+    vocab = tmp_path / "v.sqlite"
+    assert runner.invoke(app, ["vocab", "import", str(vocab_csv), "-o", str(vocab)]).exit_code == 0
+    config = tmp_path / "c.toml"
+    config.write_text("[tags]\ncv_folds = 2\n[sections]\ncv_folds = 2\n", encoding="utf-8")
+    model = tmp_path / "m"
+    train = ["train", str(SAMPLE), "-o", str(model), "--vocab", str(vocab), "-c", str(config)]
+    assert runner.invoke(app, [*train, "--unmatched", "drop"]).exit_code == 0
+    extra = ["--expand-broader", "--vocab", str(vocab)]
+    streamed = runner.invoke(
+        app,
+        ["predict", "-m", str(model), str(SAMPLE), "--format", "jsonl", "--no-entities", *extra],
+    )
+    assert streamed.exit_code == 0
+    out = tmp_path / "out"
+    assert _predict(model, [str(SAMPLE)], out, *extra).exit_code == 0
+    expected = sorted(line for line in streamed.stdout.splitlines() if line.strip())
+    assert read_parts(out) == expected
+    assert any('"source": "broader"' in line for line in expected)
