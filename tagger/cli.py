@@ -127,15 +127,12 @@ def _read(
     csv_columns: list[str] | None = None,
 ) -> tuple[list[Any], Any]:
     """Read articles from paths (or '-' for stdin), reporting skips as they happen."""
-    from tagger.corpus.readers import ReadOptions, ReadReport, read_corpus, read_stdin
+    from tagger.corpus.readers import ReadOptions, ReadReport, read_inputs
 
     options = ReadOptions(source=source, csv_columns=_parse_columns(csv_columns or []))
     report = ReadReport(on_skip=console.skip)
-    articles = []
-    files = [p for p in paths if p != "-"]
-    if "-" in paths:
-        articles.extend(read_stdin(sys.stdin.buffer.read(), report, options))
-    articles.extend(read_corpus(files, fmt.value, report, options))
+    # '-' reads stdin as a stream, in its place among the inputs, in --input-format
+    articles = list(read_inputs(paths, fmt.value, report, options))
     return articles, report
 
 
@@ -503,7 +500,9 @@ def evaluate(
     )
     render_evaluation(result, console)
     if json_out:
-        json_out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+        from tagger.writers import write_text
+
+        write_text(json_out, json.dumps(result, indent=2, default=float) + "\n")
         console.info(f"wrote {json_out}")
     if "sections" not in result and "tags" not in result:
         raise _Failed(
@@ -872,13 +871,12 @@ def feedback_export(
         if str(out) == "-":
             report = export_corpus(store, sys.stdout, editors=editor)
         else:
-            tmp = out.with_name(f".{out.name}.tmp")
-            with tmp.open("w", encoding="utf-8") as handle:
+            from tagger.writers import atomic_write
+
+            with atomic_write(out) as handle:
                 report = export_corpus(store, handle, editors=editor)
-            if report.articles:
-                tmp.replace(out)
-            else:
-                tmp.unlink()  # an existing export is not replaced by an empty one
+                if not report.articles:
+                    handle.discard()  # an existing export is not replaced by an empty one
     if not report.articles:
         who = f" by {', '.join(editor)}" if editor else ""
         console.error(f"nothing to export: no reviewed article{who} in {db}")

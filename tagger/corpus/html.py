@@ -19,14 +19,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tagger.corpus import readers
 from tagger.corpus.article import Article, content_id, parse_date
-from tagger.corpus.readers import ReadOptions, ReadReport, register
+from tagger.corpus.registry import ReadOptions, ReadReport, Source, register_stream
+from tagger.corpus.sources import MAX_FILE_BYTES, finish, read_document
 from tagger.corpus.text import UndecodableError, clean_text, decode_bytes, looks_binary
-from tagger.errors import InputError
 
 MIN_BODY_CHARS = 200  # shorter main text is not an article (teaser, error page, login wall)
 LIST_TEASERS = 6  # headline links that make a page without article metadata an index page
+# Parsing and extraction take time and memory in proportion to a page's elements: a news
+# page has a few thousand, the largest real ones tens of thousands. Larger pages are
+# skipped before they are parsed (a 1M-element page took 88 s and 1.7 GB).
+MAX_ELEMENTS = 100_000
+_ELEMENT = re.compile(r"<[A-Za-z]")
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _ARTICLE_TYPES = {
@@ -302,6 +306,9 @@ def extract_page(data: bytes | str, url: str | None = None) -> Page:
         text = data
     if not text.strip():
         return Page(skip="empty file")
+    too_big = too_many_elements(text)
+    if too_big:
+        return Page(skip=too_big)
     # trafilatura's own parser settings: lxml's defaults lose link tails on some pages.
     tree = trafilatura.load_html(text.lstrip("\ufeff"))
     if tree is None:
@@ -344,11 +351,21 @@ def extract_page(data: bytes | str, url: str | None = None) -> Page:
     return page
 
 
-def page_to_article(page: Page, path: Path, source: str | None) -> Article:
+def too_many_elements(text: str, limit: int = MAX_ELEMENTS) -> str | None:
+    """Why a page is too big to parse (more than `limit` elements), or None."""
+    if text.count("<") <= limit:
+        return None
+    for count, _ in enumerate(_ELEMENT.finditer(text), 1):
+        if count > limit:
+            return f"page too large: more than {limit:,} elements"
+    return None
+
+
+def page_to_article(page: Page, path: Path | None, source: str | None) -> Article:
     """An Article from an extracted page; the id is the page's URL, else the file name."""
-    stem = path.name.split(".")[0] if path.name else ""
+    stem = path.name.split(".")[0] if path is not None and path.name else ""
     article_id = page.url or stem or content_id(page.title, page.body)
-    meta: dict[str, Any] = {"path": str(path)}
+    meta: dict[str, Any] = {"path": str(path)} if path is not None else {}
     if page.site:
         meta["site"] = page.site
     if len(page.sections) > 1:
@@ -371,19 +388,6 @@ def page_to_article(page: Page, path: Path, source: str | None) -> Article:
         source=source or page.site,
         meta=meta,
     )
-
-
-def read_input_bytes(path: Path) -> bytes:
-    """A single-document file's bytes (gunzipped); InputError when unreadable or too big."""
-    import zlib
-
-    limit = readers.MAX_FILE_BYTES
-    if not path.name.lower().endswith(".gz") and path.stat().st_size > limit:
-        raise InputError(f"file larger than {limit // (1024 * 1024)} MB")  # not even read
-    try:
-        return readers.read_bytes(path, limit)
-    except (EOFError, zlib.error) as exc:
-        raise InputError(f"unreadable: truncated or corrupt gzip ({exc})") from exc
 
 
 _CLOSED = re.compile(rb"</(?:html|body)\s*>", re.I)
@@ -422,26 +426,27 @@ def truncation(data: bytes) -> str | None:
     return None
 
 
-@register("html")
-def read_html(path: Path, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
+@register_stream("html")
+def read_html(source: Source, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
     """A saved HTML page (gzipped or not): one article, or a skip saying why not."""
-    data = read_input_bytes(path)
+    data = read_document(source, MAX_FILE_BYTES)
     report.records += 1
+    name = source.name
     if not data.strip():
-        report.skip(path, "empty file")
+        report.skip(name, "empty file")
         return
     if looks_binary(data):
-        report.skip(path, "binary data, not text")
+        report.skip(name, "binary data, not text")
         return
     truncated = truncation(data)
     if truncated:
-        report.skip(path, truncated)
+        report.skip(name, truncated)
         return
     page = extract_page(data)
     if page.skip:
-        report.skip(path, page.skip)
+        report.skip(name, page.skip)
         return
-    article = page_to_article(page, path, options.source)
-    finished = readers._finish(article, path, report, options, None)
+    article = page_to_article(page, source.path, options.source)
+    finished = finish(article, name, report, options, None)
     if finished is not None:
         yield finished

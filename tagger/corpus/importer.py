@@ -17,6 +17,7 @@ from typing import IO
 from tagger.corpus.dedup import content_hash
 from tagger.corpus.readers import ReadOptions, ReadReport, iter_files, read_corpus
 from tagger.errors import ConfigError
+from tagger.writers import atomic_write
 
 Progress = Callable[[str, int, int], None]
 
@@ -133,12 +134,7 @@ def check_outputs(outputs: Sequence[tuple[str, Path | None]], inputs: Sequence[s
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[IO[str]]:
-    """Write `path` through a hidden .partial file: replaced on success, removed on failure."""
-    partial = path.with_name(f".{path.name}.partial")  # hidden: never read as an input
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            yield handle
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    """Write `path` through a hidden temporary file: renamed over it on success, removed on
+    failure (see tagger.writers.atomic_write: symlinks are written through, devices directly)."""
+    with atomic_write(path) as handle:
+        yield handle

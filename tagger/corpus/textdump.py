@@ -22,14 +22,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tagger.corpus import readers
-from tagger.corpus.article import Article
-from tagger.corpus.readers import PREPARERS, ReadOptions, ReadReport, register
+from tagger.corpus.article import Article, content_id
+from tagger.corpus.registry import (
+    ReadOptions,
+    ReadReport,
+    Source,
+    register_preparer,
+    register_stream,
+)
+from tagger.corpus.sources import close_source, finish, open_path, read_document
 from tagger.corpus.text import UndecodableError, clean_text, decode_bytes
 from tagger.errors import InputError
 
@@ -802,77 +808,80 @@ STATS_KEY = "textdump.stats"
 MIN_BATCH = 3  # fewer pages give no cross-document evidence
 
 
-def _group(path: Path, options: ReadOptions) -> str:
+def _group(path: Path | None, options: ReadOptions) -> str:
     """Pages of one source: the --source name, else the folder they are in."""
-    return options.source or str(path.parent.resolve())
+    if options.source or path is None:
+        return options.source or ""
+    return str(path.parent.resolve())
 
 
-def _text_files(paths: list[Path], fmt: str) -> Iterator[Path]:
-    for path in paths:
-        files = readers.iter_files(path) if path.is_dir() else [path]
-        if path.is_dir() and fmt == "auto" and readers.detect_format(path) == "folders":
-            continue
-        for file in files:
-            if fmt == "text" or readers.detect_format(file) == "text":
-                yield file
+def prepare_text_batch(files: Callable[[], Iterator[Path]], options: ReadOptions) -> None:
+    """First pass: count lines across the batch's pages, per source, in fixed memory.
 
-
-def prepare_text_batch(paths: list[Path], fmt: str, options: ReadOptions) -> None:
-    """First pass: count lines across the batch's pages, per source, in fixed memory."""
+    `files` gives the text files of the batch afresh on each call: they are walked twice
+    (to count them, then to read them), never held in a list.
+    """
     if STATS_KEY in options.context:
         return
-    files = list(_text_files(paths, fmt))
-    if len(files) < MIN_BATCH:
+    total = sum(1 for _ in files())
+    if total < MIN_BATCH:
         return
     stats = LineStats()
     progress = options.context.get("progress")
-    for done, file in enumerate(files):
+    for done, file in enumerate(files()):
         if progress is not None:
-            progress("scan text dumps", done, len(files))
+            progress("scan text dumps", done, total)
         try:
-            text, _encoding = _read_dump(file)
-        except InputError:
+            text = _read_dump(file, options)
+        except (InputError, OSError, EOFError, ValueError):
             continue  # the reading pass reports it
         stats.add_document(_group(file, options), text)
     options.context[STATS_KEY] = stats
     if progress is not None:
-        progress("scan text dumps", len(files), len(files))
+        progress("scan text dumps", total, total)
 
 
-PREPARERS["text"] = prepare_text_batch
+register_preparer("text", prepare_text_batch)
 
 
-def _read_dump(path: Path) -> tuple[str, str]:
-    from tagger.corpus.html import read_input_bytes
-
-    data = read_input_bytes(path)
+def _decode(data: bytes) -> str:
     try:
-        return decode_bytes(data)
+        return decode_bytes(data)[0]
     except UndecodableError as exc:
         raise InputError(str(exc)) from exc
 
 
-@register("text")
-def read_text_dump(path: Path, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
+def _read_dump(path: Path, options: ReadOptions) -> str:
+    source = open_path(path, options)
+    try:
+        return _decode(read_document(source))
+    finally:
+        close_source(source)
+
+
+@register_stream("text")
+def read_text_dump(source: Source, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
     """A text file: a scraped dump of a page (cleaned), or one clean article (kept intact)."""
-    text, _encoding = _read_dump(path)
+    text = _decode(read_document(source))
     report.records += 1
+    name = source.name
     if not text.strip():
-        report.skip(path, "empty body: the file has no text")
+        report.skip(name, "empty body: the file has no text")
         return
     stats = options.context.get(STATS_KEY)
-    dump = clean_dump(text, stats, _group(path, options), options.tag_vocabulary)
+    dump = clean_dump(text, stats, _group(source.path, options), options.tag_vocabulary)
     if dump.skip:
-        report.skip(path, dump.skip)
+        report.skip(name, dump.skip)
         return
-    stem = path.name.split(".")[0] or path.name
-    meta: dict[str, object] = {"path": str(path)}
+    path = source.path
+    stem = (path.name.split(".")[0] or path.name) if path is not None else ""
+    meta: dict[str, object] = {"path": str(path)} if path is not None else {}
     if dump.sections:
         meta["sections"] = dump.sections
     if not dump.clean:
         meta["cleaned"] = True
     article = Article(
-        id=stem,
+        id=stem or content_id(dump.title, dump.body),
         title=dump.title,
         body=dump.body,
         section=dump.sections[0] if dump.sections else None,
@@ -882,6 +891,6 @@ def read_text_dump(path: Path, report: ReadReport, options: ReadOptions) -> Iter
         source=options.source,
         meta=meta,
     )
-    finished = readers._finish(article, path, report, options, None)
+    finished = finish(article, name, report, options, None)
     if finished is not None:
         yield finished
