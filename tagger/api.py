@@ -222,24 +222,8 @@ class Tagger:
                 "with_section": len(with_sections),
                 "with_tags": len(with_tags),
             },
-            "labels": {
-                "sections": section_model.labels if section_model else [],
-                "tags": tag_model.labels if tag_model else [],
-            },
-            "thresholds": (
-                {
-                    t: round(th.value, 6)
-                    for t, th in zip(tag_model.labels, tag_model.thresholds, strict=True)
-                }
-                if tag_model
-                else {}
-            ),
-            "metrics": {
-                "sections": _summary(section_model.cv_metrics) if section_model else None,
-                "tags": _summary(tag_model.cv_metrics) if tag_model else None,
-            },
+            **model_facts(featurizer, section_model, tag_model),
             "entities": _entity_manifest(featurizer, spacy_model),
-            "n_features": int(x.shape[1]),
             "warnings": warnings,
         }
         tagger = cls(featurizer, section_model, tag_model, manifest)
@@ -249,27 +233,36 @@ class Tagger:
     # -- persistence --------------------------------------------------------------------
 
     def save(self, path: str | Path) -> dict[str, Any]:
-        """Write the model as a bundle folder (atomically); returns the manifest."""
-        objects: dict[str, Any] = {"features": self.featurizer}
+        """Write the model as a bundle folder (crash-safe: see tagger.bundle); returns the
+        manifest."""
+        components = {"features": self.featurizer.to_state()}
         if self.section_model is not None:
-            objects["sections"] = self.section_model
+            components["sections"] = self.section_model.to_state()
         if self.tag_model is not None:
-            objects["tags"] = self.tag_model
-        manifest = {k: v for k, v in self.manifest.items() if k not in {"files", "versions"}}
-        manifest.pop("format_version", None)
-        manifest.pop("created_at", None)
+            components["tags"] = self.tag_model.to_state()
+        written = {"files", "versions", "format_version", "created_at", "components"}
+        manifest = {k: v for k, v in self.manifest.items() if k not in written}
+        manifest.update(model_facts(self.featurizer, self.section_model, self.tag_model))
         manifest["model_id"] = _model_id(manifest)
-        self.manifest = save_bundle(Path(path), objects, manifest, self.model_card())
+        self.manifest = save_bundle(Path(path), components, manifest, self.model_card())
         return self.manifest
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
-        """Load a bundle after verifying its manifest and checksums."""
-        manifest, objects = load_bundle(Path(path))
-        featurizer = objects.get("features")
-        if not isinstance(featurizer, Featurizer):
-            raise BundleError(f"{path}: bundle has no feature extractor")
-        return cls(featurizer, objects.get("sections"), objects.get("tags"), manifest)
+        """Load a bundle: manifest, signature and checksums verified, then its arrays and
+        JSON parsed (nothing in a bundle runs code) and checked against the manifest."""
+        manifest, states = load_bundle(Path(path))
+        try:
+            featurizer = Featurizer.from_state(*states["features"])
+            n = featurizer.n_features
+            sections = (
+                SectionModel.from_state(*states["sections"], n) if "sections" in states else None
+            )
+            tags = TagModel.from_state(*states["tags"], n) if "tags" in states else None
+        except (ValueError, TypeError) as exc:
+            raise BundleError(f"{path}: model files refused: {exc}") from None
+        check_manifest(Path(path), manifest, featurizer, sections, tags)
+        return cls(featurizer, sections, tags, manifest)
 
     def model_card(self) -> str:
         m = self.manifest
@@ -586,6 +579,62 @@ def _entity_manifest(featurizer: Featurizer, spacy_model: str | None) -> dict[st
 
     choice = choose_pipeline(spacy_model)
     return {"spacy_model": choice.name, "pipeline_version": choice.version}
+
+
+def model_facts(
+    featurizer: Featurizer, section_model: SectionModel | None, tag_model: TagModel | None
+) -> dict[str, Any]:
+    """What the manifest says about the model files: labels, thresholds, metrics, size."""
+    return {
+        "labels": {
+            "sections": list(section_model.labels) if section_model else [],
+            "tags": list(tag_model.labels) if tag_model else [],
+        },
+        "thresholds": (
+            {
+                t: round(th.value, 6)
+                for t, th in zip(tag_model.labels, tag_model.thresholds, strict=True)
+            }
+            if tag_model
+            else {}
+        ),
+        "metrics": {
+            "sections": _summary(section_model.cv_metrics) if section_model else None,
+            "tags": _summary(tag_model.cv_metrics) if tag_model else None,
+        },
+        "n_features": int(featurizer.n_features),
+    }
+
+
+def check_manifest(
+    path: Path,
+    manifest: dict[str, Any],
+    featurizer: Featurizer,
+    section_model: SectionModel | None,
+    tag_model: TagModel | None,
+) -> None:
+    """The manifest's copies (labels, thresholds, metrics, features config) must be those of
+    the verified model files, and its model id that of its name, corpus and config."""
+    from tagger.bundle import MANIFEST, dump_json
+
+    def same(a: Any, b: Any) -> bool:
+        return json.loads(dump_json(a)) == json.loads(dump_json(b))
+
+    where = Path(path) / MANIFEST
+    facts = model_facts(featurizer, section_model, tag_model)
+    facts["config.features"] = featurizer.config.to_dict()
+    copies = dict(manifest)
+    copies["config.features"] = (manifest.get("config") or {}).get("features")
+    for key, value in facts.items():
+        if not same(copies.get(key), value):
+            raise BundleError(
+                f"{where}: field '{key}' does not match the model files; refusing the bundle"
+            )
+    if manifest.get("model_id") != _model_id(manifest):
+        raise BundleError(
+            f"{where}: field 'model_id' is not the id of the bundle's name, corpus and "
+            "config; refusing the bundle"
+        )
 
 
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -137,6 +137,51 @@ class Threshold:
     support: int
     method: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Threshold:
+        numbers = ("value", "f1", "precision", "recall")
+        if not isinstance(data, dict) or set(data) != {*numbers, "support", "method"}:
+            raise ValueError(f"{where}: expected {{{', '.join((*numbers, 'support', 'method'))}}}")
+        for key in numbers:
+            if not _is_number(data[key]):
+                raise ValueError(f"{where}.{key}: expected a number")
+        if type(data["support"]) is not int or not isinstance(data["method"], str):
+            raise ValueError(f"{where}: support must be an integer and method a string")
+        return cls(**data)
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and np.isfinite(value)
+
+
+State = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _labels_from_state(meta: dict[str, Any], where: str) -> list[str]:
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{where}.labels: expected a list of strings")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{where}.labels: repeated labels")
+    return labels
+
+
+def _array_from_state(
+    arrays: dict[str, Any], name: str, shape: tuple[int, ...], where: str, sparse: bool = False
+) -> Any:
+    """A float array (or, with `sparse`, optionally a CSR matrix) of the given shape."""
+    value = arrays.get(name)
+    ok_type = isinstance(value, np.ndarray) or (sparse and sp.issparse(value))
+    if not ok_type or value.dtype.kind != "f" or value.shape != shape:
+        raise ValueError(f"{where}: {name} must be a float array of shape {shape}")
+    data = value.data if sp.issparse(value) else value
+    if not np.isfinite(data).all():
+        raise ValueError(f"{where}: {name} holds non-finite values")
+    return value
+
 
 def tune_threshold(
     probs: np.ndarray,
@@ -267,6 +312,62 @@ class TagModel:
             cached = np.array([t.value for t in self.thresholds])
             self.__dict__["_threshold_values"] = cached
         return cached
+
+    # -- state: JSON (labels, thresholds, metrics, name rule) and arrays -------------------
+
+    def to_state(self) -> State:
+        meta: dict[str, Any] = {
+            "labels": list(self.labels),
+            "thresholds": [t.to_dict() for t in self.thresholds],
+            "cv_metrics": self.cv_metrics,
+            "best_tag_floor": self.best_tag_floor,
+            "name_rule": None,
+        }
+        arrays = {
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "platt_a": self.platt_a,
+            "platt_b": self.platt_b,
+        }
+        if self.name_rule is not None:
+            meta["name_rule"], rule_arrays = self.name_rule.to_state()
+            arrays.update({f"name_rule.{k}": v for k, v in rule_arrays.items()})
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, Any], n_features: int) -> TagModel:
+        """Rebuild from `to_state`'s output, checking shapes against the features."""
+        where = "tags"
+        labels = _labels_from_state(meta, where)
+        n = len(labels)
+        thresholds = meta.get("thresholds")
+        if not isinstance(thresholds, list) or len(thresholds) != n:
+            raise ValueError(f"{where}.thresholds: expected one threshold per label")
+        floor = meta.get("best_tag_floor")
+        if floor is not None and not _is_number(floor):
+            raise ValueError(f"{where}.best_tag_floor: expected a number or null")
+        metrics = meta.get("cv_metrics")
+        if not isinstance(metrics, dict):
+            raise ValueError(f"{where}.cv_metrics: expected an object")
+        rule = None
+        if meta.get("name_rule") is not None:
+            rule_arrays = {
+                k[len("name_rule.") :]: v for k, v in arrays.items() if k.startswith("name_rule.")
+            }
+            rule = NameRule.from_state(meta["name_rule"], rule_arrays, labels)
+        return cls(
+            labels=labels,
+            coef=_array_from_state(arrays, "coef", (n, n_features), where, sparse=True),
+            intercept=_array_from_state(arrays, "intercept", (n,), where),
+            platt_a=_array_from_state(arrays, "platt_a", (n,), where),
+            platt_b=_array_from_state(arrays, "platt_b", (n,), where),
+            thresholds=[
+                Threshold.from_dict(t, f"{where}.thresholds[{i}]") for i, t in enumerate(thresholds)
+            ],
+            cv_metrics=metrics,
+            best_tag_floor=floor,
+            name_rule=rule,
+        )
 
 
 def _fit_columns_serial(
@@ -445,6 +546,35 @@ class SectionModel:
 
     def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
         return softmax(self.decision(x) / self.temperature)
+
+    def to_state(self) -> State:
+        meta = {
+            "labels": list(self.labels),
+            "temperature": self.temperature,
+            "cv_metrics": self.cv_metrics,
+        }
+        return meta, {"coef": self.coef, "intercept": self.intercept}
+
+    @classmethod
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, Any], n_features: int
+    ) -> SectionModel:
+        where = "sections"
+        labels = _labels_from_state(meta, where)
+        temperature = meta.get("temperature")
+        if not _is_number(temperature) or temperature <= 0:
+            raise ValueError(f"{where}.temperature: expected a positive number")
+        metrics = meta.get("cv_metrics")
+        if not isinstance(metrics, dict):
+            raise ValueError(f"{where}.cv_metrics: expected an object")
+        n = len(labels)
+        return cls(
+            labels=labels,
+            coef=_array_from_state(arrays, "coef", (n, n_features), where, sparse=True),
+            intercept=_array_from_state(arrays, "intercept", (n,), where),
+            temperature=float(temperature),
+            cv_metrics=metrics,
+        )
 
 
 def _fit_multiclass(

@@ -77,6 +77,9 @@ app.add_typer(corpus_app, name="corpus")
 from tagger.commands.vocab import vocab_app  # noqa: E402  (light: typer only)
 
 app.add_typer(vocab_app, name="vocab")
+from tagger.commands.bundle import bundle_app  # noqa: E402  (light: typer only)
+
+app.add_typer(bundle_app, name="bundle")
 
 
 class InputFormat(str, Enum):
@@ -512,12 +515,10 @@ def evaluate(
 
 @app.command()
 def info(model: Annotated[Path, typer.Argument(help="Bundle folder.")]) -> None:
-    """Show a bundle's manifest after verifying it (nothing is unpickled)."""
-    from tagger.bundle import read_manifest, verify_files
+    """Show a bundle's manifest after verifying it as loading does (nothing in it runs)."""
+    from tagger.api import Tagger
 
-    manifest = read_manifest(model)
-    verify_files(model, manifest)
-    typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(Tagger.load(model).manifest, indent=2, ensure_ascii=False))
 
 
 @corpus_app.command("stats")

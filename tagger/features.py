@@ -1,7 +1,16 @@
-"""Features: tf-idf word and character n-grams over title and body, plus entity features."""
+"""Features: tf-idf word and character n-grams over title and body, plus entity features.
+
+scikit-learn's TfidfVectorizer learns each block's vocabulary and idf weights at training;
+after that a block is plain data (its terms and idf array) and turns text into rows with
+the numpy code below, which reproduces scikit-learn's analyzers and tf-idf arithmetic.
+That data is what a bundle stores (`Featurizer.to_state`): nothing is pickled, and
+loading a model needs neither scikit-learn nor its exact version.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -55,8 +64,191 @@ def entity_tokens(entities: Sequence[dict[str, Any]], types: Sequence[str]) -> l
     return sorted({f"{e['type']}={e['name']}" for e in entities if e.get("type") in wanted})
 
 
+# scikit-learn's default token pattern, the only one a bundle may ask for (a pattern
+# taken from a file would let the file choose a regular expression to run).
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_TOKEN = re.compile(TOKEN_PATTERN)
+_WHITE_SPACES = re.compile(r"\s\s+")
+ANALYZERS = ("word", "char_wb", "tokens")
+MAX_NGRAM = 16
+
+
+def strip_accents_unicode(text: str) -> str:
+    """Accents removed by NFKD decomposition (as scikit-learn's strip_accents='unicode')."""
+    if text.isascii():
+        return text
+    normalized = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in normalized if not unicodedata.combining(c))
+
+
+def word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:
+    low, high = ngram_range
+    if high == 1:
+        return tokens
+    grams = list(tokens) if low == 1 else []
+    for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """Character n-grams inside word boundaries, words padded with a space."""
+    low, high = ngram_range
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text).split():
+        word = f" {word} "
+        for n in range(low, high + 1):
+            offset = 0
+            grams.append(word[offset : offset + n])
+            while offset + n < len(word):
+                offset += 1
+                grams.append(word[offset : offset + n])
+            if offset == 0:  # a word shorter than n counts once
+                break
+    return grams
+
+
+def normalize_rows(x: sp.csr_matrix) -> sp.csr_matrix:
+    """L2-normalise the rows of a CSR matrix in place (sums in double precision, as
+    scikit-learn's `normalize`); all-zero rows stay zero."""
+    if x.nnz == 0:
+        return x
+    lengths = np.diff(x.indptr)
+    rows = np.repeat(np.arange(x.shape[0]), lengths)
+    squares = np.bincount(rows, weights=x.data * x.data, minlength=x.shape[0])
+    norms = np.sqrt(squares)
+    norms[norms == 0.0] = 1.0
+    x.data = (x.data / norms[rows]).astype(x.dtype, copy=False)
+    return x
+
+
+@dataclass
+class TfidfBlock:
+    """One fitted tf-idf block as data: how text is cut, the terms (column order) and idf."""
+
+    analyzer: str  # "word", "char_wb" or "tokens" (a list of ready tokens, as entities)
+    ngram_range: tuple[int, int]
+    lowercase: bool
+    strip_accents: bool
+    terms: list[str]
+    idf: np.ndarray  # float32, one per term
+    _index: dict[str, int] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_vectorizer(cls, analyzer: str, vectorizer: Any) -> TfidfBlock:
+        """The data of a fitted scikit-learn TfidfVectorizer (its sublinear tf, l2 norm)."""
+        vocabulary = vectorizer.vocabulary_
+        terms = [""] * len(vocabulary)
+        for term, column in vocabulary.items():
+            terms[column] = term
+        return cls(
+            analyzer=analyzer,
+            ngram_range=tuple(vectorizer.ngram_range),
+            lowercase=bool(vectorizer.lowercase) and analyzer != "tokens",
+            strip_accents=vectorizer.strip_accents == "unicode",
+            terms=terms,
+            idf=np.asarray(vectorizer.idf_, dtype=np.float32),
+        )
+
+    def analyze(self, doc: Any) -> list[str]:
+        if self.analyzer == "tokens":
+            return list(doc)
+        text = doc.lower() if self.lowercase else doc
+        if self.strip_accents:
+            text = strip_accents_unicode(text)
+        if self.analyzer == "char_wb":
+            return char_wb_ngrams(text, self.ngram_range)
+        return word_ngrams(_TOKEN.findall(text), self.ngram_range)
+
+    def transform(self, docs: Sequence[Any]) -> sp.csr_matrix:
+        """Sublinear tf (1 + log count) times idf, rows L2-normalised (float32)."""
+        index = self._index
+        if index is None:
+            index = self._index = {term: j for j, term in enumerate(self.terms)}
+        indices: list[int] = []
+        counts: list[int] = []
+        indptr = [0]
+        for doc in docs:
+            row: dict[int, int] = {}
+            for gram in self.analyze(doc):
+                j = index.get(gram)
+                if j is not None:
+                    row[j] = row.get(j, 0) + 1
+            for j in sorted(row):
+                indices.append(j)
+                counts.append(row[j])
+            indptr.append(len(indices))
+        data = np.asarray(counts, dtype=np.float32)
+        np.log(data, out=data)
+        data += 1.0
+        columns = np.asarray(indices, dtype=np.int32)
+        data *= self.idf[columns]
+        x = sp.csr_matrix(
+            (data, columns, np.asarray(indptr, dtype=np.int32)),
+            shape=(len(indptr) - 1, len(self.terms)),
+        )
+        return normalize_rows(x)
+
+    # -- state: JSON for the text parts, an array for idf --------------------------------
+
+    def to_state(self) -> tuple[dict[str, Any], np.ndarray]:
+        meta = {
+            "analyzer": self.analyzer,
+            "ngram_range": list(self.ngram_range),
+            "lowercase": self.lowercase,
+            "strip_accents": "unicode" if self.strip_accents else None,
+            "token_pattern": TOKEN_PATTERN if self.analyzer == "word" else None,
+            "terms": self.terms,
+        }
+        return meta, self.idf
+
+    @classmethod
+    def from_state(cls, meta: Any, idf: Any, where: str) -> TfidfBlock:
+        """Rebuild a block, checking every value (a bundle is untrusted input)."""
+        if not isinstance(meta, dict):
+            raise ValueError(f"{where}: expected an object")
+        analyzer = meta.get("analyzer")
+        if analyzer not in ANALYZERS:
+            raise ValueError(f"{where}.analyzer: must be one of {', '.join(ANALYZERS)}")
+        ngrams = meta.get("ngram_range")
+        if not (
+            isinstance(ngrams, list)
+            and len(ngrams) == 2
+            and all(type(n) is int for n in ngrams)
+            and 1 <= ngrams[0] <= ngrams[1] <= MAX_NGRAM
+        ):
+            raise ValueError(f"{where}.ngram_range: expected [low, high] with 1 <= low <= high")
+        if type(meta.get("lowercase")) is not bool:
+            raise ValueError(f"{where}.lowercase: expected true or false")
+        if meta.get("strip_accents") not in (None, "unicode"):
+            raise ValueError(f'{where}.strip_accents: expected null or "unicode"')
+        pattern = meta.get("token_pattern")
+        if pattern != (TOKEN_PATTERN if analyzer == "word" else None):
+            raise ValueError(f"{where}.token_pattern: unsupported token pattern {pattern!r}")
+        terms = meta.get("terms")
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            raise ValueError(f"{where}.terms: expected a list of strings")
+        if len(set(terms)) != len(terms):
+            raise ValueError(f"{where}.terms: repeated terms")
+        if not isinstance(idf, np.ndarray) or idf.shape != (len(terms),) or idf.dtype.kind != "f":
+            raise ValueError(f"{where}: idf must be a float array of one value per term")
+        if not np.isfinite(idf).all():
+            raise ValueError(f"{where}: idf holds non-finite values")
+        return cls(
+            analyzer=analyzer,
+            ngram_range=(ngrams[0], ngrams[1]),
+            lowercase=meta["lowercase"],
+            strip_accents=meta["strip_accents"] == "unicode",
+            terms=terms,
+            idf=idf.astype(np.float32, copy=False),
+        )
+
+
 def _identity(tokens: list[str]) -> list[str]:
     return tokens
+
+
+BLOCKS = ("word", "char", "entity")
 
 
 @dataclass
@@ -64,29 +256,31 @@ class Featurizer:
     """Fits the vectorizers on a training corpus and turns articles into rows."""
 
     config: FeatureConfig = field(default_factory=FeatureConfig)
-    word: Any = None
-    char: Any = None
-    entity: Any = None
+    word: TfidfBlock | None = None
+    char: TfidfBlock | None = None
+    entity: TfidfBlock | None = None
 
     @property
     def uses_entities(self) -> bool:
         return self.config.entity_weight > 0
 
-    def _build(self) -> None:
+    def _vectorizers(self) -> dict[str, Any]:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         cfg = self.config
-        self.word = TfidfVectorizer(
-            ngram_range=cfg.word_ngrams,
-            min_df=cfg.word_min_df,
-            max_df=cfg.word_max_df,
-            sublinear_tf=True,
-            strip_accents="unicode",
-            max_features=cfg.max_features,
-            dtype=np.float32,
-        )
+        vectorizers = {
+            "word": TfidfVectorizer(
+                ngram_range=cfg.word_ngrams,
+                min_df=cfg.word_min_df,
+                max_df=cfg.word_max_df,
+                sublinear_tf=True,
+                strip_accents="unicode",
+                max_features=cfg.max_features,
+                dtype=np.float32,
+            )
+        }
         if cfg.char_ngrams:
-            self.char = TfidfVectorizer(
+            vectorizers["char"] = TfidfVectorizer(
                 analyzer="char_wb",
                 ngram_range=cfg.char_ngrams,
                 min_df=cfg.char_min_df,
@@ -95,60 +289,120 @@ class Featurizer:
                 dtype=np.float32,
             )
         if self.uses_entities:
-            self.entity = TfidfVectorizer(
+            vectorizers["entity"] = TfidfVectorizer(
                 analyzer=_identity, lowercase=False, sublinear_tf=True, dtype=np.float32
             )
+        return vectorizers
 
     def _stack(self, parts: list[sp.spmatrix]) -> sp.csr_matrix:
         # Rows of each block are L2-normalised; the stack is re-normalised so that
         # adding a block never changes the scale the classifiers see.
-        from sklearn.preprocessing import normalize
-
         matrix = sp.hstack(parts, format="csr", dtype=np.float32)
-        return normalize(matrix, copy=False)
+        return normalize_rows(matrix)
+
+    def _inputs(
+        self,
+        articles: Sequence[Article],
+        entities: Sequence[Sequence[dict[str, Any]]] | None,
+        fitting: bool,
+    ) -> dict[str, Sequence[Any]]:
+        texts = [article_features_text(a, self.config.title_repeat) for a in articles]
+        inputs: dict[str, Sequence[Any]] = {"word": texts, "char": texts}
+        if self.uses_entities:
+            tokens = [entity_tokens(e, self.config.entity_types) for e in entities or []]
+            if len(tokens) != len(texts):
+                if fitting:
+                    raise ValueError("entity features need one entity list per article")
+                tokens = [[] for _ in texts]
+            inputs["entity"] = tokens
+        return inputs
 
     def fit_transform(
         self,
         articles: Sequence[Article],
         entities: Sequence[Sequence[dict[str, Any]]] | None = None,
     ) -> sp.csr_matrix:
-        self._build()
-        texts = [article_features_text(a, self.config.title_repeat) for a in articles]
-        parts = [self.word.fit_transform(texts)]
-        if self.char is not None:
-            parts.append(self.char.fit_transform(texts) * self.config.char_weight)
-        if self.entity is not None:
-            tokens = [entity_tokens(e, self.config.entity_types) for e in entities or []]
-            if len(tokens) != len(texts):
-                raise ValueError("entity features need one entity list per article")
-            parts.append(self.entity.fit_transform(tokens) * self.config.entity_weight)
+        """Learn each block's vocabulary and idf (scikit-learn) and transform the corpus.
+
+        The rows are scikit-learn's; `transform` computes the same numbers from the blocks.
+        """
+        inputs = self._inputs(articles, entities, fitting=True)
+        analyzers = {"word": "word", "char": "char_wb", "entity": "tokens"}
+        weights = self._weights()
+        self.word = self.char = self.entity = None
+        parts = []
+        for name, vectorizer in self._vectorizers().items():
+            part = vectorizer.fit_transform(inputs[name])
+            parts.append(part if name == "word" else part * weights[name])
+            setattr(self, name, TfidfBlock.from_vectorizer(analyzers[name], vectorizer))
         return self._stack(parts)
+
+    def _weights(self) -> dict[str, float]:
+        cfg = self.config
+        return {"word": 1.0, "char": cfg.char_weight, "entity": cfg.entity_weight}
 
     def transform(
         self,
         articles: Sequence[Article],
         entities: Sequence[Sequence[dict[str, Any]]] | None = None,
     ) -> sp.csr_matrix:
-        texts = [article_features_text(a, self.config.title_repeat) for a in articles]
-        parts = [self.word.transform(texts)]
-        if self.char is not None:
-            parts.append(self.char.transform(texts) * self.config.char_weight)
-        if self.entity is not None:
-            tokens = [entity_tokens(e, self.config.entity_types) for e in entities or []]
-            if len(tokens) != len(texts):
-                tokens = [[] for _ in texts]
-            parts.append(self.entity.transform(tokens) * self.config.entity_weight)
+        inputs = self._inputs(articles, entities, fitting=False)
+        weights = self._weights()
+        parts = []
+        for name in BLOCKS:
+            block = getattr(self, name)
+            if block is not None:
+                part = block.transform(inputs[name])
+                parts.append(part if name == "word" else part * weights[name])
         return self._stack(parts)
 
     def feature_names(self) -> np.ndarray:
         """Readable names of all columns; character n-grams are marked and not used as evidence."""
-        names = [self.word.get_feature_names_out()]
+        names = [np.array(self.word.terms if self.word else [], dtype=object)]
         if self.char is not None:
-            names.append(np.array(["<char>"] * len(self.char.vocabulary_), dtype=object))
+            names.append(np.array(["<char>"] * len(self.char.terms), dtype=object))
         if self.entity is not None:
-            names.append(self.entity.get_feature_names_out())
+            names.append(np.array(self.entity.terms, dtype=object))
         return np.concatenate(names).astype(object)
 
     @property
     def n_features(self) -> int:
-        return len(self.feature_names())
+        return sum(len(b.terms) for b in (self.word, self.char, self.entity) if b is not None)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON (configuration, each block's analyzer and terms) and arrays (idf per block)."""
+        meta: dict[str, Any] = {"config": self.config.to_dict(), "blocks": {}}
+        arrays: dict[str, np.ndarray] = {}
+        for name in BLOCKS:
+            block = getattr(self, name)
+            if block is not None:
+                meta["blocks"][name], arrays[f"{name}.idf"] = block.to_state()
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, Any]) -> Featurizer:
+        """Rebuild from `to_state`'s output; ValueError names what does not fit."""
+        config = meta.get("config")
+        blocks = meta.get("blocks")
+        if not isinstance(config, dict) or not isinstance(blocks, dict):
+            raise ValueError("features: expected 'config' and 'blocks' objects")
+        try:
+            featurizer = cls(FeatureConfig.from_dict(config))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"features.config: {exc}") from exc
+        unknown = set(blocks) - set(BLOCKS)
+        if unknown or "word" not in blocks:
+            raise ValueError(f"features.blocks: expected word[, char, entity]: {sorted(blocks)}")
+        if ("char" in blocks) != bool(featurizer.config.char_ngrams) or (
+            "entity" in blocks
+        ) != featurizer.uses_entities:
+            raise ValueError("features.blocks: do not match the feature configuration")
+        for name, block in blocks.items():
+            setattr(
+                featurizer,
+                name,
+                TfidfBlock.from_state(block, arrays.get(f"{name}.idf"), f"features.blocks.{name}"),
+            )
+        return featurizer

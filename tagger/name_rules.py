@@ -59,6 +59,37 @@ class NameRule:
         state["_regex"] = None
         return state
 
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON (patterns, support limit) and arrays (precision, support); labels are the
+        tag model's."""
+        meta = {"patterns": list(self.patterns), "max_support": int(self.max_support)}
+        return meta, {"precision": self.precision, "support": self.support}
+
+    @classmethod
+    def from_state(cls, meta: Any, arrays: dict[str, Any], labels: list[str]) -> NameRule:
+        """Rebuild the rule; its patterns must be the ones `name_pattern` makes of the
+        labels (a bundle never chooses a regular expression to run)."""
+        where = "tags.name_rule"
+        if not isinstance(meta, dict) or set(meta) != {"patterns", "max_support"}:
+            raise ValueError(f"{where}: expected {{patterns, max_support}}")
+        if meta["patterns"] != [name_pattern(label) for label in labels]:
+            raise ValueError(f"{where}.patterns: do not match the tag labels")
+        if type(meta["max_support"]) is not int or meta["max_support"] < 0:
+            raise ValueError(f"{where}.max_support: expected a non-negative integer")
+        n = len(labels)
+        precision, support = arrays.get("precision"), arrays.get("support")
+        for name, value, kinds in (("precision", precision, "f"), ("support", support, "iu")):
+            ok = isinstance(value, np.ndarray) and value.shape == (n,)
+            if not ok or value.dtype.kind not in kinds:
+                raise ValueError(f"{where}.{name}: expected an array of one value per tag")
+        return cls(
+            labels=list(labels),
+            patterns=list(meta["patterns"]),
+            precision=precision,
+            support=support,
+            max_support=meta["max_support"],
+        )
+
     def matches(self, titles: Sequence[str]) -> np.ndarray:
         """Boolean matrix (titles x tags): the tag's name occurs in the title."""
         hits = np.zeros((len(titles), len(self.labels)), dtype=bool)

@@ -318,7 +318,7 @@ def test_tampered_bundle_is_refused(
     cli_bundle: Path, tmp_path: Path, corpus_files: dict[str, Path]
 ) -> None:
     bundle = Path(shutil.copytree(cli_bundle, tmp_path / "model"))
-    target = bundle / "features.joblib"
+    target = bundle / "features.npz"
     data = bytearray(target.read_bytes())
     data[100] ^= 0x01
     target.write_bytes(bytes(data))

@@ -88,10 +88,10 @@ def test_bundle_is_readable_by_others_and_complete(cli_bundle: Path, tmp_path: P
     copy = tmp_path / "b"
     shutil.copytree(cli_bundle, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
-    del manifest["files"]["tags.joblib"]
-    (copy / "tags.joblib").unlink()
+    del manifest["files"]["tags.npz"]
+    (copy / "tags.npz").unlink()
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match=r"lists no tags\.joblib"):
+    with pytest.raises(BundleError, match=r"field 'files': lists no tags\.npz"):
         verify_files(copy, read_manifest(copy))
 
 
