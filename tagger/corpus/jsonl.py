@@ -2,9 +2,10 @@
 
 One bad line costs one skipped record, named with its line: invalid JSON, nesting too
 deep, an integer longer than Python converts (4,300 digits), a NUL byte, a record over the
-size limit, a record whose fields have the wrong types. A lone surrogate ('\\ud83d', half
-an emoji cut by a JavaScript export) cannot be written as UTF-8: it is replaced by U+FFFD
-and the record kept, with a note in the read report.
+size limit, a record whose fields have the wrong types. Lines end at "\\n" only, and raw
+control characters inside strings (a CR, a form feed) are accepted rather than lost. A
+lone surrogate ('\\ud83d', half an emoji cut by a JavaScript export) cannot be written
+as UTF-8: it is replaced by U+FFFD and the record kept, with a note in the read report.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def parse_record(
         report.skip(name, "invalid JSON: NUL byte in the record", number)
         return None
     try:
-        data = json.loads(text)
+        # strict=False: control characters (a raw CR or form feed) inside strings are kept
+        data = json.loads(text, strict=False)
     except json.JSONDecodeError as exc:
         report.skip(name, f"invalid JSON: {exc.msg} at column {exc.colno}", number)
         return None
