@@ -150,9 +150,11 @@ class _LocalEngine:
             for job in jobs:
                 yield _guarded(job, notify)
             return
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
             futures = [pool.submit(_guarded, job) for job in jobs]
             try:
                 for future in as_completed(futures):

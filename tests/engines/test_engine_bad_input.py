@@ -383,3 +383,26 @@ def test_vocabulary_options_reach_the_parts(tmp_path: Path) -> None:
     expected = sorted(line for line in streamed.stdout.splitlines() if line.strip())
     assert read_parts(out) == expected
     assert any('"source": "broader"' in line for line in expected)
+
+
+def test_the_local_engine_in_two_processes_writes_the_same_parts(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    from tagger.console import Console
+    from tagger.engines.run import EngineRequest, run_engine
+
+    shards = write_shards(tmp_path / "in", 3, 20)
+    outputs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        request = EngineRequest(
+            kind="predict",
+            inputs=[str(shards)],
+            out_dir=out,
+            jobs=jobs,
+            model_path=tiny_model,
+            options={"entities": False},
+        )
+        assert run_engine(request, Console(quiet=True)).written == 3
+        outputs.append({p.name: p.read_bytes() for p in out.glob("part-*")})
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 3
