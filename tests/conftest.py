@@ -34,9 +34,8 @@ def load_sample():
     return sample_articles
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small bundle trained once on every other article of the sample corpus."""
+def train_tiny(articles: list, out: Path, name: str = "tiny") -> Path:
+    """A small bundle (word features, 2 folds) trained on `articles`, saved at `out`."""
     from tagger.api import Tagger, TrainConfig
     from tagger.classify import ModelConfig
     from tagger.features import FeatureConfig
@@ -45,8 +44,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         features=FeatureConfig(char_ngrams=None),
         tags=ModelConfig(cv_folds=2),
         sections=ModelConfig(cv_folds=2),
-        name="tiny",
+        name=name,
     )
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    Tagger.train(sample_articles()[::2], config).save(out)
+    Tagger.train(articles, config).save(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small bundle trained once on every other article of the sample corpus."""
+    return train_tiny(sample_articles()[::2], tmp_path_factory.mktemp("models") / "tiny")

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tagger.cli import app
-from tests.engines.conftest import read_parts, sample_records, write_shards
+from tests.engines.conftest import read_parts, write_shards
 
 runner = CliRunner()
 
@@ -167,21 +167,9 @@ def test_a_full_disk_in_out_dir_stops_the_run_with_one_line_and_no_half_part(
 
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tagger.api import Tagger, TrainConfig
-    from tagger.classify import ModelConfig
-    from tagger.corpus.article import Article
-    from tagger.features import FeatureConfig
+    from tests.conftest import sample_articles, train_tiny
 
-    config = TrainConfig(
-        features=FeatureConfig(char_ngrams=None),
-        tags=ModelConfig(cv_folds=2),
-        sections=ModelConfig(cv_folds=2),
-        name="other",
-    )
-    articles = [Article.from_dict(r) for r in sample_records()[1::3]]
-    out = tmp_path_factory.mktemp("models") / "other"
-    Tagger.train(articles, config).save(out)
-    return out
+    return train_tiny(sample_articles()[1::3], tmp_path_factory.mktemp("models") / "o", "other")
 
 
 def test_out_dir_of_another_model_or_changed_inputs_is_refused(
