@@ -28,7 +28,7 @@ FORMAT = 1
 _PART = re.compile(r"^part-\d{5,}\.jsonl(\.gz)?$")
 _RECEIPT = re.compile(r"^\.part-(\d{5,})\.json$")
 _TEMP = re.compile(
-    r"^\.(part-\d{5,}\.jsonl(\.gz)?|part-\d{5,}\.json|_manifest\.json)\.[0-9a-f]{32}\.tmp$"
+    r"^\.(part-\d{5,}\.jsonl(\.gz)?|\.part-\d{5,}\.json|_manifest\.json)\.[0-9a-f]+\.partial$"
 )
 
 
@@ -46,9 +46,9 @@ def run_key(
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    from tagger.engines.task import _atomic_json
+    from tagger.engines.task import write_json
 
-    _atomic_json(path, data)
+    write_json(path, data)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

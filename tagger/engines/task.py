@@ -14,11 +14,10 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 KINDS = ("predict", "entities", "import")
 BATCH_SIZE = 256
@@ -48,10 +47,6 @@ class ShardJob:
     @property
     def receipt_name(self) -> str:
         return f".part-{self.shard['index']:05d}.json"
-
-
-class OutputFailure(Exception):
-    """Writing into --out-dir failed (disk full, read-only, ...): the run should stop."""
 
 
 class SetupFailure(Exception):
@@ -185,25 +180,11 @@ def _read_options(options: dict[str, Any]) -> Any:
     return read
 
 
-def _open_part(path: Path, compress: bool) -> tuple[IO[bytes], IO[bytes]]:
-    raw = open(path, "xb")  # noqa: SIM115 (closed by the caller) a fresh, unique temporary name: never someone else's file
-    if compress:  # mtime 0 and no name: the same articles give the same bytes
-        return raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)  # type: ignore[return-value]
-    return raw, raw
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """A receipt or a manifest, atomically (temporary file, fsync, rename)."""
+    from tagger.writers import write_text
 
-
-def _atomic_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 def _where() -> str:
@@ -272,19 +253,20 @@ def run_shard(job: ShardJob, notify: Notify | None = None) -> dict[str, Any]:
         if message not in warnings and len(warnings) < MAX_SKIP_LINES:
             warnings.append(message)
 
+    from tagger.writers import OutputError, atomic_write
+
     out_dir = Path(job.out_dir)
     final = out_dir / job.part_name
-    tmp = out_dir / f".{job.part_name}.{uuid.uuid4().hex}.tmp"
     report = ReadReport()
     digest = hashlib.sha256()
     size = 0
     written = 0
     try:
-        try:
-            raw, handle = _open_part(tmp, job.compress)
-        except OSError as exc:
-            raise OutputFailure(f"{tmp.parent}: {exc.strerror or exc}") from None
-        with raw:
+        # Under a temporary name, renamed to `final` only when the whole part is written.
+        with atomic_write(final, binary=True) as out:
+            handle = (
+                gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) if job.compress else out
+            )
             articles = read_corpus(
                 [path], shard.get("fmt", "auto"), report, _read_options(job.options)
             )
@@ -292,36 +274,23 @@ def run_shard(job: ShardJob, notify: Notify | None = None) -> dict[str, Any]:
                 data = "".join(
                     line + "\n" for line in _lines(job.kind, batch, model, job.options, warn)
                 ).encode("utf-8")
-                try:
-                    handle.write(data)
-                except OSError as exc:
-                    raise OutputFailure(f"{final}: {exc.strerror or exc}") from None
+                handle.write(data)
                 digest.update(data)
                 size += len(data)
                 written += len(batch)
                 if notify is not None:
                     notify(shard["index"], written)
-            try:
-                if handle is not raw:
-                    handle.close()
-                raw.flush()
-                os.fsync(raw.fileno())
-            except OSError as exc:
-                raise OutputFailure(f"{final}: {exc.strerror or exc}") from None
+            if handle is not out:
+                handle.close()  # the gzip trailer (mtime 0, no name: same articles, same bytes)
     except InputError as exc:  # the shard vanished between our check and the reader
-        tmp.unlink(missing_ok=True)
         result["error"] = f"{path}: {exc}"
         result["skipped"] = 1
         return result
-    except OutputFailure as exc:
-        tmp.unlink(missing_ok=True)
+    except OutputError as exc:  # a full disk, a read-only folder: the run stops
         result["status"] = "failed"
         result["output_failure"] = True
         result["error"] = f"{exc} (shard {path})"
         return result
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     result.update(
         status="done",
         part=job.part_name,
@@ -335,11 +304,9 @@ def run_shard(job: ShardJob, notify: Notify | None = None) -> dict[str, Any]:
         seconds=round(time.perf_counter() - started, 3),
     )
     try:
-        os.replace(tmp, final)
         result["part_bytes"] = final.stat().st_size
-        _atomic_json(out_dir / job.receipt_name, result)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        write_json(out_dir / job.receipt_name, result)
+    except (OSError, OutputError) as exc:
         result.update(status="failed", output_failure=True)
-        result["error"] = f"{final}: {exc.strerror or exc} (shard {path})"
+        result["error"] = f"{out_dir / job.receipt_name}: {exc} (shard {path})"
     return result

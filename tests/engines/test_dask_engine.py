@@ -74,7 +74,7 @@ def test_dask_parts_equal_the_local_engine_and_the_manifest_says_what_was_done(
     import hashlib
 
     assert first["sha256"] == hashlib.sha256(shard.read_bytes()).hexdigest()
-    assert not list(out.glob(".*.tmp"))
+    assert not list(out.glob(".*.partial"))
 
 
 def test_a_local_cluster_of_its_own_for_corpus_import(shard_folder: Path, tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_task_ends_in_complete_duplicate_free_output(
         deadline = time.monotonic() + 60
         while killed is None and time.monotonic() < deadline:
             for address, keys in client.processing().items():
-                if keys and address in pids and list(out.glob(".part-*.tmp")):
+                if keys and address in pids and list(out.glob(".part-*.partial")):
                     os.kill(pids[address], signal.SIGKILL)
                     killed = (address, keys[0])
                     break
@@ -139,7 +139,7 @@ def test_a_worker_killed_mid_task_ends_in_complete_duplicate_free_output(
     lines = read_parts(out)
     assert lines == read_parts(reference)  # complete, and the same bytes
     assert len(ids_of(lines)) == len(set(ids_of(lines))) == 600
-    assert not list(out.glob(".*.tmp"))
+    assert not list(out.glob(".*.partial"))
     index = int(str(killed[1]).rsplit("-", 1)[1])
     receipt = json.loads((out / f".part-{index:05d}.json").read_text())
     assert receipt["worker"] != killed[0]  # the killed worker's task ran again elsewhere
@@ -164,7 +164,7 @@ def test_resume_after_the_client_is_killed_recomputes_only_unfinished_parts(
     # them (a running task has a temporary file) so that the count below is final.
     quiet_since = time.monotonic()
     while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
-        if list(out.glob(".part-*.tmp")):
+        if list(out.glob(".part-*.partial")):
             quiet_since = time.monotonic()
         time.sleep(0.05)
     finished = {p.name: p.stat() for p in out.glob("part-*.jsonl")}

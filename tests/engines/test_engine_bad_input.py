@@ -34,7 +34,7 @@ def _import(inputs: list[str], out: Path, *extra: str) -> Any:
 
 
 def _no_temporaries(out: Path) -> None:
-    assert not list(out.glob(".*.tmp"))
+    assert not list(out.glob(".*.partial"))
     for part in out.glob("part-*"):  # every part under its final name is complete
         assert (out / f".{part.name.split('.')[0]}.json").exists()
 
