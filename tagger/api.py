@@ -107,6 +107,40 @@ def corpus_fingerprint(articles: Sequence[Article]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
+# Above this many distinct tags, tags seen on a single article are left out by default:
+# their own model is fitted to one example (its threshold is pooled anyway), and
+# thousands of them cost most of the training time.
+MANY_TAGS = 1000
+
+
+def choose_tag_labels(counts: Counter[str], config: ModelConfig) -> tuple[list[str], list[str]]:
+    """The tags the model learns (by training support) and the warnings to show."""
+    minimum = config.min_tag_support
+    if minimum is None:
+        minimum = 2 if len(counts) > MANY_TAGS else 1
+    labels = sorted(t for t, c in counts.items() if c >= minimum)
+    notes: list[str] = []
+    dropped = sorted((t for t, c in counts.items() if c < minimum), key=lambda t: (counts[t], t))
+    if dropped:
+        by_support = Counter(counts[t] for t in dropped)
+        spread = ", ".join(f"{n} on {s} article(s)" for s, n in sorted(by_support.items()))
+        shown = ", ".join(dropped[:10]) + (" …" if len(dropped) > 10 else "")
+        notes.append(
+            f"{len(dropped)} of {len(counts)} tag(s) are on fewer than {minimum} training "
+            f"articles and are left out of the tag model ({spread}): {shown}"
+        )
+    once = [t for t in labels if counts[t] == 1]
+    if once:
+        shown = ", ".join(once[:10]) + (" …" if len(once) > 10 else "")
+        notes.append(f"{len(once)} tag(s) seen once: their threshold is shared, not tuned: {shown}")
+    if not labels:
+        notes.append(
+            f"no tag is on at least {minimum} training articles: no tag model trained "
+            "(lower tags.min_tag_support in the config to keep rarer tags)"
+        )
+    return labels, notes
+
+
 class Tagger:
     """A trained model: featurizer, section model and tag model, with their manifest."""
 
@@ -191,13 +225,13 @@ class Tagger:
         tag_model = None
         if any(articles[i].tags for i in with_tags):
             tag_counts = Counter(t for a in articles for t in a.tags)
-            labels = sorted(tag_counts)
-            once = [t for t in labels if tag_counts[t] == 1]
-            if once:
-                shown = ", ".join(once[:10]) + (" …" if len(once) > 10 else "")
-                warnings.append(
-                    f"{len(once)} tag(s) seen once: their threshold is shared, not tuned: {shown}"
-                )
+            labels, notes = choose_tag_labels(tag_counts, config.tags)
+            warnings.extend(notes)
+            if not labels and section_model is None:
+                raise InputError(notes[-1])
+        else:
+            labels = []
+        if labels:
             # Articles with no tags are negatives for every tag only when the corpus is
             # tag-annotated throughout; otherwise they are left out of the tag model.
             idx = np.array(with_tags)

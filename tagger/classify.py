@@ -38,6 +38,9 @@ class ModelConfig:
     fallback_threshold: float = 0.5
     # Tags with fewer training articles share a pooled calibration and threshold.
     min_support: int = 2
+    # Tags on fewer training articles are left out of the model, with a warning.
+    # None: 1 (keep all) up to 1,000 distinct tags, 2 above (tagger.api.choose_tag_labels).
+    min_tag_support: int | None = None
     # A tag's own threshold is pulled toward the pooled one as if the pooled one had
     # this many articles of evidence: thresholds tuned on a handful of positives overfit.
     threshold_shrinkage: float = 5.0
@@ -49,6 +52,14 @@ class ModelConfig:
     class_weight: str | None = None
     # Processes fitting tags in parallel (-1: all cores). Results do not depend on it.
     n_jobs: int = -1
+    # Tag weights whose L2 norm stays within this are dropped (see prune_weights): no
+    # article's decision value moves by more than this. 0 keeps every non-zero weight.
+    prune_tolerance: float = 0.1
+    # Out-of-fold scores kept for calibration, over all tags (see OutOfFold): a tag
+    # keeps all of its negatives when this budget allows, else its top negatives and
+    # a weighted sample of the rest, at least `calibration_min_negatives` in all.
+    calibration_entries: int = 5_000_000
+    calibration_min_negatives: int = 400
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,32 +104,60 @@ def linear_scores(x: sp.csr_matrix, coef: np.ndarray, intercept: np.ndarray) -> 
 # -- calibration and thresholds --------------------------------------------------------
 
 
-def platt_fit(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt's sigmoid P(y=1|s) = 1 / (1 + exp(a*s + b)), with his smoothed targets."""
-    from scipy.optimize import minimize
+def platt_fit(
+    scores: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Platt's sigmoid P(y=1|s) = 1 / (1 + exp(a*s + b)), with his smoothed targets.
 
+    Fitted by Newton's method with backtracking (Lin, Lin and Weng, 2007: the log-loss
+    is convex in (a, b)), a few vectorised steps per tag. `weights` count each score
+    that many times (a sampled negative stands for the negatives it was drawn from);
+    None counts every score once.
+    """
     y = y.astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    n_pos, n_neg = float(w[y].sum()), float(w[~y].sum())
     if n_pos == 0:
         return 1.0, 10.0
     if n_neg == 0:
         return -1.0, -10.0
-    target = np.where(y, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    # 1 - target: the loss is written in z = a*s + b, with P(y=1) = 1 / (1 + e^z).
+    miss = 1.0 - np.where(y, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
     s = scores.astype(np.float64)
 
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        a, b = params
+    def loss(a: float, b: float) -> float:
         z = a * s + b
-        # log(1 + exp(z)) computed stably; p = sigmoid(-z)
-        # Negative log-likelihood of the targets under P(y=1) = 1 / (1 + e^z).
-        value = np.sum(np.logaddexp(0.0, z) - (1 - target) * z)
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))  # = 1 - P(y=1)
-        grad_z = p - (1 - target)
-        return float(value), np.array([np.dot(grad_z, s), grad_z.sum()])
+        return float(np.dot(w, np.logaddexp(0.0, z) - miss * z))
 
-    prior = np.log((n_neg + 1.0) / (n_pos + 1.0))
-    result = minimize(loss, np.array([-1.0, prior]), jac=True, method="L-BFGS-B")
-    a, b = result.x
+    a, b = 0.0, float(np.log((n_neg + 1.0) / (n_pos + 1.0)))
+    value = loss(a, b)
+    for _ in range(100):
+        z = a * s + b
+        p = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid(z), stable
+        g = w * (p - miss)
+        h = w * p * (1.0 - p)
+        grad = np.array([np.dot(g, s), g.sum()])
+        if np.abs(grad).max() < 1e-7 * max(1.0, n_pos + n_neg):
+            break
+        hs = h * s
+        hessian = np.array([[np.dot(hs, s), hs.sum()], [hs.sum(), h.sum()]]) + 1e-12 * np.eye(2)
+        try:
+            step = np.linalg.solve(hessian, grad)
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        while t >= 1e-10:
+            new_a, new_b = a - t * step[0], b - t * step[1]
+            new_value = loss(new_a, new_b)
+            if new_value < value + 1e-4 * t * np.dot(grad, -step):
+                break
+            t /= 2
+        else:
+            break
+        decrease = value - new_value
+        a, b, value = new_a, new_b, new_value
+        if decrease < 1e-12 * max(1.0, abs(value)):
+            break
     return float(a), float(b)
 
 
@@ -190,20 +229,32 @@ def tune_threshold(
     min_precision: float | None = None,
     min_f1: float = 0.0,
     fallback: float = 0.5,
+    weights: np.ndarray | None = None,
 ) -> Threshold:
-    """Threshold that maximises F1 (or recall at a precision target) on held-out scores."""
+    """Threshold that maximises F1 (or recall at a precision target) on held-out scores.
+
+    `weights` count each article that many times (see `platt_fit`); positives always
+    weigh 1, so the support is their number.
+    """
     y = y.astype(bool)
     support = int(y.sum())
     if support == 0:
         return Threshold(max(fallback, 0.999), 0.0, 0.0, 0.0, 0, "no-positives")
     order = np.argsort(-probs, kind="stable")
     sorted_probs = probs[order]
-    hits = np.cumsum(y[order])
-    predicted = np.arange(1, len(probs) + 1)
+    if weights is None:
+        hits = np.cumsum(y[order])
+        predicted = np.arange(1, len(probs) + 1)
+        positives = float(support)
+    else:
+        w = np.asarray(weights, dtype=np.float64)[order]
+        hits = np.cumsum(np.where(y[order], w, 0.0))
+        predicted = np.cumsum(w)
+        positives = float(hits[-1])
     # Only cut between distinct scores.
     last_of_run = np.r_[sorted_probs[1:] != sorted_probs[:-1], True]
     precision = hits / predicted
-    recall = hits / support
+    recall = hits / positives
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     candidates = np.flatnonzero(last_of_run)
@@ -235,19 +286,42 @@ def tune_threshold(
 
 
 def top_evidence(
-    row: sp.csr_matrix, weights: np.ndarray, names: np.ndarray, k: int = 5
+    row: sp.csr_matrix, weights: np.ndarray | sp.spmatrix, names: np.ndarray, k: int = 5
 ) -> list[tuple[str, float]]:
     """Features of one article that pushed a label's score up the most: (name, contribution)."""
     return evidence_terms(row.indices, row.data, weights, names, k)
 
 
+def weights_at(weights: np.ndarray | sp.spmatrix, indices: np.ndarray) -> np.ndarray:
+    """A label's weights at the given feature columns, from a dense vector or a sparse row."""
+    if not sp.issparse(weights):
+        return np.asarray(weights)[indices]
+    row = sp.csr_matrix(weights)
+    if not row.has_sorted_indices:
+        row.sort_indices()
+    out = np.zeros(len(indices), dtype=np.float64)
+    if row.nnz == 0 or len(indices) == 0:
+        return out
+    pos = np.minimum(np.searchsorted(row.indices, indices), row.nnz - 1)
+    found = row.indices[pos] == indices
+    out[found] = row.data[pos[found]]
+    return out
+
+
 def evidence_terms(
-    indices: np.ndarray, values: np.ndarray, weights: np.ndarray, names: np.ndarray, k: int = 5
+    indices: np.ndarray,
+    values: np.ndarray,
+    weights: np.ndarray | sp.spmatrix,
+    names: np.ndarray,
+    k: int = 5,
 ) -> list[tuple[str, float]]:
-    """`top_evidence` on a row given as its column indices and values (no slicing cost)."""
+    """`top_evidence` on a row given as its column indices and values (no slicing cost).
+
+    `weights` is the label's weight vector, dense or as a one-row sparse matrix.
+    """
     if len(indices) == 0:
         return []
-    contributions = values * weights[indices]
+    contributions = values * weights_at(weights, indices)
     order = np.argsort(-contributions)
     out: list[tuple[str, float]] = []
     for i in order:
@@ -260,15 +334,53 @@ def evidence_terms(
     return out
 
 
+# -- sparse weights ------------------------------------------------------------------------
+
+
+def prune_weights(w: np.ndarray, tolerance: float) -> np.ndarray:
+    """Columns of the weights worth keeping: drop the smallest |w| while their L2 norm
+    stays within `tolerance`.
+
+    Feature rows are L2-normalised, so by Cauchy-Schwarz the dropped weights move any
+    article's decision value by at most ||w_dropped|| <= tolerance: a decision changes
+    only for an article whose score was already within `tolerance` of the cut.
+    """
+    nonzero = np.flatnonzero(w)
+    if tolerance <= 0 or len(nonzero) == 0:
+        return nonzero
+    magnitude = np.abs(w[nonzero])
+    order = np.argsort(magnitude, kind="stable")
+    dropped = int(np.searchsorted(np.cumsum(magnitude[order] ** 2), tolerance**2, side="right"))
+    return np.sort(nonzero[order[dropped:]])
+
+
+def sparse_rows(rows: Sequence[tuple[np.ndarray, np.ndarray]], n_features: int) -> sp.csr_matrix:
+    """A float32 CSR matrix from (column indices, values) per row."""
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(r[0]) for r in rows])
+    indices = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0)
+    data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
+    index_dtype = np.int32 if max(n_features, indptr[-1]) < 2**31 else np.int64
+    return sp.csr_matrix(
+        (data.astype(np.float32), indices.astype(index_dtype), indptr.astype(index_dtype)),
+        shape=(len(rows), n_features),
+    )
+
+
 # -- tag model ---------------------------------------------------------------------------
 
 
 @dataclass
 class TagModel:
-    """One linear classifier per tag, Platt-calibrated, with a tuned threshold per tag."""
+    """One linear classifier per tag, Platt-calibrated, with a tuned threshold per tag.
+
+    `coef` is a sparse (n_labels, n_features) float32 CSR matrix: weights too small to
+    change a decision are pruned (`prune_weights`), so memory, bundle size and
+    prediction cost grow with the kept weights, not with tags x features.
+    """
 
     labels: list[str]
-    coef: np.ndarray  # (n_labels, n_features) float32
+    coef: sp.csr_matrix  # (n_labels, n_features) float32, sorted indices
     intercept: np.ndarray  # (n_labels,)
     platt_a: np.ndarray
     platt_b: np.ndarray
@@ -276,6 +388,15 @@ class TagModel:
     cv_metrics: dict[str, Any] = field(default_factory=dict)
     best_tag_floor: float | None = None
     name_rule: NameRule | None = None
+
+    def __post_init__(self) -> None:
+        if not sp.issparse(self.coef):
+            self.coef = sp.csr_matrix(np.asarray(self.coef, dtype=np.float32))
+        self.coef = sp.csr_matrix(self.coef, dtype=np.float32)
+        self.coef.sort_indices()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     def choose(self, probs: np.ndarray, titles: Sequence[str]) -> np.ndarray:
         """The tags suggested for each article: over their thresholds, by the best-tag
@@ -299,8 +420,16 @@ class TagModel:
             selected[rows, best[rows]] = True
         return selected
 
+    def _coef_t(self) -> sp.csr_matrix:
+        """coef transposed to (n_features, n_labels) CSR: rows times it is a sparse product."""
+        cached = self.__dict__.get("_coef_t_cache")
+        if cached is None or cached.shape != self.coef.shape[::-1]:
+            cached = self.coef.T.tocsr()
+            self.__dict__["_coef_t_cache"] = cached
+        return cached
+
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return linear_scores(x, self.coef, self.intercept)
+        return np.asarray((sp.csr_matrix(x) @ self._coef_t()).toarray()) + self.intercept
 
     def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
         return platt_apply(self.decision(x), self.platt_a, self.platt_b)
@@ -370,89 +499,121 @@ class TagModel:
         )
 
 
-def _fit_columns_serial(
-    x: sp.csr_matrix, y: np.ndarray, c: float, seed: int, class_weight: str | None
-) -> tuple[np.ndarray, np.ndarray]:
-    coef = np.zeros((y.shape[1], x.shape[1]), dtype=np.float32)
-    intercept = np.full(y.shape[1], -1.0, dtype=np.float32)
-    for j in range(y.shape[1]):
-        column = y[:, j]
-        positives = int(column.sum())
-        if positives == 0:
-            continue
-        if positives == len(column):
-            intercept[j] = 1.0
-            continue
-        model = _linear_svc(c, seed, class_weight).fit(x, column)
-        coef[j] = model.coef_[0]
-        intercept[j] = model.intercept_[0]
-    return coef, intercept
+# -- out-of-fold scores kept for calibration ------------------------------------------------
 
 
-def _fit_binary_columns(
-    x: sp.csr_matrix, y: np.ndarray, config: ModelConfig, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fit one binary linear model per column of y; (coef, intercept) for all columns.
+@dataclass
+class OutOfFold:
+    """Out-of-fold decision values of each tag, kept only where calibration needs them.
 
-    Columns are split over `config.n_jobs` worker processes. Not threads: liblinear
-    draws from the C library's global random state, so concurrent fits in one process
-    would make training depend on thread timing instead of the seed.
+    Per tag: all its positives, its highest-scoring negatives (weight 1) and a uniform
+    sample of its other negatives, each weighing as many negatives as it stands for.
+    Every negative scoring above the lowest kept top negative is kept, so precision and
+    recall above that score are exact; Platt's fit sees an unbiased weighted sample.
+    With a budget larger than the negatives, everything is kept and the result is the
+    full computation.
     """
-    x = x.astype(np.float64)  # liblinear's dtype: convert once, not once per tag
-    n_labels = y.shape[1]
-    workers = config.n_jobs if config.n_jobs > 0 else (os.cpu_count() or 1)
-    workers = max(1, min(workers, n_labels // 8))
-    if workers == 1:
-        return _fit_columns_serial(x, y, config.c, seed, config.class_weight)
-    from joblib import Parallel, delayed
 
-    chunks = [c for c in np.array_split(np.arange(n_labels), workers) if len(c)]
-    parts = Parallel(n_jobs=workers)(
-        delayed(_fit_columns_serial)(x, y[:, chunk], config.c, seed, config.class_weight)
-        for chunk in chunks
-    )
-    coef = np.vstack([part[0] for part in parts])
-    intercept = np.concatenate([part[1] for part in parts])
-    return coef, intercept
+    n: int
+    rows: list[np.ndarray]
+    scores: list[np.ndarray]
+    weights: list[np.ndarray]
+    positive: list[np.ndarray]
+
+    @classmethod
+    def from_dense(cls, oof: np.ndarray, y: np.ndarray | sp.spmatrix) -> OutOfFold:
+        """Everything kept (weight 1): the full computation, for small problems and tests."""
+        y = _dense_bool(y)
+        n, t = oof.shape
+        rows = np.arange(n)
+        return cls(
+            n,
+            [rows] * t,
+            [oof[:, j].astype(np.float64) for j in range(t)],
+            [np.ones(n)] * t,
+            [y[:, j] for j in range(t)],
+        )
+
+    def entries(self) -> int:
+        return int(sum(len(r) for r in self.rows))
+
+    def matrix(self, values: Sequence[np.ndarray]) -> sp.csr_matrix:
+        """An (articles x tags) CSR matrix holding `values` at the kept entries."""
+        t = len(self.rows)
+        cols = np.repeat(np.arange(t), [len(r) for r in self.rows])
+        rows = np.concatenate(self.rows) if t else np.zeros(0, dtype=np.int64)
+        data = np.concatenate(values) if t else np.zeros(0)
+        return sp.csr_matrix((data, (rows, cols)), shape=(self.n, t))
+
+
+def _dense_bool(y: np.ndarray | sp.spmatrix) -> np.ndarray:
+    return (y.toarray() if sp.issparse(y) else np.asarray(y)).astype(bool)
+
+
+def keep_for_calibration(
+    scores: np.ndarray, positive: np.ndarray, top: int, sample: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and weights of the scores calibration needs (see `OutOfFold`)."""
+    negatives = np.flatnonzero(~positive)
+    if top + sample >= len(negatives):
+        return np.arange(len(scores)), np.ones(len(scores))
+    order = negatives[np.argsort(-scores[negatives], kind="stable")]
+    rest = order[top:]
+    picked = np.sort(rng.choice(rest, size=sample, replace=False)) if sample else rest[:0]
+    keep = np.concatenate([np.flatnonzero(positive), order[:top], picked])
+    weights = np.ones(len(keep))
+    weights[len(keep) - len(picked) :] = len(rest) / max(sample, 1)
+    order_back = np.argsort(keep, kind="stable")
+    return keep[order_back], weights[order_back]
 
 
 def calibrate_tags(
-    oof: np.ndarray, y: np.ndarray, config: ModelConfig
+    oof: np.ndarray | OutOfFold, y: np.ndarray | sp.spmatrix | None, config: ModelConfig
 ) -> tuple[np.ndarray, np.ndarray, list[Threshold]]:
     """Platt parameters and a threshold per tag from out-of-fold decision values.
 
-    Tags with too few examples for their own estimate (fewer than
+    `oof` is a dense (articles x tags) matrix with its labels `y`, or the kept entries
+    (`OutOfFold`, y None). Tags with too few examples for their own estimate (fewer than
     `config.min_support`) share a pooled calibration and threshold fitted on all
     tags' out-of-fold scores at once: a rare tag's own few scores would give a
     sigmoid and a cut-off fitted to noise. Other tags' thresholds are shrunk toward
     the pooled one in proportion to how few examples they have.
     """
-    y = y.astype(bool)
-    support = y.sum(axis=0)
-    pooled_a, pooled_b = platt_fit(oof.ravel(), y.ravel())
+    kept = oof if isinstance(oof, OutOfFold) else OutOfFold.from_dense(oof, y)  # type: ignore[arg-type]
+    n_tags = len(kept.rows)
+    support = np.array([int(p.sum()) for p in kept.positive], dtype=np.int64)
+    all_scores = np.concatenate(kept.scores) if n_tags else np.zeros(0)
+    all_y = np.concatenate(kept.positive) if n_tags else np.zeros(0, dtype=bool)
+    all_w = np.concatenate(kept.weights) if n_tags else np.zeros(0)
+    uniform = bool(np.all(all_w == 1.0))
+    pooled_a, pooled_b = platt_fit(all_scores, all_y, None if uniform else all_w)
     pooled = tune_threshold(
-        platt_apply(oof, pooled_a, pooled_b).ravel(),
-        y.ravel(),
+        platt_apply(all_scores, pooled_a, pooled_b),
+        all_y,
         min_precision=config.min_precision,
         fallback=config.fallback_threshold,
+        weights=None if uniform else all_w,
     )
-    a = np.full(y.shape[1], pooled_a)
-    b = np.full(y.shape[1], pooled_b)
+    a = np.full(n_tags, pooled_a)
+    b = np.full(n_tags, pooled_b)
     thresholds: list[Threshold] = []
-    for j in range(y.shape[1]):
+    for j in range(n_tags):
         shared = Threshold(
             pooled.value, pooled.f1, pooled.precision, pooled.recall, int(support[j]), "pooled"
         )
         if support[j] < config.min_support:
             thresholds.append(shared)
             continue
-        a[j], b[j] = platt_fit(oof[:, j], y[:, j])
+        s, yj = kept.scores[j], kept.positive[j]
+        w = None if np.all(kept.weights[j] == 1.0) else kept.weights[j]
+        a[j], b[j] = platt_fit(s, yj, w)
         own = tune_threshold(
-            platt_apply(oof[:, j], a[j], b[j]),
-            y[:, j],
+            platt_apply(s, a[j], b[j]),
+            yj,
             min_precision=config.min_precision,
             min_f1=config.min_tag_f1,
             fallback=config.fallback_threshold,
+            weights=w,
         )
         if own.method in ("fallback", "precision-unreachable"):
             a[j], b[j] = pooled_a, pooled_b
@@ -464,9 +625,203 @@ def calibrate_tags(
     return a, b, thresholds
 
 
+# -- fitting --------------------------------------------------------------------------------
+
+
+def _fit_one(
+    x: sp.csr_matrix, column: np.ndarray, c: float, seed: int, class_weight: str | None
+) -> tuple[np.ndarray | None, float]:
+    """One binary model: (weights or None for a constant model, intercept)."""
+    positives = int(column.sum())
+    if positives == 0:
+        return None, -1.0
+    if positives == len(column):
+        return None, 1.0
+    model = _linear_svc(c, seed, class_weight).fit(x, column)
+    return model.coef_[0], float(model.intercept_[0])
+
+
+@dataclass
+class _FitJob:
+    """What one worker needs besides the data: settings of the binary fits."""
+
+    c: float
+    seed: int
+    class_weight: str | None
+    tolerance: float
+    top: int = 0
+    sample: int = 0
+    fold: int = 0
+
+
+def _fit_final_chunk(
+    x: sp.csr_matrix, y: sp.csc_matrix, job: _FitJob
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int]:
+    """Final fits of a chunk of tags: pruned (indices, values) per tag, intercepts, and
+    the number of non-zero weights before pruning."""
+    rows: list[tuple[np.ndarray, np.ndarray]] = []
+    intercepts = np.empty(y.shape[1])
+    before = 0
+    for j in range(y.shape[1]):
+        column = np.zeros(y.shape[0], dtype=bool)
+        column[y.indices[y.indptr[j] : y.indptr[j + 1]]] = True
+        w, intercepts[j] = _fit_one(x, column, job.c, job.seed, job.class_weight)
+        if w is None:
+            rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
+            continue
+        before += int(np.count_nonzero(w))
+        keep = prune_weights(w, job.tolerance)
+        rows.append((keep, w[keep].astype(np.float32)))
+    return rows, intercepts, before
+
+
+def _fit_fold_chunk(
+    x_train: sp.csr_matrix,
+    y_train: sp.csc_matrix,
+    x_test: sp.csr_matrix,
+    y_test: sp.csc_matrix,
+    tags: np.ndarray,
+    job: _FitJob,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Fit a chunk of tags on a fold's training part; keep the test part's scores that
+    calibration needs: (test rows, scores, weights, positive) per tag."""
+    out = []
+    for j in range(y_train.shape[1]):
+        column = np.zeros(y_train.shape[0], dtype=bool)
+        column[y_train.indices[y_train.indptr[j] : y_train.indptr[j + 1]]] = True
+        w, b = _fit_one(x_train, column, job.c, job.seed, job.class_weight)
+        scores = np.full(x_test.shape[0], b) if w is None else x_test @ w + b
+        positive = np.zeros(x_test.shape[0], dtype=bool)
+        positive[y_test.indices[y_test.indptr[j] : y_test.indptr[j + 1]]] = True
+        # Seeded by tag and fold, not by chunk: results do not depend on the chunking.
+        rng = np.random.default_rng([job.seed, job.fold, int(tags[j])])
+        keep, weights = keep_for_calibration(scores, positive, job.top, job.sample, rng)
+        out.append((keep, scores[keep], weights, positive[keep]))
+    return out
+
+
+def _workers(config: ModelConfig, n_labels: int) -> int:
+    workers = config.n_jobs if config.n_jobs > 0 else (os.cpu_count() or 1)
+    return max(1, min(workers, n_labels // 8))
+
+
+def _run_chunks(function: Callable[..., Any], tasks: list[tuple], workers: int) -> list[Any]:
+    """Run `function(*task)` for each task (a chunk of tags), in worker processes if more
+    than one. Not threads: liblinear draws from the C library's global random state, so
+    concurrent fits in one process would make training depend on thread timing instead
+    of the seed. joblib memory-maps the large arrays (the feature matrix) once per call,
+    so the workers share them instead of each receiving a copy.
+    """
+    if workers == 1:
+        return [function(*task) for task in tasks]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=workers, max_nbytes="1M")(delayed(function)(*task) for task in tasks)
+
+
+def _chunks(n_labels: int, workers: int) -> list[np.ndarray]:
+    count = 1 if workers == 1 else workers * 2
+    return [c for c in np.array_split(np.arange(n_labels), min(count, max(n_labels, 1))) if len(c)]
+
+
+def _fit_binary_columns(
+    x: sp.csr_matrix, y: np.ndarray | sp.spmatrix, config: ModelConfig, seed: int
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Fit one binary linear model per column of y: pruned sparse coef and intercepts."""
+    y = sp.csc_matrix(y, dtype=bool)
+    coef, intercept, _before = _final_fit(x.astype(np.float64), y, config, seed)
+    return coef, intercept
+
+
+def _final_fit(
+    x: sp.csr_matrix, y: sp.csc_matrix, config: ModelConfig, seed: int
+) -> tuple[sp.csr_matrix, np.ndarray, int]:
+    n_labels = y.shape[1]
+    workers = _workers(config, n_labels)
+    job = _FitJob(config.c, seed, config.class_weight, config.prune_tolerance)
+    chunks = _chunks(n_labels, workers)
+    parts = _run_chunks(_fit_final_chunk, [(x, y[:, c], job) for c in chunks], workers)
+    rows = [row for part in parts for row in part[0]]
+    intercept = np.concatenate([part[1] for part in parts]) if parts else np.zeros(0)
+    before = sum(part[2] for part in parts)
+    return sparse_rows(rows, x.shape[1]), intercept.astype(np.float32), before
+
+
+def calibration_budget(config: ModelConfig, n_labels: int, k: int) -> tuple[int, int]:
+    """Top negatives and sampled negatives kept per tag and fold (see `OutOfFold`)."""
+    per_tag = max(config.calibration_min_negatives, config.calibration_entries // max(n_labels, 1))
+    per_fold = -(-per_tag // k)
+    top = -(-per_fold // 2)
+    return top, per_fold - top
+
+
+def out_of_fold(
+    x: sp.csr_matrix,
+    y: sp.csc_matrix,
+    folds: list[np.ndarray],
+    config: ModelConfig,
+    seed: int,
+    progress: Progress = _no_progress,
+    total: int | None = None,
+) -> OutOfFold:
+    """Cross-validated decision values of every tag, keeping those calibration needs.
+
+    One slice of the data per fold serves all tags; tags are fitted in chunks by
+    worker processes sharing that slice.
+    """
+    n, n_labels = y.shape
+    top, sample = calibration_budget(config, n_labels, len(folds))
+    workers = _workers(config, n_labels)
+    chunks = _chunks(n_labels, workers)
+    per_tag: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_labels)]
+    y_rows = y.tocsr()
+    for i, test in enumerate(folds):
+        progress("tags: cross-validation", i, total or len(folds) + 1)
+        train = np.setdiff1d(np.arange(n), test, assume_unique=True)
+        x_train, x_test = x[train], x[test]
+        y_train, y_test = y_rows[train].tocsc(), y_rows[test].tocsc()
+        job = _FitJob(config.c, seed, config.class_weight, 0.0, top, sample, i)
+        tasks = [(x_train, y_train[:, c], x_test, y_test[:, c], c, job) for c in chunks]
+        parts = _run_chunks(_fit_fold_chunk, tasks, workers)
+        for chunk, part in zip(chunks, parts, strict=True):
+            for j, (keep, scores, weights, positive) in zip(chunk, part, strict=True):
+                per_tag[j].append((test[keep], scores, weights, positive))
+        del x_train, x_test, tasks
+    kept = OutOfFold(n, [], [], [], [])
+    for pieces in per_tag:
+        rows = np.concatenate([p[0] for p in pieces])
+        order = np.argsort(rows, kind="stable")
+        kept.rows.append(rows[order])
+        kept.scores.append(np.concatenate([p[1] for p in pieces])[order])
+        kept.weights.append(np.concatenate([p[2] for p in pieces])[order])
+        kept.positive.append(np.concatenate([p[3] for p in pieces])[order])
+    return kept
+
+
+def select_sparse(
+    probs: sp.csr_matrix, thresholds: np.ndarray, best_tag_floor: float | None
+) -> sp.csr_matrix:
+    """`TagModel.select` on a sparse matrix of probabilities (absent entries: not chosen)."""
+    probs = sp.csr_matrix(probs)
+    coo = probs.tocoo()
+    chosen = coo.data >= thresholds[coo.col]
+    if best_tag_floor is not None and probs.nnz:
+        row_has = np.zeros(probs.shape[0], dtype=bool)
+        row_has[coo.row[chosen]] = True
+        # The best kept entry of each row: sort by row, then by descending probability.
+        order = np.lexsort((-coo.data, coo.row))
+        first = order[np.r_[True, coo.row[order][1:] != coo.row[order][:-1]]]
+        extra = first[~row_has[coo.row[first]] & (coo.data[first] >= best_tag_floor)]
+        chosen[extra] = True
+    return sp.csr_matrix(
+        (np.ones(int(chosen.sum()), dtype=bool), (coo.row[chosen], coo.col[chosen])),
+        shape=probs.shape,
+    )
+
+
 def train_tag_model(
     x: sp.csr_matrix,
-    y: np.ndarray,
+    y: np.ndarray | sp.spmatrix,
     labels: list[str],
     config: ModelConfig,
     *,
@@ -477,36 +832,43 @@ def train_tag_model(
 ) -> TagModel:
     """Cross-validate for calibration and thresholds, then fit on everything.
 
-    With `titles`, a name rule (tags named in the title) is learned as well.
+    `y` is the (articles x tags) label matrix, sparse or dense. Nothing of size
+    articles x tags is held dense: out-of-fold scores are kept per tag only where
+    calibration needs them (`OutOfFold`). With `titles`, a name rule (tags named in
+    the title) is learned as well.
     """
+    y = sp.csc_matrix(y, dtype=bool)
+    x = sp.csr_matrix(x).astype(np.float64)  # liblinear's dtype: convert once, not per tag
     n = x.shape[0]
     k = max(2, min(config.cv_folds, n))
     folds = _folds(n, k, seed, groups)
-    oof = np.zeros(y.shape, dtype=np.float64)
     total = k + 1
-    for i, test in enumerate(folds):
-        progress("tags: cross-validation", i, total)
-        train = np.setdiff1d(np.arange(n), test, assume_unique=True)
-        coef, intercept = _fit_binary_columns(x[train], y[train], config, seed)
-        oof[test] = np.asarray(x[test] @ coef.T) + intercept
+    kept = out_of_fold(x, y, folds, config, seed, progress, total)
     progress("tags: final fit", k, total)
-    coef, intercept = _fit_binary_columns(x, y, config, seed)
+    coef, intercept, before = _final_fit(x, y, config, seed)
     progress("tags: final fit", total, total)
 
-    a, b, thresholds = calibrate_tags(oof, y, config)
-    probs = platt_apply(oof, a, b)
+    a, b, thresholds = calibrate_tags(kept, None, config)
     model = TagModel(labels, coef, intercept, a, b, thresholds, {}, config.best_tag_floor)
     from tagger.evaluate import multilabel_metrics
 
-    selected = model.select(probs)
+    probs = kept.matrix([platt_apply(s, a[j], b[j]) for j, s in enumerate(kept.scores)])
+    selected = select_sparse(probs, model.threshold_values, config.best_tag_floor)
+    y_rows = y.tocsr()
     if titles is not None and config.name_rule:
-        model.name_rule, _scores = fit_name_rule(titles, y, labels, selected, probs)
-        selected = selected | model.name_rule.hits(titles)
-    model.cv_metrics = multilabel_metrics(y.astype(bool), selected, probs, labels)
+        model.name_rule, _scores = fit_name_rule(titles, y_rows, labels, selected, probs)
+        selected = (selected + model.name_rule.hits_sparse(titles)).astype(bool)
+    model.cv_metrics = multilabel_metrics(y_rows, selected, probs, labels)
     model.cv_metrics["note"] = (
         f"{k}-fold out-of-fold predictions; thresholds were tuned on the same folds, "
         "so these figures are somewhat optimistic"
     )
+    model.cv_metrics["weights"] = {
+        "nonzero_before_pruning": int(before),
+        "nonzero": int(coef.nnz),
+        "prune_tolerance": config.prune_tolerance,
+    }
+    model.cv_metrics["calibration_entries"] = kept.entries()
     return model
 
 

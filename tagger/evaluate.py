@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def _prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
@@ -41,32 +42,71 @@ def multiclass_metrics(
     }
 
 
+def _bool_csr(matrix: Any) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix, dtype=bool)
+    out.eliminate_zeros()
+    return out
+
+
+def _top_k_sparse(scores: sp.csr_matrix, rows: np.ndarray, k: int) -> list[np.ndarray]:
+    """Column indices of each row's k highest stored scores (ties by column), best first."""
+    coo = scores[rows].tocoo()
+    order = np.lexsort((coo.col, -coo.data, coo.row))
+    row_of, col_of = coo.row[order], coo.col[order]
+    starts = np.searchsorted(row_of, np.arange(len(rows)))
+    ends = np.searchsorted(row_of, np.arange(len(rows)), side="right")
+    return [col_of[s : min(e, s + k)] for s, e in zip(starts, ends, strict=True)]
+
+
+def _ranking_hits(
+    y_true: sp.csr_matrix, scores: np.ndarray | sp.spmatrix, rows: np.ndarray, k: int
+) -> np.ndarray:
+    """Per row: how many of the k best-scored labels are true."""
+    if not sp.issparse(scores):
+        ranked = np.argsort(-np.asarray(scores)[rows], axis=1, kind="stable")[:, :k]
+        dense_true = y_true[rows].toarray()
+        return np.take_along_axis(dense_true, ranked, axis=1).sum(axis=1)
+    tops = _top_k_sparse(sp.csr_matrix(scores), rows, k)
+    hits = np.zeros(len(rows))
+    for r, (i, top) in enumerate(zip(rows, tops, strict=True)):
+        true_cols = y_true.indices[y_true.indptr[i] : y_true.indptr[i + 1]]
+        hits[r] = np.isin(top, true_cols).sum()
+    return hits
+
+
 def multilabel_metrics(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    scores: np.ndarray,
+    y_true: np.ndarray | sp.spmatrix,
+    y_pred: np.ndarray | sp.spmatrix,
+    scores: np.ndarray | sp.spmatrix,
     labels: Sequence[str],
+    *,
+    ranked: bool = True,
 ) -> dict[str, Any]:
     """Micro and macro P/R/F1 of selected tags, P@1, P@3 and F1@5 of ranked tags.
 
-    Macro averages are over labels with at least one true article in the data.
+    Label and selection matrices may be dense or sparse; sparse scores rank absent
+    entries last. Macro averages are over labels with at least one true article in
+    the data. `ranked=False` skips P@k and F1@5 (reported as 0).
     """
-    y_true = y_true.astype(bool)
-    y_pred = y_pred.astype(bool)
-    tp = (y_true & y_pred).sum(axis=0).astype(float)
-    fp = (~y_true & y_pred).sum(axis=0).astype(float)
-    fn = (y_true & ~y_pred).sum(axis=0).astype(float)
+    y_true = _bool_csr(y_true)
+    y_pred = _bool_csr(y_pred)
+    n_labels = y_true.shape[1]
+    true_count = np.asarray(y_true.sum(axis=0)).ravel().astype(float)
+    pred_count = np.asarray(y_pred.sum(axis=0)).ravel().astype(float)
+    tp = np.asarray(y_true.multiply(y_pred).sum(axis=0)).ravel().astype(float)
+    fp = pred_count - tp
+    fn = true_count - tp
     micro_p, micro_r, micro_f = _prf(tp.sum(), fp.sum(), fn.sum())
     per_label = []
     macro = []
     for j, label in enumerate(labels):
         p, r, f = _prf(tp[j], fp[j], fn[j])
-        support = int(y_true[:, j].sum())
+        support = int(true_count[j])
         per_label.append(
             {
                 "label": label,
                 "support": support,
-                "predicted": int(y_pred[:, j].sum()),
+                "predicted": int(pred_count[j]),
                 "precision": p,
                 "recall": r,
                 "f1": f,
@@ -75,24 +115,20 @@ def multilabel_metrics(
         if support:
             macro.append((p, r, f))
     macro_arr = np.array(macro) if macro else np.zeros((1, 3))
-    ranked = np.argsort(-scores, axis=1, kind="stable")
-    has_labels = y_true.any(axis=1)
-    rows = np.flatnonzero(has_labels)
+    per_row = np.diff(y_true.indptr)
+    rows = np.flatnonzero(per_row > 0)
 
     def precision_at(k: int) -> float:
-        if len(rows) == 0:
+        if len(rows) == 0 or not ranked or n_labels == 0:
             return 0.0
-        top = ranked[rows, :k]
-        hits = np.take_along_axis(y_true[rows], top, axis=1).sum(axis=1)
-        return float(np.mean(hits / min(k, y_true.shape[1])))
+        return float(np.mean(_ranking_hits(y_true, scores, rows, k) / min(k, n_labels)))
 
     f1_at_5 = 0.0
-    if len(rows):
-        k = min(5, y_true.shape[1])
-        top = ranked[rows, :k]
-        hits = np.take_along_axis(y_true[rows], top, axis=1).sum(axis=1)
+    if len(rows) and ranked and n_labels:
+        k = min(5, n_labels)
+        hits = _ranking_hits(y_true, scores, rows, k)
         p5 = hits / k
-        r5 = hits / y_true[rows].sum(axis=1)
+        r5 = hits / per_row[rows]
         with np.errstate(invalid="ignore", divide="ignore"):
             f = np.where(p5 + r5 > 0, 2 * p5 * r5 / (p5 + r5), 0.0)
         f1_at_5 = float(np.mean(f))
@@ -111,13 +147,16 @@ def multilabel_metrics(
     }
 
 
-def binarize(tag_lists: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
-    """Boolean matrix (articles x labels); tags outside `labels` are ignored."""
+def binarize(tag_lists: Sequence[Sequence[str]], labels: Sequence[str]) -> sp.csr_matrix:
+    """Sparse boolean matrix (articles x labels); tags outside `labels` are ignored."""
     index = {label: j for j, label in enumerate(labels)}
-    y = np.zeros((len(tag_lists), len(labels)), dtype=bool)
-    for i, tags in enumerate(tag_lists):
-        for tag in tags:
-            j = index.get(tag)
-            if j is not None:
-                y[i, j] = True
-    return y
+    indptr = [0]
+    indices: list[int] = []
+    for tags in tag_lists:
+        columns = sorted({index[t] for t in tags if t in index})
+        indices.extend(columns)
+        indptr.append(len(indices))
+    return sp.csr_matrix(
+        (np.ones(len(indices), dtype=bool), np.array(indices, dtype=np.int64), np.array(indptr)),
+        shape=(len(tag_lists), len(labels)),
+    )

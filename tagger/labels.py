@@ -12,13 +12,16 @@ from tagger.corpus.text import normalise_label
 def _canonical_forms(labels: Counter[str]) -> tuple[dict[str, str], list[str]]:
     """Map every variant to the most common spelling of its case-folded form."""
     groups: dict[str, Counter[str]] = defaultdict(Counter)
+    raw_of: dict[str, set[str]] = defaultdict(set)  # one pass: linear in the number of labels
     for label, count in labels.items():
-        groups[normalise_label(label).casefold()][normalise_label(label)] += count
+        clean = normalise_label(label)
+        groups[clean.casefold()][clean] += count
+        raw_of[clean.casefold()].add(label)
     mapping: dict[str, str] = {}
     notes: list[str] = []
-    for forms in groups.values():
+    for key, forms in groups.items():
         best = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        raw_variants = {raw for raw in labels if normalise_label(raw).casefold() == best.casefold()}
+        raw_variants = raw_of[key]
         for raw in raw_variants:
             mapping[raw] = best
         if len(raw_variants) > 1:

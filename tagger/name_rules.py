@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 MIN_PRECISION = 0.5
 SUPPORT_LIMITS = (0, 5, 10, 20, 50, 100)
@@ -90,53 +91,73 @@ class NameRule:
             max_support=meta["max_support"],
         )
 
+    def matches_sparse(self, titles: Sequence[str]) -> sp.csr_matrix:
+        """Sparse boolean matrix (titles x tags): the tag's name occurs in the title."""
+        rows: list[int] = []
+        cols: list[int] = []
+        regex = self._compiled()
+        if regex is not None:
+            for i, title in enumerate(titles):
+                for match in regex.finditer(title):
+                    rows.append(i)
+                    cols.append(int(match.lastgroup[1:]))
+        hits = sp.csr_matrix(
+            (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(len(titles), len(self.labels))
+        )
+        hits.sum_duplicates()
+        return hits
+
+    def hits_sparse(self, titles: Sequence[str]) -> sp.csr_matrix:
+        """`matches_sparse` restricted to the tags the rule serves."""
+        if self.max_support <= 0:
+            return sp.csr_matrix((len(titles), len(self.labels)), dtype=bool)
+        hits = self.matches_sparse(titles).tocoo()
+        keep = self.active()[hits.col]
+        return sp.csr_matrix(
+            (hits.data[keep], (hits.row[keep], hits.col[keep])), shape=hits.shape, dtype=bool
+        )
+
     def matches(self, titles: Sequence[str]) -> np.ndarray:
         """Boolean matrix (titles x tags): the tag's name occurs in the title."""
-        hits = np.zeros((len(titles), len(self.labels)), dtype=bool)
-        regex = self._compiled()
-        if regex is None:
-            return hits
-        for i, title in enumerate(titles):
-            for match in regex.finditer(title):
-                hits[i, int(match.lastgroup[1:])] = True
-        return hits
+        return self.matches_sparse(titles).toarray()
 
     def hits(self, titles: Sequence[str]) -> np.ndarray:
         """Matches restricted to the tags the rule serves."""
-        if self.max_support <= 0:
-            return np.zeros((len(titles), len(self.labels)), dtype=bool)
-        return self.matches(titles) & self.active()
+        return self.hits_sparse(titles).toarray()
 
 
 def fit_name_rule(
     titles: Sequence[str],
-    y: np.ndarray,
+    y: np.ndarray | sp.spmatrix,
     labels: list[str],
-    oof_selected: np.ndarray,
-    oof_probs: np.ndarray,
+    oof_selected: np.ndarray | sp.spmatrix,
+    oof_probs: np.ndarray | sp.spmatrix,
 ) -> tuple[NameRule, dict[int, float]]:
     """Count each tag's title precision, then pick the support limit on out-of-fold results.
 
-    Returns the rule and the out-of-fold score, (micro-F1 + macro-F1) / 2, of each limit tried.
+    The label, selection and probability matrices may be dense or sparse (absent
+    probabilities rank last). Returns the rule and the out-of-fold score,
+    (micro-F1 + macro-F1) / 2, of each limit tried.
     """
     from tagger.evaluate import multilabel_metrics
 
-    y = y.astype(bool)
+    y = sp.csr_matrix(y, dtype=bool)
+    selected = sp.csr_matrix(oof_selected, dtype=bool)
     rule = NameRule(
         labels=list(labels),
         patterns=[name_pattern(label) for label in labels],
         precision=np.zeros(len(labels)),
-        support=y.sum(axis=0),
+        support=np.asarray(y.sum(axis=0)).ravel(),
     )
-    matches = rule.matches(titles)
-    mentioned = matches.sum(axis=0)
-    correct = (matches & y).sum(axis=0)
+    matches = rule.matches_sparse(titles)
+    mentioned = np.asarray(matches.sum(axis=0)).ravel()
+    correct = np.asarray(matches.multiply(y).sum(axis=0)).ravel()
     rule.precision = (correct + 1.0) / (mentioned + 2.0)
     scores: dict[int, float] = {}
     for limit in SUPPORT_LIMITS:
         rule.max_support = limit
-        selected = oof_selected | rule.hits(titles)
-        m = multilabel_metrics(y, selected, oof_probs, labels)
+        chosen = (selected + rule.hits_sparse(titles)).astype(bool)
+        m = multilabel_metrics(y, chosen, oof_probs, labels, ranked=False)
         scores[limit] = (m["micro_f1"] + m["macro_f1"]) / 2
     rule.max_support = max(scores, key=lambda k: (scores[k], -k))
     return rule, scores

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
 
@@ -75,4 +76,9 @@ def test_perfect_predictions_score_one() -> None:
 
 def test_binarize_ignores_unknown_tags() -> None:
     y = binarize([["a", "c"], ["zzz"], []], ["a", "b", "c"])
-    assert y.tolist() == [[True, False, True], [False, False, False], [False, False, False]]
+    assert sp.issparse(y) and y.nnz == 2
+    assert y.toarray().tolist() == [
+        [True, False, True],
+        [False, False, False],
+        [False, False, False],
+    ]

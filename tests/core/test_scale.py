@@ -1,0 +1,268 @@
+"""Tag training at scale: sparse weights, kept out-of-fold scores, bad label sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from tagger.api import Tagger, TrainConfig
+from tagger.classify import (
+    ModelConfig,
+    TagModel,
+    _folds,
+    _linear_svc,
+    calibrate_tags,
+    evidence_terms,
+    keep_for_calibration,
+    out_of_fold,
+    platt_apply,
+    platt_fit,
+    prune_weights,
+    train_tag_model,
+    tune_threshold,
+)
+from tagger.corpus.article import Article
+from tagger.errors import InputError
+from tagger.evaluate import multilabel_metrics
+from tagger.features import FeatureConfig
+
+
+def synthetic(n: int = 240, features: int = 60, tags: int = 6, seed: int = 0) -> tuple:
+    """L2-normalised non-negative rows; each tag driven by a few features."""
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n, features)) * (rng.random((n, features)) < 0.2)
+    x = normalize(sp.csr_matrix(dense))
+    drivers = rng.choice(features, size=(tags, 3), replace=False)
+    score = np.stack([x[:, d].sum(axis=1).A.ravel() for d in drivers], axis=1)
+    y = score > np.quantile(score, 0.75, axis=0)
+    return x, y
+
+
+# -- sparse weights -----------------------------------------------------------------------
+
+
+def test_pruning_bounds_every_decision_change() -> None:
+    rng = np.random.default_rng(3)
+    w = rng.normal(0, 1, 500) * (rng.random(500) < 0.5) ** 2 * rng.random(500) ** 4
+    for tolerance in (0.0, 0.05, 0.3):
+        keep = prune_weights(w, tolerance)
+        dropped = np.setdiff1d(np.flatnonzero(w), keep)
+        assert np.linalg.norm(w[dropped]) <= tolerance + 1e-12
+        # No smaller weight is kept while a larger one is dropped.
+        if len(dropped) and len(keep):
+            assert np.abs(w[dropped]).max() <= np.abs(w[keep]).min()
+        x = normalize(sp.csr_matrix(rng.random((200, 500)) * (rng.random((200, 500)) < 0.1)))
+        pruned = np.zeros_like(w)
+        pruned[keep] = w[keep]
+        assert np.max(np.abs(x @ w - x @ pruned)) <= tolerance + 1e-9
+    assert len(prune_weights(w, 0.3)) < len(prune_weights(w, 0.0)) == np.count_nonzero(w)
+
+
+def test_sparse_and_dense_weights_give_the_same_decisions() -> None:
+    x, y = synthetic()
+    config = ModelConfig(n_jobs=1, prune_tolerance=0.0, name_rule=False)
+    full = train_tag_model(x, y, [f"t{j}" for j in range(y.shape[1])], config)
+    assert sp.isspmatrix_csr(full.coef) and full.coef.dtype == np.float32
+    dense = TagModel(
+        full.labels,
+        full.coef.toarray(),  # a dense matrix is accepted and stored sparse
+        full.intercept,
+        full.platt_a,
+        full.platt_b,
+        full.thresholds,
+        best_tag_floor=full.best_tag_floor,
+    )
+    reference = x @ full.coef.toarray().T + full.intercept
+    assert np.allclose(dense.decision(x), reference, atol=1e-5)
+    assert np.array_equal(dense.select(dense.predict_proba(x)), full.select(full.predict_proba(x)))
+
+    pruned_config = ModelConfig(n_jobs=1, prune_tolerance=0.05, name_rule=False)
+    pruned = train_tag_model(x, y, full.labels, pruned_config)
+    assert pruned.coef.nnz < full.coef.nnz
+    change = np.abs(pruned.decision(x) - full.decision(x))
+    assert change.max() <= 0.05 + 1e-5
+    # A decision may only differ where the score was within the bound of the cut.
+    p_full, p_pruned = full.predict_proba(x), pruned.predict_proba(x)
+    margin = np.abs(p_full - full.threshold_values) > 0.05 * np.abs(full.platt_a) / 4 + 1e-6
+    same_thresholds = np.isclose(full.threshold_values, pruned.threshold_values)
+    agree = full.select(p_full) == pruned.select(p_pruned)
+    assert np.all(agree[:, same_thresholds] | ~margin[:, same_thresholds])
+
+
+def test_evidence_from_a_sparse_weight_row_equals_the_dense_one() -> None:
+    names = np.array(["budget", "senate", "<char>", "weather", "vote", "rain"], dtype=object)
+    dense = np.array([2.0, 1.0, 5.0, -3.0, 0.5, 0.0])
+    row = sp.csr_matrix(dense)
+    indices, values = np.array([0, 1, 2, 3, 5]), np.array([0.5, 0.5, 0.5, 0.5, 0.9])
+    expected = evidence_terms(indices, values, dense, names)
+    assert evidence_terms(indices, values, row, names) == expected
+    assert [name for name, _ in expected] == ["budget", "senate"]
+
+
+# -- out-of-fold scores and calibration ------------------------------------------------------
+
+
+def dense_out_of_fold(x: sp.csr_matrix, y: np.ndarray, folds: list[np.ndarray]) -> np.ndarray:
+    """The full (articles x tags) computation, as the model did before."""
+    oof = np.zeros(y.shape)
+    x = x.astype(np.float64)
+    for test in folds:
+        train = np.setdiff1d(np.arange(x.shape[0]), test)
+        for j in range(y.shape[1]):
+            model = _linear_svc(1.0, 0).fit(x[train], y[train, j])
+            oof[test, j] = x[test] @ model.coef_[0] + model.intercept_[0]
+    return oof
+
+
+def test_blockwise_calibration_equals_the_full_computation() -> None:
+    x, y = synthetic(seed=5)
+    folds = _folds(x.shape[0], 4, 0, None)
+    full = dense_out_of_fold(x, y, folds)
+    config = ModelConfig(n_jobs=1)
+    a_full, b_full, t_full = calibrate_tags(full, y, config)
+    yc = sp.csc_matrix(y)
+    serial = out_of_fold(x.astype(np.float64), yc, folds, config, 0)
+    blocks = out_of_fold(x.astype(np.float64), yc, folds, ModelConfig(n_jobs=2), 0)
+    for kept in (serial, blocks):
+        assert kept.entries() == y.size  # the budget covers every negative: all kept
+        dense = kept.matrix(kept.scores).toarray()
+        assert np.allclose(dense, full, atol=1e-8)
+        a, b, thresholds = calibrate_tags(kept, None, config)
+        assert np.allclose(a, a_full) and np.allclose(b, b_full)
+        assert [t.value for t in thresholds] == pytest.approx([t.value for t in t_full])
+        assert [t.method for t in thresholds] == [t.method for t in t_full]
+
+
+def test_sampled_negatives_keep_thresholds_and_calibration() -> None:
+    """Top negatives plus a weighted sample give the full threshold and nearly its sigmoid."""
+    rng = np.random.default_rng(0)
+    n = 20000
+    y = rng.random(n) < 0.02
+    scores = np.where(y, 1.0, -1.0) + rng.normal(0, 0.7, n)
+    keep, weights = keep_for_calibration(scores, y, 400, 400, np.random.default_rng(1))
+    assert len(keep) == y.sum() + 800
+    assert weights.sum() == pytest.approx(n)  # every negative is accounted for
+    a_full, b_full = platt_fit(scores, y)
+    a, b = platt_fit(scores[keep], y[keep], weights)
+    assert a == pytest.approx(a_full, rel=0.1) and b == pytest.approx(b_full, rel=0.1)
+    full = tune_threshold(platt_apply(scores, a_full, b_full), y)
+    sampled = tune_threshold(platt_apply(scores[keep], a_full, b_full), y[keep], weights=weights)
+    assert sampled.value == pytest.approx(full.value)
+    assert (sampled.precision, sampled.recall) == pytest.approx((full.precision, full.recall))
+
+
+def test_training_keeps_a_bounded_number_of_out_of_fold_scores() -> None:
+    x, y = synthetic(n=600, tags=8, seed=2)
+    config = ModelConfig(
+        n_jobs=1, calibration_entries=800, calibration_min_negatives=100, name_rule=False
+    )
+    model = train_tag_model(x, y, [f"t{j}" for j in range(8)], config)
+    kept = model.cv_metrics["calibration_entries"]
+    assert kept < y.size / 2
+    assert kept <= y.sum() + 8 * 5 * 2 * 10 + 8 * 10  # positives + per fold top + sample
+    full = train_tag_model(x, y, model.labels, ModelConfig(n_jobs=1, name_rule=False))
+    assert model.cv_metrics["micro_f1"] == pytest.approx(full.cv_metrics["micro_f1"], abs=0.02)
+    p_model, p_full = model.predict_proba(x), full.predict_proba(x)
+    assert np.mean(model.select(p_model) == full.select(p_full)) > 0.97
+
+
+def test_metrics_on_sparse_and_dense_inputs_agree() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.random((50, 7)) < 0.3
+    scores = rng.random((50, 7))
+    pred = scores > 0.6
+    dense = multilabel_metrics(y, pred, scores, list("abcdefg"))
+    sparse = multilabel_metrics(
+        sp.csr_matrix(y), sp.csr_matrix(pred), sp.csr_matrix(scores), list("abcdefg")
+    )
+    for key in ("micro_f1", "macro_f1", "p_at_1", "p_at_3", "f1_at_5"):
+        assert sparse[key] == pytest.approx(dense[key])
+
+
+# -- bad label sets ------------------------------------------------------------------------
+
+
+def word_config() -> TrainConfig:
+    return TrainConfig(features=FeatureConfig(char_ngrams=None, word_min_df=1, word_max_df=1.0))
+
+
+def topic_articles(n: int = 40) -> list[Article]:
+    words = ["farm crops harvest", "court judge ruling", "bank rates money", "rain storm flood"]
+    return [
+        Article(
+            id=str(i),
+            title=f"report {i}",
+            body=f"{words[i % 4]} story {i} " * 3,
+            section=["Farm", "Law"][i % 2],
+            tags=[["farming", "law", "finance", "weather"][i % 4]],
+        )
+        for i in range(n)
+    ]
+
+
+def test_one_hundred_thousand_distinct_tags_are_dropped_with_counts() -> None:
+    articles = topic_articles(39)
+    for i, article in enumerate(articles):
+        article.tags = [f"tag-{i}-{k}" for k in range(2565)]  # 100,035 tags, each once
+    model = Tagger.train(articles, word_config())
+    assert model.tag_model is None and model.section_model is not None
+    text = "\n".join(model.warnings)
+    assert "100035 of 100035 tag(s)" in text and "100035 on 1 article(s)" in text
+    assert "no tag model trained" in text
+    for article in articles:
+        article.section = None
+    with pytest.raises(InputError, match="no tag is on at least 2"):
+        Tagger.train(articles, word_config())
+
+
+def test_many_rare_tags_keep_the_supported_ones() -> None:
+    articles = topic_articles(40)
+    for i, article in enumerate(articles):
+        article.tags += [f"rare-{i}-{k}" for k in range(30)]  # 1,200 tags seen once
+    model = Tagger.train(articles, word_config())
+    assert model.tag_model is not None
+    assert model.tag_model.labels == ["farming", "finance", "law", "weather"]
+    assert any("1200 of 1204 tag(s)" in w for w in model.warnings)
+    config = word_config()
+    config.tags.min_tag_support = 1  # keep them all
+    kept = Tagger.train(articles[:4], config).tag_model
+    assert kept is not None and len(kept.labels) == 4 + 4 * 30
+
+
+def test_a_tag_on_every_article_and_a_tag_on_one() -> None:
+    articles = topic_articles(40)
+    for article in articles:
+        article.tags.append("news")
+    articles[7].tags.append("singular")
+    model = Tagger.train(articles, word_config())
+    tags = model.tag_model
+    assert tags is not None and {"news", "singular"} <= set(tags.labels)
+    probs = tags.predict_proba(model.featurizer.transform(articles))
+    assert np.all(probs[:, tags.labels.index("news")] > 0.9)
+    single = tags.thresholds[tags.labels.index("singular")]
+    assert single.method == "pooled" and single.support == 1
+    assert tags.coef[tags.labels.index("news")].nnz == 0  # a constant model: no weights
+
+
+def test_an_article_with_five_hundred_tags() -> None:
+    articles = topic_articles(40)
+    articles[0].tags = [f"many-{k}" for k in range(500)]
+    articles[4].tags += [f"many-{k}" for k in range(0, 500, 2)]
+    config = word_config()
+    config.tags.cv_folds = 2
+    model = Tagger.train(articles, config)
+    assert model.tag_model is not None
+    assert sum(t.startswith("many-") for t in model.tag_model.labels) == 500
+    suggestions = model.predict(articles[0], top_k=3)
+    assert len(suggestions.tag_candidates) == 3
+
+
+def test_threshold_of_a_sampled_tag_is_set_like_the_full_one() -> None:
+    probs = np.array([0.9, 0.8, 0.7, 0.6, 0.2])
+    y = np.array([1, 0, 1, 0, 0])
+    # The two lowest negatives stood for four: weights do not move a cut above them.
+    t = tune_threshold(probs, y, weights=np.array([1, 1, 1, 2, 2]))
+    assert t.value == pytest.approx(0.65)
+    assert t.precision == pytest.approx(2 / 3)
