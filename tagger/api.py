@@ -477,7 +477,11 @@ class Tagger:
                         evidence = [
                             Evidence("term", term, weight)
                             for term, weight in evidence_terms(
-                                row_indices, row_values, self.tag_model.coef[j], names, n_evidence
+                                row_indices,
+                                row_values,
+                                self.tag_model.weight_row(j),
+                                names,
+                                n_evidence,
                             )
                         ]
                     source = "model"

@@ -286,38 +286,46 @@ def tune_threshold(
 
 
 def top_evidence(
-    row: sp.csr_matrix, weights: np.ndarray | sp.spmatrix, names: np.ndarray, k: int = 5
+    row: sp.csr_matrix, weights: Weights, names: np.ndarray, k: int = 5
 ) -> list[tuple[str, float]]:
     """Features of one article that pushed a label's score up the most: (name, contribution)."""
     return evidence_terms(row.indices, row.data, weights, names, k)
 
 
-def weights_at(weights: np.ndarray | sp.spmatrix, indices: np.ndarray) -> np.ndarray:
-    """A label's weights at the given feature columns, from a dense vector or a sparse row."""
-    if not sp.issparse(weights):
-        return np.asarray(weights)[indices]
-    row = sp.csr_matrix(weights)
-    if not row.has_sorted_indices:
+Weights = np.ndarray | sp.spmatrix | tuple[np.ndarray, np.ndarray]
+
+
+def weights_at(weights: Weights, indices: np.ndarray) -> np.ndarray:
+    """A label's weights at the given feature columns, from a dense vector, a one-row
+    sparse matrix or (sorted column indices, values) of its non-zero weights."""
+    if isinstance(weights, tuple):
+        columns, values = weights
+    elif sp.issparse(weights):
+        row = sp.csr_matrix(weights)
         row.sort_indices()
+        columns, values = row.indices, row.data
+    else:
+        return np.asarray(weights)[indices]
     out = np.zeros(len(indices), dtype=np.float64)
-    if row.nnz == 0 or len(indices) == 0:
+    if len(columns) == 0 or len(indices) == 0:
         return out
-    pos = np.minimum(np.searchsorted(row.indices, indices), row.nnz - 1)
-    found = row.indices[pos] == indices
-    out[found] = row.data[pos[found]]
+    pos = np.minimum(np.searchsorted(columns, indices), len(columns) - 1)
+    found = columns[pos] == indices
+    out[found] = values[pos[found]]
     return out
 
 
 def evidence_terms(
     indices: np.ndarray,
     values: np.ndarray,
-    weights: np.ndarray | sp.spmatrix,
+    weights: Weights,
     names: np.ndarray,
     k: int = 5,
 ) -> list[tuple[str, float]]:
     """`top_evidence` on a row given as its column indices and values (no slicing cost).
 
-    `weights` is the label's weight vector, dense or as a one-row sparse matrix.
+    `weights` is the label's weight vector (see `weights_at`). Character n-grams and
+    columns without a readable name are not evidence.
     """
     if len(indices) == 0:
         return []
@@ -328,7 +336,7 @@ def evidence_terms(
         if contributions[i] <= 0 or len(out) >= k:
             break
         name = names[indices[i]]
-        if name == "<char>":
+        if name == "<char>" or not name:
             continue
         out.append((str(name), float(contributions[i])))
     return out
@@ -419,6 +427,11 @@ class TagModel:
             )
             selected[rows, best[rows]] = True
         return selected
+
+    def weight_row(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Tag j's non-zero weights as (sorted column indices, values), without slicing."""
+        start, end = self.coef.indptr[j], self.coef.indptr[j + 1]
+        return self.coef.indices[start:end], self.coef.data[start:end]
 
     def _coef_t(self) -> sp.csr_matrix:
         """coef transposed to (n_features, n_labels) CSR: rows times it is a sparse product."""

@@ -98,6 +98,7 @@ def test_evidence_from_a_sparse_weight_row_equals_the_dense_one() -> None:
     indices, values = np.array([0, 1, 2, 3, 5]), np.array([0.5, 0.5, 0.5, 0.5, 0.9])
     expected = evidence_terms(indices, values, dense, names)
     assert evidence_terms(indices, values, row, names) == expected
+    assert evidence_terms(indices, values, (row.indices, row.data), names) == expected
     assert [name for name, _ in expected] == ["budget", "senate"]
 
 
