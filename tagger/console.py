@@ -9,12 +9,38 @@ from contextlib import contextmanager
 from typing import Any
 
 from tagger.corpus.readers import ReadReport, Skip
+from tagger.hygiene import escape_text
+
+
+def escape_terminal(text: str) -> str:
+    """Untrusted text made safe for a terminal: ESC (screen clears, OSC 52 clipboard
+    writes), other C0 and C1 controls and bidi overrides become visible `\\uXXXX`."""
+    return escape_text(text)
+
+
+def safe_console_class() -> type:
+    """A rich Console that escapes control characters in everything it prints (its own
+    styles and cursor moves are kept): one place, whatever the text's way in."""
+    from rich.console import Console as RichConsole
+    from rich.segment import Segment
+
+    class SafeConsole(RichConsole):
+        def render(self, renderable: Any, options: Any = None) -> Iterator[Any]:
+            for segment in super().render(renderable, options):
+                if (
+                    segment.control
+                    or not segment.text
+                    or escape_text(segment.text) is (segment.text)
+                ):
+                    yield segment
+                else:
+                    yield Segment(escape_text(segment.text), segment.style, segment.control)
+
+    return SafeConsole
 
 
 def _data_console_class() -> type:
-    from rich.console import Console as RichConsole
-
-    class DataConsole(RichConsole):
+    class DataConsole(safe_console_class()):  # type: ignore[misc]
         """stdout for data: a reader that stops early (`| head`) is not an error."""
 
         def on_broken_pipe(self) -> None:
@@ -34,12 +60,10 @@ class Console:
     """Messages to stderr (stdout stays clean for data), with a --quiet switch."""
 
     def __init__(self, quiet: bool = False) -> None:
-        from rich.console import Console as RichConsole
-
         self.quiet = quiet
         # soft_wrap: a message naming a file and line stays on one line when stderr is
         # not a terminal; emoji=False: text such as ":fire:" in titles is data, not a code.
-        self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+        self.err = safe_console_class()(stderr=True, highlight=False, soft_wrap=True, emoji=False)
         self.out = _data_console(highlight=False, soft_wrap=True, emoji=False)
 
     def info(self, message: str) -> None:

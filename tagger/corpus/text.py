@@ -5,10 +5,9 @@ from __future__ import annotations
 import codecs
 import html
 import re
-import unicodedata
 
-# Control characters other than tab and newline (C0, DEL, C1).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+from tagger.hygiene import sanitize_text
+
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
@@ -90,10 +89,10 @@ def clean_text(text: str) -> str:
     """Normalise one text: HTML entities, NFC, control characters, spaces, blank lines."""
     if "&" in text:
         text = html.unescape(text)
-    text = unicodedata.normalize("NFC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # the one hygiene of every way in (NFC, line ends, no control characters or lone
+    # surrogates), then what a reader adds: no zero-width characters, runs of spaces
+    text = sanitize_text(text)
     text = _ZERO_WIDTH.sub("", text)
-    text = _CONTROL.sub(" ", text)
     text = _SPACES.sub(" ", text)
     lines = [line.strip() for line in text.split("\n")]
     text = "\n".join(lines)
@@ -103,4 +102,4 @@ def clean_text(text: str) -> str:
 
 def normalise_label(label: str) -> str:
     """Whitespace-normalised label (case is merged separately, by the most common form)."""
-    return " ".join(unicodedata.normalize("NFC", label).split())
+    return " ".join(sanitize_text(label, newlines=False).split())

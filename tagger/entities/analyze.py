@@ -27,6 +27,8 @@ BATCH_CHARS = 300_000
 CACHE_BATCH = 256
 MAX_LANGUAGE_WARNINGS = 5
 _WORD = re.compile(r"[^\W\d_]+")
+MAX_TOKEN_CHARS = 200
+_LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
 
 _ANALYZERS: dict[str, Analyzer] = {}
 _WARNED: set[str] = set()
@@ -63,7 +65,9 @@ class Analyzer:
             if count == 0:
                 finish(index)
         work = (
-            (chunk, (i, offset)) for i, chunks in _all_chunks(texts) for chunk, offset in chunks
+            (mask_long_tokens(chunk), (i, offset))
+            for i, chunks in _all_chunks(texts)
+            for chunk, offset in chunks
         )
         # Batches of about BATCH_CHARS characters: NER's activations for a batch of long
         # chunks would take gigabytes (256 chunks of 20,000 characters).
@@ -85,6 +89,15 @@ class Analyzer:
 def _all_chunks(texts: Sequence[str]) -> Iterator[tuple[int, list[tuple[str, int]]]]:
     for i, text in enumerate(texts):
         yield i, list(chunk_text(text)) if text.strip() else []
+
+
+def mask_long_tokens(text: str, limit: int = MAX_TOKEN_CHARS) -> str:
+    """The text with every run of more than `limit` non-space characters blanked out (same
+    length, so offsets hold): no name is that long, and spaCy's tokenizer takes time
+    quadratic in a token's length when it peels punctuation off it ("((((...")."""
+    if len(text) <= limit:
+        return text
+    return _LONG_TOKEN.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def chunk_text(text: str, size: int = CHUNK_CHARS) -> Iterator[tuple[str, int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -25,6 +26,12 @@ SECONDARY_TYPES = (
     "LANGUAGE",
 )
 INFERRED_FACTOR = 0.5
+# Bounds that keep the work linear in the text's length on any input: a span longer than
+# MAX_SPAN_CHARS is no name (every rule on a span is then of bounded cost), and only a
+# title of at most HEADLINE_CHARS is read as a headline (its spans are each looked up in
+# the body; a 1 MB "title" made that quadratic).
+MAX_SPAN_CHARS = 200
+HEADLINE_CHARS = 500
 
 # Words after "Secretary of" / "Minister of" that name a portfolio, not an organisation.
 PORTFOLIOS = {
@@ -108,9 +115,11 @@ _MINISTRY = re.compile(
     r"^(?:(?P<pre>[A-Z][\w'&.-]*(?:\s+(?:and\s+)?[A-Z][\w'&.-]*){0,3})\s+)?"
     r"(?P<kind>Ministry|Department|Dept\.?|Office)(?:\s+of\s+(?P<post>.+))?$"
 )
+# A definition starts at a word start and a word of it is at most 41 characters: on a long
+# token (40 KB of capitals) an unbounded `[\w'&.-]*` tried from every position was quadratic.
 _ACRONYM_DEF = re.compile(
-    r"(?P<long>[A-Z][\w'&.-]*(?:\s+(?:of|and|for|the|on|de|du|des|&|[A-Z][\w'&.-]*)){1,10})"
-    r"\s+\((?P<short>[A-Z][A-Za-z&.]{1,9})\)"
+    r"(?<![\w'&.-])(?P<long>[A-Z][\w'&.-]{0,40}(?:\s+(?:of|and|for|the|on|de|du|des|&|[A-Z][\w'&.-]{0,40}))"
+    r"{1,10})\s+\((?P<short>[A-Z][A-Za-z&.]{1,9})\)"
 )
 _DATELINE = re.compile(
     r"\s*(?P<place>[A-Z][A-Z.'\- ]{1,40}?"
@@ -130,7 +139,7 @@ WIRE_AGENCIES = {
 # before a reporting verb name a person in a wire headline in capitals.
 _CAPS_HEADLINE_PERSON = re.compile(
     r"\b(?:CHANCELLOR|PRESIDENT|SECRETARY|MINISTER|CHAIRMAN|GOVERNOR|CHIEF|PREMIER|"
-    r"TREASURER|SENATOR|SPOKESMAN|[A-Z.]+'S)\s+(?P<name>[A-Z][A-Z'-]{2,})\s+(?=(?:SAYS|SEES|"
+    r"TREASURER|SENATOR|SPOKESMAN|[A-Z.]{1,40}'S)\s+(?P<name>[A-Z][A-Z'-]{2,40})\s+(?=(?:SAYS|SEES|"
     r"WARNS|URGES|SAID|CALLS|PREDICTS|DENIES|REJECTS|ASKS|BACKS|DEFENDS|WANTS|EXPECTS|OPPOSES|"
     r"SUPPORTS|TO|WILL|HOPES|FEARS|DOUBTS|PROPOSES|RULES|REAFFIRMS|REPEATS|VOWS)\b)"
 )
@@ -352,8 +361,9 @@ class Canonicalizer:
         persons: list[Mention] = []
         others: list[tuple[str, Mention]] = []
         acronyms = acronym_definitions(text)
-        caps_title = title_end > 0 and is_caps_text(text[:title_end])
-        headline_case = title_end > 0 and not caps_title and is_headline_case(text[:title_end])
+        headline = 0 < title_end <= HEADLINE_CHARS
+        caps_title = headline and is_caps_text(text[:title_end])
+        headline_case = headline and not caps_title and is_headline_case(text[:title_end])
 
         def add(kind: str, name: str, start: int, end: int) -> None:
             found[(kind, name)].append(Mention(start, end))
@@ -361,6 +371,8 @@ class Canonicalizer:
         credit = _wire_credit(text, title_end)
         for span in sorted(spans, key=lambda s: (s.start, -s.end)):
             if span.label not in PRIMARY_TYPES + SECONDARY_TYPES:
+                continue
+            if span.end - span.start > MAX_SPAN_CHARS:
                 continue
             if credit[0] <= span.start and span.end <= credit[1]:
                 continue  # "(Reuters)" in the dateline
@@ -669,18 +681,22 @@ class Canonicalizer:
             if len(words) >= 2:
                 name = canonical[(fold(words[0]), fold(words[-1]))]
                 by_surname[fold(words[-1])].append((mention.start, name))
+        names_of = {key: {n for _, n in found} for key, found in by_surname.items()}
+        for found in by_surname.values():
+            found.sort()
 
         def resolve(surname: str, position: int) -> str | None:
-            candidates = by_surname.get(fold(surname))
+            key = fold(surname)
+            candidates = by_surname.get(key)
             if not candidates:
                 return None
-            names = {name for _, name in candidates}
-            if len(names) == 1:
-                return next(iter(names))
+            if len(names_of[key]) == 1:
+                return candidates[0][1]
             # A surname shared by two people ("Hunter Biden", "Joe Biden") is the most recent
             # of them named in full before it; with none before, it stays unresolved.
-            before = [(p, n) for p, n in candidates if p < position]
-            return max(before)[1] if before else None
+            # (A binary search: a scan of every candidate per mention was quadratic.)
+            index = bisect_left(candidates, (position, ""))
+            return candidates[index - 1][1] if index else None
 
         for mention in persons:
             words = text[mention.start : mention.end].split()
@@ -705,7 +721,7 @@ class Canonicalizer:
         """Names in a headline that NER missed (capitals, a surname alone) still count."""
         if title_end <= 0:
             return
-        title = text[:title_end]
+        title = text[: min(title_end, HEADLINE_CHARS)]  # each entity scans it: bounded
         lowered = title.lower()
         taken = [(m.start, m.end) for e in entities for m in e.mentions if m.start < title_end]
         shared = Counter(e.name.split()[-1] for e in entities if e.type == "PERSON")
@@ -739,6 +755,18 @@ def _wire_credit(text: str, title_end: int) -> tuple[int, int]:
     return 0, 0
 
 
+_WORD_RUN = re.compile(r"[\w-]+")
+MAX_SURNAMES_PER_HEAD = 20
+
+
+def _whole_word(text: str, found: int, length: int) -> bool:
+    """True when text[found:found+length] is not inside a longer word."""
+    end = found + length
+    before = text[found - 1] if found else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or before in "_-") and not (after.isalnum() or after in "_-")
+
+
 def find_word(text: str, word: str, start: int = 0) -> int:
     """Offset of `word` in `text` as a whole word (not inside another), else -1.
     (A plain scan: patterns built per name would each cost a regex compilation.)"""
@@ -746,10 +774,7 @@ def find_word(text: str, word: str, start: int = 0) -> int:
         found = text.find(word, start)
         if found < 0:
             return -1
-        end = found + len(word)
-        before = text[found - 1] if found else " "
-        after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or before in "_-") and not (after.isalnum() or after in "_-"):
+        if _whole_word(text, found, len(word)):
             return found
         start = found + 1
 
@@ -766,17 +791,28 @@ def _sweep_surnames(
     covered = bytearray(len(text))  # characters inside a mention or a span already
     for start, end in [(m.start, m.end) for ms in found.values() for m in ms] + spans:
         covered[start:end] = b"\x01" * (end - start)
-    for name in people:
+    # One pass over the words of the text (a find per person was quadratic when a long text
+    # names many people): a surname can only start where a word starts, and its first
+    # word-run must be that word.
+    by_head: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for order, name in enumerate(people):
         surname = name.split()[-1]
         if surnames[surname] > 1 or len(surname) < 3 or not surname[0].isupper():
             continue
-        start = find_word(text, surname)
-        while start >= 0:
-            end = start + len(surname)
-            if not any(covered[start:end]):
-                found[("PERSON", name)].append(Mention(start, end))
-                covered[start:end] = b"\x01" * (end - start)
-            start = find_word(text, surname, end)
+        head = _WORD_RUN.match(surname)
+        if head and len(by_head[head.group(0)]) < MAX_SURNAMES_PER_HEAD:
+            by_head[head.group(0)].append((order, name, surname))
+    hits: list[tuple[int, int, str, int]] = []
+    for word in _WORD_RUN.finditer(text):
+        for order, name, surname in by_head.get(word.group(0), ()):
+            start = word.start()
+            if text.startswith(surname, start) and _whole_word(text, start, len(surname)):
+                hits.append((order, start, name, start + len(surname)))
+    # in the order of the people, then of the text (as a scan per person would)
+    for _order, start, name, end in sorted(hits):
+        if not any(covered[start:end]):
+            found[("PERSON", name)].append(Mention(start, end))
+            covered[start:end] = b"\x01" * (end - start)
 
 
 def _merge_names(found: dict[tuple[str, str], list[Mention]]) -> list[_Entity]:

@@ -3,11 +3,20 @@
 Append-only: a decision is never updated or deleted. A changed mind is a new row;
 an undo is a row too (action "undo"), which takes back that editor's latest decision
 on the same label. `FeedbackStore` is the storage interface; `SQLiteStore` (WAL
-mode) is the default implementation.
+mode, synchronous=FULL: an acknowledged decision survives a power cut) is the default
+implementation.
+
+Every text is sanitized on the way in (`tagger.hygiene`: NFC, no control characters or
+lone surrogates) and labels are validated. A write may carry a client's idempotency key:
+the key and the response are stored in the same transaction as the decisions, so a
+retried request finds its first answer and stores nothing new. A suggestion's model id
+is flagged as verified only when the caller vouches that the model was served.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import sqlite3
 import threading
@@ -20,10 +29,18 @@ from typing import Any, Protocol
 
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, InputError
+from tagger.hygiene import clean_label, sanitize_article, sanitize_text, sanitize_value
 
 ACTIONS = ("accept", "reject", "add", "section", "undo")
 KINDS = ("tag", "section")
-SCHEMA_VERSION = 1
+# 2: idempotency keys (table requests) and suggestions.model_verified
+SCHEMA_VERSION = 2
+MAX_KEY_CHARS = 200
+MAX_NOTE_CHARS = 2000
+
+
+class StoreError(InputError):
+    """The feedback database cannot be used (read-only, corrupt, not a database)."""
 
 
 def utc_now() -> str:
@@ -45,6 +62,9 @@ class ShownSuggestion:
     model_version: str | None = None
     id: int | None = None
     article_id: str | None = None
+    # True: the model was served by this service; False: a client's claim nobody checked;
+    # None: recorded before the flag existed (schema 1).
+    model_verified: bool | None = None
 
 
 @dataclass
@@ -71,6 +91,7 @@ class Decision:
     score: float | None = None
 
     def validate(self) -> None:
+        """Refuse a malformed decision; sanitize its texts and validate its label."""
         if self.action not in ACTIONS:
             raise InputError(
                 f"unknown action {self.action!r}; expected one of {', '.join(ACTIONS)}"
@@ -79,8 +100,13 @@ class Decision:
             raise InputError(f"unknown kind {self.kind!r}; expected tag or section")
         if not self.article_id or not self.editor:
             raise InputError("a decision needs an article id and an editor")
-        if not self.label or not self.label.strip():
+        if not isinstance(self.label, str) or not self.label.strip():
             raise InputError("a decision needs a label")
+        self.label = clean_label(self.label, what="a decision's label")
+        self.article_id = sanitize_text(self.article_id, newlines=False)
+        self.editor = sanitize_text(self.editor, newlines=False)
+        if self.note is not None:
+            self.note = sanitize_text(self.note)[:MAX_NOTE_CHARS]
         if self.action == "add" and self.kind != "tag":
             raise InputError("'add' is for tags; choose a section with action 'section'")
         if self.action == "section" and self.kind != "section":
@@ -139,7 +165,8 @@ CREATE TABLE IF NOT EXISTS suggestions (
     model_id TEXT,
     model_name TEXT,
     model_version TEXT,
-    shown_at TEXT NOT NULL
+    shown_at TEXT NOT NULL,
+    model_verified INTEGER
 );
 CREATE INDEX IF NOT EXISTS suggestions_article ON suggestions (article_id);
 CREATE TABLE IF NOT EXISTS decisions (
@@ -161,6 +188,14 @@ CREATE TABLE IF NOT EXISTS reviews (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reviews_editor ON reviews (editor);
+CREATE TABLE IF NOT EXISTS requests (
+    editor TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    response TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (editor, key)
+);
 CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
@@ -185,8 +220,12 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # "ok" once verify() passed; the reason after a failed check or write
+        self.state = "unchecked"
         if self.path.parent and not self.path.parent.exists():
             raise InputError(f"{self.path}: folder {self.path.parent} does not exist")
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a feedback database")
         self._init_schema()
 
     # -- connections -------------------------------------------------------------------
@@ -199,11 +238,13 @@ class SQLiteStore:
                     self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
                 )
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
+                # FULL: a commit is on disk when it returns (NORMAL may lose the latest
+                # acknowledged decisions in a power cut); see docs/feedback.md for the cost
+                conn.execute("PRAGMA synchronous=FULL")
                 conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.DatabaseError as exc:
-                raise InputError(f"{self.path}: not a usable feedback database ({exc})") from exc
+                raise StoreError(f"{self.path}: not a usable feedback database ({exc})") from exc
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -228,33 +269,82 @@ class SQLiteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path}: cannot write to the feedback database ({exc})") from exc
+            raise self._failed("cannot write to the feedback database", exc) from exc
         try:
             yield conn
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise self._failed("cannot write to the feedback database", exc) from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
         else:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise self._failed("cannot write to the feedback database", exc) from exc
+
+    def _failed(self, what: str, exc: Exception) -> StoreError:
+        self.state = f"{what} ({exc})"
+        return StoreError(f"{self.path}: {what} ({exc})")
+
+    def verify(self) -> None:
+        """Prove the database usable before serving: it passes `PRAGMA quick_check` and a
+        write goes through (rolled back). Raises StoreError (exit 2) with one line."""
+        try:
+            conn = self._conn()
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            raise self._failed("damaged feedback database", exc) from exc
+        if rows != ["ok"]:
+            problem = "; ".join(str(r) for r in rows[:3])
+            self.state = f"damaged: {problem}"
+            raise StoreError(f"{self.path}: damaged feedback database (quick_check: {problem})")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_check', ?)",
+                    (utc_now(),),
+                )
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.DatabaseError as exc:
+            raise self._failed("cannot write to the feedback database", exc) from exc
+        self.state = "ok"
 
     def _init_schema(self) -> None:
         conn = self._conn()
         try:
-            # executescript commits on its own; the statements are idempotent.
-            conn.executescript(_SCHEMA)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise InputError(
+            row = None
+            if conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone():
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
                     f"{self.path}: feedback database schema {row[0]} is newer than this "
                     f"tagger understands ({SCHEMA_VERSION})"
                 )
+            if row is not None and int(row[0]) == SCHEMA_VERSION:
+                return  # nothing to create or migrate (and nothing written)
+            with self._write() as conn:
+                for statement in _SCHEMA.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(suggestions)")}
+                if "model_verified" not in columns:  # schema 1 -> 2
+                    conn.execute("ALTER TABLE suggestions ADD COLUMN model_verified INTEGER")
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path}: not a usable feedback database ({exc})") from exc
+            raise StoreError(f"{self.path}: not a usable feedback database ({exc})") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -273,6 +363,7 @@ class SQLiteStore:
 
     def add_article(self, article: Article) -> None:
         """Record an article (its latest text wins; decisions are what is append-only)."""
+        sanitize_article(article)
         data = json.dumps(article.to_dict(), ensure_ascii=False)
         now = utc_now()
         with self._write() as conn:
@@ -287,18 +378,33 @@ class SQLiteStore:
         """Record suggestions shown for an article; one shown again keeps its first row."""
         ids: list[int] = []
         now = utc_now()
+        article_id = sanitize_text(article_id, newlines=False)
+        for s in shown:
+            s.label = clean_label(s.label, what="a suggestion's label")
+            s.evidence = sanitize_value(s.evidence)
+            s.model_id, s.model_name, s.model_version = (
+                None if v is None else sanitize_text(v, newlines=False)[:MAX_KEY_CHARS]
+                for v in (s.model_id, s.model_name, s.model_version)
+            )
         with self._write() as conn:
             for s in shown:
                 row = conn.execute(
                     "SELECT id FROM suggestions WHERE article_id = ? AND kind = ? AND label = ? "
-                    "AND model_id IS ? AND score IS ? ORDER BY id LIMIT 1",
-                    (article_id, s.kind, s.label, s.model_id, _round(s.score)),
+                    "AND model_id IS ? AND score IS ? AND model_verified IS ? ORDER BY id LIMIT 1",
+                    (
+                        article_id,
+                        s.kind,
+                        s.label,
+                        s.model_id,
+                        _round(s.score),
+                        None if s.model_verified is None else int(s.model_verified),
+                    ),
                 ).fetchone()
                 if row is None:
                     cur = conn.execute(
                         "INSERT INTO suggestions (article_id, kind, label, score, selected, "
-                        "threshold, evidence, model_id, model_name, model_version, shown_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "threshold, evidence, model_id, model_name, model_version, shown_at, "
+                        "model_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             article_id,
                             s.kind,
@@ -311,6 +417,7 @@ class SQLiteStore:
                             s.model_name,
                             s.model_version,
                             now,
+                            None if s.model_verified is None else int(s.model_verified),
                         ),
                     )
                     s.id = int(cur.lastrowid or 0)
@@ -352,7 +459,45 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO reviews (article_id, editor, at) VALUES (?, ?, ?)",
-                (article_id, editor, utc_now()),
+                (
+                    sanitize_text(article_id, newlines=False),
+                    sanitize_text(editor, newlines=False),
+                    utc_now(),
+                ),
+            )
+
+    # -- idempotent requests ---------------------------------------------------------------
+
+    def replayed(self, editor: str, key: str, fingerprint: str) -> Any | None:
+        """The response first given to this editor's request `key`, else None.
+
+        Call it inside `transaction()` with `remember()` after the writes: the write lock
+        makes a concurrent retry wait for the first and then find its answer. The same
+        key on a different request is refused (InputError).
+        """
+        row = (
+            self._conn()
+            .execute(
+                "SELECT fingerprint, response FROM requests WHERE editor = ? AND key = ?",
+                (editor, check_key(key)),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        if row[0] != fingerprint:
+            raise InputError(
+                f"idempotency key {escape_key(key)!r} was already used for a different request"
+            )
+        return json.loads(row[1])
+
+    def remember(self, editor: str, key: str, fingerprint: str, response: Any) -> None:
+        """Store the response to request `key` (in the caller's transaction)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO requests (editor, key, fingerprint, response, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (editor, check_key(key), fingerprint, json.dumps(response), utc_now()),
             )
 
     # -- reads -------------------------------------------------------------------------
@@ -399,7 +544,7 @@ class SQLiteStore:
     def suggestions(self, article_id: str | None = None) -> list[ShownSuggestion]:
         sql = (
             "SELECT id, kind, label, score, selected, threshold, evidence, model_id, "
-            "model_name, model_version, article_id FROM suggestions"
+            "model_name, model_version, article_id, model_verified FROM suggestions"
         )
         params: tuple[Any, ...] = ()
         if article_id is not None:
@@ -418,6 +563,7 @@ class SQLiteStore:
                 model_name=r[8],
                 model_version=r[9],
                 article_id=r[10],
+                model_verified=None if r[11] is None else bool(r[11]),
             )
             for r in self._conn().execute(sql + " ORDER BY id", params)
         ]
@@ -434,6 +580,23 @@ class SQLiteStore:
 
     def count_decisions(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+
+def check_key(key: str) -> str:
+    """An idempotency key as stored: printable, 1 to MAX_KEY_CHARS characters."""
+    if not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or not key.isascii():
+        raise InputError(f"an idempotency key is 1 to {MAX_KEY_CHARS} printable ASCII characters")
+    return key
+
+
+def escape_key(key: str) -> str:
+    return key[:60].encode("ascii", "backslashreplace").decode("ascii")
+
+
+def fingerprint(payload: Any) -> str:
+    """A digest of a request's content, to tell a retry from a reuse of its key."""
+    data = json.dumps(payload, sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(data.encode("ascii")).hexdigest()
 
 
 def _round(value: float | None) -> float | None:
@@ -519,21 +682,31 @@ def resolve(decisions: Iterable[Decision]) -> dict[str, Resolved]:
     return out
 
 
-def shown_from_suggestions(suggestions: Any) -> list[ShownSuggestion]:
-    """The candidates of a `Suggestions` (or its dict form) as rows to record."""
+def shown_from_suggestions(
+    suggestions: Any, served: Iterable[str | None] | None = None
+) -> list[ShownSuggestion]:
+    """The candidates of a `Suggestions` (or its dict form) as rows to record.
+
+    `served`: the model ids this process served; the suggestions' model id is then
+    flagged verified when it is one of them, unverified otherwise (a client's claim).
+    Without `served` (the terminal review, which made the suggestions itself) it is
+    verified.
+    """
     data = suggestions if isinstance(suggestions, dict) else suggestions.to_dict()
     try:
-        return _shown(data)
+        return _shown(data, None if served is None else {s for s in served if s})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"malformed suggestions object ({type(exc).__name__}: {exc})") from exc
 
 
-def _shown(data: dict[str, Any]) -> list[ShownSuggestion]:
+def _shown(data: dict[str, Any], served: set[str] | None) -> list[ShownSuggestion]:
     model = data.get("model") or {}
-    common = {
-        "model_id": _text_or_none(model.get("id")),
+    model_id = _text_or_none(model.get("id"))
+    common: dict[str, Any] = {
+        "model_id": model_id,
         "model_name": _text_or_none(model.get("name")),
         "model_version": _text_or_none(model.get("created_at")),
+        "model_verified": served is None or model_id in served,
     }
 
     def row(kind: str, s: dict[str, Any]) -> ShownSuggestion:
