@@ -80,6 +80,9 @@ app.add_typer(vocab_app, name="vocab")
 from tagger.commands.bundle import bundle_app  # noqa: E402  (light: typer only)
 
 app.add_typer(bundle_app, name="bundle")
+from tagger.commands.cache import cache_app  # noqa: E402  (light: typer only)
+
+app.add_typer(cache_app, name="cache")
 
 
 class InputFormat(str, Enum):
@@ -755,10 +758,11 @@ def review(
     from tagger.feedback.store import open_store
 
     console = Console(quiet)
-    tagger_model = Tagger.load(model)
-    articles, report = _read(inputs, input_format, console)
-    _finish_read(report, console, False)
     with open_store(db) as store:
+        store.verify()  # writable and sound, before any work is shown to the editor
+        tagger_model = Tagger.load(model)
+        articles, report = _read(inputs, input_format, console)
+        _finish_read(report, console, False)
         summary = run_terminal_review(
             tagger_model, articles, store, editor, order=order.value, top_k=top_k
         )
@@ -837,6 +841,7 @@ def learn(
     original = _read(corpus, input_format, console)[0] if corpus else None
     held = _read(test, input_format, console)[0] if test else None
     with open_store(db, create=False) as store, console.progress() as progress:
+        store.verify()
         result = learn_from_feedback(
             model,
             store,
@@ -907,7 +912,10 @@ def feedback_stats_command(
     with open_store(db, create=False) as store:
         stats = feedback_stats(store)
     if as_json:
-        typer.echo(json.dumps(stats, indent=2, ensure_ascii=False))
+        from tagger.console import escape_terminal
+
+        # labels are editors' text: no control character reaches the terminal raw
+        typer.echo(escape_terminal(json.dumps(stats, indent=2, ensure_ascii=False)))
     else:
         render_feedback_stats(stats, Console(quiet))
 

@@ -23,6 +23,7 @@ from tagger.feedback.store import (
     resolve,
     shown_from_suggestions,
 )
+from tagger.hygiene import clean_label
 
 # Key names the terminal reader produces for non-printable keys.
 UP, DOWN, ENTER, ESC, TAB, BACKSPACE = "up", "down", "enter", "esc", "tab", "backspace"
@@ -243,9 +244,13 @@ class ReviewSession:
             self._move(1)
 
     def _add_tag(self, label: str) -> None:
-        label = label.strip()
-        if not label:
+        if not label.strip():
             self.message = "no tag given"
+            return
+        try:
+            label = clean_label(label, what="tag")
+        except InputError as exc:
+            self.message = str(exc)
             return
         row = self._row("tag", label)
         if row is not None and row.state in ("accept", "add"):
@@ -589,12 +594,13 @@ def run_terminal_review(
     """The interactive review on this terminal; returns a one-line summary."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InputError("tagger review needs an interactive terminal")
-    from rich.console import Console
+    from tagger.console import safe_console_class
 
     session = ReviewSession(model, articles, store, editor, order=order, top_k=top_k)
     if not session.queue:
         return f"nothing to review: all {session.already_done} article(s) finished by {editor}"
-    console = Console()
+    # titles, bodies and other editors' labels are untrusted: escaped when drawn
+    console = safe_console_class()()
 
     def draw(s: ReviewSession) -> None:
         console.clear()

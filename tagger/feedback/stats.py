@@ -35,7 +35,9 @@ def feedback_stats(store: FeedbackStore) -> dict[str, Any]:
         s = by_id.get(suggestion_id) if suggestion_id is not None else None
         if s is None or not s.model_id:
             return "unknown"
-        return f"{s.model_id} ({s.model_version})" if s.model_version else s.model_id
+        key = f"{s.model_id} ({s.model_version})" if s.model_version else s.model_id
+        # a model id a client claimed but the service never served
+        return f"{key} [unverified]" if s.model_verified is False else key
 
     for article_id, r in resolved.items():
         for label, d in r.tags.items():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +25,16 @@ from pydantic import BaseModel, Field, model_validator
 from tagger import __version__
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, TaggerError
-from tagger.feedback.store import Decision, FeedbackStore, open_store, shown_from_suggestions
+from tagger.feedback.store import (
+    MAX_KEY_CHARS,
+    Decision,
+    FeedbackStore,
+    StoreError,
+    fingerprint,
+    open_store,
+    shown_from_suggestions,
+)
+from tagger.hygiene import sanitize_article
 
 STATIC = Path(__file__).parent / "static"
 MIN_TOKEN_CHARS = 16
@@ -227,6 +236,7 @@ def create_app(
         if config.db is None:
             raise ConfigError("no feedback database given")
         store = open_store(config.db)
+        store.verify()  # writable and passes quick_check, or refused at start-up
     tokens = dict(config.tokens)
     bearer = HTTPBearer(auto_error=False)
 
@@ -277,9 +287,24 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        """Liveness, the loaded model, and how many decisions the store holds."""
-        return {"status": "ok", "model": model.model_info, "decisions": store.count_decisions()}
+    def health() -> JSONResponse:
+        """Liveness, the loaded model, and the store's state and number of decisions
+        (503 when the store cannot be written)."""
+        state = getattr(store, "state", "ok")
+        try:
+            decisions: int | None = store.count_decisions()
+        except TaggerError as exc:
+            state, decisions = str(exc), None
+        ok = state in ("ok", "unchecked")
+        return JSONResponse(
+            {
+                "status": "ok" if ok else "degraded",
+                "model": app.state.model.model_info,
+                "store": {"state": state, "decisions": decisions},
+                "decisions": decisions,
+            },
+            status_code=200 if ok else 503,
+        )
 
     @app.get("/labels")
     def labels() -> dict[str, Any]:
@@ -311,14 +336,33 @@ def create_app(
         return {"editor": name}
 
     @app.post("/feedback", status_code=201)
-    def feedback(request: FeedbackRequest, name: str = Depends(editor)) -> dict[str, Any]:
+    def feedback(
+        request: FeedbackRequest,
+        name: str = Depends(editor),
+        idempotency_key: str | None = Header(
+            None,
+            max_length=MAX_KEY_CHARS,
+            description="A key the client makes up per request: a retry with the same key "
+            "returns the first response and stores nothing new.",
+        ),
+    ) -> dict[str, Any]:
         """Record an editor's decisions (append-only), the article and the suggestions shown.
 
         An article id names one text: posting a different title or body under a stored
         id is refused with 409 (give the new version a new id), so decisions always
-        answer the text they were made on.
+        answer the text they were made on. The suggestions' model id is recorded as
+        verified only if this service served that model.
         """
+        try:
+            return _feedback(request, name, idempotency_key)
+        except StoreError as exc:
+            raise HTTPException(503, f"the feedback store cannot be written ({exc})") from exc
+
+    def _feedback(request: FeedbackRequest, name: str, key: str | None) -> dict[str, Any]:
+        digest = fingerprint(request.model_dump(mode="json")) if key else ""
         article = request.article.to_article() if request.article is not None else None
+        if article is not None:
+            sanitize_article(article)
         if article is not None and request.article_id and request.article_id != article.id:
             raise HTTPException(422, "'article_id' differs from the article's id")
         article_id = article.id if article is not None else str(request.article_id)
@@ -330,9 +374,15 @@ def create_app(
         ]
         for d in decisions:
             d.validate()
-        shown = shown_from_suggestions(request.suggestions) if request.suggestions else []
-        # one transaction: the article, what was shown and what was decided, or nothing
+        served = {app.state.model.model_info.get("id"), *getattr(app.state, "served_models", ())}
+        shown = shown_from_suggestions(request.suggestions, served) if request.suggestions else []
+        # one transaction: the article, what was shown and what was decided, or nothing;
+        # with a key, its response too (a retry waits for the first and finds it)
         with store.transaction():
+            if key:
+                previous = store.replayed(name, key, digest)
+                if previous is not None:
+                    return previous
             if article is not None:
                 stored = store.article(article_id)
                 if stored is not None and (stored.title, stored.body) != (
@@ -356,6 +406,9 @@ def create_app(
             ids = store.add_decisions(decisions)
             if request.done:
                 store.mark_done(article_id, name)
-        return {"article_id": article_id, "editor": name, "decisions": ids}
+            response = {"article_id": article_id, "editor": name, "decisions": ids}
+            if key:
+                store.remember(name, key, digest, response)
+        return response
 
     return app
