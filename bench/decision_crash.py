@@ -181,7 +181,13 @@ def sync_cost(threads: int, seconds: float) -> None:
         commits = [0] * threads
         stop_at = time.monotonic() + seconds
 
-        def work(n: int, store: SQLiteStore = store, mode: str = mode) -> None:
+        def work(
+            n: int,
+            store: SQLiteStore = store,
+            mode: str = mode,
+            commits: list[int] = commits,
+            stop_at: float = stop_at,
+        ) -> None:
             store._conn().execute(f"PRAGMA synchronous={mode}")
             while time.monotonic() < stop_at:
                 labels = [f"t{n} {commits[n]} {j}" for j in range(3)]
