@@ -27,7 +27,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,14 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from serve_load import free_port  # bench/ is on the path when run as a script
 
 MAX_ATTEMPTS = 400  # per request: bounded even if the server never comes back
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -20,11 +20,9 @@ from tagger.feedback.review import ENTER, ReviewSession, render
 from tagger.feedback.stats import feedback_stats, render_feedback_stats
 from tagger.feedback.store import Decision, SQLiteStore, open_store
 from tagger.hygiene import MAX_LABEL_CHARS, clean_label, sanitize_article, sanitize_text
-from tagger.server.app import ServerConfig, create_app
 
 HOSTILE = "x\u001b]52;c;ZWNobyBwd25lZA==\u0007\u001b[2J\u202eevil\u009b31m"
 ANN = {"Authorization": "Bearer ann-token-0123456789abcdef"}
-TOKENS = {"ann-token-0123456789abcdef": "ann"}
 ARTICLE = {"id": "a1", "title": "Senate passes bill", "body": "The Senate passed a bill."}
 RAW = ("\x1b", "\x07", "\x9b", "\u202e")
 runner = CliRunner()
@@ -33,14 +31,6 @@ runner = CliRunner()
 def assert_no_raw_controls(text: str) -> None:
     for char in RAW:
         assert char not in text, f"{char!r} reached the output"
-
-
-@pytest.fixture
-def client(tiny_model: Path, tmp_path: Path):
-    app = create_app(ServerConfig(model=tiny_model, db=tmp_path / "f.db", tokens=TOKENS))
-    with TestClient(app) as c:
-        yield c
-    app.state.store.close()
 
 
 def _stored_strings(db: Path) -> str:

@@ -20,20 +20,10 @@ from tagger.feedback.store import (
     open_store,
     resolve,
 )
-from tagger.server.app import ServerConfig, create_app
 
 ANN = {"Authorization": "Bearer ann-token-0123456789abcdef"}
-TOKENS = {"ann-token-0123456789abcdef": "ann"}
 ARTICLE = {"id": "a1", "title": "Senate passes bill", "body": "The Senate passed a bill."}
 runner = CliRunner()
-
-
-@pytest.fixture
-def client(tiny_model: Path, tmp_path: Path):
-    app = create_app(ServerConfig(model=tiny_model, db=tmp_path / "f.db", tokens=TOKENS))
-    with TestClient(app) as c:
-        yield c
-    app.state.store.close()
 
 
 def _count(db: Path, table: str = "decisions") -> int:
@@ -215,67 +205,23 @@ def test_a_write_that_fails_is_503_not_500(client: TestClient) -> None:
 
 # -- schema 1 databases -----------------------------------------------------------------------
 
-V1_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL,
-    added_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS suggestions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    label TEXT NOT NULL,
-    score REAL,
-    selected INTEGER NOT NULL DEFAULT 0,
-    threshold REAL,
-    evidence TEXT NOT NULL DEFAULT '[]',
-    model_id TEXT,
-    model_name TEXT,
-    model_version TEXT,
-    shown_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS suggestions_article ON suggestions (article_id);
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id TEXT NOT NULL,
-    editor TEXT NOT NULL,
-    at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    label TEXT NOT NULL,
-    suggestion_id INTEGER REFERENCES suggestions (id),
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS decisions_article ON decisions (article_id);
-CREATE TABLE IF NOT EXISTS reviews (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id TEXT NOT NULL,
-    editor TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reviews_editor ON reviews (editor);
-CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS suggestions_no_update BEFORE UPDATE ON suggestions
-BEGIN SELECT RAISE(ABORT, 'suggestions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS suggestions_no_delete BEFORE DELETE ON suggestions
-BEGIN SELECT RAISE(ABORT, 'suggestions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS reviews_no_update BEFORE UPDATE ON reviews
-BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS reviews_no_delete BEFORE DELETE ON reviews
-BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
-"""
+
+def _v1_schema() -> str:
+    """Schema 1: today's without the requests table and suggestions.model_verified."""
+    from tagger.feedback.store import _SCHEMA
+
+    schema = _SCHEMA.replace(",\n    model_verified INTEGER", "")
+    start = schema.index("CREATE TABLE IF NOT EXISTS requests")
+    end = schema.index(");\n", start) + 3
+    schema = schema[:start] + schema[end:]
+    assert "model_verified" not in schema and "requests" not in schema
+    return schema
 
 
 def test_a_schema_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
-        conn.executescript(V1_SCHEMA)
+        conn.executescript(_v1_schema())
         conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
         conn.execute(
             "INSERT INTO suggestions (article_id, kind, label, score, model_id, shown_at) "
