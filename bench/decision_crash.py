@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -165,8 +166,6 @@ def check_store(db: Path, tally: Tally) -> dict[str, Any]:
 
 def sync_cost(threads: int, seconds: float) -> None:
     """Commits per second through SQLiteStore with synchronous=FULL and NORMAL."""
-    import threading
-
     from tagger.feedback.store import Decision, SQLiteStore
 
     results: dict[str, float] = {}
@@ -241,25 +240,29 @@ def main() -> None:
         stop_at = time.monotonic() + args.seconds
         started = time.perf_counter()
 
-        async def killer() -> None:
+        def killer() -> None:
+            """In a thread of its own: on time however busy the clients' event loop is."""
             nonlocal server
-            await asyncio.sleep(args.seconds / 2)
+            time.sleep(max(0.0, args.seconds / 2 - (time.perf_counter() - started)))
             os.kill(server.pid, signal.SIGKILL)
             server.wait()
             kill["at_s"] = time.perf_counter() - started
             server = start()
-            kill["restart_s"] = await asyncio.to_thread(wait_for, url, server)
+            kill["restart_s"] = wait_for(url, server)
 
         async def run_all() -> None:
             tasks = [
                 one_client(i, url, tokens[f"editor{i}"], stop_at, tally, args.retry_share)
                 for i in range(args.clients)
             ]
-            if not args.no_kill:
-                tasks.append(killer())
             await asyncio.gather(*tasks)
 
+        thread = threading.Thread(target=killer, daemon=True)
+        if not args.no_kill:
+            thread.start()
         asyncio.run(run_all())
+        if not args.no_kill:
+            thread.join(240)
         elapsed = time.perf_counter() - started
     finally:
         server.terminate()
