@@ -29,7 +29,7 @@ LIST_TEASERS = 6  # headline links that make a page without article metadata an 
 # Parsing and extraction take time and memory in proportion to a page's elements: a news
 # page has a few thousand, the largest real ones tens of thousands. Larger pages are
 # skipped before they are parsed (a 1M-element page took 88 s and 1.7 GB).
-MAX_ELEMENTS = 100_000
+MAX_ELEMENTS = 50_000
 _ELEMENT = re.compile(r"<[A-Za-z]")
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)

@@ -257,7 +257,7 @@ def test_a_page_with_a_million_elements_is_skipped_before_parsing(tmp_path: Path
     path.write_text("<html><body>" + "<p>x</p>" * 150_000 + "</body></html>", encoding="utf-8")
     articles, report = read([path])
     assert articles == []
-    assert [s.reason for s in report.skipped] == ["page too large: more than 100,000 elements"]
+    assert [s.reason for s in report.skipped] == ["page too large: more than 50,000 elements"]
 
 
 def _in_thread(func, timeout: float = 20.0):  # type: ignore[no-untyped-def]
