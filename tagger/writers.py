@@ -93,14 +93,20 @@ def output_target(path: Path) -> tuple[Path, bool]:
     target that exists and is not a regular file (a device such as /dev/stdout, a pipe)
     cannot be renamed over: it is written directly.
     """
-    target = Path(os.path.realpath(path))
+    if str(path).startswith(("/dev/", "/proc/")):
+        # /dev/stdout, /dev/fd/N: whatever the shell connected (even a redirected file,
+        # which must not be renamed away under the shell's open descriptor)
+        return path, False
     try:
-        mode = target.stat().st_mode
+        mode = os.stat(path).st_mode  # follows the links, as opening it would
     except FileNotFoundError:
-        return target, True
+        return Path(os.path.realpath(path)), True  # new, or a link to a file not made yet
     except OSError:
         return path, False
-    return target, stat.S_ISREG(mode)
+    if not stat.S_ISREG(mode):
+        # /dev/stdout -> /proc/self/fd/1 -> 'pipe:[123]' has no path to rename over
+        return path, False
+    return Path(os.path.realpath(path)), True
 
 
 @contextmanager

@@ -135,3 +135,15 @@ def test_discard_keeps_the_old_file(tmp_path: Path) -> None:
         handle.write("")
         handle.discard()
     assert target.read_text() == "an earlier export\n" and leftovers(tmp_path) == []
+
+
+def test_devices_and_descriptors_are_written_directly(tmp_path: Path) -> None:
+    # -o /dev/stdout (a pipe, a terminal, or a file the shell redirected to) is never
+    # renamed over; neither is any other device
+    for name in ("/dev/stdout", "/dev/null", "/dev/fd/1"):
+        assert writers.output_target(Path(name)) == (Path(name), False)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert writers.output_target(fifo) == (fifo, False)
+    plain = tmp_path / "file.jsonl"
+    assert writers.output_target(plain) == (plain.resolve(), True)
