@@ -27,6 +27,8 @@ def parse_record(
 ) -> Article | None:
     """One JSONL line as an Article (counted as a record), or None and a skip saying why."""
     report.records += 1
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a BOM inside the stream: files with BOMs joined by `cat`
     if "\x00" in text:
         report.skip(name, "invalid JSON: NUL byte in the record", number)
         return None

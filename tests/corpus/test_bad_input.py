@@ -311,3 +311,12 @@ def test_process_substitution_is_read_as_a_stream() -> None:
         os.close(read_end)
     assert [a.id for a in articles] == ["a1", "a2"]
     assert [s.line for s in report.skipped] == [1]
+
+
+def test_a_bom_at_the_start_of_a_later_line_is_ignored(tmp_path: Path) -> None:
+    # `cat a.jsonl b.jsonl` of two files saved with a UTF-8 BOM
+    part = b"\xef\xbb\xbf" + (record(1) + "\n").encode()
+    path = tmp_path / "joined.jsonl"
+    path.write_bytes(part + part.replace(b'"a1"', b'"a2"'))
+    articles, report = read([path])
+    assert [a.id for a in articles] == ["a1", "a2"] and not report.skipped
