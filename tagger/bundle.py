@@ -469,9 +469,11 @@ def _read_regular(path: Path, limit: int, label: str) -> bytes:
             raise BundleError(f"{path}: not a regular file; refusing")
         if st.st_size > limit:
             raise BundleError(f"{path}: {st.st_size} bytes, more than {limit}; refusing")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise BundleError(f"{path}: more than {limit} bytes; refusing")
+        # Read what fstat says is there (read(n) allocates n bytes up front), and one
+        # byte more to notice a file that grew meanwhile.
+        data = handle.read(st.st_size + 1)
+    if len(data) != st.st_size:
+        raise BundleError(f"{path}: changed while it was read; refusing")
     return data
 
 
