@@ -150,7 +150,7 @@ def test_an_object_array_inside_the_npz_runs_nothing(
 ) -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.array([Payload(marker)], dtype=object), allow_pickle=True)
-    replace_member(bundle / "tags.npz", "coef.npy", buffer.getvalue())
+    replace_member(bundle / "tags.npz", "intercept.npy", buffer.getvalue())
     rehash(bundle)
     refused_everywhere(bundle, article, "object arrays need pickle")
     assert not marker.exists()
@@ -233,14 +233,16 @@ def test_an_array_header_claiming_terabytes_is_refused_before_allocating(
     bundle: Path, article: Path
 ) -> None:
     claim = npy_header((1 << 40,)) + b"\0" * 64  # 8 TiB claimed, 64 bytes present
-    replace_member(bundle / "tags.npz", "coef.npy", claim)
+    replace_member(bundle / "tags.npz", "intercept.npy", claim)
     rehash(bundle)
-    refused_everywhere(bundle, article, r"coef\.npy: claims|header claims shape")
+    refused_everywhere(bundle, article, r"intercept\.npy: claims|header claims shape")
 
 
 def test_an_array_header_larger_than_its_data_allocates_nothing(bundle: Path) -> None:
     """100 MB claimed under the size cap, a few bytes present: refused, nothing allocated."""
-    replace_member(bundle / "tags.npz", "coef.npy", npy_header((25_000_000,), "<f4") + b"\0" * 8)
+    replace_member(
+        bundle / "tags.npz", "intercept.npy", npy_header((25_000_000,), "<f4") + b"\0" * 8
+    )
     rehash(bundle)
     tracemalloc.start()
     try:
@@ -289,8 +291,12 @@ def test_a_sparse_matrix_with_indices_out_of_range_is_refused(bundle: Path, arti
     """Weights stored as CSR whose column index points far outside the matrix."""
     tags = bundle / "tags.npz"
     with zipfile.ZipFile(tags) as archive:
-        members = {n: archive.read(n) for n in archive.namelist() if n != "coef.npy"}
-        rows, columns = np.load(io.BytesIO(archive.read("coef.npy"))).shape
+        members = {n: archive.read(n) for n in archive.namelist() if not n.startswith("coef")}
+        names = archive.namelist()
+        if "coef.npy" in names:  # dense weights
+            rows, columns = np.load(io.BytesIO(archive.read("coef.npy"))).shape
+        else:  # sparse weights: their stored shape
+            rows, columns = np.load(io.BytesIO(archive.read("coef.csr_shape.npy"))).tolist()
     members["coef.csr_data.npy"] = _npy(np.ones(1, dtype=np.float32))
     members["coef.csr_indices.npy"] = _npy(np.array([10**9], dtype=np.int32))
     members["coef.csr_indptr.npy"] = _npy(np.array([0] + [1] * rows, dtype=np.int32))
