@@ -39,4 +39,4 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix tagger tests bench
 
 clean:
-	rm -rf $(VENV) models/demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) models/demo models/.demo.* .pytest_cache .ruff_cache
