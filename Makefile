@@ -1,5 +1,6 @@
 # Two commands set up a fresh machine that has only Python and pip:
-#   make demo   install, train on the sample corpus, predict one new article
+#   make demo   install (with the server extra), train on the sample corpus, predict one
+#               new article; then `.venv/bin/tagger serve --model models/demo --db f.db`
 #   make test   install with the dev extras and run the tests
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[server]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

@@ -769,6 +769,11 @@ def review(
     console.info(summary)
 
 
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def serve(
     model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
@@ -783,9 +788,59 @@ def serve(
             "--tokens", help="File of 'editor:token' lines (or set TAGGER_TOKENS=ed:tok,...)."
         ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes sharing the port and the store.")
+    ] = 1,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Host header to accept (repeat; '*' for any). Default: --host and localhost.",
+        ),
+    ] = None,
+    read_tokens: Annotated[
+        bool | None,
+        typer.Option(
+            "--read-tokens/--no-read-tokens",
+            help="Require an editor token for /suggest and /labels too "
+            "(default: on unless --host is loopback).",
+        ),
+    ] = None,
     max_body: Annotated[
         int, typer.Option("--max-body", help="Largest request body in bytes (413 above).")
     ] = 2_000_000,
+    max_in_flight: Annotated[
+        int, typer.Option("--max-in-flight", min=1, help="Requests in progress a process (503).")
+    ] = 64,
+    model_threads: Annotated[
+        int, typer.Option("--model-threads", min=1, help="Threads for model work a process.")
+    ] = 2,
+    model_queue: Annotated[
+        int, typer.Option("--model-queue", min=1, help="/suggest requests queued a process (503).")
+    ] = 8,
+    suggest_rate: Annotated[
+        float, typer.Option("--suggest-rate", min=0, help="/suggest per client a minute (0: off).")
+    ] = 600,
+    feedback_rate: Annotated[
+        float,
+        typer.Option("--feedback-rate", min=0, help="/feedback per client a minute (0: off)."),
+    ] = 1200,
+    max_batch_chars: Annotated[
+        int, typer.Option("--max-batch-chars", min=1, help="Characters a /suggest request.")
+    ] = 1_000_000,
+    entity_chars: Annotated[
+        int,
+        typer.Option("--entity-chars", min=0, help="Characters entity extraction reads a request."),
+    ] = 200_000,
+    body_timeout: Annotated[
+        float, typer.Option("--body-timeout", min=0.1, help="Seconds to receive a body (408).")
+    ] = 30.0,
+    header_timeout: Annotated[
+        float, typer.Option("--header-timeout", min=0.1, help="Seconds to receive the headers.")
+    ] = 10.0,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="text, or json (one object a line).")
+    ] = LogFormat.text,
 ) -> None:
     """HTTP service for the CMS and the editors' web page (/), API docs at /docs."""
     from tagger.errors import ConfigError
@@ -793,22 +848,84 @@ def serve(
     try:
         import fastapi  # noqa: F401
         import fastapi_offline  # noqa: F401
+        import prometheus_client  # noqa: F401
         import uvicorn
     except ImportError:
         raise ConfigError(
-            "tagger serve needs FastAPI and uvicorn: pip install 'tagger[server]'"
+            'tagger serve needs the server extra: pip install -e ".[server]" '
+            "(in a checkout of tagger)"
         ) from None
-    from tagger.server.app import ServerConfig, create_app, load_tokens
+    from tagger.server.app import CONFIG_ENV, ServerConfig, check_bundle, create_app, load_tokens
+    from tagger.server.logs import log_config
+    from tagger.server.protocol import HEADER_TIMEOUT_ENV, GuardedH11Protocol
 
     config = ServerConfig(
-        model=model, db=db, tokens=load_tokens(tokens, os.environ), max_body=max_body
+        model=model,
+        db=db,
+        tokens=load_tokens(tokens, os.environ),
+        max_body=max_body,
+        host=host,
+        allowed_hosts=allowed_host or None,
+        read_tokens=read_tokens,
+        admin_token=os.environ.get("TAGGER_ADMIN_TOKEN") or None,
+        max_in_flight=max_in_flight,
+        model_threads=model_threads,
+        model_queue=model_queue,
+        suggest_rate=suggest_rate,
+        feedback_rate=feedback_rate,
+        max_batch_chars=max_batch_chars,
+        entity_chars=entity_chars,
+        body_timeout=body_timeout,
+        workers=workers,
+        log_format=log_format.value,
     )
-    application = create_app(config)
     if not config.tokens:
         sys.stderr.write(
-            "warning: no editor tokens configured: every write will be refused (401)\n"
+            "warning: no editor tokens configured: every write will be refused (401)"
+            + (" and so will every read (--read-tokens)" if config.requires_read_token else "")
+            + "\n"
         )
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "http": GuardedH11Protocol,
+        "log_config": log_config(config.log_format),
+        "access_log": config.log_format == "text",
+        "timeout_keep_alive": 5,
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(config), **options)
+        return
+    _serve_workers(config, options, CONFIG_ENV, check_bundle)
+
+
+def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: Any) -> None:
+    """Several uvicorn workers, each building the app from the environment (and loading
+    the bundle once); their metrics meet in a shared folder (prometheus multiprocess)."""
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from tagger.feedback.store import open_store
+
+    check(config)  # a bad bundle is refused here, with one line, before any worker starts
+    open_store(config.db).close()
+    metrics_dir = tempfile.mkdtemp(prefix="tagger-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[env_name] = config.to_env()
+    try:
+        uvicorn.run(
+            "tagger.server.app:app_from_env",
+            factory=True,
+            workers=config.workers,
+            timeout_worker_healthcheck=120,
+            **options,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()

@@ -1,25 +1,32 @@
 """The HTTP service: suggestions for the CMS, decisions from editors, the editors' page.
 
-The model is loaded once; endpoints are plain functions that FastAPI runs in its
-thread pool, so requests are answered concurrently (the store keeps one SQLite
-connection per thread).
+Requests pass guards first (`tagger.server.guards`: Host allowlist, security headers,
+requests in flight, per-client rates, body size, read time and strict JSON). Model work
+runs in a small thread pool of its own, so `/health` and `/metrics` answer from the event
+loop whatever the model is doing; the store keeps one SQLite connection per thread.
+The model is one reference, swapped whole by a reload (SIGHUP or `POST /admin/reload`):
+requests in progress finish with the model they started with.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
+import dataclasses
 import json
+import os
+import signal
+import threading
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, model_validator
 
 from tagger import __version__
@@ -35,20 +42,76 @@ from tagger.feedback.store import (
     shown_from_suggestions,
 )
 from tagger.hygiene import sanitize_article
+from tagger.server.guards import (
+    Admission,
+    AdmissionControl,
+    BodyGate,
+    HostAllowlist,
+    Rate,
+    SecurityHeaders,
+    default_allowed_hosts,
+    token_owner,
+)
 
 STATIC = Path(__file__).parent / "static"
 MIN_TOKEN_CHARS = 16
+CONFIG_ENV = "TAGGER_SERVE_CONFIG"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
 class ServerConfig:
-    """What `tagger serve` needs: model, store, editor tokens and limits."""
+    """What `tagger serve` needs: model, store, tokens, and the limits that keep it up."""
 
     model: Path | None = None
     db: Path | str | None = None
     tokens: dict[str, str] = field(default_factory=dict)  # token -> editor
     max_body: int = 2_000_000
     max_batch: int = 100
+    # where it listens (the Host allowlist and the read-token default follow from it)
+    host: str = "127.0.0.1"
+    allowed_hosts: list[str] | None = None  # None: the bound host and the loopback names
+    read_tokens: bool | None = None  # None: required when `host` is not loopback
+    admin_token: str | None = None  # POST /admin/reload needs it
+    # overload
+    max_in_flight: int = 64  # requests in progress per process (503 beyond)
+    model_threads: int = 2  # threads doing model work
+    model_queue: int = 8  # /suggest requests waiting for or in model work (503 beyond)
+    suggest_rate: float = 600.0  # per client and minute (429 beyond); 0: no limit
+    suggest_burst: int = 60
+    feedback_rate: float = 1200.0
+    feedback_burst: int = 120
+    body_timeout: float = 30.0  # seconds to receive a request body (408 beyond)
+    max_batch_chars: int = 1_000_000  # title + body characters per /suggest request
+    entity_chars: int = 200_000  # characters per request that entity extraction may read
+    max_json_depth: int = 32
+    # processes and logs
+    workers: int = 1
+    log_format: str = "text"
+
+    @property
+    def requires_read_token(self) -> bool:
+        if self.read_tokens is not None:
+            return self.read_tokens
+        return self.host not in LOOPBACK
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self.allowed_hosts or default_allowed_hosts(self.host))
+
+    def to_env(self) -> str:
+        """The config as JSON, for worker processes (`app_from_env`)."""
+        data = dataclasses.asdict(self)
+        data["model"] = str(self.model) if self.model is not None else None
+        data["db"] = str(self.db) if self.db is not None else None
+        return json.dumps(data)
+
+    @classmethod
+    def from_env(cls, text: str) -> ServerConfig:
+        data = json.loads(text)
+        if data.get("model") is not None:
+            data["model"] = Path(data["model"])
+        return cls(**data)
 
 
 def load_tokens(path: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -106,7 +169,9 @@ class ArticleIn(BaseModel):
         return self
 
     def to_article(self) -> Article:
-        return Article.from_dict(self.model_dump())
+        """The article with its texts sanitized (`tagger.hygiene`), for /suggest as for
+        /feedback."""
+        return sanitize_article(Article.from_dict(self.model_dump()))
 
 
 class SuggestRequest(BaseModel):
@@ -163,74 +228,37 @@ class FeedbackRequest(BaseModel):
 # -- the app ------------------------------------------------------------------------------
 
 
-class BodyLimit:
-    """Refuse request bodies over `max_body` bytes with 413, declared or streamed."""
+class ModelWork:
+    """The bounded pool that runs model work, and how many requests wait for it."""
 
-    def __init__(self, app: Any, max_body: int) -> None:
-        self.app = app
-        self.max_body = max_body
+    def __init__(self, threads: int, queue: int) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="model")
+        self.limit = max(1, queue)
+        self.pending = 0  # changed on the event loop only
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await self._refuse(send)
-            return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, send: Any) -> None:
-        payload = json.dumps(
-            {"detail": f"request body over the limit of {self.max_body} bytes"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+    async def run(self, work: Any) -> Any:
+        if self.pending >= self.limit:
+            raise HTTPException(
+                503,
+                f"busy: {self.pending} suggestion requests queued (limit {self.limit}); "
+                "retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        self.pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, work)
+        finally:
+            self.pending -= 1
 
 
 def create_app(
     config: ServerConfig, *, model: Any = None, store: FeedbackStore | None = None
 ) -> FastAPI:
     """Build the app; loads the model and opens the store unless they are given."""
-    if model is None:
-        from tagger.api import Tagger
+    from tagger.server.metrics import Metrics, Observe
 
-        if config.model is None:
-            raise ConfigError("no model given")
-        model = Tagger.load(config.model)
+    if model is None:
+        model = load_model(config)
     owns_store = store is None
     if store is None:
         if config.db is None:
@@ -239,38 +267,84 @@ def create_app(
         store.verify()  # writable and passes quick_check, or refused at start-up
     tokens = dict(config.tokens)
     bearer = HTTPBearer(auto_error=False)
+    metrics = Metrics()
+    work = ModelWork(config.model_threads, config.model_queue)
+    reload_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_store:
-            store.close()
+        hup = config.workers <= 1 and threading.current_thread() is threading.main_thread()
+        if hup:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: loop.create_task(_reload_logged(app, reload))
+            )
+        try:
+            yield
+        finally:
+            if hup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            work.pool.shutdown(wait=True)
+            metrics.worker_exited()
+            if owns_store:
+                store.close()
 
-    # FastAPIOffline serves the /docs and /redoc assets from the package, not a CDN:
-    # the service works offline.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="tagger",
         version=__version__,
         description="Section and tag suggestions for news articles, and editors' decisions.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.model = model
     app.state.store = store
-    app.add_middleware(BodyLimit, max_body=config.max_body)
+    app.state.metrics = metrics
+    app.state.config = config
+    metrics.set_model(model.model_info)
+    # innermost first: the body gate sees only admitted requests from allowed hosts
+    app.add_middleware(
+        BodyGate,
+        max_body=config.max_body,
+        body_timeout=config.body_timeout,
+        max_depth=config.max_json_depth,
+        on_reject=metrics.reject,
+    )
+    admission = Admission(
+        max_in_flight=config.max_in_flight,
+        rates={
+            "suggest": Rate(config.suggest_rate, config.suggest_burst),
+            "feedback": Rate(config.feedback_rate, config.feedback_burst),
+        },
+        max_body=config.max_body,
+    )
+    app.add_middleware(AdmissionControl, limits=admission, tokens=tokens, on_reject=metrics.reject)
+    app.add_middleware(HostAllowlist, allowed=config.hosts)
+    app.add_middleware(SecurityHeaders)
+    access_log = None
+    if config.log_format == "json":
+        from tagger.server.logs import json_access_log
+
+        access_log = json_access_log
+    app.add_middleware(Observe, metrics=metrics, access_log=access_log)
 
     def editor(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
         """The editor a bearer token belongs to; 401 without a valid one."""
-        offered = (credentials.credentials if credentials else "").encode()
-        found = None
-        for token, name in tokens.items():
-            # compare with every token, in constant time each, and never stop early
-            if hmac.compare_digest(offered, token.encode()):
-                found = name
+        found = token_owner(tokens, credentials.credentials if credentials else "")
         if found is None:
             raise HTTPException(
                 401, "an editor token is required", headers={"WWW-Authenticate": "Bearer"}
             )
         return found
+
+    async def reader(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> str | None:
+        """With read tokens on (`--read-tokens`), reading needs an editor token too."""
+        if not config.requires_read_token:
+            return None
+        return editor(credentials)
 
     @app.exception_handler(TaggerError)
     async def tagger_error(_request: Request, exc: TaggerError) -> JSONResponse:
@@ -285,11 +359,13 @@ def create_app(
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _mount_docs(app)
 
     @app.get("/health")
-    def health() -> JSONResponse:
+    async def health() -> JSONResponse:
         """Liveness, the loaded model, and the store's state and number of decisions
-        (503 when the store cannot be written)."""
+        (503 when the store cannot be written). Answered on the event loop: never
+        queued behind model work."""
         state = getattr(store, "state", "ok")
         try:
             decisions: int | None = store.count_decisions()
@@ -306,34 +382,128 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
     @app.get("/labels")
-    def labels() -> dict[str, Any]:
+    async def labels(_reader: str | None = Depends(reader)) -> dict[str, Any]:
         """The sections and tags the model knows (the page completes from these)."""
+        current = app.state.model
         return {
-            "model": model.model_info,
-            "sections": list(model.section_model.labels) if model.section_model else [],
-            "tags": list(model.tag_model.labels) if model.tag_model else [],
+            "model": current.model_info,
+            "sections": list(current.section_model.labels) if current.section_model else [],
+            "tags": list(current.tag_model.labels) if current.tag_model else [],
         }
 
     @app.post("/suggest")
-    def suggest(request: SuggestRequest) -> dict[str, Any]:
-        """Suggest a section and tags, with scores and evidence, for one article or a batch."""
+    async def suggest(
+        request: SuggestRequest, _reader: str | None = Depends(reader)
+    ) -> dict[str, Any]:
+        """Suggest a section and tags, with scores and evidence, for one article or a batch.
+
+        Limits (413 with the reason): `max_batch` articles, `max_batch_chars` characters
+        of title and body in all. Entity extraction reads at most `entity_chars`
+        characters a request: a larger batch that asks for entities gets its suggestions
+        without them (`entities_skipped` says why); a model that needs entity features
+        refuses such a batch (413): send fewer articles a request.
+        """
         items = [request.article] if request.article is not None else request.articles or []
         if len(items) > config.max_batch:
+            metrics.reject("batch")
             raise HTTPException(413, f"batch over the limit of {config.max_batch} articles")
-        articles = [a.to_article() for a in items]  # type: ignore[union-attr]
-        results = model.predict(
-            articles, top_k=request.top_k, explain=request.explain, entities=request.entities
-        )
-        return {
-            "model": model.model_info,
-            "suggestions": [s.to_dict(explain=request.explain) for s in results],
-        }
+        chars = sum(len(a.title) + len(a.body) for a in items)  # type: ignore[union-attr]
+        if chars > config.max_batch_chars:
+            metrics.reject("batch")
+            raise HTTPException(
+                413,
+                f"batch of {chars} characters over the limit of {config.max_batch_chars}; "
+                "send fewer or shorter articles a request",
+            )
+        current = app.state.model
+        needs = bool(current.featurizer.uses_entities)
+        entities = request.entities
+        skipped = None
+        if (needs if entities is None else entities) and chars > config.entity_chars:
+            if needs:
+                metrics.reject("entity_budget")
+                raise HTTPException(
+                    413,
+                    f"this model needs entities and entity extraction reads at most "
+                    f"{config.entity_chars} characters a request (this batch has {chars}); "
+                    "send fewer articles a request",
+                )
+            entities = False
+            skipped = (
+                f"entities skipped: the batch has {chars} characters, entity extraction "
+                f"reads at most {config.entity_chars} a request; send fewer articles to get "
+                "them"
+            )
+
+        def run() -> Response:
+            articles = [a.to_article() for a in items]  # type: ignore[union-attr]
+            results = current.predict(
+                articles, top_k=request.top_k, explain=request.explain, entities=entities
+            )
+            body: dict[str, Any] = {
+                "model": current.model_info,
+                "suggestions": [s.to_dict(explain=request.explain) for s in results],
+            }
+            if skipped:
+                body["entities_skipped"] = skipped
+            return JSONResponse(body)
+
+        response = await work.run(run)
+        metrics.articles.inc(len(items))
+        return response
 
     @app.get("/whoami")
     def whoami(name: str = Depends(editor)) -> dict[str, str]:
         """The editor the token belongs to."""
         return {"editor": name}
+
+    async def reload() -> dict[str, Any]:
+        """Load the bundle at `config.model` fully, then swap it in."""
+        if config.model is None:
+            raise HTTPException(409, "this server was given a model object, not a bundle path")
+        async with reload_lock:
+            previous = app.state.model.model_info
+            try:
+                fresh = await asyncio.to_thread(load_model, config)
+            except TaggerError as exc:
+                metrics.reloads.labels("failed").inc()
+                raise HTTPException(
+                    422, f"the new bundle is refused ({exc}); still serving {previous['id']}"
+                ) from None
+            app.state.model = fresh
+            metrics.set_model(fresh.model_info, previous)
+            metrics.reloads.labels("ok").inc()
+            return {"previous": previous, "model": fresh.model_info}
+
+    @app.post("/admin/reload")
+    async def admin_reload(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> JSONResponse:
+        """Load the bundle again from its folder and swap it in without dropping requests.
+
+        Needs the admin token (TAGGER_ADMIN_TOKEN). With several workers the supervisor
+        replaces them one by one (each new worker is serving before an old one stops)."""
+        offered = credentials.credentials if credentials else ""
+        if not config.admin_token:
+            raise HTTPException(403, "no admin token configured (set TAGGER_ADMIN_TOKEN)")
+        if token_owner({config.admin_token: "admin"}, offered) is None:
+            raise HTTPException(
+                401, "the admin token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if config.workers > 1:
+            await asyncio.to_thread(check_bundle, config)
+            os.kill(os.getppid(), signal.SIGHUP)
+            return JSONResponse(
+                {"reloading": f"{config.workers} workers, one at a time"}, status_code=202
+            )
+        return JSONResponse(await reload())
 
     @app.post("/feedback", status_code=201)
     def feedback(
@@ -409,6 +579,78 @@ def create_app(
             response = {"article_id": article_id, "editor": name, "decisions": ids}
             if key:
                 store.remember(name, key, digest, response)
+        metrics.decisions.inc(len(ids))
         return response
 
     return app
+
+
+async def _reload_logged(app: FastAPI, reload: Any) -> None:
+    import logging
+
+    log = logging.getLogger("uvicorn.error")
+    try:
+        result = await reload()
+    except HTTPException as exc:
+        log.error("reload on SIGHUP failed: %s", exc.detail)
+    else:
+        log.info("reloaded on SIGHUP: now serving model %s", result["model"]["id"])
+
+
+def load_model(config: ServerConfig) -> Any:
+    from tagger.api import Tagger
+
+    if config.model is None:
+        raise ConfigError("no model given")
+    return Tagger.load(config.model)
+
+
+def check_bundle(config: ServerConfig) -> None:
+    """Verify the bundle's manifest and checksums (nothing is loaded)."""
+    from tagger.bundle import read_manifest, verify_files
+
+    if config.model is None:
+        raise ConfigError("no model given")
+    verify_files(config.model, read_manifest(config.model))
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tagger - API</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
+<link rel="stylesheet" href="/static-offline-docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static-offline-docs/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script></body></html>
+"""
+
+REDOC_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tagger - API</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml"></head>
+<body><redoc spec-url="/openapi.json"></redoc>
+<script src="/static-offline-docs/redoc.standalone.js"></script></body></html>
+"""
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """API docs served from the fastapi-offline package (no CDN), without inline script."""
+    import fastapi_offline
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static-offline-docs", StaticFiles(directory=assets), name="offline-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return HTMLResponse(REDOC_PAGE)
+
+
+def app_from_env() -> FastAPI:
+    """The app factory of `tagger serve --workers N`: each worker builds its app from the
+    config the command put in TAGGER_SERVE_CONFIG (and loads the bundle once)."""
+    text = os.environ.get(CONFIG_ENV)
+    if not text:
+        raise ConfigError(f"{CONFIG_ENV} is not set (start the service with tagger serve)")
+    return create_app(ServerConfig.from_env(text))

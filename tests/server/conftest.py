@@ -26,9 +26,18 @@ class LiveServer:
     def __init__(self, app: Any) -> None:
         import uvicorn
 
+        from tagger.server.protocol import GuardedH11Protocol
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            http=GuardedH11Protocol,
+            timeout_graceful_shutdown=2,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.app_store: Any = None
@@ -56,3 +65,33 @@ def live_server(tiny_model: Path, tmp_path: Path) -> Iterator[LiveServer]:
         server.app_store = app.state.store
         yield server
     app.state.store.close()
+
+
+class GatedModel:
+    """A real model whose predict waits until the test opens the gate (model work that
+    takes as long as the test wants); `started` is set when a prediction begins."""
+
+    def __init__(self, model: Any, needs_entities: bool | None = None) -> None:
+        self._model = model
+        self.gate = threading.Event()
+        self.started = threading.Event()
+        self.calls = 0
+        if needs_entities is not None:
+            self.featurizer = type("F", (), {"uses_entities": needs_entities})()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def predict(self, articles: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        self.started.set()
+        if not self.gate.wait(30):
+            raise RuntimeError("the test never opened the gate")
+        return self._model.predict(articles, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def loaded_tiny(tiny_model: Path) -> Any:
+    from tagger.api import Tagger
+
+    return Tagger.load(tiny_model)

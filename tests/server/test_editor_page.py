@@ -57,6 +57,12 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
         try:
             page = browser.new_page()
             page.set_default_timeout(30_000)
+            # the content security policy must not block anything the page needs
+            blocked = []
+            page.on(
+                "console",
+                lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+            )
             # The page asks for entities (spaCy on the server: tested in test_server_api);
             # here fixed ones, so the test checks the page and stays fast.
             asked = []
@@ -141,6 +147,9 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             page.keyboard.press("Control+s")
             expect(page.locator("#status")).to_have_text("nothing new to save")
             assert page.request.get(live_server.url + "/favicon.ico").ok
+            page.goto(live_server.url + "/docs")
+            expect(page.locator(".swagger-ui .title").first).to_contain_text("tagger")
+            assert blocked == []
         finally:
             browser.close()
 

@@ -26,7 +26,7 @@ def client(tiny_model: Path, tmp_path: Path):
     app = create_app(
         ServerConfig(model=tiny_model, db=tmp_path / "f.db", tokens=TOKENS, max_body=20_000)
     )
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         yield c
     app.state.store.close()
 
@@ -292,7 +292,7 @@ def test_serve_without_the_server_extras_says_how_to_install(
         app, ["serve", "--model", str(tiny_model), "--db", str(tmp_path / "f.db")]
     )
     assert result.exit_code == 2
-    assert "pip install 'tagger[server]'" in result.output
+    assert 'pip install -e ".[server]"' in result.output
 
 
 def test_tagger_serve_command_on_loopback(tiny_model: Path, tmp_path: Path) -> None:
