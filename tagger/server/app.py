@@ -318,6 +318,7 @@ def create_app(
             "feedback": Rate(config.feedback_rate, config.feedback_burst),
         },
         max_body=config.max_body,
+        group_limits={"suggest": config.model_queue},
     )
     app.add_middleware(AdmissionControl, limits=admission, tokens=tokens, on_reject=metrics.reject)
     app.add_middleware(HostAllowlist, allowed=config.hosts)

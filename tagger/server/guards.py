@@ -14,7 +14,7 @@ import json
 import math
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +222,8 @@ class Admission:
 
     max_in_flight: int = 64
     rates: Mapping[str, Rate] | None = None  # group ("suggest", "feedback") -> Rate
+    # requests of a group in progress ("suggest": those waiting for or in model work)
+    group_limits: Mapping[str, int] | None = None
     drain_seconds: float = 5.0
     max_body: int = 2_000_000
 
@@ -245,14 +247,15 @@ class AdmissionControl:
         self.tokens = tokens
         self.limiter = RateLimiter(limits.rates or {})
         self.in_flight = 0
+        self.group_in_flight: Counter[str] = Counter()
         self.on_reject = on_reject or (lambda _reason: None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in UNGUARDED_PATHS:
             await self.app(scope, receive, send)
             return
-        group = RATE_GROUPS.get(scope.get("path", ""))
-        if group is not None and scope.get("method") == "POST":
+        group = RATE_GROUPS.get(scope.get("path", "")) if scope.get("method") == "POST" else None
+        if group is not None:
             wait = self.limiter.take(group, self.client(scope))
             if wait > 0:
                 self.on_reject("rate")
@@ -264,22 +267,33 @@ class AdmissionControl:
                     [(b"retry-after", str(max(1, math.ceil(wait))).encode())],
                 )
                 return
+        group_limit = (self.limits.group_limits or {}).get(group or "")
+        busy = None
         if self.in_flight >= self.limits.max_in_flight:
-            self.on_reject("in_flight")
+            busy = ("in_flight", f"{self.in_flight} requests", self.limits.max_in_flight)
+        elif group and group_limit is not None and self.group_in_flight[group] >= group_limit:
+            # refused before its body is parsed: a full model queue costs nothing more
+            busy = ("model_queue", f"{self.group_in_flight[group]} {group} requests", group_limit)
+        if busy is not None:
+            reason, what, limit = busy
+            self.on_reject(reason)
             await drain(receive, self.limits.max_body, self.limits.drain_seconds)
             await send_json(
                 send,
                 503,
-                f"busy: {self.in_flight} requests in progress (limit "
-                f"{self.limits.max_in_flight}); retry shortly",
+                f"busy: {what} in progress (limit {limit}); retry shortly",
                 [(b"retry-after", b"1")],
             )
             return
         self.in_flight += 1
+        if group:
+            self.group_in_flight[group] += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+            if group:
+                self.group_in_flight[group] -= 1
 
     def client(self, scope: Scope) -> str:
         token = bearer_token(scope)
