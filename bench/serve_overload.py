@@ -85,7 +85,7 @@ def solo_speed(url: str, articles: list[dict[str, Any]], size: int, seconds: flo
 
 async def hammer(
     number: int,
-    url: str,
+    http: httpx.AsyncClient,
     token: str,
     articles: list[dict[str, Any]],
     size: int,
@@ -95,19 +95,18 @@ async def hammer(
 ) -> None:
     rng = random.Random(number)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-        while time.monotonic() < stop_at:
-            start = time.perf_counter()
-            try:
-                response = await http.post(
-                    "/suggest", json=batches(articles, size, rng), headers=headers
-                )
-                code: int | str = response.status_code
-            except httpx.HTTPError as exc:
-                code = type(exc).__name__
-            results.append((code, time.perf_counter() - start))
-            if code != 200:
-                await asyncio.sleep(pause)
+    while time.monotonic() < stop_at:
+        start = time.perf_counter()
+        try:
+            response = await http.post(
+                "/suggest", json=batches(articles, size, rng), headers=headers
+            )
+            code: int | str = response.status_code
+        except httpx.HTTPError as exc:
+            code = type(exc).__name__
+        results.append((code, time.perf_counter() - start))
+        if code != 200:
+            await asyncio.sleep(pause)
 
 
 def train_model(corpus: list[str], fmt: str, out: Path) -> Path:
@@ -175,31 +174,33 @@ def main() -> None:
         burst: list[tuple[int | str, float]] = []
         rss_peak = rss_before
 
-        async def run_burst() -> None:
+        async def sample_rss() -> None:
             nonlocal rss_peak
+            while time.monotonic() < stop_at:
+                rss_peak = max(rss_peak, rss_mb(server.pid))
+                await asyncio.sleep(0.5)
 
-            async def sample_rss() -> None:
-                nonlocal rss_peak
-                while time.monotonic() < stop_at:
-                    rss_peak = max(rss_peak, rss_mb(server.pid))
-                    await asyncio.sleep(0.5)
-
-            await asyncio.gather(
-                sample_rss(),
-                *(
-                    hammer(
-                        i,
-                        url,
-                        tokens[f"client{i}"],
-                        articles,
-                        args.batch,
-                        stop_at,
-                        args.pause,
-                        burst,
-                    )
-                    for i in range(args.clients)
-                ),
-            )
+        async def run_burst() -> None:
+            # one client object (a connection a client): creating 100 httpx clients costs
+            # seconds of CPU (an SSL context each) and would delay the first requests
+            limits = httpx.Limits(max_connections=args.clients + 10)
+            async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+                await asyncio.gather(
+                    sample_rss(),
+                    *(
+                        hammer(
+                            i,
+                            http,
+                            tokens[f"client{i}"],
+                            articles,
+                            args.batch,
+                            stop_at,
+                            args.pause,
+                            burst,
+                        )
+                        for i in range(args.clients)
+                    ),
+                )
 
         started = time.perf_counter()
         asyncio.run(run_burst())
