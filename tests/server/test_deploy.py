@@ -31,19 +31,9 @@ ARTICLE = {"title": "Senate passes spending bill", "body": "The Senate passed a 
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory: pytest.TempPathFactory, load_sample: Any) -> Path:
     """A second bundle (another name, another id) to reload into."""
-    from tagger.api import Tagger, TrainConfig
-    from tagger.classify import ModelConfig
-    from tagger.features import FeatureConfig
+    from tests.conftest import train_tiny
 
-    config = TrainConfig(
-        features=FeatureConfig(char_ngrams=None),
-        tags=ModelConfig(cv_folds=2),
-        sections=ModelConfig(cv_folds=2),
-        name="tiny-b",
-    )
-    out = tmp_path_factory.mktemp("models") / "tiny-b"
-    Tagger.train(load_sample()[1::2], config).save(out)
-    return out
+    return train_tiny(load_sample()[1::2], tmp_path_factory.mktemp("models") / "tiny-b", "tiny-b")
 
 
 def model_id(bundle: Path) -> str:
