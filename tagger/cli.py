@@ -879,12 +879,6 @@ def serve(
         workers=workers,
         log_format=log_format.value,
     )
-    if not config.tokens:
-        sys.stderr.write(
-            "warning: no editor tokens configured: every write will be refused (401)"
-            + (" and so will every read (--read-tokens)" if config.requires_read_token else "")
-            + "\n"
-        )
     os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)
     options: dict[str, Any] = {
         "host": host,
@@ -896,9 +890,20 @@ def serve(
         "timeout_graceful_shutdown": 30,
     }
     if workers == 1:
-        uvicorn.run(create_app(config), **options)
+        application = create_app(config)  # the bundle and the store are checked here
+        _warn_without_tokens(config)
+        uvicorn.run(application, **options)
         return
     _serve_workers(config, options, CONFIG_ENV, check_bundle)
+
+
+def _warn_without_tokens(config: Any) -> None:
+    if not config.tokens:
+        sys.stderr.write(
+            "warning: no editor tokens configured: every write will be refused (401)"
+            + (" and so will every read (--read-tokens)" if config.requires_read_token else "")
+            + "\n"
+        )
 
 
 def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: Any) -> None:
@@ -913,6 +918,7 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
 
     check(config)  # a bad bundle is refused here, with one line, before any worker starts
     open_store(config.db).close()
+    _warn_without_tokens(config)
     metrics_dir = tempfile.mkdtemp(prefix="tagger-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ[env_name] = config.to_env()

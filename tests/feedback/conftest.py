@@ -16,6 +16,6 @@ TOKENS = {"ann-token-0123456789abcdef": "ann"}
 @pytest.fixture
 def client(tiny_model: Path, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(ServerConfig(model=tiny_model, db=tmp_path / "f.db", tokens=TOKENS))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:  # a Host the service allows
         yield c
     app.state.store.close()
