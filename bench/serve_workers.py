@@ -34,9 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serve_load import free_port, percentile, wait_for
-from serve_overload import train_model
-
-from tagger.corpus.readers import read_corpus
+from serve_overload import bench_articles, train_model
 
 
 async def client(
@@ -167,9 +165,7 @@ def main() -> None:
     model = args.model or train_model(
         args.corpus, args.format, Path(tempfile.mkdtemp(prefix="serve-workers-")) / "model"
     )
-    pool = list(read_corpus(args.corpus, args.format))
-    random.Random(0).shuffle(pool)
-    articles = [{"id": a.id, "title": a.title, "body": a.body[: args.chars]} for a in pool[:500]]
+    articles = bench_articles(args.corpus, args.format, args.chars)
     results: dict[str, Any] = {}
     for workers in (1, 2):
         out = measure(workers, model, articles, args)

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +86,9 @@ class ServerConfig:
     max_batch_chars: int = 1_000_000  # title + body characters per /suggest request
     entity_chars: int = 200_000  # characters per request that entity extraction may read
     max_json_depth: int = 32
+    # seconds a model thread may hold the GIL while the event loop waits for it (Python's
+    # default is 0.005: each of the loop's many system calls then waits up to 5 ms)
+    switch_interval: float = 0.0005
     # processes and logs
     workers: int = 1
     log_format: str = "text"
@@ -279,9 +283,12 @@ def create_app(
             loop.add_signal_handler(
                 signal.SIGHUP, lambda: loop.create_task(_reload_logged(app, reload))
             )
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(config.switch_interval)
         try:
             yield
         finally:
+            sys.setswitchinterval(interval)
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             work.pool.shutdown(wait=True)
