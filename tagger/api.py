@@ -53,19 +53,24 @@ class TrainConfig:
     sections: ModelConfig = field(default_factory=lambda: ModelConfig(cv_folds=5))
     seed: int = 0
     name: str = "tagger-model"
+    # Out-of-core training settings (tagger.stream_train.StreamConfig), as given.
+    stream: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "features": self.features.to_dict(),
             "tags": self.tags.to_dict(),
             "sections": self.sections.to_dict(),
             "seed": self.seed,
             "name": self.name,
         }
+        if self.stream:
+            out["stream"] = dict(self.stream)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {"features", "tags", "sections", "seed", "name"}
+        known = {"features", "tags", "sections", "seed", "name", "stream"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
@@ -76,6 +81,7 @@ class TrainConfig:
                 sections=ModelConfig.from_dict({"cv_folds": 5, **data.get("sections", {})}),
                 seed=int(data.get("seed", 0)),
                 name=str(data.get("name", "tagger-model")),
+                stream=dict(data.get("stream") or {}),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid config: {exc}") from exc

@@ -225,6 +225,14 @@ def train(
     ] = None,
     input_format: FormatOption = InputFormat.auto,
     csv_column: CsvColumns = None,
+    out_of_core: Annotated[
+        bool | None,
+        typer.Option(
+            "--out-of-core/--in-memory",
+            help="Stream the corpus instead of reading it into memory (default: streamed "
+            "above 1 GB of input files).",
+        ),
+    ] = None,
     strict: Strict = False,
     quiet: Quiet = False,
 ) -> None:
@@ -242,6 +250,24 @@ def train(
             raise ConfigError("--min-precision must be in (0, 1]")
         cfg.tags.min_precision = min_precision
     cfg.name = name or (cfg.name if config else out.name)
+    if out_of_core is None:
+        out_of_core = _large_input(corpus)
+        if out_of_core:
+            console.info("input over 1 GB: training out of core (--in-memory to read it all)")
+    if out_of_core:
+        refused = {
+            "--holdout": holdout is not None,
+            "--split-by-date": split_by_date,
+            "--entities": with_entities,
+            "--vocab": vocab is not None,
+            "--renames": renames is not None,
+            "'-' (standard input)": "-" in corpus,
+        }
+        for option, given in refused.items():
+            if given:
+                raise ConfigError(f"{option} cannot be used with --out-of-core")
+        _train_out_of_core(corpus, out, cfg, input_format, csv_column, strict, console)
+        return
     from tagger.vocab.cli_support import prepare_vocabulary, record_vocabulary
 
     prepared = prepare_vocabulary(vocab, unmatched, renames)
@@ -282,6 +308,62 @@ def train(
             held_out, model.featurizer.uses_entities, spacy_model, console, not no_cache
         )
         render_evaluation(model.evaluate(held_out, entities=held_entities), console)
+    console.info(f"saved bundle {out} (model id {manifest['model_id']})")
+
+
+def _large_input(paths: list[str]) -> bool:
+    """Whether the corpus files add up to more than the out-of-core threshold."""
+    from tagger.stream_train import AUTO_OUT_OF_CORE_BYTES
+
+    total = 0
+    for raw in paths:
+        path = Path(raw)
+        try:
+            if path.is_dir():
+                total += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            elif path.is_file():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total > AUTO_OUT_OF_CORE_BYTES
+
+
+def _train_out_of_core(
+    corpus: list[str],
+    out: Path,
+    cfg: Any,
+    input_format: InputFormat,
+    csv_column: list[str] | None,
+    strict: bool,
+    console: Any,
+) -> None:
+    """`tagger train --out-of-core`: stream the corpus (tagger.stream_train)."""
+    from tagger.corpus.readers import ReadOptions, ReadReport, read_inputs
+    from tagger.labels import normalise_label_stream
+    from tagger.stream_train import StreamConfig, train_streaming
+
+    options = ReadOptions(csv_columns=_parse_columns(csv_column or []))
+    first = ReadReport(on_skip=console.skip)
+    passes = [0]
+
+    def source() -> Any:
+        # Skipped records are reported on the first pass only; later passes read the same.
+        report = first if passes[0] == 0 else ReadReport()
+        passes[0] += 1
+        return normalise_label_stream(read_inputs(corpus, input_format.value, report, options))
+
+    with console.progress() as progress:
+        model = train_streaming(source, cfg, StreamConfig.from_dict(cfg.stream), progress=progress)
+    _finish_read(first, console, strict)
+    for warning in model.warnings:
+        console.warn(warning)
+    manifest = model.save(out)
+    _print_train_summary(manifest, console)
+    held = manifest["corpus"].get("held_out_for_calibration")
+    console.info(
+        f"trained out of core on {manifest['corpus']['articles']} articles "
+        f"({held} held out for calibration)"
+    )
     console.info(f"saved bundle {out} (model id {manifest['model_id']})")
 
 

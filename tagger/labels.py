@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from tagger.corpus.article import Article
 from tagger.corpus.text import normalise_label
@@ -46,3 +46,18 @@ def normalise_labels(articles: Sequence[Article]) -> list[str]:
                 seen.setdefault(tag_map[tag])
         article.tags = list(seen)
     return notes + tag_notes
+
+
+def normalise_label_stream(articles: Iterable[Article]) -> Iterator[Article]:
+    """Articles one at a time with surrounding spaces and empty tags removed and tags
+    de-duplicated (the per-article part of `normalise_labels`, which needs the corpus)."""
+    for article in articles:
+        if article.section is not None:
+            article.section = normalise_label(article.section) or None
+        seen: dict[str, None] = {}
+        for tag in article.tags:
+            clean = normalise_label(tag)
+            if clean:
+                seen.setdefault(clean)
+        article.tags = list(seen)
+        yield article
