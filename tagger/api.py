@@ -332,6 +332,7 @@ class Tagger:
                     if isinstance(value, float):
                         lines.append(f"- {key}: {value:.4f}")
                 lines.append("")
+        lines += _memory_lines(m)
         lines += [
             "## Limits",
             "",
@@ -679,6 +680,46 @@ def check_manifest(
             f"{where}: field 'model_id' is not the id of the bundle's name, corpus and "
             "config; refusing the bundle"
         )
+
+
+def _memory_lines(m: dict[str, Any]) -> list[str]:
+    """The model card's account of training size and peak memory (docs/scale.md)."""
+    tags = (m.get("metrics") or {}).get("tags") or {}
+    weights = tags.get("weights") or {}
+    n_tags = len((m.get("labels") or {}).get("tags") or [])
+    n_features = int(m.get("n_features") or 0)
+    articles = (m.get("corpus") or {}).get("articles", "?")
+    if not weights or not n_tags:
+        return []
+    kept = int(weights.get("nonzero", 0))
+    dense = n_tags * n_features
+    matrix = tags.get("matrix_nonzeros")
+    entries = tags.get("calibration_entries")
+    lines = [
+        "## Training size and memory",
+        "",
+        f"- {articles} articles, {n_features} features, {n_tags} tags.",
+        f"- Tag weights: {kept} non-zeros kept of {dense} ({100 * kept / max(dense, 1):.1f}%; "
+        f"pruned with tolerance {weights.get('prune_tolerance')}), about "
+        f"{kept * 8 / 1e6:.1f} MB as float32 values and int32 columns.",
+    ]
+    if matrix:
+        lines.append(
+            f"- Feature matrix: {matrix} non-zeros, about {matrix * 12 / 1e6:.0f} MB as "
+            "float64 for the fits; training holds it, one fold's slices (about the same "
+            "again) and, per worker, liblinear's copy of the rows it fits."
+        )
+    if entries:
+        lines.append(
+            f"- Out-of-fold scores kept for calibration: {entries} entries (about "
+            f"{entries * 25 / 1e6:.0f} MB), instead of articles x tags."
+        )
+    lines += [
+        "- Peak memory is therefore about three times the feature matrix plus the kept "
+        "weights and scores; nothing of size articles x tags is held dense.",
+        "",
+    ]
+    return lines
 
 
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:

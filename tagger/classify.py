@@ -882,6 +882,7 @@ def train_tag_model(
         "prune_tolerance": config.prune_tolerance,
     }
     model.cv_metrics["calibration_entries"] = kept.entries()
+    model.cv_metrics["matrix_nonzeros"] = int(x.nnz)
     return model
 
 

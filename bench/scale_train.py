@@ -1,0 +1,210 @@
+"""Tag training at growing scale: tagger against one-vs-rest LinearSVC in the same run.
+
+    python bench/scale_train.py ../shared/data --sizes 10000,40000 --tags 2000
+    python bench/scale_train.py ../shared/data --sizes 100000,1000000 --tags 200 --out-of-core
+
+Corpora are built from Reuters-21578 and BBC texts, replicated where needed with new ids and
+light perturbation (a few words dropped, sentences rotated). Tags: Reuters topics and BBC
+sections, then keyword tags (the most document-frequent content words that are not stop
+words; an article carries a keyword tag when the word is in its title or twice in its body)
+until `--tags` are reached. 20% of the corpus is held out for the F1 figures. Each size is
+trained in a child process so that its peak memory is its own. Reports train time, peak
+RSS, bundle size, prediction speed (one core, no entities) and micro/macro-F1, with the
+reference (tf-idf + OneVsRest LinearSVC, threshold 0) measured on the same articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import re
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import one_core, peak_rss_mb, print_rows, save_results, timer
+
+STOP_WORDS = (
+    "the a an and or of to in on for with at by from as is was were be been are it its this "
+    "that said says will would could should has have had not but they their he she his her "
+    "we our you your i mr mrs year years also more than new one two after about over up out "
+    "which who what when there into last first after before just been being can may"
+)
+STOP = set(STOP_WORDS.split())
+
+
+def base_articles(data: Path) -> list[Any]:
+    from tagger.corpus.readers import read_corpus
+
+    reuters = [a for a in read_corpus([data / "reuters21578"], "reuters") if a.body.strip()]
+    bbc = list(read_corpus([data / "bbc"], "folders"))
+    for a in bbc:
+        a.tags = [f"bbc-{a.section}"] if a.section else []
+    for a in reuters + bbc:
+        a.section = None
+    return reuters + bbc
+
+
+def keyword_tags(articles: list[Any], wanted: int) -> None:
+    """Add keyword tags until `wanted` distinct tags exist."""
+    have = {t for a in articles for t in a.tags}
+    df: Counter[str] = Counter()
+    words_of = []
+    for a in articles:
+        words = re.findall(r"[a-z]{4,}", (a.title + " " + a.body).lower())
+        words_of.append(Counter(words))
+        df.update(set(words) - STOP)
+    keywords = [w for w, c in df.most_common() if c >= 5 and w not in have]
+    keywords = keywords[20 : 20 + max(0, wanted - len(have))]  # skip the very commonest
+    chosen = set(keywords)
+    for a, counts in zip(articles, words_of, strict=True):
+        title = set(re.findall(r"[a-z]{4,}", a.title.lower()))
+        extra = [w for w in chosen if (w in title or counts[w] >= 2)]
+        a.tags = list(a.tags) + [f"kw-{w}" for w in sorted(extra)][:40]
+
+
+def perturb(article: Any, copy: int, rng: Any) -> Any:
+    from tagger.corpus.article import Article
+
+    sentences = re.split(r"(?<=[.!?])\s+", article.body)
+    shift = copy % max(1, len(sentences))
+    sentences = sentences[shift:] + sentences[:shift]
+    words = " ".join(sentences).split()
+    keep = [w for w in words if rng.random() > 0.03]
+    return Article(
+        id=f"{article.id}-r{copy}", title=article.title, body=" ".join(keep), tags=article.tags
+    )
+
+
+def build(data: Path, size: int, tags: int, seed: int) -> list[Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    base = base_articles(data)
+    keyword_tags(base, tags)
+    out = list(base[:size])
+    copy = 1
+    while len(out) < size:
+        out.extend(perturb(a, copy, rng) for a in base[: size - len(out)])
+        copy += 1
+    order = rng.permutation(len(out))
+    return [out[i] for i in order]
+
+
+def reference(train: list[Any], test: list[Any], labels: list[str]) -> dict[str, Any]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import LinearSVC
+
+    from tagger.evaluate import binarize, multilabel_metrics
+
+    with timer() as elapsed:
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+        x = vectorizer.fit_transform([f"{a.title}\n{a.body}" for a in train])
+        y = binarize([a.tags for a in train], labels)
+        keep = (y.sum(axis=0).A.ravel() > 0).nonzero()[0]
+        model = OneVsRestClassifier(LinearSVC(random_state=0), n_jobs=2).fit(x, y[:, keep])
+    seconds = elapsed()
+    scores = model.decision_function(vectorizer.transform([f"{a.title}\n{a.body}" for a in test]))
+    y_test = binarize([a.tags for a in test], labels)[:, keep]
+    metrics = multilabel_metrics(y_test, scores > 0, scores, [labels[j] for j in keep])
+    return {
+        "train_seconds": seconds,
+        "micro_f1": metrics["micro_f1"],
+        "macro_f1": metrics["macro_f1"],
+    }
+
+
+def run_tagger(args: dict[str, Any], queue: Any) -> None:
+    from tagger.api import Tagger, TrainConfig
+    from tagger.stream_train import StreamConfig, train_streaming
+
+    train, test = args["train"], args["test"]
+    with timer() as elapsed:
+        if args["out_of_core"]:
+            model = train_streaming(lambda: iter(train), TrainConfig(), StreamConfig())
+        else:
+            model = Tagger.train(train, TrainConfig())
+    seconds = elapsed()
+    peak = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(Path(tmp) / "m")
+        size = sum(p.stat().st_size for p in (Path(tmp) / "m").rglob("*") if p.is_file())
+    result = model.evaluate(test)["tags"]
+    with one_core():
+        sample = test[:2000]
+        with timer() as elapsed:
+            model.predict(sample, explain=False)
+        rate = len(sample) / elapsed()
+    queue.put(
+        {
+            "train_seconds": seconds,
+            "peak_rss_mb": peak,
+            "bundle_mb": size / 1e6,
+            "predict_per_second": rate,
+            "micro_f1": result["micro_f1"],
+            "macro_f1": result["macro_f1"],
+            "tags": len(model.tag_model.labels) if model.tag_model else 0,
+            "nonzero_weights": int(model.tag_model.coef.nnz) if model.tag_model else 0,
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("data", type=Path, help="../shared/data")
+    parser.add_argument("--sizes", default="10000,40000")
+    parser.add_argument("--tags", type=int, default=2000)
+    parser.add_argument("--out-of-core", action="store_true")
+    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    rows = [("articles", "tags", "train s", "ref s", "ratio", "peak MB", "bundle MB", "art/s",
+             "micro", "ref micro", "macro", "ref macro")]  # fmt: skip
+    results = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        articles = build(args.data, size, args.tags, args.seed)
+        cut = int(0.8 * len(articles))
+        train, test = articles[:cut], articles[cut:]
+        labels = sorted({t for a in train for t in a.tags})
+        ref = None if args.no_reference else reference(train, test, labels)
+        queue: Any = mp.get_context("fork").Queue()
+        child = mp.get_context("fork").Process(
+            target=run_tagger,
+            args=({"train": train, "test": test, "out_of_core": args.out_of_core}, queue),
+        )
+        child.start()
+        mine = queue.get()
+        child.join()
+        results.append({"articles": size, "tagger": mine, "reference": ref})
+        rows.append(
+            (
+                str(size),
+                str(mine["tags"]),
+                f"{mine['train_seconds']:.0f}",
+                f"{ref['train_seconds']:.0f}" if ref else "-",
+                f"{mine['train_seconds'] / ref['train_seconds']:.2f}" if ref else "-",
+                f"{mine['peak_rss_mb']:.0f}",
+                f"{mine['bundle_mb']:.1f}",
+                f"{mine['predict_per_second']:.0f}",
+                f"{mine['micro_f1']:.4f}",
+                f"{ref['micro_f1']:.4f}" if ref else "-",
+                f"{mine['macro_f1']:.4f}",
+                f"{ref['macro_f1']:.4f}" if ref else "-",
+            )
+        )
+        print_rows(rows)
+    out = save_results(
+        "scale_train", {"runs": results, "args": vars(args) | {"data": str(args.data)}}
+    )
+    print(json.dumps({"wrote": str(out)}))
+
+
+if __name__ == "__main__":
+    main()
