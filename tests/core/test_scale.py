@@ -11,8 +11,10 @@ from tagger.api import Tagger, TrainConfig
 from tagger.classify import (
     ModelConfig,
     TagModel,
+    _chunks,
     _folds,
     _linear_svc,
+    _workers,
     calibrate_tags,
     evidence_terms,
     keep_for_calibration,
@@ -118,14 +120,16 @@ def dense_out_of_fold(x: sp.csr_matrix, y: np.ndarray, folds: list[np.ndarray]) 
 
 
 def test_blockwise_calibration_equals_the_full_computation() -> None:
-    x, y = synthetic(seed=5)
+    x, y = synthetic(tags=16, seed=5)  # 16 tags: two workers, four chunks of tags
     folds = _folds(x.shape[0], 4, 0, None)
     full = dense_out_of_fold(x, y, folds)
     config = ModelConfig(n_jobs=1)
     a_full, b_full, t_full = calibrate_tags(full, y, config)
     yc = sp.csc_matrix(y)
     serial = out_of_fold(x.astype(np.float64), yc, folds, config, 0)
-    blocks = out_of_fold(x.astype(np.float64), yc, folds, ModelConfig(n_jobs=2), 0)
+    two = ModelConfig(n_jobs=2)
+    assert len(_chunks(16, _workers(two, 16))) == 4
+    blocks = out_of_fold(x.astype(np.float64), yc, folds, two, 0)
     for kept in (serial, blocks):
         assert kept.entries() == y.size  # the budget covers every negative: all kept
         dense = kept.matrix(kept.scores).toarray()
