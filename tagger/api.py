@@ -19,16 +19,15 @@ from tagger.classify import (
     ModelConfig,
     SectionModel,
     TagModel,
-    evidence_terms,
     train_section_model,
     train_tag_model,
 )
 from tagger.corpus.article import Article
 from tagger.errors import BundleError, ConfigError, InputError
-from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
+from tagger.evaluate import binarize
 from tagger.features import FeatureConfig, Featurizer
 from tagger.labels import normalise_labels
-from tagger.suggestions import Evidence, LabelSuggestion, Suggestions
+from tagger.suggestions import Suggestions
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -162,7 +161,6 @@ class Tagger:
         self.tag_model = tag_model
         self.manifest = manifest or {}
         self._names: np.ndarray | None = None
-        self._entity_analyzer: Any = None
         self.warnings: list[str] = []
 
     # -- training ---------------------------------------------------------------------
@@ -356,7 +354,8 @@ class Tagger:
             "tagger_version": (self.manifest.get("versions") or {}).get("tagger", __version__),
         }
 
-    def _feature_names(self) -> np.ndarray:
+    def feature_names(self) -> np.ndarray:
+        """The featurizer's feature names (computed once), for evidence."""
         if self._names is None:
             self._names = self.featurizer.feature_names()
         return self._names
@@ -366,49 +365,15 @@ class Tagger:
         """The spaCy pipeline the model's entity features were made with, if any."""
         return (self.manifest.get("entities") or {}).get("spacy_model")
 
-    def resolve_entities(
-        self,
-        articles: Sequence[Article],
-        entities: EntityOption,
-        spacy_model: str | None = None,
-        use_cache: bool = True,
-        warn: Callable[[str], None] | None = None,
-    ) -> list[list[dict[str, Any]]] | None:
-        """Entity lists for `articles` as `predict` takes them (see there)."""
-        needed = self.featurizer.uses_entities
-        if entities is None:
-            entities = needed
-        if entities is False:
-            if needed:
-                raise ConfigError(
-                    "this model was trained with entity features (train --entities): "
-                    "without entities its scores would be skewed; predict with entities"
-                )
-            return None
-        if entities is True:
-            from tagger.entities import analyze_articles
-
-            chosen = spacy_model or self.spacy_model
-            if needed and self.spacy_model and chosen != self.spacy_model and warn:
-                warn(
-                    f"the model's entity features were made with spaCy pipeline "
-                    f"{self.spacy_model!r}, not {chosen!r}: scores may shift"
-                )
-            return analyze_articles(articles, spacy_model=chosen, use_cache=use_cache, warn=warn)
-        lists = [list(e) for e in entities]
-        if len(lists) != len(articles):
-            raise ValueError(f"{len(lists)} entity lists for {len(articles)} articles")
-        return lists
-
     @overload
     def predict(self, articles: Article | str | dict[str, Any], **kwargs: Any) -> Suggestions: ...
 
     @overload
-    def predict(self, articles: Iterable[Article], **kwargs: Any) -> list[Suggestions]: ...
+    def predict(self, articles: Iterable[Any], **kwargs: Any) -> list[Suggestions]: ...
 
     def predict(
         self,
-        articles: Article | Iterable[Article],
+        articles: Article | str | dict[str, Any] | Iterable[Any],
         *,
         top_k: int = 5,
         explain: bool = True,
@@ -424,117 +389,31 @@ class Tagger:
         True to extract them here, False for none, None (default) to extract them only
         when the model was trained with entity features. They feed those features,
         suggest tags that name salient entities, and are returned with the suggestions.
+        Runs through `tagger.pipeline` (batches); use `run_predict` there for streams.
         """
-        single = isinstance(articles, Article | str | dict)
-        batch = as_articles([articles] if single else list(articles))  # type: ignore[list-item]
-        if not batch:
-            return []
-        entities = self.resolve_entities(batch, entities, spacy_model, use_cache, warn)
-        x = self.featurizer.transform(batch, entities)
-        names = self._feature_names() if explain else None
-        section_probs = self.section_model.predict_proba(x) if self.section_model else None
-        tag_probs = self.tag_model.predict_proba(x) if self.tag_model else None
-        tag_selected = rule_hits = None
-        if tag_probs is not None and self.tag_model is not None:
-            # Not `choose`: the name rule's hits are needed again to label their source.
-            rule_hits = self.tag_model.rule_hits([a.title for a in batch])
-            tag_selected = self.tag_model.select(tag_probs) | rule_hits
-        results = []
-        for i, article in enumerate(batch):
-            row = slice(x.indptr[i], x.indptr[i + 1])
-            row_indices, row_values = x.indices[row], x.data[row]
-            section, section_candidates = None, []
-            if section_probs is not None and self.section_model is not None:
-                order = np.argsort(-section_probs[i])[: max(1, top_k)]
-                for rank, j in enumerate(order):
-                    evidence = []
-                    if explain and rank == 0:
-                        evidence = [
-                            Evidence("term", term, weight)
-                            for term, weight in evidence_terms(
-                                row_indices,
-                                row_values,
-                                self.section_model.coef[j],
-                                names,
-                                n_evidence,
-                            )
-                        ]
-                    section_candidates.append(
-                        LabelSuggestion(
-                            self.section_model.labels[j],
-                            float(section_probs[i, j]),
-                            selected=rank == 0,
-                            evidence=evidence,
-                        )
-                    )
-                section = section_candidates[0]
-            tags: list[LabelSuggestion] = []
-            candidates: list[LabelSuggestion] = []
-            if tag_probs is not None and self.tag_model is not None:
-                thresholds = self.tag_model.threshold_values
-                probs = tag_probs[i]
-                chosen = tag_selected[i]
-                # The top-k candidates plus every selected tag (thresholds differ per
-                # tag, so a selected tag may rank below unselected ones), best first.
-                shown = np.union1d(np.argsort(-probs)[:top_k], np.flatnonzero(chosen))
-                for j in shown[np.argsort(-probs[shown], kind="stable")]:
-                    selected = bool(chosen[j])
-                    evidence = []
-                    if explain and (selected or len(candidates) < top_k):
-                        evidence = [
-                            Evidence("term", term, weight)
-                            for term, weight in evidence_terms(
-                                row_indices,
-                                row_values,
-                                self.tag_model.weight_row(j),
-                                names,
-                                n_evidence,
-                            )
-                        ]
-                    source = "model"
-                    if selected and probs[j] < thresholds[j]:
-                        # Selected by a rule, not by its threshold: say which.
-                        if rule_hits[i, j]:
-                            source = "name"
-                            reason = "tag named in the title"
-                            weight = float(self.tag_model.name_rule.precision[j])
-                        else:
-                            source = "best"
-                            reason = "best tag: no tag passed its threshold"
-                            weight = float(probs[j])
-                        if explain:
-                            evidence.insert(0, Evidence("rule", reason, weight))
-                    suggestion = LabelSuggestion(
-                        self.tag_model.labels[j],
-                        float(probs[j]),
-                        selected=selected,
-                        threshold=float(thresholds[j]),
-                        evidence=evidence,
-                        source=source,
-                    )
-                    if selected:
-                        tags.append(suggestion)
-                    if len(candidates) < top_k:
-                        candidates.append(suggestion)
-                if entities is not None:
-                    # A tag that names a salient entity is suggested even when the model
-                    # has seen few examples of it (source "entity", entity evidence).
-                    from tagger.entities.suggest import apply_entity_tags
+        from tagger.pipeline import PredictOptions, run_predict
+        from tagger.predict import as_article, suggest
 
-                    apply_entity_tags(
-                        tags, candidates, entities[i], self.tag_model.labels, probs, thresholds
-                    )
-            results.append(
-                Suggestions(
-                    article_id=article.id,
-                    title=article.title,
-                    section=section,
-                    section_candidates=section_candidates,
-                    tags=tags,
-                    tag_candidates=candidates,
-                    entities=list(entities[i]) if entities is not None else [],
-                    model=self.model_info,
-                )
+        single = isinstance(articles, Article | str | dict)
+        items: Iterable[Any] = [articles] if single else articles  # type: ignore[list-item]
+        if isinstance(entities, bool) or entities is None:
+            options = PredictOptions(
+                top_k=top_k,
+                explain=explain,
+                n_evidence=n_evidence,
+                entities=entities,
+                spacy_model=spacy_model,
+                use_cache=use_cache,
+            )
+            stream = (as_article(item) for item in items)
+            results = [s for batch in run_predict(self, stream, options, warn=warn) for s in batch]
+        else:  # the caller's own entity lists, one per article
+            batch = [as_article(item) for item in items]
+            lists = [list(e) for e in entities]
+            if len(lists) != len(batch):
+                raise ValueError(f"{len(lists)} entity lists for {len(batch)} articles")
+            results = suggest(
+                self, batch, lists, top_k=top_k, explain=explain, n_evidence=n_evidence
             )
         if self.manifest.get("vocabulary") or self.manifest.get("renames"):
             from tagger.vocab.training import apply_vocabulary, state_for
@@ -546,74 +425,42 @@ class Tagger:
 
     def evaluate(
         self,
-        articles: Sequence[Article],
+        articles: Iterable[Article],
         entities: EntityOption = None,
         *,
         spacy_model: str | None = None,
         use_cache: bool = True,
         warn: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
-        """Section accuracy and macro-F1; tag micro/macro P/R/F1, P@1, P@3, F1@5."""
-        articles = list(articles)
-        if not articles:
+        """Section accuracy and macro-F1; tag micro/macro P/R/F1, P@1, P@3, F1@5.
+
+        Label variants (case, spaces) are merged as `normalise_labels` merges them.
+        Keeps only counts (`tagger.evaluate.Evaluation`): `articles` may be any stream.
+        """
+        from tagger.evaluate import Evaluation
+        from tagger.pipeline import run_evaluate
+
+        if isinstance(entities, bool) or entities is None:
+            report = run_evaluate(
+                self,
+                articles,
+                entities=entities,
+                spacy_model=spacy_model,
+                use_cache=use_cache,
+                warn=warn,
+            )
+        else:  # the caller's own entity lists, one per article
+            batch = list(articles)
+            lists = [list(e) for e in entities]
+            if len(lists) != len(batch):
+                raise ValueError(f"{len(lists)} entity lists for {len(batch)} articles")
+            evaluation = Evaluation(self)
+            if batch:
+                evaluation.add(batch, self.featurizer.transform(batch, lists))
+            report = evaluation.report()
+        if not report["articles"]:
             raise InputError("the test corpus is empty")
-        entities = self.resolve_entities(articles, entities, spacy_model, use_cache, warn)
-        x = self.featurizer.transform(articles, entities)
-        report: dict[str, Any] = {"articles": len(articles), "model": self.model_info}
-        if self.section_model is not None:
-            idx = [i for i, a in enumerate(articles) if a.section]
-            if idx:
-                probs = self.section_model.predict_proba(x[np.array(idx)])
-                predicted = [self.section_model.labels[j] for j in probs.argmax(axis=1)]
-                as_known = _label_mapper(self.section_model.labels)
-                true = [as_known(articles[i].section) for i in idx]  # type: ignore[arg-type]
-                report["sections"] = multiclass_metrics(true, predicted, self.section_model.labels)
-                unknown = sorted({s for s in true if s not in self.section_model.labels})
-                if unknown:
-                    report["sections"]["unknown_labels"] = unknown
-        if self.tag_model is not None:
-            idx = [i for i, a in enumerate(articles) if a.tags]
-            if idx:
-                labels = self.tag_model.labels
-                probs = self.tag_model.predict_proba(x[np.array(idx)])
-                selected = self.tag_model.choose(probs, [articles[i].title for i in idx])
-                as_known = _label_mapper(labels)
-                true_tags = [[as_known(t) for t in articles[i].tags] for i in idx]
-                y_true = binarize(true_tags, labels)
-                report["tags"] = multilabel_metrics(y_true, selected, probs, labels)
-                known = set(labels)
-                unknown = Counter(t for tags in true_tags for t in tags if t not in known)
-                if unknown:
-                    report["tags"]["unknown_labels"] = dict(unknown.most_common())
         return report
-
-
-def _label_mapper(labels: Sequence[str]) -> Callable[[str], str]:
-    """Map case and whitespace variants of a model's labels onto its own spelling."""
-    from tagger.corpus.text import normalise_label
-
-    known = {normalise_label(label).casefold(): label for label in labels}
-    return lambda label: known.get(normalise_label(label).casefold(), label)
-
-
-def as_articles(items: Sequence[Any]) -> list[Article]:
-    """Articles from Articles, JSON-like dicts or plain text (first line the title)."""
-    from tagger.corpus.readers import article_from_plain_text
-
-    out = []
-    for item in items:
-        if isinstance(item, Article):
-            out.append(item)
-        elif isinstance(item, str):
-            out.append(article_from_plain_text(item, None, None))
-        elif isinstance(item, dict):
-            try:
-                out.append(Article.from_dict(item))
-            except ValueError as exc:
-                raise InputError(f"invalid article: {exc}") from exc
-        else:
-            raise TypeError(f"expected an Article, a dict or a text, got {type(item).__name__}")
-    return out
 
 
 def _entity_manifest(featurizer: Featurizer, spacy_model: str | None) -> dict[str, Any] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import closing
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -116,12 +118,38 @@ NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Do not read or write the entity analysis cache.")
 ]
 
+Jobs = Annotated[
+    int,
+    typer.Option("--jobs", "-j", help="Worker processes (-1: all cores); same output as 1."),
+]
+BatchSize = Annotated[
+    int, typer.Option("--batch-size", min=1, help="Articles per batch (output is flushed each).")
+]
+
 CsvColumns = Annotated[
     list[str] | None,
     typer.Option(
         "--csv-column", metavar="FIELD=COLUMN", help="CSV input: map a column to a field."
     ),
 ]
+
+
+def _stream(
+    paths: list[str],
+    fmt: InputFormat,
+    console: Any,
+    *,
+    source: str | None = None,
+    csv_columns: list[str] | None = None,
+) -> tuple[Iterator[Any], Any]:
+    """Articles from paths (or '-' for stdin) as they are read, and the read report
+    (complete once the articles are exhausted); skips are reported as they happen."""
+    from tagger.corpus.readers import ReadOptions, ReadReport, read_inputs
+
+    options = ReadOptions(source=source, csv_columns=_parse_columns(csv_columns or []))
+    report = ReadReport(on_skip=console.skip)
+    # '-' reads stdin as a stream, in its place among the inputs, in --input-format
+    return read_inputs(paths, fmt.value, report, options), report
 
 
 def _read(
@@ -132,14 +160,9 @@ def _read(
     source: str | None = None,
     csv_columns: list[str] | None = None,
 ) -> tuple[list[Any], Any]:
-    """Read articles from paths (or '-' for stdin), reporting skips as they happen."""
-    from tagger.corpus.readers import ReadOptions, ReadReport, read_inputs
-
-    options = ReadOptions(source=source, csv_columns=_parse_columns(csv_columns or []))
-    report = ReadReport(on_skip=console.skip)
-    # '-' reads stdin as a stream, in its place among the inputs, in --input-format
-    articles = list(read_inputs(paths, fmt.value, report, options))
-    return articles, report
+    """Read all articles from paths (or '-' for stdin), reporting skips as they happen."""
+    articles, report = _stream(paths, fmt, console, source=source, csv_columns=csv_columns)
+    return list(articles), report
 
 
 def _parse_columns(pairs: list[str]) -> dict[str, str]:
@@ -282,9 +305,11 @@ def train(
     )
     if with_entities and cfg.features.entity_weight <= 0:
         cfg.features.entity_weight = 0.3  # the least harmful weight in bench/entities.py
-    entity_lists = _entities_for(
-        articles, cfg.features.entity_weight > 0, spacy_model, console, use_cache=not no_cache
-    )
+    from tagger.pipeline import analyze, plan_entities
+
+    plan = plan_entities(None, cfg.features.entity_weight > 0, spacy_model, use_cache=not no_cache)
+    with console.progress() as progress:
+        entity_lists = analyze(articles, plan, console.warn, progress=progress)
     with console.progress() as progress:
         model = Tagger.train(
             articles,
@@ -300,14 +325,13 @@ def train(
     manifest = model.save(out)
     _print_train_summary(manifest, console)
     if held_out:
-        from tagger.labels import normalise_labels
+        from tagger.pipeline import run_evaluate
         from tagger.render import render_evaluation
 
-        normalise_labels(held_out)
-        held_entities = _entities_for(
-            held_out, model.featurizer.uses_entities, spacy_model, console, not no_cache
+        result = run_evaluate(
+            model, held_out, spacy_model=spacy_model, use_cache=not no_cache, warn=console.warn
         )
-        render_evaluation(model.evaluate(held_out, entities=held_entities), console)
+        render_evaluation(result, console)
     console.info(f"saved bundle {out} (model id {manifest['model_id']})")
 
 
@@ -409,6 +433,8 @@ def predict(
         Path | None,
         typer.Option("--vocab", help="Check against this vocabulary (default: the model's)."),
     ] = None,
+    jobs: Jobs = 1,
+    batch_size: BatchSize = 256,
     strict: Strict = False,
     quiet: Quiet = False,
     engine: EngineOption = Engine.local,
@@ -417,9 +443,11 @@ def predict(
     resume: ResumeOption = False,
     gzip_parts: GzipOption = False,
 ) -> None:
-    """Suggest a section, tags and entities for articles."""
+    """Suggest a section, tags and entities for articles (streamed: written batch by batch)."""
     from tagger.api import Tagger
     from tagger.console import Console
+    from tagger.pipeline import PredictOptions, run_predict
+    from tagger.render import suggestion_writer
 
     if wants_engine(engine, cluster, out_dir, resume):
         options = {"top_k": top_k, "entities": entities, "spacy_model": spacy_model}
@@ -444,56 +472,66 @@ def predict(
     from tagger.vocab.cli_support import prediction_vocabulary
 
     vocab_state = prediction_vocabulary(tagger_model, vocab, expand_broader)
-    articles, report = _read(inputs, input_format, console, csv_columns=csv_column)
-    if not articles:
-        console.report(report)
-        _require_articles(articles, inputs, "to predict")
-    entity_lists = _entities_for(
-        articles,
-        entities,
-        spacy_model or tagger_model.spacy_model,
-        console,
+    articles, report = _stream(inputs, input_format, console, csv_columns=csv_column)
+    options = PredictOptions(
+        batch_size=batch_size,
+        jobs=jobs,
+        top_k=top_k,
+        explain=True,  # JSON output keeps the evidence; tables show it with --explain
+        entities=entities,
+        spacy_model=spacy_model,
         use_cache=not no_cache,
     )
-    suggestions = tagger_model.predict(
-        articles,
-        top_k=top_k,
-        explain=True,
-        entities=entity_lists if entity_lists is not None else False,
-        warn=console.warn,
-    )
+    batches = run_predict(tagger_model, articles, options, warn=console.warn)
     if expand_broader and vocab_state is not None:
         from tagger.vocab.training import expand_broader as add_broader
 
-        add_broader(vocab_state, suggestions)
-    from tagger.render import render_suggestions
+        batches = _each_batch(batches, lambda batch: add_broader(vocab_state, batch))
+    writer = suggestion_writer(output.value, console, explain=explain)
+    written = _write_batches(batches, writer, console, "predict")
+    _close_run(written, report, console, strict, inputs, "to predict")
 
-    render_suggestions(suggestions, output.value, console, explain=explain)
-    _finish_read(report, console, strict)
+
+def _each_batch(batches: Iterator[list[Any]], step: Any) -> Iterator[list[Any]]:
+    """Apply `step` (which changes a batch in place) to each batch as it passes."""
+    with closing(batches):
+        for batch in batches:
+            step(batch)
+            yield batch
 
 
-def _entities_for(
-    articles: list[Any],
-    wanted: bool,
-    spacy_model: str | None,
+def _write_batches(
+    batches: Iterator[list[Any]], writer: Any, console: Any, description: str
+) -> tuple[int, float]:
+    """Write each batch as it comes (flushed), with a progress bar; (articles, seconds)."""
+    import time
+
+    started = time.perf_counter()
+    with closing(batches), writer, console.meter(description) as advance:
+        for batch in batches:
+            writer.write(batch)
+            advance(len(batch))
+    return writer.count, time.perf_counter() - started
+
+
+def _close_run(
+    written: tuple[int, float],
+    report: Any,
     console: Any,
-    use_cache: bool = True,
-) -> list[list[dict[str, Any]]] | None:
-    if not wanted:
-        return None
-    try:
-        from tagger.entities import analyze_articles
-    except ImportError:
-        console.warn("entity extraction is not available in this installation")
-        return None
-    with console.progress() as progress:
-        return analyze_articles(
-            articles,
-            spacy_model=spacy_model,
-            progress=progress,
-            warn=console.warn,
-            use_cache=use_cache,
-        )
+    strict: bool,
+    inputs: list[str],
+    purpose: str,
+) -> None:
+    """The closing summary (articles, skipped, seconds); refuse an input with no article."""
+    count, seconds = written
+    if not count:
+        console.report(report)
+        _require_articles([], inputs, purpose)
+    rate = (
+        f", {count / seconds:,.{0 if count >= 10 * seconds else 2}f} articles/s" if seconds else ""
+    )
+    console.info(f"{count} article(s) in {seconds:.1f} s{rate}; {len(report.skipped)} skipped")
+    _finish_read(report, console, strict)
 
 
 @app.command("entities")
@@ -515,6 +553,8 @@ def entities_command(
     input_format: Annotated[
         InputFormat, typer.Option("--input-format", "-f", help="Input format.")
     ] = InputFormat.auto,
+    jobs: Jobs = 1,
+    batch_size: BatchSize = 256,
     strict: Strict = False,
     quiet: Quiet = False,
     engine: EngineOption = Engine.local,
@@ -525,7 +565,9 @@ def entities_command(
 ) -> None:
     """People, countries and agencies (and other named entities) ranked by salience."""
     from tagger.console import Console
-    from tagger.entities.render import parse_types, render_entities, select
+    from tagger.entities.render import parse_types
+    from tagger.pipeline import EntityOptions, run_entities
+    from tagger.render import entity_writer
 
     console = Console(quiet)
     wanted = parse_types(types)
@@ -545,14 +587,18 @@ def entities_command(
             strict=strict,
             quiet=quiet,
         )
-    articles, report = _read(inputs, input_format, console)
-    if not articles:
-        console.report(report)
-        _require_articles(articles, inputs, "to analyse")
-    lists = _entities_for(articles, True, spacy_model, console, use_cache=not no_cache) or []
-    lists = [select(ents, wanted, inferred) for ents in lists]
-    render_entities(articles, lists, output.value, console)
-    _finish_read(report, console, strict)
+    entity_options = EntityOptions(
+        batch_size=batch_size,
+        jobs=jobs,
+        spacy_model=spacy_model,
+        use_cache=not no_cache,
+        types=wanted,
+        inferred=inferred,
+    )
+    articles, report = _stream(inputs, input_format, console)
+    batches = run_entities(articles, entity_options, warn=console.warn)
+    written = _write_batches(batches, entity_writer(output.value, console), console, "entities")
+    _close_run(written, report, console, strict, inputs, "to analyse")
 
 
 @app.command()
@@ -567,25 +613,18 @@ def evaluate(
     strict: Strict = False,
     quiet: Quiet = False,
 ) -> None:
-    """Measure a model on a labeled test corpus."""
+    """Measure a model on a labeled test corpus (streamed: only counts are kept)."""
     from tagger.api import Tagger
     from tagger.console import Console
+    from tagger.pipeline import run_evaluate
     from tagger.render import render_evaluation
 
     console = Console(quiet)
     tagger_model = Tagger.load(model)
-    articles, report = _read(test_corpus, input_format, console, csv_columns=csv_column)
+    articles, report = _stream(test_corpus, input_format, console, csv_columns=csv_column)
+    result = run_evaluate(tagger_model, articles, warn=console.warn)
     _finish_read(report, console, strict)
-    _require_articles(articles, test_corpus, "to evaluate on")
-    from tagger.labels import normalise_labels
-
-    normalise_labels(articles)
-    entity_lists = _entities_for(
-        articles, tagger_model.featurizer.uses_entities, tagger_model.spacy_model, console
-    )
-    result = tagger_model.evaluate(
-        articles, entities=entity_lists if entity_lists is not None else False
-    )
+    _require_articles([None] * result["articles"], test_corpus, "to evaluate on")
     render_evaluation(result, console)
     if json_out:
         from tagger.writers import write_text

@@ -114,6 +114,44 @@ class Console:
 
             yield callback
 
+    @contextmanager
+    def meter(self, description: str, total: int | None = None) -> Iterator[Any]:
+        """A callback `advance(n)` for articles done: one progress bar on stderr (count,
+        articles/s, and the ETA when `total` is known), only when stderr is a terminal."""
+        if self.quiet or not self.err.is_terminal:
+
+            def quiet_advance(_n: int) -> None:
+                return None
+
+            yield quiet_advance
+            return
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        columns: list[Any] = [TextColumn("{task.description}")]
+        if total is not None:
+            columns += [BarColumn(), TaskProgressColumn(), TimeRemainingColumn()]
+        columns += [
+            TextColumn("{task.completed} articles"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+        ]
+        with Progress(*columns, console=self.err, transient=True) as bar:
+            task = bar.add_task(description, total=total, rate="")
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+                speed = bar.tasks[0].speed
+                bar.update(task, rate=f"{speed:,.0f}/s" if speed else "")
+
+            yield advance
+
 
 def _escape(text: str) -> str:
     from rich.markup import escape

@@ -3,25 +3,99 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+import sys
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 from tagger.suggestions import Suggestions
+
+
+class BatchWriter:
+    """Writes results batch by batch and flushes each batch, so output flows as it is made.
+
+    `jsonl`: one JSON object a line. `json`: one JSON array, written as it grows (the same
+    bytes as `json.dumps(all, indent=2)`); nothing at all when there was nothing to write.
+    `table`: `table(item)` prints each item for people. Use as a context manager.
+    """
+
+    def __init__(
+        self,
+        fmt: str,
+        to_dict: Callable[[Any], dict[str, Any]],
+        table: Callable[[Any], None] | None = None,
+        out: IO[str] | None = None,
+    ) -> None:
+        if fmt not in ("jsonl", "json", "table"):
+            raise ValueError(f"unknown output format {fmt!r}")
+        self.fmt = fmt
+        self.to_dict = to_dict
+        self.table = table
+        self._out = out
+        self.count = 0
+        self._started = False
+
+    @property
+    def out(self) -> IO[str]:
+        return self._out if self._out is not None else sys.stdout
+
+    def write(self, items: Sequence[Any]) -> None:
+        """Write one batch and flush it."""
+        if not items:
+            return
+        if self.fmt == "table":
+            assert self.table is not None
+            for item in items:
+                self.table(item)
+        else:
+            self.out.write("".join(self._encode(item) for item in items))
+        self.count += len(items)
+        self.out.flush()
+
+    def _encode(self, item: Any) -> str:
+        if self.fmt == "jsonl":
+            return json.dumps(self.to_dict(item), ensure_ascii=False) + "\n"
+        # JSON strings hold no raw newline: indenting every line nests the object in the array.
+        text = json.dumps(self.to_dict(item), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        prefix = ",\n  " if self._started else "[\n  "
+        self._started = True
+        return prefix + text
+
+    def close(self) -> None:
+        """End the output (the JSON array's closing bracket)."""
+        if self.fmt == "json" and self._started:
+            self.out.write("\n]\n")
+            self.out.flush()
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+
+
+def suggestion_writer(fmt: str, console: Any, *, explain: bool = False) -> BatchWriter:
+    """A BatchWriter of Suggestions (JSON keeps the evidence; tables show it with explain)."""
+    return BatchWriter(fmt, lambda s: s.to_dict(), table=lambda s: _render_one(s, console, explain))
+
+
+def entity_writer(fmt: str, console: Any) -> BatchWriter:
+    """A BatchWriter of `tagger.pipeline.EntityRecord`s: JSON records, or a table each."""
+    from tagger.entities.render import render_entities
+
+    return BatchWriter(
+        fmt,
+        lambda r: r.to_dict(),
+        table=lambda r: render_entities([r], [r.entities], "table", console),
+    )
 
 
 def render_suggestions(
     suggestions: Sequence[Suggestions], fmt: str, console: Any, *, explain: bool = False
 ) -> None:
-    if fmt == "jsonl":
-        for s in suggestions:
-            console.out.print(json.dumps(s.to_dict(), ensure_ascii=False), markup=False)
-        return
-    if fmt == "json":
-        data = [s.to_dict() for s in suggestions]
-        console.out.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False)
-        return
-    for s in suggestions:
-        _render_one(s, console, explain)
+    """Write all of `suggestions` at once (see `suggestion_writer` for streams)."""
+    with suggestion_writer(fmt, console, explain=explain) as writer:
+        writer.write(suggestions)
 
 
 def _render_one(s: Suggestions, console: Any, explain: bool) -> None:

@@ -206,8 +206,11 @@ def learn(
     train_entities = test_entities = None
     if old.featurizer.uses_entities:
         # the entity pipeline the old model was trained with; analyses are cached
-        train_entities = old.resolve_entities(training, True, warn=warnings.append)
-        test_entities = old.resolve_entities(test_articles, True, warn=warnings.append)
+        from tagger.pipeline import analyze, plan_entities
+
+        plan = plan_entities(old, True, warn=warnings.append)
+        train_entities = analyze(training, plan, warnings.append)
+        test_entities = analyze(test_articles, plan, warnings.append)
     new = Tagger.train(
         training,
         config,

@@ -340,7 +340,7 @@ def test_unexpected_errors_exit_1_without_traceback(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Tagger, "predict", broken)
+    monkeypatch.setattr("tagger.predict.suggest", broken)
     result = run(["predict", "--model", cli_bundle, "--no-entities", corpus_files["test"]])
     assert result.exit_code == 1
     (line,) = error_lines(result)
@@ -452,7 +452,7 @@ def test_interrupt_exits_130(
     def interrupted(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Tagger, "predict", interrupted)
+    monkeypatch.setattr("tagger.predict.suggest", interrupted)
     result = run(["predict", "--model", cli_bundle, "--no-entities", corpus_files["test"]])
     assert result.exit_code == 130
     assert error_lines(result) == ["error: interrupted"]

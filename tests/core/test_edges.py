@@ -139,6 +139,6 @@ def test_an_entity_model_is_not_silently_skewed(fast_model: Tagger) -> None:
     )
     try:
         with pytest.raises(ConfigError, match="trained with entity features"):
-            fast_model.resolve_entities([Article("x", "t", "b")], False)
+            fast_model.predict([Article("x", "t", "b")], entities=False)
     finally:
         fast_model.featurizer.config.entity_weight = saved

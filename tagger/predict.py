@@ -1,0 +1,147 @@
+"""The featurize and classify stages of prediction: one batch of Articles to Suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tagger.classify import evidence_terms
+from tagger.corpus.article import Article
+from tagger.errors import InputError
+from tagger.suggestions import Evidence, LabelSuggestion, Suggestions
+
+if TYPE_CHECKING:
+    from tagger.api import Tagger
+
+
+def suggest(
+    model: Tagger,
+    batch: Sequence[Article],
+    entities: Sequence[Sequence[dict[str, Any]]] | None,
+    *,
+    top_k: int = 5,
+    explain: bool = True,
+    n_evidence: int = 5,
+) -> list[Suggestions]:
+    """Suggestions for one batch; `entities` (one list per article, or None) feed the
+    model's entity features, tags that name salient entities, and the output."""
+    if not batch:
+        return []
+    x = model.featurizer.transform(batch, entities)
+    names = model.feature_names() if explain else None
+    section_model, tag_model = model.section_model, model.tag_model
+    section_probs = section_model.predict_proba(x) if section_model else None
+    tag_probs = tag_model.predict_proba(x) if tag_model else None
+    tag_selected = rule_hits = None
+    if tag_probs is not None and tag_model is not None:
+        # Not `choose`: the name rule's hits are needed again to label their source.
+        rule_hits = tag_model.rule_hits([a.title for a in batch])
+        tag_selected = tag_model.select(tag_probs) | rule_hits
+    results = []
+    for i, article in enumerate(batch):
+        row = slice(x.indptr[i], x.indptr[i + 1])
+        row_indices, row_values = x.indices[row], x.data[row]
+        section, section_candidates = None, []
+        if section_probs is not None and section_model is not None:
+            order = np.argsort(-section_probs[i])[: max(1, top_k)]
+            for rank, j in enumerate(order):
+                evidence = []
+                if explain and rank == 0:
+                    evidence = [
+                        Evidence("term", term, weight)
+                        for term, weight in evidence_terms(
+                            row_indices, row_values, section_model.coef[j], names, n_evidence
+                        )
+                    ]
+                section_candidates.append(
+                    LabelSuggestion(
+                        section_model.labels[j],
+                        float(section_probs[i, j]),
+                        selected=rank == 0,
+                        evidence=evidence,
+                    )
+                )
+            section = section_candidates[0]
+        tags: list[LabelSuggestion] = []
+        candidates: list[LabelSuggestion] = []
+        if tag_probs is not None and tag_model is not None:
+            thresholds = tag_model.threshold_values
+            probs = tag_probs[i]
+            chosen = tag_selected[i]
+            # The top-k candidates plus every selected tag (thresholds differ per
+            # tag, so a selected tag may rank below unselected ones), best first.
+            shown = np.union1d(np.argsort(-probs)[:top_k], np.flatnonzero(chosen))
+            for j in shown[np.argsort(-probs[shown], kind="stable")]:
+                selected = bool(chosen[j])
+                evidence = []
+                if explain and (selected or len(candidates) < top_k):
+                    evidence = [
+                        Evidence("term", term, weight)
+                        for term, weight in evidence_terms(
+                            row_indices, row_values, tag_model.weight_row(j), names, n_evidence
+                        )
+                    ]
+                source = "model"
+                if selected and probs[j] < thresholds[j]:
+                    # Selected by a rule, not by its threshold: say which.
+                    if rule_hits[i, j]:
+                        source = "name"
+                        reason = "tag named in the title"
+                        weight = float(tag_model.name_rule.precision[j])
+                    else:
+                        source = "best"
+                        reason = "best tag: no tag passed its threshold"
+                        weight = float(probs[j])
+                    if explain:
+                        evidence.insert(0, Evidence("rule", reason, weight))
+                suggestion = LabelSuggestion(
+                    tag_model.labels[j],
+                    float(probs[j]),
+                    selected=selected,
+                    threshold=float(thresholds[j]),
+                    evidence=evidence,
+                    source=source,
+                )
+                if selected:
+                    tags.append(suggestion)
+                if len(candidates) < top_k:
+                    candidates.append(suggestion)
+            if entities is not None:
+                # A tag that names a salient entity is suggested even when the model
+                # has seen few examples of it (source "entity", entity evidence).
+                from tagger.entities.suggest import apply_entity_tags
+
+                apply_entity_tags(
+                    tags, candidates, entities[i], tag_model.labels, probs, thresholds
+                )
+        results.append(
+            Suggestions(
+                article_id=article.id,
+                title=article.title,
+                section=section,
+                section_candidates=section_candidates,
+                tags=tags,
+                tag_candidates=candidates,
+                entities=list(entities[i]) if entities is not None else [],
+                model=model.model_info,
+            )
+        )
+    return results
+
+
+def as_article(item: Any) -> Article:
+    """An Article from an Article, a JSON-like dict or plain text (first line the title)."""
+    if isinstance(item, Article):
+        return item
+    if isinstance(item, str):
+        from tagger.corpus.readers import article_from_plain_text
+
+        return article_from_plain_text(item, None, None)
+    if isinstance(item, dict):
+        try:
+            return Article.from_dict(item)
+        except ValueError as exc:
+            raise InputError(f"invalid article: {exc}") from exc
+    raise TypeError(f"expected an Article, a dict or a text, got {type(item).__name__}")
