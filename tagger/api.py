@@ -413,12 +413,8 @@ class Tagger:
             if len(lists) != len(batch):
                 raise ValueError(f"{len(lists)} entity lists for {len(batch)} articles")
             results = suggest(
-                self, batch, lists, top_k=top_k, explain=explain, n_evidence=n_evidence
+                self, batch, lists, top_k=top_k, explain=explain, n_evidence=n_evidence, warn=warn
             )
-        if self.manifest.get("vocabulary") or self.manifest.get("renames"):
-            from tagger.vocab.training import apply_vocabulary, state_for
-
-            apply_vocabulary(state_for(self), results, warn)
         return results[0] if single else results
 
     # -- evaluation ---------------------------------------------------------------------

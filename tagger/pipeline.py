@@ -210,6 +210,7 @@ class PredictStage:
             top_k=self.options.top_k,
             explain=self.options.explain,
             n_evidence=self.options.n_evidence,
+            warn=warnings.append,
         )
         return BatchResult(items, len(batch), warnings)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,9 +24,11 @@ def suggest(
     top_k: int = 5,
     explain: bool = True,
     n_evidence: int = 5,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Suggestions]:
     """Suggestions for one batch; `entities` (one list per article, or None) feed the
-    model's entity features, tags that name salient entities, and the output."""
+    model's entity features, tags that name salient entities, and the output. A model
+    trained with a vocabulary gives its tags their concepts (`tagger.vocab`)."""
     if not batch:
         return []
     x = model.featurizer.transform(batch, entities)
@@ -128,6 +130,10 @@ def suggest(
                 model=model.model_info,
             )
         )
+    if model.manifest.get("vocabulary") or model.manifest.get("renames"):
+        from tagger.vocab.training import apply_vocabulary, state_for
+
+        apply_vocabulary(state_for(model), results, warn)
     return results
 
 
