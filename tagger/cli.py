@@ -85,6 +85,9 @@ app.add_typer(bundle_app, name="bundle")
 from tagger.commands.cache import cache_app  # noqa: E402  (light: typer only)
 
 app.add_typer(cache_app, name="cache")
+from tagger.commands.tags import tags_app  # noqa: E402  (light: typer only)
+
+app.add_typer(tags_app, name="tags")
 
 
 class InputFormat(str, Enum):
@@ -435,6 +438,9 @@ def predict(
     ] = None,
     jobs: Jobs = 1,
     batch_size: BatchSize = 256,
+    renames: Annotated[
+        Path | None, typer.Option("--renames", help="Tag rename map (tagger tags merge).")
+    ] = None,
     strict: Strict = False,
     quiet: Quiet = False,
     engine: EngineOption = Engine.local,
@@ -471,7 +477,7 @@ def predict(
     tagger_model = Tagger.load(model)
     from tagger.vocab.cli_support import prediction_vocabulary
 
-    vocab_state = prediction_vocabulary(tagger_model, vocab, expand_broader)
+    vocab_state = prediction_vocabulary(tagger_model, vocab, expand_broader, renames)
     articles, report = _stream(inputs, input_format, console, csv_columns=csv_column)
     options = PredictOptions(
         batch_size=batch_size,
@@ -1109,22 +1115,27 @@ def feedback_export(
     editor: Annotated[
         list[str] | None, typer.Option("--editor", help="Only these editors' decisions.")
     ] = None,
+    renames: Annotated[
+        Path | None, typer.Option("--renames", help="Tag rename map (tagger tags merge).")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Write the reviewed articles as a labeled corpus (rejections as known negatives)."""
     from tagger.console import Console
     from tagger.feedback.export import export_corpus
     from tagger.feedback.store import open_store
+    from tagger.vocab.renames import load_renames
 
     console = Console(quiet)
+    rename_map = load_renames(renames)
     with open_store(db, create=False) as store:
         if str(out) == "-":
-            report = export_corpus(store, sys.stdout, editors=editor)
+            report = export_corpus(store, sys.stdout, editors=editor, renames=rename_map)
         else:
             from tagger.writers import atomic_write
 
             with atomic_write(out) as handle:
-                report = export_corpus(store, handle, editors=editor)
+                report = export_corpus(store, handle, editors=editor, renames=rename_map)
                 if not report.articles:
                     handle.discard()  # an existing export is not replaced by an empty one
     if not report.articles:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from tagger.corpus.article import Article
 from tagger.feedback.store import FeedbackStore, resolve
@@ -22,6 +22,7 @@ def reviewed_articles(
     *,
     editors: Iterable[str] | None = None,
     report: ExportReport | None = None,
+    renames: Any = None,
 ) -> list[Article]:
     """Every article with at least one standing decision, labeled by those decisions.
 
@@ -48,6 +49,11 @@ def reviewed_articles(
         article.section = resolved.chosen_section
         meta = dict(article.meta)
         meta["negative_tags"] = resolved.rejected_tags
+        if renames:  # tagger tags merge: a decision about 'Rubio' counts for 'Marco Rubio'
+            article.tags = renames.apply(article.tags)
+            meta["negative_tags"] = [
+                t for t in renames.apply(resolved.rejected_tags) if t not in article.tags
+            ]
         if resolved.rejected_section:
             meta["negative_section"] = resolved.rejected_section
         meta["feedback"] = {

@@ -64,15 +64,17 @@ def record_vocabulary(model: Any, prepared: PreparedVocabulary) -> None:
     )
 
 
-def prediction_vocabulary(model: Any, path: Path | None, expand: bool) -> Any:
-    """The model's VocabularyState (with `path` as the current vocabulary, if given)."""
+def prediction_vocabulary(
+    model: Any, path: Path | None, expand: bool, renames: Path | None = None
+) -> Any:
+    """The model's VocabularyState (with `path` as the current vocabulary and the
+    renames of `renames` added to the model's own, if given)."""
     record = model.manifest.get("vocabulary")
-    if path is None and not record and not model.manifest.get("renames"):
-        if expand:
-            raise ConfigError("--expand-broader needs a model trained with --vocab")
-        return None
     if expand and not record:
         raise ConfigError("--expand-broader needs a model trained with --vocab")
+    extra = load_renames(renames)
+    if path is None and not record and not model.manifest.get("renames") and not extra:
+        return None
     from tagger.vocab.training import state_for
 
     vocab = None
@@ -80,4 +82,9 @@ def prediction_vocabulary(model: Any, path: Path | None, expand: bool) -> Any:
         from tagger.commands.vocab import load_any
 
         vocab = load_any(path)
-    return state_for(model, vocab)
+    state = state_for(model, vocab)
+    for old, new in extra.renames.items():
+        state.renames.add(old, new)
+    if extra:
+        model.manifest["renames"] = dict(state.renames.renames)  # predict applies them
+    return state
