@@ -417,6 +417,14 @@ class Tagger:
             )
         return results[0] if single else results
 
+    def _entity_aliases(self) -> tuple[tuple[str, str], ...]:
+        """A vocabulary's aliases of the model's tags, by which entities name them."""
+        if not self.manifest.get("vocabulary"):
+            return ()
+        from tagger.vocab.training import entity_aliases
+
+        return entity_aliases(self.manifest)
+
     # -- evaluation ---------------------------------------------------------------------
 
     def evaluate(

@@ -116,7 +116,13 @@ def suggest(
                 from tagger.entities.suggest import apply_entity_tags
 
                 apply_entity_tags(
-                    tags, candidates, entities[i], tag_model.labels, probs, thresholds
+                    tags,
+                    candidates,
+                    entities[i],
+                    tag_model.labels,
+                    probs,
+                    thresholds,
+                    aliases=model._entity_aliases(),
                 )
         results.append(
             Suggestions(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.vocab.model import Concept, Vocabulary
+from tagger.vocab.normalise import label_key
 
 
 def vocabulary_manifest(
@@ -23,6 +24,8 @@ def vocabulary_manifest(
         concepts[label] = {
             "id": concept.id,
             "uri": concept.uri,
+            "aliases": concept.aliases,
+            "wikidata": concept.wikidata,
             "ancestors": [
                 {"id": a.id, "label": a.label, "uri": a.uri}
                 for a in vocab.ancestors(concept.id)
@@ -137,6 +140,7 @@ def apply_vocabulary(
         warn(state.warning)
         state.warning = None
     for s in results:
+        annotate_entities(state, s.entities)
         s.tags = _relabel(state, s.tags)
         s.tag_candidates = _relabel(state, s.tag_candidates)
         s.section_candidates = _relabel(state, s.section_candidates)
@@ -206,3 +210,35 @@ def state_for(model: Any, vocab: Vocabulary | None = None) -> VocabularyState:
         state = VocabularyState(model.manifest, vocab)
         model._vocabulary_state = state
     return state
+
+
+def entity_aliases(manifest: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(name, model label) pairs by which an entity names one of the model's concepts:
+    the concepts' aliases and Wikidata ids ('wikidata:Q324546')."""
+    pairs: list[tuple[str, str]] = []
+    for label, info in ((manifest.get("vocabulary") or {}).get("concepts") or {}).items():
+        pairs += [(alias, label) for alias in info.get("aliases", [])]
+        pairs += [(f"wikidata:{q}", label) for q in info.get("wikidata", [])]
+    return tuple(pairs)
+
+
+def annotate_entities(state: VocabularyState, entities: list[dict[str, Any]]) -> None:
+    """Give each entity the concept its canonical name (or an alias, or its Wikidata id)
+    resolves to, as `concept: {id, label}`."""
+    by_alias: dict[str, str] = {}
+    for alias, label in entity_aliases({"vocabulary": state.record}):
+        by_alias.setdefault(label_key(alias), label)
+    for entity in entities:
+        names = [entity.get("name", "")]
+        if entity.get("wikidata"):
+            names.append(f"wikidata:{entity['wikidata']}")
+        for name in names:
+            label = name if state.concept(name) else by_alias.get(label_key(name))
+            cid = state.concept(label)["id"] if label and state.concept(label) else None
+            if cid is None and state.current is not None:
+                concept = state.current.lookup(name)
+                if concept is not None and not concept.retired:
+                    cid, label = concept.id, concept.label
+            if cid is not None:
+                entity["concept"] = {"id": cid, "label": label}
+                break
