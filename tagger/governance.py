@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import combinations
 from typing import Any
@@ -384,16 +384,51 @@ def render_html(report: dict[str, Any], titles: dict[str, str] | None = None) ->
     titles = titles or {}
     e = html.escape
 
-    def examples(ids: list[str]) -> str:
+    def examples(d: dict[str, Any]) -> str:
+        ids = d["examples"]
         return "; ".join(f"<span title='{e(i)}'>{e(titles.get(i, i))}</span>" for i in ids)
 
-    def table(head: list[str], rows: list[list[str]]) -> str:
-        if not rows:
-            return "<p class='none'>Nothing found.</p>"
-        th = "".join(f"<th>{e(h)}</th>" for h in head)
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-        return f"<table><tr>{th}</tr>{body}</table>"
+    def text(key: str) -> Callable[[dict[str, Any]], str]:
+        return lambda d: e(str(d[key]))
 
+    def concept(d: dict[str, Any]) -> str:
+        return e(f"{d['concept']['id']} {d['concept']['label']}") if d["concept"] else ""
+
+    merges = [
+        {**v, "keep": f["keep"], "keep_count": f["count"]}
+        for f in report["merge_candidates"]
+        for v in f["variants"]
+    ]
+    dead = report["dead_tags"]
+    # (heading, findings or None when the report has no such part, [(column, cell)])
+    sections: list[tuple[str, list[dict[str, Any]] | None, list[tuple[str, Any]]]] = [
+        ("Merge candidates", merges, [
+            ("variant", lambda d: f"{e(d['label'])} ({d['count']})"),
+            ("merge into", lambda d: f"{e(d['keep'])} ({d['keep_count']})"),
+            ("why", lambda d: e(REASONS.get(d["reason"], d["reason"]))),
+            ("examples", examples)]),
+        (f"Dead tags: unused for {dead['months']} months", dead["unused"], [
+            ("tag", text("tag")), ("uses", text("count")), ("last used", text("last_used")),
+            ("example", examples)]),
+        ("Dead tags: suggested, never accepted by editors", dead.get("never_accepted"), [
+            ("tag", text("tag")), ("suggested", text("suggested")),
+            ("rejected", text("rejected")), ("examples", examples)]),
+        ("Tags editors keep adding that the model never suggests",
+         report.get("added_never_suggested"), [
+            ("tag", text("tag")), ("added", text("added")), ("examples", examples)]),
+        ("Frequent entities with no tag", report.get("untagged_entities"), [
+            ("entity", text("entity")), ("type", text("type")), ("articles", text("articles")),
+            ("concept", concept), ("examples", examples)]),
+        ("Sections that collide with tags", report["section_collisions"], [
+            ("section", text("section")), ("tag", text("tag")), ("why", text("reason")),
+            ("section / tag / both",
+             lambda d: f"{d['section_count']} / {d['tag_count']} / {d['both']}"),
+            ("examples", examples)]),
+        ("Tags outside the vocabulary", report.get("outside_vocabulary"), [
+            ("tag", text("tag")), ("uses", text("count")),
+            ("closest concepts",
+             lambda d: e(", ".join(f"{c['id']} {c['label']}" for c in d["closest"])))]),
+    ]  # fmt: skip
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Tag governance report</title><style>"
@@ -404,92 +439,24 @@ def render_html(report: dict[str, Any], titles: dict[str, str] | None = None) ->
         "<h1>Tag governance report</h1>",
         f"<p>{report['articles']} articles, {report['tags']} tags, "
         f"{report['tag_uses']} tag uses.</p>",
-        "<h2>Merge candidates</h2>",
     ]
-    rows = []
-    for f in report["merge_candidates"]:
-        for v in f["variants"]:
-            rows.append(
-                [
-                    e(v["label"]) + f" ({v['count']})",
-                    e(f["keep"]) + f" ({f['count']})",
-                    e(REASONS.get(v["reason"], v["reason"])),
-                    examples(v["examples"]),
-                ]
+    for heading, findings, columns in sections:
+        if findings is None:
+            continue
+        parts.append(f"<h2>{e(heading)}</h2>")
+        if not findings:
+            parts.append("<p class='none'>Nothing found.</p>")
+        else:
+            head = "".join(f"<th>{e(name)}</th>" for name, _ in columns)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{cell(d)}</td>" for _, cell in columns) + "</tr>"
+                for d in findings
             )
-    parts.append(table(["variant", "merge into", "why", "examples"], rows))
-    parts.append(
-        "<p>Apply one with <code>tagger tags merge VARIANT TARGET</code>; training, "
-        "prediction and feedback export then use the target.</p>"
-    )
-    dead = report["dead_tags"]
-    parts.append(f"<h2>Dead tags: unused for {dead['months']} months</h2>")
-    parts.append(
-        table(
-            ["tag", "uses", "last used", "example"],
-            [
-                [e(d["tag"]), str(d["count"]), e(d["last_used"]), examples(d["examples"])]
-                for d in dead["unused"]
-            ],
-        )
-    )
-    if "never_accepted" in dead:
-        parts.append("<h2>Dead tags: suggested, never accepted by editors</h2>")
-        parts.append(
-            table(
-                ["tag", "suggested", "rejected", "examples"],
-                [
-                    [e(d["tag"]), str(d["suggested"]), str(d["rejected"]), examples(d["examples"])]
-                    for d in dead["never_accepted"]
-                ],
+            parts.append(f"<table><tr>{head}</tr>{rows}</table>")
+        if heading == "Merge candidates":
+            parts.append(
+                "<p>Apply one with <code>tagger tags merge VARIANT TARGET</code>; training, "
+                "prediction and feedback export then use the target.</p>"
             )
-        )
-    if "added_never_suggested" in report:
-        parts.append("<h2>Tags editors keep adding that the model never suggests</h2>")
-        parts.append(
-            table(
-                ["tag", "added", "examples"],
-                [
-                    [e(d["tag"]), str(d["added"]), examples(d["examples"])]
-                    for d in report["added_never_suggested"]
-                ],
-            )
-        )
-    if "untagged_entities" in report:
-        parts.append("<h2>Frequent entities with no tag</h2>")
-        parts.append(
-            table(
-                ["entity", "type", "articles", "concept", "examples"],
-                [
-                    [e(d["entity"]), e(d["type"]), str(d["articles"]),
-                     e(f"{d['concept']['id']} {d['concept']['label']}") if d["concept"] else "",
-                     examples(d["examples"])]
-                    for d in report["untagged_entities"]
-                ],
-            )
-        )  # fmt: skip
-    parts.append("<h2>Sections that collide with tags</h2>")
-    parts.append(
-        table(
-            ["section", "tag", "why", "section / tag / both", "examples"],
-            [
-                [e(d["section"]), e(d["tag"]), e(d["reason"]),
-                 f"{d['section_count']} / {d['tag_count']} / {d['both']}", examples(d["examples"])]
-                for d in report["section_collisions"]
-            ],
-        )
-    )  # fmt: skip
-    if "outside_vocabulary" in report:
-        parts.append("<h2>Tags outside the vocabulary</h2>")
-        parts.append(
-            table(
-                ["tag", "uses", "closest concepts"],
-                [
-                    [e(d["tag"]), str(d["count"]),
-                     e(", ".join(f"{c['id']} {c['label']}" for c in d["closest"]))]
-                    for d in report["outside_vocabulary"]
-                ],
-            )
-        )  # fmt: skip
     parts.append("</body></html>\n")
     return "\n".join(parts)
