@@ -471,6 +471,7 @@ def predict(
             options=options,
             input_format=input_format.value,
             strict=strict,
+            jobs=jobs,
             quiet=quiet,
         )
     console = Console(quiet)
@@ -591,6 +592,7 @@ def entities_command(
             options=options,
             input_format=input_format.value,
             strict=strict,
+            jobs=jobs,
             quiet=quiet,
         )
     entity_options = EntityOptions(

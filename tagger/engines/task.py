@@ -113,49 +113,70 @@ def check_worker(model_path: str | None, fingerprint: str | None) -> str | None:
 # -- the work of one batch ----------------------------------------------------------------
 
 
+_STAGES: dict[str, Any] = {}
+
+
+def _stage(kind: str, model: Any, options: dict[str, Any], key: str) -> Any:
+    """The pipeline's stage for this run (tagger.pipeline), made and set up once per process."""
+    if key not in _STAGES:
+        from tagger import pipeline
+
+        if kind == "predict":
+            plan = pipeline.plan_entities(
+                model,
+                bool(options.get("entities", True)),
+                options.get("spacy_model"),
+                use_cache=options.get("use_cache", True),
+            )
+            stage: Any = pipeline.PredictStage(
+                model,
+                plan,
+                pipeline.PredictOptions(
+                    top_k=options.get("top_k", 5),
+                    explain=True,
+                    entities=bool(options.get("entities", True)),
+                    spacy_model=options.get("spacy_model"),
+                    use_cache=options.get("use_cache", True),
+                ),
+            )
+        else:
+            types = options.get("types")
+            stage = pipeline.EntityStage(
+                pipeline.EntityOptions(
+                    spacy_model=options.get("spacy_model"),
+                    use_cache=options.get("use_cache", True),
+                    types=tuple(types) if types else None,
+                    inferred=options.get("inferred", True),
+                )
+            )
+        stage.setup()
+        _STAGES.clear()  # one run at a time per process: keep only the latest stage
+        _STAGES[key] = stage
+    return _STAGES[key]
+
+
 def _lines(
-    kind: str, batch: list[Any], model: Any, options: dict[str, Any], warn: Callable[[str], None]
+    job: ShardJob, batch: list[Any], model: Any, warn: Callable[[str], None]
 ) -> Iterator[str]:
+    """One JSONL line per article of `batch`, as the command writes with --format jsonl."""
+    kind, options = job.kind, job.options
     if kind == "import":
         for article in batch:
             yield json.dumps(article.to_dict(), ensure_ascii=False)
         return
-    if kind == "predict":
-        expand = bool(options.get("expand_broader"))
-        state = None
-        if expand or options.get("vocab"):
-            state = vocabulary_state(model, options.get("vocab"), expand)
-        suggestions = model.predict(
-            batch,
-            top_k=options.get("top_k", 5),
-            explain=True,
-            entities=bool(options.get("entities", True)),
-            spacy_model=options.get("spacy_model"),
-            use_cache=options.get("use_cache", True),
-            warn=warn,
-        )
-        if expand and state is not None:
-            from tagger.vocab.training import expand_broader
+    state = None
+    expand = kind == "predict" and bool(options.get("expand_broader"))
+    if kind == "predict" and (expand or options.get("vocab")):
+        state = vocabulary_state(model, options.get("vocab"), expand)
+    result = _stage(kind, model, options, job.run_key)(batch)
+    for message in result.warnings:
+        warn(message)
+    if expand and state is not None:
+        from tagger.vocab.training import expand_broader
 
-            expand_broader(state, suggestions)
-        for s in suggestions:
-            yield json.dumps(s.to_dict(), ensure_ascii=False)
-        return
-    from tagger.entities import analyze_articles
-    from tagger.entities.render import select
-
-    lists = analyze_articles(
-        batch,
-        spacy_model=options.get("spacy_model"),
-        warn=warn,
-        use_cache=options.get("use_cache", True),
-    )
-    types = options.get("types")
-    for article, entities in zip(batch, lists, strict=True):
-        chosen = select(entities, types, options.get("inferred", True))
-        yield json.dumps(
-            {"id": article.id, "title": article.title, "entities": chosen}, ensure_ascii=False
-        )
+        expand_broader(state, result.items)
+    for item in result.items:
+        yield json.dumps(item.to_dict(), ensure_ascii=False)
 
 
 def _batches(articles: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -271,9 +292,9 @@ def run_shard(job: ShardJob, notify: Notify | None = None) -> dict[str, Any]:
                 [path], shard.get("fmt", "auto"), report, _read_options(job.options)
             )
             for batch in _batches(articles, job.batch_size):
-                data = "".join(
-                    line + "\n" for line in _lines(job.kind, batch, model, job.options, warn)
-                ).encode("utf-8")
+                data = "".join(line + "\n" for line in _lines(job, batch, model, warn)).encode(
+                    "utf-8"
+                )
                 handle.write(data)
                 digest.update(data)
                 size += len(data)
