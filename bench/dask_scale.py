@@ -87,7 +87,7 @@ def has_jobs() -> bool:
     help_text = subprocess.run(
         [*TAGGER, "predict", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    return re.search(r"--jobs\b[^\n]*INTEGER", help_text) is not None
+    return re.search(r"--jobs\s+-j\b", help_text) is not None
 
 
 def dask_command(base: list[str], model: Path, shards: Path, out_dir: Path) -> list[str]:
