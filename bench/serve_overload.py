@@ -85,6 +85,11 @@ def solo_speed(url: str, articles: list[dict[str, Any]], size: int, seconds: flo
         start = time.perf_counter()
         while time.monotonic() < stop:
             response = http.post("/suggest", json=batches(articles, size, rng))
+            if response.status_code == 429:
+                # the address's rate bucket is shared with the burst's anonymous requests:
+                # honour Retry-After (the wait counts against the measured speed)
+                time.sleep(float(response.headers.get("Retry-After", "1")))
+                continue
             if response.status_code != 200:
                 raise SystemExit(f"solo client got {response.status_code}: {response.text[:200]}")
             done += 1
