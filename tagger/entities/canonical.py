@@ -733,7 +733,9 @@ class Canonicalizer:
             forms = {text[m.start : m.end] for m in entity.mentions} | {entity.name}
             if entity.type == "PERSON" and shared[entity.name.split()[-1]] == 1:
                 forms.add(entity.name.split()[-1])  # not a surname two people share
-            for form in sorted(forms, key=len, reverse=True):
+            # longest first; on a tie the entity's own name, then by text: a set's order
+            # depends on the process's hash seed (--jobs workers differed)
+            for form in sorted(forms, key=lambda f: (-len(f), f != entity.name, f)):
                 if len(form) < 3:
                     continue
                 if is_acronym(form):

@@ -227,7 +227,8 @@ class Gazetteer:
         seen: set[tuple[str, str]] = set()
 
         def add(label: str, form: str, ident: str, upper: bool = True) -> None:
-            for variant in {form, form.upper()} if upper else {form}:
+            # a tuple, not a set: pattern order must not depend on the hash seed
+            for variant in dict.fromkeys((form, form.upper()) if upper else (form,)):
                 if (label, variant) not in seen and len(variant) > 1:
                     seen.add((label, variant))
                     patterns.append({"label": label, "pattern": variant, "id": ident})
