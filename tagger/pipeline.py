@@ -50,10 +50,11 @@ IN_FLIGHT_PER_JOB = 2  # batches queued per worker process (bounds memory with -
 Warn = Callable[[str], None]
 EntityLists = list[list[dict[str, Any]]]
 R = TypeVar("R")
+_Item = TypeVar("_Item")
 
 
-def iter_batches(articles: Iterable[Article], size: int = DEFAULT_BATCH) -> Iterator[list[Article]]:
-    """Lists of at most `size` articles, taken from `articles` only as each is needed."""
+def iter_batches(articles: Iterable[_Item], size: int = DEFAULT_BATCH) -> Iterator[list[_Item]]:
+    """Lists of at most `size` articles (or other items), taken only as each is needed."""
     if size < 1:
         raise ConfigError(f"batch size must be at least 1, got {size}")
     iterator = iter(articles)

@@ -38,6 +38,7 @@ import scipy.sparse as sp
 
 from tagger.corpus.article import Article
 from tagger.errors import InputError
+from tagger.pipeline import iter_batches
 
 Progress = Callable[[str, int, int], None]
 Source = Callable[[], Iterable[Article]]
@@ -94,17 +95,6 @@ def shuffled(items: Iterable[Any], size: int, rng: np.random.Generator) -> Itera
     order = rng.permutation(len(buffer))
     for j in order:
         yield buffer[j]
-
-
-def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class TermCounter:
@@ -297,7 +287,7 @@ def train_streaming(
             step += 1
             rng = np.random.default_rng([config.seed, b, epoch])
             training = (a for i, a in enumerate(source()) if i not in held_ids)
-            for batch in chunks(shuffled(training, stream.shuffle_buffer, rng), stream.chunk):
+            for batch in iter_batches(shuffled(training, stream.shuffle_buffer, rng), stream.chunk):
                 x = featurizer.transform(batch)
                 if block:
                     y = _y_block(batch, index, len(labels))[:, start : start + len(block)]

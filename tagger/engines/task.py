@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tagger.pipeline import iter_batches
+
 KINDS = ("predict", "entities", "import")
 BATCH_SIZE = 256
 MAX_SKIP_LINES = 50  # skips listed per shard in its receipt (all are counted)
@@ -179,17 +181,6 @@ def _lines(
         yield json.dumps(item.to_dict(), ensure_ascii=False)
 
 
-def _batches(articles: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for article in articles:
-        batch.append(article)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _read_options(options: dict[str, Any]) -> Any:
     from tagger.corpus.readers import ReadOptions
 
@@ -291,7 +282,7 @@ def run_shard(job: ShardJob, notify: Notify | None = None) -> dict[str, Any]:
             articles = read_corpus(
                 [path], shard.get("fmt", "auto"), report, _read_options(job.options)
             )
-            for batch in _batches(articles, job.batch_size):
+            for batch in iter_batches(articles, job.batch_size):
                 data = "".join(line + "\n" for line in _lines(job, batch, model, warn)).encode(
                     "utf-8"
                 )

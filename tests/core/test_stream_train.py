@@ -14,7 +14,8 @@ from tagger.cli import app
 from tagger.corpus.article import Article
 from tagger.errors import InputError
 from tagger.features import FeatureConfig
-from tagger.stream_train import StreamConfig, TermCounter, chunks, shuffled, train_streaming
+from tagger.pipeline import iter_batches
+from tagger.stream_train import StreamConfig, TermCounter, shuffled, train_streaming
 
 TOPICS = {
     "farming": "farm crops harvest wheat tractor field",
@@ -57,7 +58,7 @@ def test_shuffle_buffer_holds_at_most_its_size_and_loses_nothing() -> None:
     assert out != list(range(1000))
     # The k-th item out leaves when item k + 50 comes in: never more than 50 are held.
     assert all(value <= k + 50 for k, value in enumerate(out))
-    assert [len(c) for c in chunks(range(7), 3)] == [3, 3, 1]
+    assert [len(c) for c in iter_batches(range(7), 3)] == [3, 3, 1]
 
 
 def test_shuffle_buffer_mixes_label_sorted_input() -> None:
