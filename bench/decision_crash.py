@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serve_load import free_port  # bench/ is on the path when run as a script
+from serve_load import free_port, stop_server  # bench/ is on the path when run as a script
 
 MAX_ATTEMPTS = 400  # per request: bounded even if the server never comes back
 
@@ -265,12 +265,7 @@ def main() -> None:
             thread.join(240)
         elapsed = time.perf_counter() - started
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_server(server, log)
     result = check_store(db, tally)
     result.update(
         clients=args.clients,

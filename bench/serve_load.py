@@ -128,6 +128,16 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
     raise SystemExit("tagger serve did not come up")
 
 
+def stop_server(process: subprocess.Popen, log: Any, grace: float = 30) -> None:
+    """Terminate `tagger serve`, kill it after `grace` seconds, close its log."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("corpus", nargs="+", help="articles to send (any readable format)")
@@ -188,12 +198,7 @@ def main() -> None:
         asyncio.run(run_all())
         elapsed = time.perf_counter() - started
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_server(server, log)
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     requests = sum(len(v) for v in stats.latency.values())

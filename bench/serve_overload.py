@@ -36,7 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_load import free_port, percentile, wait_for
+from serve_load import free_port, percentile, stop_server, wait_for
 
 from tagger.corpus.readers import read_corpus
 
@@ -231,12 +231,7 @@ def main() -> None:
         time.sleep(2)
         after = solo_speed(url, articles, args.batch, args.solo_seconds)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_server(server, log)
 
     # the server's own view (JSON access log: arrival to end of response), apart from the
     # time the load generator itself waits for a CPU on a busy machine

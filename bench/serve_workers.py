@@ -33,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_load import free_port, percentile, wait_for
+from serve_load import free_port, percentile, stop_server, wait_for
 from serve_overload import bench_articles, train_model
 
 
@@ -134,12 +134,7 @@ def measure(workers: int, model: Path, articles: list[dict[str, Any]], args: Any
         out = queue.get(timeout=args.seconds + 300)
         process.join(60)
     finally:
-        server.terminate()
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_server(server, log, grace=60)
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     out["stored"] = stored
