@@ -877,6 +877,10 @@ def review(
         ReviewOrder, typer.Option("--order", help="input, or uncertain (least sure first).")
     ] = ReviewOrder.input,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Tags to show.")] = 8,
+    vocab: Annotated[
+        Path | None,
+        typer.Option("--vocab", help="Vocabulary added tags complete from (default: the model's)."),
+    ] = None,
     input_format: FormatOption = InputFormat.auto,
     quiet: Quiet = False,
 ) -> None:
@@ -892,8 +896,16 @@ def review(
         tagger_model = Tagger.load(model)
         articles, report = _read(inputs, input_format, console)
         _finish_read(report, console, False)
+        from tagger.vocab.editing import EditorVocabulary
+
         summary = run_terminal_review(
-            tagger_model, articles, store, editor, order=order.value, top_k=top_k
+            tagger_model,
+            articles,
+            store,
+            editor,
+            order=order.value,
+            top_k=top_k,
+            vocabulary=EditorVocabulary(tagger_model, vocab).if_any(),
         )
     console.info(summary)
 
@@ -970,6 +982,12 @@ def serve(
     log_format: Annotated[
         LogFormat, typer.Option("--log-format", help="text, or json (one object a line).")
     ] = LogFormat.text,
+    vocab: Annotated[
+        Path | None,
+        typer.Option(
+            "--vocab", help="Vocabulary the page completes tags from (default: the model's)."
+        ),
+    ] = None,
 ) -> None:
     """HTTP service for the CMS and the editors' web page (/), API docs at /docs."""
     from tagger.errors import ConfigError
@@ -1007,6 +1025,7 @@ def serve(
         body_timeout=body_timeout,
         workers=workers,
         log_format=log_format.value,
+        vocab=vocab,
     )
     os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)
     options: dict[str, Any] = {

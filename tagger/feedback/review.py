@@ -87,9 +87,12 @@ class ReviewSession:
         *,
         order: str = "input",
         top_k: int = 8,
+        vocabulary: Any = None,
     ) -> None:
         if not editor.strip():
             raise InputError("--editor must name you")
+        # tagger.vocab.editing.EditorVocabulary: added tags complete from the concepts
+        self.vocabulary = vocabulary
         self.model = model
         self.store = store
         self.editor = editor.strip()
@@ -218,10 +221,16 @@ class ReviewSession:
             label or item.label,
             kind=item.kind,
             suggestion_id=item.suggestion_id if action in ("accept", "reject", "section") else None,
+            concept_id=self._concept_id(item.kind, label or item.label),
         )
         self.store.add_decisions([decision])
         self.decided += 1
         return decision
+
+    def _concept_id(self, kind: str, label: str) -> str | None:
+        if kind != "tag" or self.vocabulary is None:
+            return None
+        return self.vocabulary.concept_id(label)
 
     def _decide(self, action: str) -> None:
         if not self.items:
@@ -355,6 +364,10 @@ class ReviewSession:
         text = self.buffer.casefold()
         starts = [v for v in vocab if v.casefold().startswith(text)]
         inside = [v for v in vocab if text in v.casefold() and v not in starts]
+        if self.mode == "add" and self.vocabulary is not None and text.strip():
+            # preferred labels of current concepts whose label or alias starts so
+            concepts = [c["label"] for c in self.vocabulary.complete(self.buffer, 20)]
+            return list(dict.fromkeys(concepts + starts + inside))
         return starts + inside
 
     def _complete(self) -> None:
@@ -508,7 +521,11 @@ def render(session: ReviewSession) -> Any:
         what = "add tag" if session.mode == "add" else "section"
         options = session.completions()[:8]
         parts.append(Text(f"{what}: {session.buffer}▏  (Tab completes, Enter, Esc)"))
-        if options:
+        if options and session.mode == "add" and session.vocabulary is not None:
+            for option in options:  # each concept with its id and parent
+                about = session.vocabulary.describe(option)
+                parts.append(Text(f"  {option}" + (f"  ({about})" if about else ""), style="cyan"))
+        elif options:
             parts.append(Text("  " + "  ".join(options), style="cyan"))
     parts.append(Text("* over the tag's threshold   " + HELP, style="dim"))
     if session.message:
@@ -590,13 +607,16 @@ def run_terminal_review(
     *,
     order: str = "input",
     top_k: int = 8,
+    vocabulary: Any = None,
 ) -> str:
     """The interactive review on this terminal; returns a one-line summary."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InputError("tagger review needs an interactive terminal")
     from tagger.console import safe_console_class
 
-    session = ReviewSession(model, articles, store, editor, order=order, top_k=top_k)
+    session = ReviewSession(
+        model, articles, store, editor, order=order, top_k=top_k, vocabulary=vocabulary
+    )
     if not session.queue:
         return f"nothing to review: all {session.already_done} article(s) finished by {editor}"
     # titles, bodies and other editors' labels are untrusted: escaped when drawn

@@ -34,7 +34,7 @@ from tagger.hygiene import clean_label, sanitize_article, sanitize_text, sanitiz
 ACTIONS = ("accept", "reject", "add", "section", "undo")
 KINDS = ("tag", "section")
 # 2: idempotency keys (table requests) and suggestions.model_verified
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_KEY_CHARS = 200
 MAX_NOTE_CHARS = 2000
 
@@ -85,6 +85,7 @@ class Decision:
     at: str = field(default_factory=utc_now)
     note: str | None = None
     id: int | None = None
+    concept_id: str | None = None  # the vocabulary concept of the label (tagger.vocab)
     # Filled when read back: the answered suggestion's model and score.
     model_id: str | None = None
     model_version: str | None = None
@@ -107,6 +108,8 @@ class Decision:
         self.editor = sanitize_text(self.editor, newlines=False)
         if self.note is not None:
             self.note = sanitize_text(self.note)[:MAX_NOTE_CHARS]
+        if self.concept_id is not None:
+            self.concept_id = clean_label(self.concept_id, what="a decision's concept id")
         if self.action == "add" and self.kind != "tag":
             raise InputError("'add' is for tags; choose a section with action 'section'")
         if self.action == "section" and self.kind != "section":
@@ -178,7 +181,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     kind TEXT NOT NULL,
     label TEXT NOT NULL,
     suggestion_id INTEGER REFERENCES suggestions (id),
-    note TEXT
+    note TEXT,
+    concept_id TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_article ON decisions (article_id);
 CREATE TABLE IF NOT EXISTS reviews (
@@ -339,6 +343,9 @@ class SQLiteStore:
                 columns = {r[1] for r in conn.execute("PRAGMA table_info(suggestions)")}
                 if "model_verified" not in columns:  # schema 1 -> 2
                     conn.execute("ALTER TABLE suggestions ADD COLUMN model_verified INTEGER")
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
+                if "concept_id" not in columns:  # schema 2 -> 3: vocabulary concepts
+                    conn.execute("ALTER TABLE decisions ADD COLUMN concept_id TEXT")
                 conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -435,7 +442,7 @@ class SQLiteStore:
             for d in decisions:
                 cur = conn.execute(
                     "INSERT INTO decisions (article_id, editor, at, action, kind, label, "
-                    "suggestion_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "suggestion_id, note, concept_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         d.article_id,
                         d.editor,
@@ -445,6 +452,7 @@ class SQLiteStore:
                         d.label.strip(),
                         d.suggestion_id,
                         d.note,
+                        d.concept_id,
                     ),
                 )
                 d.id = int(cur.lastrowid or 0)
@@ -515,7 +523,7 @@ class SQLiteStore:
         """Decisions in the order they were made (with the answered suggestion's model)."""
         sql = (
             "SELECT d.id, d.article_id, d.editor, d.at, d.action, d.kind, d.label, "
-            "d.suggestion_id, d.note, s.model_id, s.model_version, s.score "
+            "d.suggestion_id, d.note, s.model_id, s.model_version, s.score, d.concept_id "
             "FROM decisions d LEFT JOIN suggestions s ON s.id = d.suggestion_id"
         )
         params: tuple[Any, ...] = ()
@@ -537,6 +545,7 @@ class SQLiteStore:
                 model_id=r[9],
                 model_version=r[10],
                 score=r[11],
+                concept_id=r[12],
             )
             for r in rows
         ]

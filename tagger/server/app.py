@@ -92,6 +92,7 @@ class ServerConfig:
     # processes and logs
     workers: int = 1
     log_format: str = "text"
+    vocab: Path | None = None  # the page completes from it (default: the model's)
 
     @property
     def requires_read_token(self) -> bool:
@@ -108,6 +109,7 @@ class ServerConfig:
         data = dataclasses.asdict(self)
         data["model"] = str(self.model) if self.model is not None else None
         data["db"] = str(self.db) if self.db is not None else None
+        data["vocab"] = str(self.vocab) if self.vocab is not None else None
         return json.dumps(data)
 
     @classmethod
@@ -115,6 +117,8 @@ class ServerConfig:
         data = json.loads(text)
         if data.get("model") is not None:
             data["model"] = Path(data["model"])
+        if data.get("vocab") is not None:
+            data["vocab"] = Path(data["vocab"])
         return cls(**data)
 
 
@@ -205,6 +209,12 @@ class DecisionIn(BaseModel):
     label: str = Field(..., min_length=1, max_length=200)
     kind: Literal["tag", "section"] = "tag"
     note: str | None = Field(None, max_length=2000)
+    concept_id: str | None = Field(
+        None,
+        max_length=500,
+        description="The vocabulary concept of the label (default: the one whose "
+        "preferred label it is, when the model has a vocabulary).",
+    )
 
 
 class FeedbackRequest(BaseModel):
@@ -274,6 +284,9 @@ def create_app(
     metrics = Metrics()
     work = ModelWork(config.model_threads, config.model_queue)
     reload_lock = asyncio.Lock()
+    from tagger.vocab.editing import EditorVocabulary
+
+    vocabulary = EditorVocabulary(model, config.vocab)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -293,6 +306,7 @@ def create_app(
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             work.pool.shutdown(wait=True)
             metrics.worker_exited()
+            app.state.vocabulary.close()
             if owns_store:
                 store.close()
 
@@ -309,6 +323,7 @@ def create_app(
     app.state.store = store
     app.state.metrics = metrics
     app.state.config = config
+    app.state.vocabulary = vocabulary
     metrics.set_model(model.model_info)
     # innermost first: the body gate sees only admitted requests from allowed hosts
     app.add_middleware(
@@ -398,13 +413,27 @@ def create_app(
 
     @app.get("/labels")
     async def labels(_reader: str | None = Depends(reader)) -> dict[str, Any]:
-        """The sections and tags the model knows (the page completes from these)."""
+        """The sections and tags the model knows (the page completes from these), and
+        the vocabulary concept (id, parent) of each tag that is one."""
         current = app.state.model
+        tags = list(current.tag_model.labels) if current.tag_model else []
         return {
             "model": current.model_info,
             "sections": list(current.section_model.labels) if current.section_model else [],
-            "tags": list(current.tag_model.labels) if current.tag_model else [],
+            "tags": tags,
+            "vocabulary": app.state.vocabulary.name,
+            "concepts": app.state.vocabulary.label_concepts(),
         }
+
+    @app.get("/vocab/complete")
+    def complete(
+        q: str = "", limit: int = 10, _reader: str | None = Depends(reader)
+    ) -> dict[str, Any]:
+        """Tags to add: current concepts whose preferred label or alias starts with `q`
+        (never retired ones), with id and parent; the model's labels without a vocabulary."""
+        limit = max(1, min(limit, 50))
+        vocabulary = app.state.vocabulary
+        return {"vocabulary": vocabulary.name, "concepts": vocabulary.complete(q[:200], limit)}
 
     @app.post("/suggest")
     async def suggest(
@@ -480,12 +509,15 @@ def create_app(
             previous = app.state.model.model_info
             try:
                 fresh = await asyncio.to_thread(load_model, config)
+                fresh_vocabulary = await asyncio.to_thread(EditorVocabulary, fresh, config.vocab)
             except TaggerError as exc:
                 metrics.reloads.labels("failed").inc()
                 raise HTTPException(
                     422, f"the new bundle is refused ({exc}); still serving {previous['id']}"
                 ) from None
-            app.state.model = fresh
+            app.state.model, stale = fresh, app.state.vocabulary
+            app.state.vocabulary = fresh_vocabulary
+            stale.close()
             metrics.set_model(fresh.model_info, previous)
             metrics.reloads.labels("ok").inc()
             return {"previous": previous, "model": fresh.model_info}
@@ -547,7 +579,15 @@ def create_app(
         if article is None and store.article(article_id) is None:
             raise HTTPException(404, f"article {article_id!r} is not in the store")
         decisions = [
-            Decision(article_id, name, d.action, d.label, kind=d.kind, note=d.note)
+            Decision(
+                article_id,
+                name,
+                d.action,
+                d.label,
+                kind=d.kind,
+                note=d.note,
+                concept_id=d.concept_id or app.state.vocabulary.concept_id(d.label),
+            )
             for d in request.decisions
         ]
         for d in decisions:

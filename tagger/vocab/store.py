@@ -97,9 +97,13 @@ def read_meta(path: Path) -> dict[str, Any]:
 class VocabularyStore:
     """Lookups straight from the SQLite file (no full load): for the server and review."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: bool = False) -> None:
+        """`threads`: the connection may be used from other threads (the caller locks)."""
         self.path = Path(path)
-        self.db = _connect(self.path)
+        self.db = _connect(self.path, threads)
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 
     def close(self) -> None:
         self.db.close()
@@ -171,12 +175,12 @@ class VocabularyStore:
         return list(out.values())
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, threads: bool = False) -> sqlite3.Connection:
     path = Path(path)
     if not path.is_file():
         raise VocabError(f"{path}: no such vocabulary file (make one with tagger vocab import)")
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=not threads)
         db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise VocabError(f"{path}: not a tagger vocabulary ({exc})") from exc

@@ -5,6 +5,8 @@ const $ = (id) => document.getElementById(id);
 // current: {article, suggestions, tags: Map(label -> tag), section: {top, states: Map(label -> state)},
 //           saved: Map("kind:label" -> action already stored)}
 let current = null;
+// label -> {id, parent} of vocabulary concepts: the model's tags and completions seen
+const concepts = new Map();
 const MIN_SECTION_SCORE = 0.05; // section candidates under this are hidden (the top one always shows)
 
 function status(text, kind) {
@@ -43,9 +45,38 @@ async function whoami() {
 async function loadLabels() {
   try {
     const data = await call("GET", "/labels");
-    const list = $("tag-vocab");
-    list.replaceChildren(...data.tags.map((t) => Object.assign(document.createElement("option"), { value: t })));
+    for (const [label, c] of Object.entries(data.concepts || {})) concepts.set(label, c);
+    fillCompletions(data.tags.map((t) => ({ label: t, ...(concepts.get(t) || {}) })));
   } catch (e) { status("could not load the label vocabulary: " + e.message, "error"); }
+}
+
+function conceptText(c) {
+  return c && c.id ? c.id + (c.parent ? " · in " + c.parent.label : "") : "";
+}
+
+function fillCompletions(items) {
+  $("tag-vocab").replaceChildren(...items.map((c) =>
+    Object.assign(document.createElement("option"), { value: c.label, label: conceptText(c) || c.label })));
+}
+
+function showConcept() {
+  $("tag-concept").textContent = conceptText(concepts.get($("add-tag").value.trim()));
+}
+
+let completing = 0;
+async function completeTag() {
+  // Preferred labels and aliases of current concepts (never retired), with id and parent.
+  showConcept();
+  const q = $("add-tag").value.trim();
+  if (!q) return;
+  const ticket = ++completing;
+  try {
+    const data = await call("GET", "/vocab/complete?limit=12&q=" + encodeURIComponent(q));
+    if (ticket !== completing) return; // an older answer arriving late
+    for (const c of data.concepts) if (c.id) concepts.set(c.label, { id: c.id, parent: c.parent });
+    fillCompletions(data.concepts);
+    showConcept();
+  } catch (e) { /* completion helps; typing still works without it */ }
 }
 
 function pct(score) { return score == null ? "" : Math.round(score * 100) + "%"; }
@@ -96,6 +127,8 @@ function chip(item, kind) {
   const name = document.createElement("span");
   name.className = "name";
   name.textContent = item.label;
+  const concept = concepts.get(item.label) || (item.id ? { id: item.id } : null);
+  if (concept && concept.id) el.title = conceptText(concept);
   const score = document.createElement("span");
   score.className = "score";
   score.textContent = item.source === "editor" ? "added" : pct(item.score);
@@ -194,6 +227,7 @@ function addTag() {
   if (existing) existing.state = "accepted";
   else current.tags.set(label, { label, score: null, selected: false, evidence: [], source: "editor", state: "added" });
   $("add-tag").value = "";
+  $("tag-concept").textContent = "";
   render();
   status(`added ${label}`);
 }
@@ -205,7 +239,11 @@ function wanted() {
   const out = new Map();
   for (const tag of current.tags.values()) {
     const action = TAG_ACTIONS[tag.state];
-    if (action) out.set("tag:" + tag.label, { action, kind: "tag", label: tag.label });
+    if (!action) continue;
+    const d = { action, kind: "tag", label: tag.label };
+    const concept = tag.id || (concepts.get(tag.label) || {}).id;
+    if (concept) d.concept_id = concept; // stored with the decision
+    out.set("tag:" + tag.label, d);
   }
   // Rejections first: one section per article, so the chosen one must be the latest decision.
   const states = [...current.section.states].sort((a, b) => (a[1] === "chosen") - (b[1] === "chosen"));
@@ -290,6 +328,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("suggest").addEventListener("click", suggest);
   $("add").addEventListener("click", addTag);
   $("add-tag").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); addTag(); } });
+  $("add-tag").addEventListener("input", completeTag);
   $("save").addEventListener("click", save);
   $("file").addEventListener("change", loadFile);
   const textChanged = () => {
