@@ -629,7 +629,10 @@ def evaluate(
 
     console = Console(quiet)
     tagger_model = Tagger.load(model)
+    from tagger.vocab.cli_support import labels_for_evaluation
+
     articles, report = _stream(test_corpus, input_format, console, csv_columns=csv_column)
+    articles = labels_for_evaluation(tagger_model, articles, console)
     result = run_evaluate(tagger_model, articles, warn=console.warn)
     _finish_read(report, console, strict)
     _require_articles([None] * result["articles"], test_corpus, "to evaluate on")

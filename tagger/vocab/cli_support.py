@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tagger.errors import ConfigError
-from tagger.vocab.match import UNMATCHED_POLICIES, MappingReport, map_corpus
+from tagger.vocab.match import (
+    UNMATCHED_POLICIES,
+    MappingReport,
+    Match,
+    map_corpus,
+    rewrite_article,
+)
 from tagger.vocab.model import Vocabulary
 from tagger.vocab.renames import RenameMap, load_renames
 
@@ -88,3 +95,37 @@ def prediction_vocabulary(
     if extra:
         model.manifest["renames"] = dict(state.renames.renames)  # predict applies them
     return state
+
+
+def labels_for_evaluation(
+    model: Any, articles: Iterable[Any], console: Any
+) -> Iterator[Any]:
+    """A test corpus's articles (streamed) with their tags as the model's training saw
+    them: its renames, then its vocabulary (the file when unchanged since training, else
+    the model's own record, aliases included). Says how many spellings matched at the end."""
+    manifest = model.manifest
+    renames = RenameMap(manifest["renames"]) if manifest.get("renames") else None
+    record = manifest.get("vocabulary")
+    if not record and renames is None:
+        yield from articles
+        return
+    vocab = None
+    if record:
+        from tagger.vocab.training import snapshot_vocabulary, state_for
+
+        current = state_for(model).current
+        unchanged = current is not None and current.fingerprint() == record.get("fingerprint")
+        vocab = current if unchanged else snapshot_vocabulary(record)
+    cache: dict[str, Match | None] = {}
+    for article in articles:
+        if renames is not None:
+            renames.apply_articles([article])
+        if vocab is not None:
+            rewrite_article(article, vocab, cache)
+        yield article
+    if vocab is not None:
+        matched = sum(1 for m in cache.values() if m is not None)
+        console.info(
+            f"test tags matched to the model's vocabulary: {matched} spelling(s); "
+            f"{len(cache) - matched} tag(s) match no concept"
+        )

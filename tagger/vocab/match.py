@@ -144,17 +144,29 @@ def map_corpus(
             f"(--unmatched fail): {first}"
         )
     for article in articles:
-        tags: dict[str, None] = {}
-        for tag in article.tags:
-            m = cache[tag]
-            if m is not None:
-                tags.setdefault(m.concept.label)
-            elif unmatched == "keep":
-                tags.setdefault(tag)
-        article.tags = list(tags)
-        if article.section:
-            m = match_tag(vocab, article.section)
-            if m is not None:
-                report.sections[article.section] = m.concept.label
-                article.section = m.concept.label
+        section = article.section
+        rewrite_article(article, vocab, cache, keep=unmatched == "keep")
+        if section and section != article.section:
+            report.sections[section] = str(article.section)
     return report
+
+
+def rewrite_article(
+    article: Article, vocab: Vocabulary, cache: dict[str, Match | None], *, keep: bool = True
+) -> None:
+    """One article's tags (and section) to their concepts' preferred labels, in place;
+    tags matching nothing kept (`keep`) or dropped. `cache` holds each tag's match."""
+    tags: dict[str, None] = {}
+    for tag in article.tags:
+        if tag not in cache:
+            cache[tag] = match_tag(vocab, tag)
+        m = cache[tag]
+        if m is not None:
+            tags.setdefault(m.concept.label)
+        elif keep:
+            tags.setdefault(tag)
+    article.tags = list(tags)
+    if article.section:
+        m = match_tag(vocab, article.section)
+        if m is not None:
+            article.section = m.concept.label

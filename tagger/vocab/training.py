@@ -51,6 +51,7 @@ def snapshot_vocabulary(record: dict[str, Any]) -> Vocabulary:
             id=info["id"],
             label=label,
             uri=info.get("uri"),
+            alt_labels=list(info.get("aliases", [])),
             broader=[chain[0]["id"]] if chain else [],
         )
         for i, anc in enumerate(chain):

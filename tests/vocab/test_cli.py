@@ -110,6 +110,13 @@ def test_train_with_vocab_predicts_concepts_and_expands_broader(tmp_path: Path) 
                 )
                 assert t["score"] == child["score"]
     assert any(t["source"] == "broader" and t["label"] == "Central America" for t in tags)
+    # evaluate reads the raw corpus: its tags are matched as training matched them
+    report_path = tmp_path / "eval.json"
+    evaluated = run(["evaluate", "-m", model, SAMPLE, "--json", report_path])
+    assert evaluated.exit_code == 0 and "test tags matched" in evaluated.output
+    unknown = json.loads(report_path.read_text())["tags"].get("unknown_labels", {})
+    assert "foreign-affairs" not in unknown and "Rubio" not in unknown
+    assert "economy" in unknown  # dropped from training (--unmatched drop): unknown
 
     # The vocabulary changes after training: immigration retired for 'migration policy'.
     changed_csv = tmp_path / "changed.csv"
