@@ -97,9 +97,7 @@ def prediction_vocabulary(
     return state
 
 
-def labels_for_evaluation(
-    model: Any, articles: Iterable[Any], console: Any
-) -> Iterator[Any]:
+def labels_for_evaluation(model: Any, articles: Iterable[Any], console: Any) -> Iterator[Any]:
     """A test corpus's articles (streamed) with their tags as the model's training saw
     them: its renames, then its vocabulary (the file when unchanged since training, else
     the model's own record, aliases included). Says how many spellings matched at the end."""

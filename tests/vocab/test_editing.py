@@ -58,7 +58,7 @@ def test_server_completes_labels_and_stores_concept_ids(
         model=tiny_model, db=tmp_path / "fb.db", tokens={TOKEN: "ann"}, vocab=vocab_file
     )
     app = create_app(config)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         done = client.get("/vocab/complete", params={"q": "sen. marco"}).json()
         assert [c["label"] for c in done["concepts"]] == ["Marco Rubio"]
         assert done["concepts"][0]["parent"]["label"] == "US politics"
