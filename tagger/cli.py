@@ -702,6 +702,7 @@ def corpus_import_command(
     dedup: Annotated[
         bool, typer.Option("--dedup", help="Drop exact duplicates (listed in --skipped).")
     ] = False,
+    jobs: Jobs = 1,
     strict: Strict = False,
     quiet: Quiet = False,
     engine: EngineOption = Engine.local,
@@ -731,6 +732,7 @@ def corpus_import_command(
             options={"source": source, "tag_vocabulary": vocabulary},
             input_format=input_format.value,
             strict=strict,
+            jobs=jobs,
             quiet=quiet,
         )
     if out is None:
@@ -744,7 +746,14 @@ def corpus_import_command(
     with atomic_output(out) as handle:
         with console.progress() as progress:
             result = import_corpus(
-                sources, handle, input_format.value, options, report, dedup=dedup, progress=progress
+                sources,
+                handle,
+                input_format.value,
+                options,
+                report,
+                dedup=dedup,
+                progress=progress,
+                jobs=jobs,
             )
         if skipped is not None:
             count = write_skipped(result, skipped)

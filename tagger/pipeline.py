@@ -9,7 +9,8 @@ articles (any iterator) ──▶ batches ──▶ analyze ──▶ featurize 
 
 Every entry point calls this module: `tagger predict|entities|evaluate|corpus import`, the
 HTTP server, `review`, `learn`, `Tagger.predict/evaluate` and the engines. Only
-`plan_entities` decides whether entities are extracted.
+`plan_entities` decides whether entities are extracted. (`corpus import --jobs` runs its
+readers through `run`, with input files as the items: `tagger.corpus.importer`.)
 
 The API, smallest first:
 
@@ -280,22 +281,31 @@ def _init_worker(stage: Any) -> None:
     global _WORKER_STAGE
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C and stops us
     _WORKER_STAGE = stage
-    stage.setup()
+    _setup(stage)
 
 
-def _run_in_worker(batch: list[Article]) -> Any:
+def _setup(stage: Any) -> None:
+    """Call the stage's `setup` (what it loads once per process), if it has one."""
+    setup = getattr(stage, "setup", None)
+    if setup is not None:
+        setup()
+
+
+def _run_in_worker(batch: list[Any]) -> Any:
     return _WORKER_STAGE(batch)
 
 
 def run(
-    stage: Callable[[list[Article]], BatchResult[R]],
-    articles: Iterable[Article],
+    stage: Callable[[list[_Item]], BatchResult[R]],
+    articles: Iterable[_Item],
     *,
     batch_size: int = DEFAULT_BATCH,
     jobs: int = 1,
     warn: Warn | None = None,
 ) -> Iterator[BatchResult[R]]:
     """Run `stage` over `articles` batch by batch; yields each batch's result in input order.
+
+    The items are usually Articles; `corpus import` gives input files (`ReadUnit`s).
 
     With `jobs` > 1, batches go to that many worker processes (spawned; each unpickles the
     stage once and calls its `setup`), at most `IN_FLIGHT_PER_JOB * jobs` at a time, so
@@ -312,16 +322,14 @@ def run(
         return result
 
     if jobs == 1:
-        setup = getattr(stage, "setup", None)
-        if setup is not None:
-            setup()
+        _setup(stage)
         for batch in batches:
             yield passed_on(stage(batch))
         return
     yield from (passed_on(r) for r in _run_parallel(stage, batches, jobs))
 
 
-def _run_parallel(stage: Any, batches: Iterator[list[Article]], jobs: int) -> Iterator[Any]:
+def _run_parallel(stage: Any, batches: Iterator[list[Any]], jobs: int) -> Iterator[Any]:
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 

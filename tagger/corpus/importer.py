@@ -2,6 +2,13 @@
 
 Articles are written as they are read, so memory stays flat however big the input; only
 a 20-byte content hash per article is kept, to count (or drop) exact duplicates.
+
+With `jobs` > 1 the inputs are read by worker processes through the pipeline runner
+(`tagger.pipeline.run`): the unit of work is one input file (`ReadUnit`), a batch is a few
+of them, and the results come back in input order, so the output is the same bytes as with
+one process. Workers parse, clean and serialise; this process deduplicates and writes.
+A pipe, a skipped file, and a batch whose output would exceed `BATCH_BYTES` (one huge file)
+are read here instead, as they stream, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -9,17 +16,30 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from tagger.corpus.article import Article
 from tagger.corpus.dedup import content_hash
-from tagger.corpus.readers import ReadOptions, ReadReport, iter_files, read_corpus
+from tagger.corpus.readers import (
+    ReadOptions,
+    ReadReport,
+    ReadUnit,
+    iter_files,
+    path_units,
+    prepare_inputs,
+    read_corpus,
+    read_unit,
+)
 from tagger.errors import ConfigError
+from tagger.pipeline import BatchResult, resolve_jobs, run
 from tagger.writers import atomic_write
 
 Progress = Callable[[str, int, int], None]
+UNITS_PER_BATCH = 8  # input files per batch sent to a worker
+BATCH_BYTES = 8 * 1024 * 1024  # JSONL a worker returns per batch; beyond, the parent reads
 
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
@@ -52,6 +72,86 @@ def count_inputs(paths: Iterable[str | Path]) -> int:
     return total
 
 
+@dataclass
+class Imported:
+    """One article as import writes it: its JSONL line, id, content hash and origin."""
+
+    line: str
+    id: str
+    digest: str
+    where: str  # its file (for --skipped), else its id
+
+    @classmethod
+    def of(cls, article: Article) -> Imported:
+        return cls(
+            json.dumps(article.to_dict(), ensure_ascii=False),
+            article.id,
+            content_hash(article),
+            str(article.meta.get("path") or article.id),
+        )
+
+
+@dataclass
+class UnitResult:
+    """What a worker read from one unit: its articles and its own read report; or, with
+    `report` None, nothing: the unit is left to the parent (see `ImportStage`)."""
+
+    unit: ReadUnit
+    articles: list[Imported]
+    report: ReadReport | None
+
+
+class ImportStage:
+    """Read a batch of units in a worker process: one `UnitResult` per unit, in order.
+
+    Skipped units and pipes are left to the parent, and so is every unit from the one whose
+    output passes `budget` bytes on (a huge file is then read by the parent as it streams).
+    """
+
+    def __init__(self, options: ReadOptions, budget: int = BATCH_BYTES) -> None:
+        # the first passes' state goes along; callbacks (progress) stay in the parent
+        context = {k: v for k, v in options.context.items() if not callable(v)}
+        self.options = replace(options, context=context)
+        self.budget = budget
+
+    def __call__(self, batch: list[ReadUnit]) -> BatchResult[UnitResult]:
+        results: list[UnitResult] = []
+        size = 0
+        for unit in batch:
+            if unit.skip is not None or unit.stream or size > self.budget:
+                results.append(UnitResult(unit, [], None))
+                continue
+            report, articles = ReadReport(), []
+            with closing(read_unit(unit, report, self.options)) as reading:
+                for article in reading:
+                    articles.append(Imported.of(article))
+                    size += len(articles[-1].line)
+                    if size > self.budget:
+                        break
+                else:  # read to the end
+                    results.append(UnitResult(unit, articles, report))
+                    continue
+            results.append(UnitResult(unit, [], None))
+        return BatchResult(results, len(batch))
+
+
+def _read_in_workers(
+    paths: list[str | Path], fmt: str, report: ReadReport, options: ReadOptions, jobs: int
+) -> Iterator[Imported]:
+    """The inputs' articles in input order, read by `jobs` worker processes."""
+    checked = prepare_inputs(paths, fmt, options)  # first passes here, once
+    units = (unit for path in checked for unit in path_units(path, fmt))
+    stage = ImportStage(options, BATCH_BYTES)
+    for result in run(stage, units, batch_size=UNITS_PER_BATCH, jobs=jobs):
+        for done in result.items:
+            if done.report is None:  # left to this process: read it here, streaming
+                for article in read_unit(done.unit, report, options):
+                    yield Imported.of(article)
+            else:
+                report.merge(done.report)
+                yield from done.articles
+
+
 def import_corpus(
     paths: Iterable[str | Path],
     out: IO[str],
@@ -61,31 +161,39 @@ def import_corpus(
     *,
     dedup: bool = False,
     progress: Progress = _no_progress,
+    jobs: int = 1,
 ) -> ImportResult:
-    """Read every input and write canonical JSONL to `out`; duplicates counted or dropped."""
+    """Read every input and write canonical JSONL to `out`; duplicates counted or dropped.
+
+    `jobs`: worker processes reading the inputs (-1: all cores); the output is the same.
+    """
     paths = list(paths)
     options = options or ReadOptions()
     options.context.setdefault("progress", progress)  # first passes report progress too
     report = report if report is not None else ReadReport()
     result = ImportResult(report)
+    jobs = resolve_jobs(jobs)
     total = count_inputs(paths)
     progress("import", 0, total)
+    if jobs == 1:
+        records = (Imported.of(a) for a in read_corpus(paths, fmt, report, options))
+    else:
+        records = _read_in_workers(paths, fmt, report, options, jobs)
     first_by_hash: dict[str, str] = {}
-    for article in read_corpus(paths, fmt, report, options):
-        digest = content_hash(article)
-        original = first_by_hash.get(digest)
-        if original is None:
-            first_by_hash[digest] = article.id
-        else:
-            result.duplicates.append((article.id, original))
-            if dedup:
-                where = article.meta.get("path") or article.id
-                result.dropped.append(f"{where}: exact duplicate of {original}")
-                progress("import", report.files, total)
-                continue
-        out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
-        result.written += 1
-        progress("import", report.files, total)
+    with closing(records):
+        for record in records:
+            original = first_by_hash.get(record.digest)
+            if original is None:
+                first_by_hash[record.digest] = record.id
+            else:
+                result.duplicates.append((record.id, original))
+                if dedup:
+                    result.dropped.append(f"{record.where}: exact duplicate of {original}")
+                    progress("import", report.files, total)
+                    continue
+            out.write(record.line + "\n")
+            result.written += 1
+            progress("import", report.files, total)
     progress("import", total, total)
     return result
 

@@ -15,6 +15,7 @@ import stat
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import IO
@@ -50,16 +51,20 @@ __all__ = [
     "MAX_FILE_BYTES",
     "ReadOptions",
     "ReadReport",
+    "ReadUnit",
     "Skip",
     "article_from_plain_text",
     "detect_format",
     "is_documentation",
     "iter_files",
     "modapte_split",
+    "path_units",
+    "prepare_inputs",
     "read_corpus",
     "read_inputs",
     "read_stdin",
     "read_stdin_stream",
+    "read_unit",
     "write_jsonl",
 ]
 
@@ -140,11 +145,27 @@ def read_inputs(
     stdin: IO[bytes] | bool = True,
 ) -> Iterator[Article]:
     """Like read_corpus, and "-" among the paths reads standard input (or `stdin`) there."""
-    registry.check_format(fmt)
     report = report if report is not None else ReadReport()
     options = options or ReadOptions()
     items: list[str | Path] = list(paths)
-    checked = [Path(raw) for raw in items if not (stdin is not False and str(raw) == "-")]
+    prepare_inputs(
+        [raw for raw in items if not (stdin is not False and str(raw) == "-")], fmt, options
+    )
+    for raw in items:
+        if stdin is not False and str(raw) == "-":
+            stream = sys.stdin.buffer if stdin is True else stdin
+            yield from read_stdin_stream(stream, report, options, fmt)  # type: ignore[arg-type]
+        else:
+            for unit in path_units(Path(raw), fmt):
+                yield from read_unit(unit, report, options)
+
+
+def prepare_inputs(paths: Iterable[str | Path], fmt: str, options: ReadOptions) -> list[Path]:
+    """Before reading: check the format and that every path exists (InputError, exit 2),
+    then run the formats' first passes over all inputs (their state goes to
+    `options.context`). Returns the paths."""
+    registry.check_format(fmt)
+    checked = [Path(raw) for raw in paths]
     for path in checked:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
@@ -152,12 +173,7 @@ def read_inputs(
     for name, prepare in registry.PREPARERS.items():
         if fmt in ("auto", name):
             prepare(lambda name=name: _files_of_format(checked, fmt, name), options)  # type: ignore[misc]
-    for raw in items:
-        if stdin is not False and str(raw) == "-":
-            stream = sys.stdin.buffer if stdin is True else stdin
-            yield from read_stdin_stream(stream, report, options, fmt)  # type: ignore[arg-type]
-        else:
-            yield from _read_path(Path(raw), fmt, report, options)
+    return checked
 
 
 def _files_of_format(paths: list[Path], fmt: str, name: str) -> Iterator[Path]:
@@ -171,33 +187,56 @@ def _files_of_format(paths: list[Path], fmt: str, name: str) -> Iterator[Path]:
                 yield file
 
 
-def _read_path(path: Path, fmt: str, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
+@dataclass(frozen=True)
+class ReadUnit:
+    """One input to read in one format (a file, a folder-per-label corpus, or a pipe), or
+    one that is not read and why (`skip`). Inputs become units in input order."""
+
+    path: Path
+    fmt: str
+    skip: str | None = None
+    counted: bool = True  # a skipped file counts as a file read (an unreadable folder not)
+    stream: bool = False  # a pipe or device: only this process can read it, once
+
+
+def path_units(path: Path, fmt: str) -> Iterator[ReadUnit]:
+    """The units of one input path (a folder is walked, sorted), in reading order."""
     chosen = detect_format(path) if fmt == "auto" else fmt
     if path.is_dir() and chosen != "folders":
+        failed: list[ReadUnit] = []
 
         def unreadable(folder: Path, exc: OSError) -> None:
-            report.skip(folder, f"unreadable folder: {exc.strerror or exc}")
+            reason = f"unreadable folder: {exc.strerror or exc}"
+            failed.append(ReadUnit(folder, fmt, reason, counted=False))
 
         for child in iter_files(path, unreadable):
+            yield from failed  # folders the walk failed on before reaching this file
+            failed.clear()
             child_fmt = detect_format(child) if fmt == "auto" else fmt
             if fmt == "auto" and is_documentation(child):
-                report.files += 1
-                report.skip(child, "documentation file, not an article: give --format to read it")
-                continue
-            if child_fmt is None:
-                report.files += 1
-                report.skip(child, "unknown format: give --format")
-                continue
-            yield from _read_file(child, child_fmt, report, options)
+                reason = "documentation file, not an article: give --format to read it"
+                yield ReadUnit(child, fmt, reason)
+            elif child_fmt is None:
+                yield ReadUnit(child, fmt, "unknown format: give --format")
+            else:
+                yield ReadUnit(child, child_fmt, stream=_is_stream(child))
+        yield from failed
         return
     if chosen is None and _is_stream(path):
-        yield from _read_file(path, "auto", report, options)
+        yield ReadUnit(path, "auto", stream=True)
+    elif chosen is None:
+        yield ReadUnit(path, fmt, "unknown format: give --format")
+    else:
+        yield ReadUnit(path, chosen, stream=_is_stream(path))
+
+
+def read_unit(unit: ReadUnit, report: ReadReport, options: ReadOptions) -> Iterator[Article]:
+    """The Articles of one unit; what cannot be read becomes a skip in `report`."""
+    if unit.skip is not None:
+        report.files += int(unit.counted)
+        report.skip(unit.path, unit.skip)
         return
-    if chosen is None:
-        report.files += 1
-        report.skip(path, "unknown format: give --format")
-        return
-    yield from _read_file(path, chosen, report, options)
+    yield from _read_file(unit.path, unit.fmt, report, options)
 
 
 def _read_file(path: Path, fmt: str, report: ReadReport, options: ReadOptions) -> Iterator[Article]:

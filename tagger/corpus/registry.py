@@ -74,6 +74,16 @@ class ReadReport:
         if len(self.notes) < MAX_NOTES:
             self.notes.append(str(Skip(str(path), f"kept after repair: {what}", line)))
 
+    def merge(self, other: ReadReport) -> None:
+        """Add what another report counted (a worker's read of one input) to this one."""
+        self.files += other.files
+        self.records += other.records
+        self.articles += other.articles
+        for item in other.skipped:
+            self.skip(item.path, item.reason, item.line)
+        self.notes.extend(other.notes[: max(0, MAX_NOTES - len(self.notes))])
+        self.repairs.update(other.repairs)
+
     def skipped_by_reason(self) -> Counter[str]:
         # Group by the reason's kind: the text before any detail after a colon.
         return Counter(s.reason.split(":")[0] for s in self.skipped)

@@ -210,3 +210,91 @@ def test_dedup_exact_only(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "1 duplicate(s): 1 exact, 0 near" in result.stderr
     assert "exact duplicate: exact-copy repeats Central bank raises rates again" in result.stderr
+
+
+# -- --jobs: input files read by worker processes, the same bytes ----------------------------
+
+
+def _shards(root: Path, count: int = 5, per: int = 30) -> None:
+    """JSONL shards with an exact duplicate across shards, a repaired and a broken record."""
+    words = ["".join(chr(97 + (n // 26**k) % 26) for k in range(3)) for n in range(count * per)]
+    for shard in range(count):
+        rows = [
+            json.dumps(
+                {"id": f"s{shard}-{i}", "title": "Item", "body": f"Body {words[shard * per + i]}."}
+            )
+            for i in range(per)
+        ]
+        rows.append(json.dumps({"id": f"copy{shard}", "title": "Copy", "body": "The same body."}))
+        rows.append(f'{{"id": "r{shard}", "title": "x\\ud83d", "body": "Repaired."}}')
+        rows.append("[1, 2]")
+        (root / f"shard-{shard}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_import_jobs_give_the_same_bytes(messy: Path, tmp_path: Path) -> None:
+    _shards(messy)
+    outputs = {}
+    for jobs in ("1", "2"):
+        out, skipped = tmp_path / f"out{jobs}.jsonl", tmp_path / f"skipped{jobs}.txt"
+        result = run(
+            ["corpus", "import", messy, "-o", out, "--skipped", skipped, "--dedup", "-j", jobs]
+        )
+        assert result.exit_code == 0, result.output
+        summary = [line for line in result.stderr.splitlines() if line.startswith("read ")]
+        outputs[jobs] = (out.read_bytes(), skipped.read_bytes(), summary)
+    assert outputs["1"] == outputs["2"]
+    rows = outputs["2"][0].decode().splitlines()
+    # messy without its duplicate page, the shards' own records, one 'copy', one 'repaired'
+    assert len(rows) == 7 - 1 + 5 * 30 + 1 + 1
+    assert "9 exact duplicate(s) dropped" in outputs["2"][2][0]
+    assert "5 repaired" in outputs["2"][2][0]
+
+
+def test_import_jobs_leave_pipes_and_big_outputs_to_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    from tagger.corpus import importer
+    from tagger.corpus.importer import import_corpus
+
+    _shards(tmp_path, count=6, per=12)
+    fifo = tmp_path / "feed.pipe"
+    os.mkfifo(fifo)
+    payload = "".join(
+        json.dumps({"id": f"p{i}", "title": "Piped", "body": f"From a pipe {i}."}) + "\n"
+        for i in range(5)
+    )
+
+    def read(jobs: int) -> tuple[str, str]:
+        writer = threading.Thread(target=lambda: fifo.write_text(payload, encoding="utf-8"))
+        writer.start()
+        sink, report = io.StringIO(), importer.ReadReport()
+        paths = [tmp_path / "shard-0.jsonl", fifo, tmp_path]
+        result = import_corpus(paths, sink, "auto", report=report, jobs=jobs)
+        writer.join()
+        facts = (report.files, report.records, report.articles, report.notes, report.repairs)
+        return sink.getvalue(), f"{result.summary()} {[str(s) for s in report.skipped]} {facts}"
+
+    one = read(1)
+    monkeypatch.setattr(importer, "BATCH_BYTES", 400)  # most batches end up read here
+    assert read(2) == one
+    assert '"id": "p4"' in one[0]
+
+
+def test_import_stage_hands_a_batch_over_its_budget_back(tmp_path: Path) -> None:
+    from tagger.corpus.importer import Imported, ImportStage
+    from tagger.corpus.readers import ReadOptions, ReadUnit, read_corpus
+
+    _shards(tmp_path, count=3, per=10)
+    units = [ReadUnit(tmp_path / f"shard-{i}.jsonl", "jsonl") for i in range(3)]
+    skip = ReadUnit(tmp_path / "x.doc", "auto", "unknown format: give --format")
+    first = sum(len(Imported.of(a).line) for a in read_corpus([units[0].path]))
+    stage = ImportStage(ReadOptions(), budget=first)  # the first file's output fits exactly
+    done = stage([units[0], skip, units[1], units[2]]).items
+    assert [d.unit for d in done] == [units[0], skip, units[1], units[2]]
+    assert done[0].report is not None and len(done[0].articles) == 12
+    assert done[0].report.skipped[0].line == 13  # its own report: the broken record
+    assert [d.report for d in done[1:]] == [None, None, None]  # a skip, then over budget
+    assert all(not d.articles for d in done[1:])
