@@ -162,6 +162,9 @@ class Tagger:
         self.manifest = manifest or {}
         self._names: np.ndarray | None = None
         self.warnings: list[str] = []
+        # the registry version (v1, v2, ...) when loaded from or saved to a registry
+        self.version: str | None = None
+        self.path: Path | None = None  # the bundle folder it was loaded from or saved to
 
     # -- training ---------------------------------------------------------------------
 
@@ -272,7 +275,14 @@ class Tagger:
 
     def save(self, path: str | Path) -> dict[str, Any]:
         """Write the model as a bundle folder (crash-safe: see tagger.bundle); returns the
-        manifest."""
+        manifest. A registry (`tagger.registry`) gets a new version, not promoted."""
+        from tagger.registry import Registry, is_registry
+
+        if is_registry(path):
+            with Registry(path).new_version() as version:
+                manifest = self.save(version)
+                self.version = version.name
+            return manifest
         components = {"features": self.featurizer.to_state()}
         if self.section_model is not None:
             components["sections"] = self.section_model.to_state()
@@ -283,13 +293,18 @@ class Tagger:
         manifest.update(model_facts(self.featurizer, self.section_model, self.tag_model))
         manifest["model_id"] = _model_id(manifest)
         self.manifest = save_bundle(Path(path), components, manifest, self.model_card())
+        self.path = Path(path)
         return self.manifest
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
         """Load a bundle: manifest, signature and checksums verified, then its arrays and
-        JSON parsed (nothing in a bundle runs code) and checked against the manifest."""
-        manifest, states = load_bundle(Path(path))
+        JSON parsed (nothing in a bundle runs code) and checked against the manifest.
+        A registry (`tagger.registry`) loads its current version."""
+        from tagger.registry import registry_target
+
+        path, version = registry_target(Path(path))
+        manifest, states = load_bundle(path)
         try:
             featurizer = Featurizer.from_state(*states["features"])
             n = featurizer.n_features
@@ -300,7 +315,9 @@ class Tagger:
         except (ValueError, TypeError) as exc:
             raise BundleError(f"{path}: model files refused: {exc}") from None
         check_manifest(Path(path), manifest, featurizer, sections, tags)
-        return cls(featurizer, sections, tags, manifest)
+        model = cls(featurizer, sections, tags, manifest)
+        model.version, model.path = version, path
+        return model
 
     def model_card(self) -> str:
         m = self.manifest
@@ -347,12 +364,15 @@ class Tagger:
 
     @property
     def model_info(self) -> dict[str, Any]:
-        return {
+        info = {
             "name": self.manifest.get("name"),
             "id": self.manifest.get("model_id"),
             "created_at": self.manifest.get("created_at"),
             "tagger_version": (self.manifest.get("versions") or {}).get("tagger", __version__),
         }
+        if self.version is not None:  # loaded from a registry: which version
+            info["version"] = self.version
+        return info
 
     def feature_names(self) -> np.ndarray:
         """The featurizer's feature names (computed once), for evidence."""

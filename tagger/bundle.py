@@ -569,7 +569,7 @@ def save_bundle(
     unknown = set(components) - set(COMPONENTS)
     if unknown or "features" not in components:
         raise ValueError(f"bundle components must be features[, sections, tags], not {unknown}")
-    with _save_lock(out):
+    with save_lock(out):
         clean_leftovers(out)
         previous = _current_target(out)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
@@ -586,7 +586,7 @@ def save_bundle(
             shutil.rmtree(staging, ignore_errors=True)
             raise
         _fsync_dir(parent)
-        _point(out, version)
+        point_link(out, version)
         # The version `out` named until now stays until the next save: a reader that
         # resolved the link just before the swap may still be reading it.
         clean_leftovers(out, keep=(previous,) if previous else ())
@@ -656,7 +656,7 @@ def _stamp() -> str:
 
 
 @contextlib.contextmanager
-def _save_lock(out: Path) -> Iterator[None]:
+def save_lock(out: Path) -> Iterator[None]:
     """One save of `out` at a time (a second waits), so cleaning never races a save."""
     try:
         import fcntl
@@ -703,7 +703,7 @@ def clean_leftovers(out: Path, keep: Sequence[str] = ()) -> list[str]:
     return removed
 
 
-def _point(out: Path, version: Path) -> None:
+def point_link(out: Path, version: Path) -> None:
     """Make `out` a link to `version` without an instant where `out` names nothing."""
     link = out.parent / f".{out.name}.link-{secrets.token_hex(4)}"
     os.symlink(version.name, link)

@@ -88,6 +88,9 @@ app.add_typer(cache_app, name="cache")
 from tagger.commands.tags import tags_app  # noqa: E402  (light: typer only)
 
 app.add_typer(tags_app, name="tags")
+from tagger.commands.models import models_app  # noqa: E402  (light: typer only)
+
+app.add_typer(models_app, name="models")
 
 
 class InputFormat(str, Enum):
@@ -327,6 +330,7 @@ def train(
     record_vocabulary(model, prepared)
     manifest = model.save(out)
     _print_train_summary(manifest, console)
+    _note_version(model, out, console)
     if held_out:
         from tagger.pipeline import run_evaluate
         from tagger.render import render_evaluation
@@ -335,7 +339,7 @@ def train(
             model, held_out, spacy_model=spacy_model, use_cache=not no_cache, warn=console.warn
         )
         render_evaluation(result, console)
-    console.info(f"saved bundle {out} (model id {manifest['model_id']})")
+    console.info(f"saved bundle {model.path or out} (model id {manifest['model_id']})")
 
 
 def _large_input(paths: list[str]) -> bool:
@@ -386,12 +390,21 @@ def _train_out_of_core(
         console.warn(warning)
     manifest = model.save(out)
     _print_train_summary(manifest, console)
+    _note_version(model, out, console)
     held = manifest["corpus"].get("held_out_for_calibration")
     console.info(
         f"trained out of core on {manifest['corpus']['articles']} articles "
         f"({held} held out for calibration)"
     )
-    console.info(f"saved bundle {out} (model id {manifest['model_id']})")
+    console.info(f"saved bundle {model.path or out} (model id {manifest['model_id']})")
+
+
+def _note_version(model: Any, out: Path, console: Any) -> None:
+    if model.version is not None:
+        console.info(
+            f"saved as {out}/{model.version}, not promoted "
+            f"(`tagger models promote {out} {model.version}` makes it current)"
+        )
 
 
 def _print_train_summary(manifest: dict[str, Any], console: Any) -> None:
@@ -1098,7 +1111,15 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
 def learn(
     model: Annotated[Path, typer.Option("--model", "-m", help="The current bundle (kept).")],
     db: DbOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="New bundle folder to write.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="New bundle folder, or a registry (a new version, not promoted; default: "
+            "--model when it is a registry).",
+        ),
+    ] = None,
     corpus: Annotated[
         list[str] | None, typer.Option("--corpus", help="The original training corpus.")
     ] = None,
@@ -1119,7 +1140,12 @@ def learn(
     from tagger.feedback.learn import format_learn_result
     from tagger.feedback.learn import learn as learn_from_feedback
     from tagger.feedback.store import open_store
+    from tagger.registry import is_registry
 
+    if out is None:
+        if not is_registry(model):
+            raise typer.BadParameter("give --out (a new folder, or a registry)", param_hint="--out")
+        out = model
     console = Console(quiet)
     original = _read(corpus, input_format, console)[0] if corpus else None
     held = _read(test, input_format, console)[0] if test else None

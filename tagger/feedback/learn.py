@@ -125,17 +125,22 @@ def learn(
     reviewed versions in place of the originals; it is left out of training. `seed`
     (default: the old model's) seeds training and the hold-out. A model with entity features
     gets its entities extracted (cached) with the spaCy pipeline it was trained with.
-    `model_path` is never written to.
+    `model_path` is never written to. When `out` is a registry (`tagger.registry`, it may
+    be the registry `model_path` names) the new model is its next version, not promoted.
     """
     from tagger.api import Tagger, TrainConfig
     from tagger.labels import normalise_labels
+    from tagger.registry import is_registry
 
     model_path, out = Path(model_path), Path(out)
-    if _same_path(model_path, out) or model_path.resolve() in out.resolve().parents:
+    to_registry = is_registry(out)
+    if not to_registry and (
+        _same_path(model_path, out) or model_path.resolve() in out.resolve().parents
+    ):
         raise ConfigError(
             f"--out {out} would overwrite the model {model_path}: choose a new folder"
         )
-    if out.exists() and not force:
+    if out.exists() and not force and not to_registry:
         raise ConfigError(f"{out} already exists: choose a new folder (or --force to replace it)")
     if not 0 < holdout < 1:
         raise ConfigError("--holdout must be between 0 and 1")
@@ -225,7 +230,11 @@ def learn(
         "reviewed_articles": len(train_reviewed),
         "negative_tags": sum(len(a.meta.get("negative_tags") or []) for a in train_reviewed),
     }
+    if old.version is not None:
+        new.manifest["lineage"]["parent_version"] = old.version
     manifest = new.save(out)
+    if new.version is not None:
+        out = out / new.version
     normalise_labels(test_articles)
     tags = sorted(
         {t for a in test_articles for t in a.tags}
@@ -250,11 +259,14 @@ def learn(
 
 def format_learn_result(result: LearnResult) -> str:
     """The old and new model side by side on the same held-out data."""
+    from tagger.registry import is_registry
+
     origin = (
         f"from {result.parent_id}"
         if result.model_id != result.parent_id
         else "the old model's id too: same corpus summary and settings"
     )
+    registry = result.out.parent
     lines = [
         f"new bundle {result.out} (model id {result.model_id}, {origin}): "
         f"trained on {result.trained_on} articles ({result.original} original, "
@@ -272,4 +284,8 @@ def format_learn_result(result: LearnResult) -> str:
         for key in keys:
             a, b = old[key], new[key]
             lines.append(f"{kind + ' ' + key:<22}{a:>8.4f}{b:>8.4f}{b - a:>+9.4f}")
+    if is_registry(registry):
+        lines.append(
+            f"not promoted: `tagger models promote {registry} {result.out.name}` makes it current"
+        )
     return "\n".join(lines)

@@ -656,10 +656,12 @@ def load_model(config: ServerConfig) -> Any:
 def check_bundle(config: ServerConfig) -> None:
     """Verify the bundle's manifest and checksums (nothing is loaded)."""
     from tagger.bundle import read_manifest, verify_files
+    from tagger.registry import registry_target
 
     if config.model is None:
         raise ConfigError("no model given")
-    verify_files(config.model, read_manifest(config.model))
+    folder, _version = registry_target(config.model)
+    verify_files(folder, read_manifest(folder))
 
 
 DOCS_PAGE = """<!doctype html>

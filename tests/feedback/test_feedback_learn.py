@@ -359,3 +359,28 @@ def test_learn_a_model_with_entity_features(tmp_path: Path, load_sample) -> None
     new = Tagger.load(tmp_path / "m2")
     assert new.featurizer.uses_entities
     assert new.predict(load_sample()[41]).entities  # extracts entities itself
+
+
+def test_learn_into_a_registry_adds_a_version_and_never_promotes(
+    tiny_model: Path, reviewed_db: Path, tmp_path: Path, load_sample
+) -> None:
+    from tagger.cli import app
+    from tagger.registry import Registry
+
+    registry = Registry.init(tmp_path / "news")
+    Tagger.load(tiny_model).save(registry.path)
+    registry.promote("v1")
+    corpus = tmp_path / "original.jsonl"
+    corpus.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in load_sample()[::2]))
+    args = ["learn", "--model", str(registry.path), "--db", str(reviewed_db)]
+    result = CliRunner().invoke(app, [*args, "--corpus", str(corpus), "-q"])
+    assert result.exit_code == 0, result.output
+    assert registry.versions() == ["v1", "v2"] and registry.current() == "v1"
+    assert f"tagger models promote {registry.path} v2" in result.stdout
+    lineage = registry.manifest("v2")["lineage"]
+    assert lineage["parent_version"] == "v1"
+    assert lineage["parent_model_id"] == registry.manifest("v1")["model_id"]
+    result = CliRunner().invoke(
+        app, ["learn", "--model", str(tiny_model), "--db", str(reviewed_db)]
+    )
+    assert result.exit_code == 2 and "--out" in result.output
