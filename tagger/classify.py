@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tagger.name_rules import NameRule, fit_name_rule
+from tagger.stopwords import is_content_term
 
 Progress = Callable[[str, int, int], None]
 
@@ -324,8 +325,9 @@ def evidence_terms(
 ) -> list[tuple[str, float]]:
     """`top_evidence` on a row given as its column indices and values (no slicing cost).
 
-    `weights` is the label's weight vector (see `weights_at`). Character n-grams and
-    columns without a readable name are not evidence.
+    `weights` is the label's weight vector (see `weights_at`). Character n-grams, columns
+    without a readable name and terms made only of function words ("it", "of the") are
+    not evidence: editors are shown the content terms and entities that carried the score.
     """
     if len(indices) == 0:
         return []
@@ -336,7 +338,7 @@ def evidence_terms(
         if contributions[i] <= 0 or len(out) >= k:
             break
         name = names[indices[i]]
-        if name == "<char>" or not name:
+        if name == "<char>" or not name or not is_content_term(name):
             continue
         out.append((str(name), float(contributions[i])))
     return out

@@ -51,12 +51,11 @@ def suggest(
             for rank, j in enumerate(order):
                 evidence = []
                 if explain and rank == 0:
-                    evidence = [
-                        Evidence("term", term, weight)
-                        for term, weight in evidence_terms(
+                    evidence = _evidence(
+                        evidence_terms(
                             row_indices, row_values, section_model.coef[j], names, n_evidence
                         )
-                    ]
+                    )
                 section_candidates.append(
                     LabelSuggestion(
                         section_model.labels[j],
@@ -79,12 +78,11 @@ def suggest(
                 selected = bool(chosen[j])
                 evidence = []
                 if explain and (selected or len(candidates) < top_k):
-                    evidence = [
-                        Evidence("term", term, weight)
-                        for term, weight in evidence_terms(
+                    evidence = _evidence(
+                        evidence_terms(
                             row_indices, row_values, tag_model.weight_row(j), names, n_evidence
                         )
-                    ]
+                    )
                 source = "model"
                 if selected and probs[j] < thresholds[j]:
                     # Selected by a rule, not by its threshold: say which.
@@ -141,6 +139,19 @@ def suggest(
 
         apply_vocabulary(state_for(model), results, warn)
     return results
+
+
+def _evidence(terms: list[tuple[str, float]]) -> list[Evidence]:
+    """Evidence items of feature names: an entity feature ("PERSON=Marco Rubio") is the
+    entity it names, any other name a term of the text."""
+    out = []
+    for term, weight in terms:
+        kind, _, name = term.partition("=")
+        if name and kind.isupper():
+            out.append(Evidence("entity", name, weight))
+        else:
+            out.append(Evidence("term", term, weight))
+    return out
 
 
 def as_article(item: Any) -> Article:

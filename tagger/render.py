@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from tagger.suggestions import Suggestions
+from tagger.suggestions import Suggestions, evidence_text
 
 
 class BatchWriter:
@@ -107,7 +107,7 @@ def _render_one(s: Suggestions, console: Any, explain: bool) -> None:
     if s.section:
         out.print(f"  section: [cyan]{escape(s.section.label)}[/cyan] ({s.section.score:.2f})")
         if explain and s.section.evidence:
-            out.print("    because: " + escape(", ".join(e.value for e in s.section.evidence)))
+            out.print("    because: " + escape(evidence_text(s.section.evidence)))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("  tag")
     table.add_column("score", justify="right")
@@ -126,7 +126,7 @@ def _render_one(s: Suggestions, console: Any, explain: bool) -> None:
             mark,
         ]
         if explain:
-            row.append(escape(", ".join(e.value for e in tag.evidence)))
+            row.append(escape(evidence_text(tag.evidence)))
         table.add_row(*row)
     out.print(table)
     if s.entities:

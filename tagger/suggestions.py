@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,17 @@ class Evidence:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "value": self.value, "weight": round(self.weight, 4)}
+
+
+def evidence_text(items: Iterable[Evidence | dict[str, Any]]) -> str:
+    """Evidence as editors see it, each item with its contribution: "rubio (0.0510), Marco
+    Rubio (0.8200)". The table, the review screen and the web page (app.js, evidenceText)
+    all show this text, from the weight rounded as in the JSON."""
+    shown = []
+    for item in items:
+        data = item.to_dict() if isinstance(item, Evidence) else item
+        shown.append(f"{data.get('value', '')} ({float(data.get('weight', 0.0)):.4f})")
+    return ", ".join(shown)
 
 
 @dataclass

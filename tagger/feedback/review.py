@@ -24,6 +24,7 @@ from tagger.feedback.store import (
     shown_from_suggestions,
 )
 from tagger.hygiene import clean_label
+from tagger.suggestions import evidence_text
 
 # Key names the terminal reader produces for non-printable keys.
 UP, DOWN, ENTER, ESC, TAB, BACKSPACE = "up", "down", "enter", "esc", "tab", "backspace"
@@ -515,7 +516,7 @@ def render(session: ReviewSession) -> Any:
     parts: list[Any] = [header, Text(lead(article.body)), table]
     if session.items:
         current = session.items[session.cursor]
-        terms = ", ".join(e.get("value", "") for e in current.evidence) or "none"
+        terms = evidence_text(current.evidence) or "none"
         parts.append(Text(f"evidence for {current.label}: {terms}", style="dim"))
     if session.mode in ("add", "section"):
         what = "add tag" if session.mode == "add" else "section"

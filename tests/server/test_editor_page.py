@@ -66,12 +66,14 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             # The page asks for entities (spaCy on the server: tested in test_server_api);
             # here fixed ones, so the test checks the page and stays fast.
             asked = []
+            answered = []
 
             def with_entities(route) -> None:
                 request = route.request.post_data_json
                 asked.append(request.get("entities"))
                 data = route.fetch(post_data=json.dumps({**request, "entities": False})).json()
                 data["suggestions"][0]["entities"] = ENTITIES
+                answered.append(data["suggestions"][0])
                 route.fulfill(json=data)
 
             page.route("**/suggest", with_entities)
@@ -112,6 +114,15 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
             )
             page.locator(f'#tags .chip[data-label="{second}"]').focus()
             expect(page.locator("#evidence")).to_contain_text(second)
+            # the page shows the evidence the table shows: each item with its contribution
+            from tagger.suggestions import evidence_text
+
+            shown = answered[0]["tags"] + answered[0]["tag_candidates"]
+            item = next(t for t in shown if t["label"] == second)
+            assert item["evidence"], "the candidate should come with evidence"
+            expect(page.locator("#evidence")).to_have_text(
+                f"{second}: {evidence_text(item['evidence'])}"
+            )
             page.keyboard.press("r")
             expect(page.locator(f'#tags .chip[data-label="{second}"]')).to_have_attribute(
                 "data-state", "rejected"

@@ -81,8 +81,10 @@ async function completeTag() {
 
 function pct(score) { return score == null ? "" : Math.round(score * 100) + "%"; }
 
+// The same text as the table and the review screen (tagger.suggestions.evidence_text):
+// each term or entity with its contribution, as rounded in the JSON.
 function evidenceText(item) {
-  const terms = (item.evidence || []).map((e) => e.value);
+  const terms = (item.evidence || []).map((e) => `${e.value} (${Number(e.weight || 0).toFixed(4)})`);
   return terms.length ? `${item.label}: ${terms.join(", ")}` : `${item.label}: no evidence shown`;
 }
 
