@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.server.test_editor_page import TOKEN, find_browser
 
 VOCAB_CSV = """id,label,aliases,broader,retired,replaced_by
