@@ -472,6 +472,7 @@ def predict(
         options = {"top_k": top_k, "entities": entities, "spacy_model": spacy_model}
         options.update(use_cache=not no_cache, csv_columns=_parse_columns(csv_column or []))
         options.update(expand_broader=expand_broader, vocab=str(vocab.resolve()) if vocab else None)
+        options.update(renames=str(renames.resolve()) if renames else None)
         return run_from_cli(
             "predict",
             inputs,

@@ -134,10 +134,11 @@ def suggest(
                 model=model.model_info,
             )
         )
-    if model.manifest.get("vocabulary") or model.manifest.get("renames"):
+    chosen = getattr(model, "_vocabulary_state", None)  # set by predict --vocab/--renames
+    if chosen is not None or model.manifest.get("vocabulary") or model.manifest.get("renames"):
         from tagger.vocab.training import apply_vocabulary, state_for
 
-        apply_vocabulary(state_for(model), results, warn)
+        apply_vocabulary(chosen or state_for(model), results, warn)
     return results
 
 

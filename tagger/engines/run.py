@@ -109,11 +109,13 @@ def _model_identity(request: EngineRequest) -> tuple[dict[str, Any] | None, Any]
             "without entities its scores would be skewed; predict with entities"
         )
     expand = bool(request.options.get("expand_broader"))
-    if expand or request.options.get("vocab"):
-        from tagger.engines.task import vocabulary_state
+    if request.kind == "predict":
+        from tagger.engines.task import vocabulary_state, wants_vocabulary
 
-        # refused here (a model without a vocabulary), not on every worker
-        vocabulary_state(model, request.options.get("vocab"), expand)
+        if wants_vocabulary(request.options):
+            # refused here (a model without a vocabulary, a bad map), not on every worker
+            options = request.options
+            vocabulary_state(model, options.get("vocab"), expand, options.get("renames"))
     info = dict(model.model_info)
     info["path"] = str(path)
     info["fingerprint"] = model_fingerprint(model)

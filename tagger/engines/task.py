@@ -88,18 +88,28 @@ def load_model(path: str, fingerprint: str | None) -> Any:
     return _MODELS[key]
 
 
-_VOCABS: dict[tuple[int, str | None, bool], Any] = {}
+_VOCABS: dict[tuple[int, str | None, bool, str | None], Any] = {}
 
 
-def vocabulary_state(model: Any, vocab: str | None, expand: bool) -> Any:
-    """The model's vocabulary state (`vocab` as the current vocabulary), once per process;
-    set on the model, so that its predictions follow it."""
-    key = (id(model), vocab, expand)
+def vocabulary_state(
+    model: Any, vocab: str | None, expand: bool, renames: str | None = None
+) -> Any:
+    """The model's vocabulary state (`vocab` as the current vocabulary, the rename map
+    `renames` added to the model's), once per process; set on the model, so that its
+    predictions follow it."""
+    key = (id(model), vocab, expand, renames)
     if key not in _VOCABS:
         from tagger.vocab.cli_support import prediction_vocabulary
 
-        _VOCABS[key] = prediction_vocabulary(model, Path(vocab) if vocab else None, expand)
+        _VOCABS[key] = prediction_vocabulary(
+            model, Path(vocab) if vocab else None, expand, Path(renames) if renames else None
+        )
     return _VOCABS[key]
+
+
+def wants_vocabulary(options: dict[str, Any]) -> bool:
+    """A predict run whose options change the model's labels (vocabulary, renames)."""
+    return bool(options.get("expand_broader") or options.get("vocab") or options.get("renames"))
 
 
 def check_worker(model_path: str | None, fingerprint: str | None) -> str | None:
@@ -168,8 +178,11 @@ def _lines(
         return
     state = None
     expand = kind == "predict" and bool(options.get("expand_broader"))
-    if kind == "predict" and (expand or options.get("vocab")):
-        state = vocabulary_state(model, options.get("vocab"), expand)
+    if kind == "predict":
+        # this run's vocabulary and renames (a worker's cached model may have served others)
+        if wants_vocabulary(options):
+            state = vocabulary_state(model, options.get("vocab"), expand, options.get("renames"))
+        model._vocabulary_state = state
     result = _stage(kind, model, options, job.run_key)(batch)
     for message in result.warnings:
         warn(message)

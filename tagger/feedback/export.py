@@ -49,6 +49,9 @@ def reviewed_articles(
         article.section = resolved.chosen_section
         meta = dict(article.meta)
         meta["negative_tags"] = resolved.rejected_tags
+        concepts = {t: d.concept_id for t, d in resolved.tags.items() if d.concept_id}
+        if concepts:  # the vocabulary concept each decision named (`tagger learn` maps by id)
+            meta["concepts"] = concepts
         if renames:  # tagger tags merge: a decision about 'Rubio' counts for 'Marco Rubio'
             article.tags = renames.apply(article.tags)
             meta["negative_tags"] = [

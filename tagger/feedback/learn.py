@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class LearnResult:
     old: dict[str, Any] = field(default_factory=dict)
     new: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    vocabulary: list[str] = field(default_factory=list)  # how tags matched the vocabulary
 
 
 def in_holdout(article_id: str, fraction: float, seed: int = 0) -> bool:
@@ -99,6 +100,28 @@ def heldout_metrics(
     return out
 
 
+class _Notes:
+    """A console for `PreparedVocabulary.apply` that keeps its lines."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def info(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def by_concept_id(articles: Sequence[Article], vocab: Any) -> None:
+    """Tags an editor chose as a concept (the decision's concept id, `meta["concepts"]`)
+    become that concept's id, so matching finds the concept even if it was relabelled."""
+    for article in articles:
+        concepts = article.meta.get("concepts") or {}
+        if concepts:
+            article.tags = [
+                concepts[t] if t in concepts and vocab.get(concepts[t]) is not None else t
+                for t in article.tags
+            ]
+
+
 def _same_path(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
@@ -155,6 +178,16 @@ def learn(
             f"{len(report.missing)} article(s) have decisions but no stored text: left out"
         )
     original = list(corpus or [])
+    # the old model's renames and vocabulary: the new model keeps them (concept ids too)
+    from tagger.vocab.cli_support import record_vocabulary, relearning_vocabulary
+
+    vocabulary_notes: list[str] = []
+    prepared = relearning_vocabulary(old, vocabulary_notes)
+    if prepared.vocab is not None:
+        by_concept_id(reviewed, prepared.vocab)
+    if prepared.renames or prepared.vocab is not None:
+        original = [Article.from_dict(a.to_dict()) for a in original]  # the caller's stay
+        prepared.apply([*original, *reviewed], _Notes(vocabulary_notes))
     if not reviewed:
         raise InputError("the feedback store has no reviewed article to learn from")
     reviewed_ids = {a.id for a in reviewed}
@@ -191,6 +224,9 @@ def learn(
         test_articles = held
     else:
         test_articles = [Article.from_dict(a.to_dict()) for a in test]
+        if prepared.renames or prepared.vocab is not None:
+            quiet = replace(prepared, report=None)  # the training report stays the corpus's
+            quiet.apply(test_articles, _Notes([]))
         held_ids = {a.id for a in test_articles}
         source = f"{len(test_articles)} articles of the given test corpus"
     train_reviewed = [a for a in reviewed if a.id not in held_ids]
@@ -223,6 +259,7 @@ def learn(
         entities=train_entities,
         spacy_model=old.spacy_model,
     )
+    record_vocabulary(new, prepared)
     parent = old.manifest.get("model_id")
     new.manifest["lineage"] = {
         "parent_model_id": parent,
@@ -254,6 +291,7 @@ def learn(
         old=heldout_metrics(old, test_articles, tags, test_entities),
         new=heldout_metrics(new, test_articles, tags, test_entities),
         warnings=warnings + list(new.warnings),
+        vocabulary=vocabulary_notes,
     )
 
 
@@ -271,6 +309,7 @@ def format_learn_result(result: LearnResult) -> str:
         f"new bundle {result.out} (model id {result.model_id}, {origin}): "
         f"trained on {result.trained_on} articles ({result.original} original, "
         f"{result.learned} of {result.reviewed} reviewed)",
+        *result.vocabulary,
         f"held-out data: {result.heldout_source}",
         f"{'metric':<22}{'old':>8}{'new':>8}{'change':>9}",
     ]

@@ -28,6 +28,7 @@ class PreparedVocabulary:
     unmatched: str
     renames: RenameMap
     report: MappingReport | None = None
+    snapshot_of: dict[str, Any] | None = None  # the bundle record `vocab` was made from
 
     def apply(self, articles: list[Any], console: Any) -> None:
         """Renames first, then tags to concepts, reporting what matched and what not."""
@@ -66,9 +67,11 @@ def record_vocabulary(model: Any, prepared: PreparedVocabulary) -> None:
 
     labels = list((model.manifest.get("labels") or {}).get("tags", []))
     labels += (model.manifest.get("labels") or {}).get("sections", [])
-    model.manifest["vocabulary"] = vocabulary_manifest(
-        prepared.vocab, prepared.path, labels, prepared.report
-    )
+    record = vocabulary_manifest(prepared.vocab, prepared.path, labels, prepared.report)
+    if prepared.snapshot_of is not None:  # the same vocabulary as the recorded one
+        for key in ("name", "release", "fingerprint", "path"):
+            record[key] = prepared.snapshot_of.get(key)
+    model.manifest["vocabulary"] = record
 
 
 def prediction_vocabulary(
@@ -82,19 +85,48 @@ def prediction_vocabulary(
     extra = load_renames(renames)
     if path is None and not record and not model.manifest.get("renames") and not extra:
         return None
-    from tagger.vocab.training import state_for
+    from tagger.vocab.training import VocabularyState
 
     vocab = None
     if path is not None:
         from tagger.commands.vocab import load_any
 
         vocab = load_any(path)
-    state = state_for(model, vocab)
+    # a new state each time (the bundle's own renames plus `renames`), set on the model:
+    # its predictions, and those of --jobs workers (the model is pickled with it), follow it
+    state = VocabularyState(model.manifest, vocab)
     for old, new in extra.renames.items():
         state.renames.add(old, new)
-    if extra:
-        model.manifest["renames"] = dict(state.renames.renames)  # predict applies them
+    model._vocabulary_state = state
     return state
+
+
+def relearning_vocabulary(model: Any, notes: list[str]) -> PreparedVocabulary:
+    """The renames and vocabulary a model was trained with, to train its successor
+    (`tagger learn`): the vocabulary file at its recorded path when it is readable (a
+    change since training is noted, and the new model follows the current release), else
+    the concepts recorded in the bundle (labels, aliases, ancestors)."""
+    manifest = model.manifest
+    renames = RenameMap(manifest.get("renames") or {})
+    record = manifest.get("vocabulary")
+    if not record:
+        return PreparedVocabulary(None, None, "keep", renames)
+    from tagger.vocab.training import snapshot_vocabulary, state_for
+
+    state = state_for(model)
+    if state.current is not None:
+        if state.warning:
+            notes.append(state.warning)
+        return PreparedVocabulary(state.current, Path(record["path"]), "keep", renames)
+    if state.warning:
+        notes.append(state.warning)
+    notes.append(
+        f"the vocabulary file {record.get('path') or '(none recorded)'} is not at hand: "
+        "tags are matched to the concepts recorded in the model"
+    )
+    snapshot = snapshot_vocabulary(record)
+    snapshot.meta.update(name=record.get("name"), release=record.get("release"))
+    return PreparedVocabulary(snapshot, None, "keep", renames, snapshot_of=record)
 
 
 def labels_for_evaluation(model: Any, articles: Iterable[Any], console: Any) -> Iterator[Any]:

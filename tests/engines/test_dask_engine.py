@@ -195,3 +195,29 @@ def test_resume_after_the_client_is_killed_recomputes_only_unfinished_parts(
     assert lines == _local_lines(tiny_model, [str(shards)])
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["complete"] is True
+
+
+def test_renames_reach_the_dask_workers_and_leave_the_next_run_alone(
+    tiny_model: Path, cluster: Any, tmp_path: Path
+) -> None:
+    """predict --renames on a cluster renames as on stdout; a later run on the same
+    workers (which keep the model loaded) without the map is not renamed."""
+    renames = tmp_path / "renames.json"
+    merged = runner.invoke(
+        app, ["tags", "merge", "Donald Trump", "President Trump", "--map", str(renames)]
+    )
+    assert merged.exit_code == 0, merged.output
+    shards = write_shards(tmp_path / "in", 2, 20)
+    local = _local_lines(tiny_model, [str(shards), "--renames", str(renames)])
+    assert any('"President Trump"' in line for line in local)
+    assert not any('"Donald Trump"' in line for line in local)
+    base = ["predict", "--model", str(tiny_model), "--no-entities", str(shards)]
+    base += ["--engine", "dask", "--cluster", cluster.scheduler_address]
+    out = tmp_path / "renamed"
+    result = runner.invoke(app, [*base, "--out-dir", str(out), "--renames", str(renames)])
+    assert result.exit_code == 0, result.output
+    assert read_parts(out) == local
+    plain = tmp_path / "plain"
+    assert runner.invoke(app, [*base, "--out-dir", str(plain)]).exit_code == 0
+    assert read_parts(plain) == _local_lines(tiny_model, [str(shards)])
+    assert any('"Donald Trump"' in line for line in read_parts(plain))
