@@ -180,7 +180,7 @@ def main() -> None:
     total = args.shards * args.per_shard
     jobs = ["--jobs", "2"] if has_jobs() else []
     base = [*TAGGER, "predict", "--model", str(model), "--no-entities", "--quiet", str(shards)]
-    local_cmd = [*base, "--format", "jsonl", *jobs]
+    local_cmd = [*base, "--output-format", "jsonl", *jobs]
     results: dict[str, Any] = {
         "articles": total,
         "shards": args.shards,

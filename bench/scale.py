@@ -206,7 +206,7 @@ def main() -> None:
     for n in sizes:
         path = write_input(work / f"in-{n}.jsonl", texts, n)
         command = tagger_command(
-            "predict", "-m", str(bundle), str(path), "--no-entities", "--format", "jsonl", "-q"
+            "predict", "-m", str(bundle), str(path), "--no-entities", "-F", "jsonl", "-q"
         )
         measured = run_measured(command, ONE_THREAD)
         assert measured["lines"] == n, measured
@@ -245,7 +245,7 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {"1": [], "2": []}
         for jobs in ("1", "2", "2", "1"):  # interleaved: ABBA
             command = tagger_command(
-                "entities", str(path), "--no-cache", "--format", "jsonl", "-q", "--jobs", jobs,
+                "entities", str(path), "--no-cache", "-F", "jsonl", "-q", "--jobs", jobs,
                 "--batch-size", str(args.entity_batch),
             )  # fmt: skip
             runs[jobs].append(run_measured(command, ONE_THREAD))

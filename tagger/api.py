@@ -96,7 +96,9 @@ class TrainConfig:
             data = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: invalid config file ({exc})") from exc
-        return cls.from_dict(data)
+        from tagger.config_schema import validate_train_config
+
+        return cls.from_dict(validate_train_config(data, str(path)))
 
 
 def corpus_fingerprint(articles: Sequence[Article]) -> str:
@@ -146,6 +148,9 @@ def choose_tag_labels(counts: Counter[str], config: ModelConfig) -> tuple[list[s
     return labels, notes
 
 
+TRAINING_FILTER = "training_filter"  # key of the features component (tagger.overlap)
+
+
 class Tagger:
     """A trained model: featurizer, section model and tag model, with their manifest."""
 
@@ -165,6 +170,8 @@ class Tagger:
         # the registry version (v1, v2, ...) when loaded from or saved to a registry
         self.version: str | None = None
         self.path: Path | None = None  # the bundle folder it was loaded from or saved to
+        # the training articles (tagger.overlap): evaluate and learn warn about overlap
+        self.training_filter: Any = None
 
     # -- training ---------------------------------------------------------------------
 
@@ -269,6 +276,10 @@ class Tagger:
         }
         tagger = cls(featurizer, section_model, tag_model, manifest)
         tagger.warnings = warnings
+        from tagger.overlap import TrainingFilter
+
+        pairs = ((a.title, a.body) for a in articles)
+        tagger.training_filter = TrainingFilter.build(pairs, len(articles))
         return tagger
 
     # -- persistence --------------------------------------------------------------------
@@ -284,6 +295,11 @@ class Tagger:
                 self.version = version.name
             return manifest
         components = {"features": self.featurizer.to_state()}
+        if self.training_filter is not None:  # beside the features: data, checked on load
+            meta, arrays = components["features"]
+            filter_meta, bits = self.training_filter.to_state()
+            meta = {**meta, TRAINING_FILTER: filter_meta}
+            components["features"] = (meta, {**arrays, TRAINING_FILTER: bits})
         if self.section_model is not None:
             components["sections"] = self.section_model.to_state()
         if self.tag_model is not None:
@@ -317,6 +333,12 @@ class Tagger:
         check_manifest(Path(path), manifest, featurizer, sections, tags)
         model = cls(featurizer, sections, tags, manifest)
         model.version, model.path = version, path
+        from tagger.overlap import TrainingFilter
+
+        meta, arrays = states["features"]
+        model.training_filter = TrainingFilter.from_state(
+            meta.get(TRAINING_FILTER), arrays.get(TRAINING_FILTER)
+        )
         return model
 
     def model_card(self) -> str:

@@ -36,7 +36,22 @@ _CLICK_ERRORS = tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "Cl
 
 
 class _TaggerGroup(TyperGroup):
-    """Turns errors into one line on stderr and an exit code, for every command."""
+    """Turns errors into one line on stderr and an exit code, for every command; lists
+    commands in the workflow's order; reads old option spellings and list options
+    (tagger.cli_rules)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from tagger.cli_rules import workflow_order
+
+        return workflow_order(super().list_commands(ctx))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        from tagger.cli_rules import rewrite_args
+
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is None or name is None:
+            return name, command, rest
+        return name, command, rewrite_args(ctx, command, name, rest)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -73,7 +88,28 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tagger import __version__
+
+        typer.echo(f"tagger {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version."),
+    ] = False,
+) -> None:
+    """Suggest sections, tags and entities for news articles."""
+
+
 corpus_app = typer.Typer(help="Read, import, inspect and clean corpora.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 from tagger.commands.vocab import vocab_app  # noqa: E402  (light: typer only)
@@ -114,7 +150,8 @@ Strict = Annotated[
     bool, typer.Option("--strict", help="Fail (exit 1) when any input record is skipped.")
 ]
 FormatOption = Annotated[
-    InputFormat, typer.Option("--format", "-f", help="Input format; auto detects by name.")
+    InputFormat,
+    typer.Option("--input-format", "-f", help="Input format; auto detects by name."),
 ]
 SpacyModel = Annotated[
     str | None,
@@ -428,7 +465,7 @@ def predict(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, JSONL, or - for stdin.")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
     output: Annotated[
-        OutputFormat, typer.Option("--output-format", "--format", "-F", help="Output format.")
+        OutputFormat, typer.Option("--output-format", "-F", help="Output format.")
     ] = OutputFormat.table,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Candidates to show.")] = 5,
     explain: Annotated[bool, typer.Option("--explain", help="Show the evidence.")] = False,
@@ -559,7 +596,7 @@ def _close_run(
 def entities_command(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, JSONL, or - for stdin.")],
     output: Annotated[
-        OutputFormat, typer.Option("--format", "-F", help="Output format.")
+        OutputFormat, typer.Option("--output-format", "-F", help="Output format.")
     ] = OutputFormat.table,
     types: Annotated[
         str | None,
@@ -628,7 +665,7 @@ def evaluate(
     test_corpus: Annotated[list[str], typer.Argument(help="Labeled test corpus.")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the full report as JSON here.")
+        Path | None, typer.Option("--report", help="Write the full report as JSON here.")
     ] = None,
     input_format: FormatOption = InputFormat.auto,
     csv_column: CsvColumns = None,
@@ -647,10 +684,17 @@ def evaluate(
 
     articles, report = _stream(test_corpus, input_format, console, csv_columns=csv_column)
     articles = labels_for_evaluation(tagger_model, articles, console)
-    result = run_evaluate(tagger_model, articles, warn=console.warn)
+    from tagger.overlap import OverlapCounter
+
+    overlap = OverlapCounter(tagger_model.training_filter)
+    result = run_evaluate(tagger_model, overlap.watch(articles), warn=console.warn)
     _finish_read(report, console, strict)
     _require_articles([None] * result["articles"], test_corpus, "to evaluate on")
+    result["training_overlap"] = overlap.overlap if overlap.filter is not None else None
     render_evaluation(result, console)
+    warning = overlap.warning()
+    if warning:
+        console.warn(warning)
     if json_out:
         from tagger.writers import write_text
 
@@ -1238,7 +1282,7 @@ def feedback_stats_command(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="tagger")  # `python -m tagger` too
     except BrokenPipeError:
         # Whoever read our output stopped early (`tagger predict ... | head`): not an error.
         _silence_stdout()

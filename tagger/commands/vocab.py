@@ -45,7 +45,7 @@ def import_command(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", "-f", help="auto, turtle, xml, json-ld, nt, iptc-json, csv or tsv."
+            "--input-format", "-f", help="auto, turtle, xml, json-ld, nt, iptc-json, csv or tsv."
         ),
     ] = "auto",
     lang: Annotated[str, typer.Option("--lang", help="Language of the labels to keep.")] = "en",
@@ -59,7 +59,7 @@ def import_command(
     from tagger.vocab.store import write_vocabulary
 
     if fmt not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        raise ConfigError(f"--input-format must be one of {', '.join(FORMATS)}")
     if any(Path(f).resolve() == out.resolve() for f in files):
         raise ConfigError(f"--out {out} is one of the input files")
     console = Console(quiet)

@@ -214,10 +214,10 @@ def path_units(path: Path, fmt: str) -> Iterator[ReadUnit]:
             failed.clear()
             child_fmt = detect_format(child) if fmt == "auto" else fmt
             if fmt == "auto" and is_documentation(child):
-                reason = "documentation file, not an article: give --format to read it"
+                reason = "documentation file, not an article: give --input-format (-f) to read it"
                 yield ReadUnit(child, fmt, reason)
             elif child_fmt is None:
-                yield ReadUnit(child, fmt, "unknown format: give --format")
+                yield ReadUnit(child, fmt, "unknown format: give --input-format (-f)")
             else:
                 yield ReadUnit(child, child_fmt, stream=_is_stream(child))
         yield from failed
@@ -225,7 +225,7 @@ def path_units(path: Path, fmt: str) -> Iterator[ReadUnit]:
     if chosen is None and _is_stream(path):
         yield ReadUnit(path, "auto", stream=True)
     elif chosen is None:
-        yield ReadUnit(path, fmt, "unknown format: give --format")
+        yield ReadUnit(path, fmt, "unknown format: give --input-format (-f)")
     else:
         yield ReadUnit(path, chosen, stream=_is_stream(path))
 

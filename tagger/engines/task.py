@@ -170,7 +170,7 @@ def _stage(kind: str, model: Any, options: dict[str, Any], key: str) -> Any:
 def _lines(
     job: ShardJob, batch: list[Any], model: Any, warn: Callable[[str], None]
 ) -> Iterator[str]:
-    """One JSONL line per article of `batch`, as the command writes with --format jsonl."""
+    """One JSONL line per article of `batch`, as the command writes with --output-format jsonl."""
     kind, options = job.kind, job.options
     if kind == "import":
         for article in batch:

@@ -40,6 +40,8 @@ class LearnResult:
     new: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     vocabulary: list[str] = field(default_factory=list)  # how tags matched the vocabulary
+    # why the old model's figures cannot be compared with the new one's (None: they can)
+    not_comparable: str | None = None
 
 
 def in_holdout(article_id: str, fraction: float, seed: int = 0) -> bool:
@@ -120,6 +122,30 @@ def by_concept_id(articles: Sequence[Article], vocab: Any) -> None:
                 concepts[t] if t in concepts and vocab.get(concepts[t]) is not None else t
                 for t in article.tags
             ]
+
+
+def _leakage(old: Any, held: Sequence[Article], from_original: Any) -> str | None:
+    """Why the old model's held-out figures are not comparable, or None: it was trained
+    on some of the held-out articles (its bundle's training filter, tagger.overlap; for
+    an older bundle without one, held-out articles taken from the original corpus)."""
+    found = getattr(old, "training_filter", None)
+    if found is not None:
+        seen = sum(1 for a in held if a in found)
+        if not seen:
+            return None
+        return (
+            f"the old model was trained on {seen} of the {len(held)} held-out articles: its "
+            "figures there are inflated (it has seen the answers), so the change is not "
+            "shown; give --test with articles neither model was trained on"
+        )
+    if from_original:
+        return (
+            f"{len(from_original)} of the {len(held)} held-out articles come from the original "
+            "corpus, which the old model was probably trained on (its bundle does not record "
+            "its training articles): the change is not shown; give --test with articles "
+            "neither model was trained on"
+        )
+    return None
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -229,6 +255,7 @@ def learn(
             quiet.apply(test_articles, _Notes([]))
         held_ids = {a.id for a in test_articles}
         source = f"{len(test_articles)} articles of the given test corpus"
+    not_comparable = _leakage(old, test_articles, held_ids - reviewed_ids if test is None else ())
     train_reviewed = [a for a in reviewed if a.id not in held_ids]
     if not train_reviewed:
         warnings.append(
@@ -292,6 +319,7 @@ def learn(
         new=heldout_metrics(new, test_articles, tags, test_entities),
         warnings=warnings + list(new.warnings),
         vocabulary=vocabulary_notes,
+        not_comparable=not_comparable,
     )
 
 
@@ -322,7 +350,10 @@ def format_learn_result(result: LearnResult) -> str:
             continue
         for key in keys:
             a, b = old[key], new[key]
-            lines.append(f"{kind + ' ' + key:<22}{a:>8.4f}{b:>8.4f}{b - a:>+9.4f}")
+            change = f"{b - a:>+9.4f}" if result.not_comparable is None else f"{'n/a':>9}"
+            lines.append(f"{kind + ' ' + key:<22}{a:>8.4f}{b:>8.4f}{change}")
+    if result.not_comparable is not None:
+        lines.append(f"old and new not comparable: {result.not_comparable}")
     if is_registry(registry):
         lines.append(
             f"not promoted: `tagger models promote {registry} {result.out.name}` makes it current"

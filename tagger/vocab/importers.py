@@ -47,7 +47,7 @@ def detect_format(path: Path, data: bytes) -> str:
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
     raise VocabError(
-        f"{path}: cannot tell the vocabulary format from the name; give --format "
+        f"{path}: cannot tell the vocabulary format from the name; give --input-format (-f) "
         f"({', '.join(FORMATS[1:])})"
     )
 

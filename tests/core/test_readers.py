@@ -163,7 +163,7 @@ def test_unknown_files_in_a_folder_are_reported(tmp_path: Path) -> None:
     articles, report = read([tmp_path])
     assert [a.id for a in articles] == ["a1"]
     assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
-        ("notes.docx", "unknown format: give --format")
+        ("notes.docx", "unknown format: give --input-format (-f)")
     ]
 
 

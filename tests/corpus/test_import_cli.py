@@ -86,7 +86,7 @@ def test_import_a_messy_archive(messy: Path, tmp_path: Path) -> None:
         "empty.txt": "empty body: the file has no text",
         "latin.txt": "unknown text encoding",
         "photo.jpg.txt": "binary data, not text",
-        "notes.docx": "unknown format: give --format",
+        "notes.docx": "unknown format: give --input-format (-f)",
         "feed.jsonl:2": "invalid record: expected a JSON object, got list",
     }
     # every input file is either imported or listed as skipped
@@ -289,7 +289,7 @@ def test_import_stage_hands_a_batch_over_its_budget_back(tmp_path: Path) -> None
 
     _shards(tmp_path, count=3, per=10)
     units = [ReadUnit(tmp_path / f"shard-{i}.jsonl", "jsonl") for i in range(3)]
-    skip = ReadUnit(tmp_path / "x.doc", "auto", "unknown format: give --format")
+    skip = ReadUnit(tmp_path / "x.doc", "auto", "unknown format: give --input-format (-f)")
     first = sum(len(Imported.of(a).line) for a in read_corpus([units[0].path]))
     stage = ImportStage(ReadOptions(), budget=first)  # the first file's output fits exactly
     done = stage([units[0], skip, units[1], units[2]]).items

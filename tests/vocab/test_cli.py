@@ -72,13 +72,19 @@ def test_a_failed_import_leaves_the_old_vocabulary(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
-def test_train_with_vocab_predicts_concepts_and_expands_broader(tmp_path: Path) -> None:
+def vocab_and_config(tmp_path: Path) -> tuple[Path, Path]:
+    """The newsroom vocabulary imported, and a quick training config (2 folds)."""
     vocab_csv = tmp_path / "newsroom.csv"
     vocab_csv.write_text(VOCAB_CSV, encoding="utf-8")
     vocab = tmp_path / "newsroom.sqlite"
     assert run(["vocab", "import", vocab_csv, "-o", vocab]).exit_code == 0
     config = tmp_path / "c.toml"
     config.write_text("[tags]\ncv_folds = 2\n[sections]\ncv_folds = 2\n", encoding="utf-8")
+    return vocab, config
+
+
+def test_train_with_vocab_predicts_concepts_and_expands_broader(tmp_path: Path) -> None:
+    vocab, config = vocab_and_config(tmp_path)
     model = tmp_path / "m"
     result = run(
         ["train", SAMPLE, "-o", model, "--vocab", vocab, "-c", config, "--unmatched", "drop"]

@@ -9,18 +9,13 @@ from pathlib import Path
 from tagger.corpus.article import Article
 from tagger.corpus.readers import read_corpus
 from tagger.feedback.store import Decision, SQLiteStore
-from tests.vocab.test_cli import SAMPLE, VOCAB_CSV, run
+from tests.vocab.test_cli import SAMPLE, run, vocab_and_config
 
 
 def test_learn_keeps_the_vocabulary_and_maps_concept_ids(tmp_path: Path) -> None:
-    vocab_csv = tmp_path / "newsroom.csv"
-    vocab_csv.write_text(VOCAB_CSV, encoding="utf-8")
-    vocab = tmp_path / "newsroom.sqlite"
-    assert run(["vocab", "import", vocab_csv, "-o", vocab]).exit_code == 0
+    vocab, config = vocab_and_config(tmp_path)
     renames = tmp_path / "renames.json"
     assert run(["tags", "merge", "labor", "work", "--map", renames]).exit_code == 0
-    config = tmp_path / "c.toml"
-    config.write_text("[tags]\ncv_folds = 2\n[sections]\ncv_folds = 2\n", encoding="utf-8")
     model = tmp_path / "m"
     trained = run(
         ["train", SAMPLE, "-o", model, "--vocab", vocab, "-c", config, "--renames", renames]
