@@ -53,6 +53,12 @@ class TrainingFilter:
             self.bits[p >> 3] |= np.uint8(1 << (p & 7))
         self.articles += 1
 
+    def watch(self, articles: Iterable[Any]) -> Iterator[Any]:
+        """The articles, each added as it passes."""
+        for article in articles:
+            self.add(article.title, article.body)
+            yield article
+
     def __contains__(self, article: Any) -> bool:
         return all(
             self.bits[p >> 3] & (1 << (p & 7)) for p in self._positions(article.title, article.body)

@@ -275,6 +275,10 @@ def train_streaming(
         )
     total = len(blocks) * stream.epochs
     step = 0
+    from tagger.overlap import TrainingFilter
+
+    # the training texts, for evaluate's and learn's overlap checks (the first pass fills it)
+    training_filter = TrainingFilter.build(((a.title, a.body) for a in held), counts.n)
     for b, block in enumerate(blocks):
         start = index[block[0]] if block else 0
         models = [
@@ -287,6 +291,8 @@ def train_streaming(
             step += 1
             rng = np.random.default_rng([config.seed, b, epoch])
             training = (a for i, a in enumerate(source()) if i not in held_ids)
+            if b == 0 and epoch == 0:
+                training = training_filter.watch(training)
             for batch in iter_batches(shuffled(training, stream.shuffle_buffer, rng), stream.chunk):
                 x = featurizer.transform(batch)
                 if block:
@@ -363,6 +369,7 @@ def train_streaming(
 
     tagger = Tagger(featurizer, section_model, tag_model, {})
     tagger.manifest = _manifest(tagger, config, stream, counts, held, warnings)
+    tagger.training_filter = training_filter
     tagger.warnings = warnings
     return tagger
 

@@ -117,6 +117,11 @@ def test_out_of_core_model_saves_and_loads_like_any_bundle(tmp_path: Path) -> No
     loaded = Tagger.load(tmp_path / "m")
     test = generated(30, seed=3)
     assert [s.to_dict() for s in loaded.predict(test)] == [s.to_dict() for s in model.predict(test)]
+    # the training texts (held-out reservoir included) are known to evaluate and learn
+    trained = generated(600)
+    assert loaded.training_filter.articles == 600
+    assert all(a in loaded.training_filter for a in trained)
+    assert sum(a in loaded.training_filter for a in test) <= 1  # new texts (false positives)
 
 
 def test_out_of_core_refuses_what_it_cannot_stream() -> None:
