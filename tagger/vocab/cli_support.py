@@ -143,7 +143,10 @@ def labels_for_evaluation(model: Any, articles: Iterable[Any], console: Any) -> 
     if record:
         from tagger.vocab.training import snapshot_vocabulary, state_for
 
-        current = state_for(model).current
+        state = state_for(model)
+        current = state.current
+        if state.warning:  # e.g. the vocabulary changed since training: with its summary
+            console.warn(state.warning)
         unchanged = current is not None and current.fingerprint() == record.get("fingerprint")
         vocab = current if unchanged else snapshot_vocabulary(record)
     cache: dict[str, Match | None] = {}

@@ -143,6 +143,12 @@ def test_train_with_vocab_predicts_concepts_and_expands_broader(tmp_path: Path) 
     assert "1 retired" in again.output
     labels = {t["label"] for line in again.stdout.splitlines() for t in json.loads(line)["tags"]}
     assert "immigration" not in labels and "migration policy" in labels
+    # the file at the recorded path changes: evaluate says so too, with the summary
+    vocab.write_bytes(changed.read_bytes())
+    evaluated = run(["evaluate", "-m", model, SAMPLE, "--report", report_path])
+    assert evaluated.exit_code == 0
+    assert "the vocabulary changed since the model was trained" in evaluated.output
+    assert "1 retired" in evaluated.output
 
 
 def test_train_unmatched_fail_and_bad_option(tmp_path: Path) -> None:
