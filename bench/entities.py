@@ -7,7 +7,10 @@ Per article, the canonical entities tagger extracts are compared with the PLACES
 PEOPLE (PERSON) and ORGS (AGENCY) labels; raw spaCy GPE / PERSON / ORG strings are the
 reference, matched by the same mapping: a string matches a label when it is one of the
 label's names (the label, its full name from cat-descriptions_120396.txt and the gazetteer
-aliases of that name); a person matches by surname (the PEOPLE labels are surnames).
+aliases of that name); a person matches when the label's surname is a word of the name
+(the PEOPLE labels are surnames), words normalised by the bench itself (no tagger code), the
+same for tagger's names and raw spaCy's strings. Rules are studied on the ModApte training
+articles (--part train, the development part); the figures reported are those of the test part.
 Speed: analyze_articles without cache (cold) against a bare nlp.pipe with only NER, on the
 same texts in the same run; then with the cache warm.
 """
@@ -19,6 +22,7 @@ import re
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -72,13 +76,23 @@ class LabelMatcher:
 
     def person(self, label: str) -> str:
         """The surname a PEOPLE label stands for ('james-baker' -> 'baker')."""
-        return fold(label.split("-")[-1])
+        words = plain_words(label.split("-")[-1])
+        return words[-1] if words else label
+
+
+def plain_words(text: str) -> list[str]:
+    """Lower-case words of letters, accents dropped: the scoring's own normalisation, so
+    that no rule of tagger's (its name folding) decides what counts as a match."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.findall(r"[a-z]+", text)
 
 
 def person_matches(name: str, surname: str) -> bool:
-    """A person matches a PEOPLE label by surname (the labels are surnames: 'volcker')."""
-    words = [fold(w) for w in name.replace(".", ". ").split()]
-    return bool(words) and words[-1] == surname
+    """A person matches a PEOPLE label when the label's surname ('james-baker': baker) is a
+    word of the name: scored alike for tagger's names and raw spaCy's PERSON strings
+    (which may hold a headline verb: 'VOLCKER SAYS')."""
+    return surname in plain_words(name)
 
 
 def score(predicted: list[list[str]], gold: list[list[Any]], match: Any) -> dict[str, float | int]:
@@ -132,14 +146,16 @@ class Clock:
 
 def reuters(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(args.reuters)
-    _train, test = modapte_split(read_corpus([folder], "reuters"))
+    train, test = modapte_split(read_corpus([folder], "reuters"))
+    if args.part == "train":
+        test = train  # the development part: rules are studied here, figures reported on test
     if args.limit:
         test = test[: args.limit]
     descriptions = full_names(folder / "cat-descriptions_120396.txt")
     matcher = LabelMatcher(descriptions)
     texts = [a.text for a in test]
     words = sum(len(t.split()) for t in texts)
-    print(f"ModApte test: {len(test)} articles, {words} words")
+    print(f"ModApte {args.part}: {len(test)} articles, {words} words")
 
     # Both sides warmed up (pipelines loaded), then measured on the same blocks of texts,
     # alternating which goes first, so that load from other processes hits both alike.
@@ -170,14 +186,16 @@ def reuters(args: argparse.Namespace) -> dict[str, Any]:
             step()
         raw.extend(block_raw)
         ours.extend(block_ours)
-    with tempfile.TemporaryDirectory() as cache:
-        with timer() as elapsed:
-            analyze_articles(test, spacy_model=args.spacy_model, cache_dir=cache)
-        fill_seconds = elapsed()
-        with timer() as elapsed:
-            warm = analyze_articles(test, spacy_model=args.spacy_model, cache_dir=cache)
-        warm_seconds = elapsed()
-    assert warm == ours, "the cache returned other entities than a fresh analysis"
+    fill_seconds = warm_seconds = float("nan")
+    if not args.no_cache_check:
+        with tempfile.TemporaryDirectory() as cache:
+            with timer() as elapsed:
+                analyze_articles(test, spacy_model=args.spacy_model, cache_dir=cache)
+            fill_seconds = elapsed()
+            with timer() as elapsed:
+                warm = analyze_articles(test, spacy_model=args.spacy_model, cache_dir=cache)
+            warm_seconds = elapsed()
+        assert warm == ours, "the cache returned other entities than a fresh analysis"
 
     places = [a.meta.get("places", []) for a in test]
     people = [[matcher.person(p) for p in a.meta.get("people", [])] for a in test]
@@ -258,6 +276,11 @@ def reuters(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
     print_rows(rows)
+    people_scores = results["PERSON"]
+    print(
+        f"PERSON recall, same run: tagger {people_scores['tagger']['recall']:.3f}, raw spaCy "
+        f"{people_scores['spacy_person']['recall']:.3f}"
+    )
     speed = results["speed"]
     ratio = speed["ratio_tagger_to_bare"]
     print(
@@ -445,6 +468,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N test articles")
     parser.add_argument("--blocks", type=int, default=6, help="speed: alternating blocks")
     parser.add_argument("--misses", type=int, default=0, help="show the N most missed labels")
+    parser.add_argument(
+        "--part",
+        choices=("test", "train"),
+        default="test",
+        help="ModApte part: test (reported) or train (the development part rules are studied on)",
+    )
+    parser.add_argument(
+        "--no-cache-check", action="store_true", help="skip the cold/warm cache runs (speed)"
+    )
     parser.add_argument("--models", action="store_true", help="tag model with/without entities")
     parser.add_argument("--weights", type=float, nargs="*", default=[0.5, 1.0])
     parser.add_argument("--config", type=Path, help="training config for --models")

@@ -49,7 +49,7 @@ class TrainConfig:
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
     tags: ModelConfig = field(default_factory=ModelConfig)
-    sections: ModelConfig = field(default_factory=lambda: ModelConfig(cv_folds=5))
+    sections: ModelConfig = field(default_factory=lambda: ModelConfig(cv_folds=5, nb_weighted=True))
     seed: int = 0
     name: str = "tagger-model"
     # Out-of-core training settings (tagger.stream_train.StreamConfig), as given.
@@ -77,7 +77,9 @@ class TrainConfig:
             return cls(
                 features=FeatureConfig.from_dict(data.get("features", {})),
                 tags=ModelConfig.from_dict(data.get("tags", {})),
-                sections=ModelConfig.from_dict({"cv_folds": 5, **data.get("sections", {})}),
+                sections=ModelConfig.from_dict(
+                    {"cv_folds": 5, "nb_weighted": True, **data.get("sections", {})}
+                ),
                 seed=int(data.get("seed", 0)),
                 name=str(data.get("name", "tagger-model")),
                 stream=dict(data.get("stream") or {}),

@@ -61,6 +61,9 @@ class ModelConfig:
     # a weighted sample of the rest, at least `calibration_min_negatives` in all.
     calibration_entries: int = 5_000_000
     calibration_min_negatives: int = 400
+    # Sections only: average in a second linear model on NB-weighted features
+    # (`_fit_nb_weighted`). TrainConfig turns it on for sections; tags ignore it.
+    nb_weighted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -911,19 +914,37 @@ def fit_temperature(decisions: np.ndarray, y_index: np.ndarray) -> float:
 
 @dataclass
 class SectionModel:
-    """A multi-class linear classifier with temperature-scaled probabilities."""
+    """A multi-class linear classifier with temperature-scaled probabilities, and optionally
+    a second linear model on NB-weighted features (`nb_coef`): the section's probability is
+    then the mean of both models' (each temperature-scaled)."""
 
     labels: list[str]
     coef: np.ndarray  # (n_labels, n_features)
     intercept: np.ndarray
     temperature: float
     cv_metrics: dict[str, Any] = field(default_factory=dict)
+    nb_coef: np.ndarray | None = None  # (n_labels, n_features): NB ratios times SVM weights
+    nb_intercept: np.ndarray | None = None
+    nb_temperature: float = 1.0
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return linear_scores(x, self.coef, self.intercept)
 
     def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
-        return softmax(self.decision(x) / self.temperature)
+        probs = softmax(self.decision(x) / self.temperature)
+        if self.nb_coef is None or self.nb_intercept is None:
+            return probs
+        nb = linear_scores(x, self.nb_coef, self.nb_intercept)
+        return (probs + softmax(nb / self.nb_temperature)) / 2
+
+    def evidence_weights(self, j: int) -> np.ndarray:
+        """What each feature adds to label j's score, over both models (the second one's
+        weights brought to the first one's scale by the ratio of their temperatures)."""
+        weights = np.asarray(self.coef[j], dtype=np.float64)
+        if self.nb_coef is not None:
+            scale = self.temperature / self.nb_temperature
+            weights = weights + scale * np.asarray(self.nb_coef[j], dtype=np.float64)
+        return weights
 
     def to_state(self) -> State:
         meta = {
@@ -931,7 +952,11 @@ class SectionModel:
             "temperature": self.temperature,
             "cv_metrics": self.cv_metrics,
         }
-        return meta, {"coef": self.coef, "intercept": self.intercept}
+        arrays = {"coef": self.coef, "intercept": self.intercept}
+        if self.nb_coef is not None and self.nb_intercept is not None:
+            meta["nb_temperature"] = self.nb_temperature
+            arrays["nb_coef"], arrays["nb_intercept"] = self.nb_coef, self.nb_intercept
+        return meta, arrays
 
     @classmethod
     def from_state(
@@ -946,13 +971,21 @@ class SectionModel:
         if not isinstance(metrics, dict):
             raise ValueError(f"{where}.cv_metrics: expected an object")
         n = len(labels)
-        return cls(
+        model = cls(
             labels=labels,
             coef=_array_from_state(arrays, "coef", (n, n_features), where, sparse=True),
             intercept=_array_from_state(arrays, "intercept", (n,), where),
             temperature=float(temperature),
             cv_metrics=metrics,
         )
+        if "nb_temperature" in meta or "nb_coef" in arrays:
+            nb_temperature = meta.get("nb_temperature")
+            if not _is_number(nb_temperature) or nb_temperature <= 0:
+                raise ValueError(f"{where}.nb_temperature: expected a positive number")
+            model.nb_temperature = float(nb_temperature)
+            model.nb_coef = _array_from_state(arrays, "nb_coef", (n, n_features), where)
+            model.nb_intercept = _array_from_state(arrays, "nb_intercept", (n,), where)
+        return model
 
 
 def _fit_multiclass(
@@ -975,6 +1008,32 @@ def _fit_multiclass(
     return coef, intercept
 
 
+def _fit_nb_weighted(
+    x: sp.csr_matrix, y_index: np.ndarray, n_labels: int, config: ModelConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest linear SVMs on NB-weighted features (Wang and Manning, 2012): each
+    label's features are scaled by their log-count ratio r = log(p/|p|) - log(q/|q|) (p, q:
+    smoothed feature sums over the label's articles and the others'), so a feature typical of
+    the label starts out strong. Returned in the original feature space: coef = r * w."""
+    coef = np.zeros((n_labels, x.shape[1]), dtype=np.float32)
+    intercept = np.full(n_labels, -10.0, dtype=np.float32)
+    total = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
+    for j in range(n_labels):
+        positive = y_index == j
+        if not positive.any():
+            continue
+        if positive.all():
+            intercept[j] = 10.0
+            continue
+        inside = np.asarray(x[positive].sum(axis=0), dtype=np.float64).ravel()
+        p, q = inside + 1.0, total - inside + 1.0
+        ratio = np.log(p / p.sum()) - np.log(q / q.sum())
+        model = _linear_svc(config.c, seed, config.class_weight).fit(x @ sp.diags(ratio), positive)
+        coef[j] = ratio * model.coef_[0]
+        intercept[j] = model.intercept_[0]
+    return coef, intercept
+
+
 def train_section_model(
     x: sp.csr_matrix,
     sections: Sequence[str],
@@ -985,27 +1044,40 @@ def train_section_model(
     groups: Sequence[Any] | None = None,
     progress: Progress = _no_progress,
 ) -> SectionModel:
+    """Out-of-fold decision values give the temperatures (and the cross-validated
+    metrics), then the models are fit on everything. With `config.nb_weighted`, a second
+    model on NB-weighted features is averaged in (see `SectionModel`)."""
     index = {label: i for i, label in enumerate(labels)}
     y_index = np.array([index[s] for s in sections])
     n = x.shape[0]
     k = max(2, min(config.cv_folds, n))
     folds = _folds(n, k, seed, groups)
+    second = config.nb_weighted
     oof = np.zeros((n, len(labels)), dtype=np.float64)
+    oof_nb = np.zeros((n, len(labels)), dtype=np.float64) if second else None
     total = k + 1
     for i, test in enumerate(folds):
         progress("section: cross-validation", i, total)
         train = np.setdiff1d(np.arange(n), test, assume_unique=True)
         coef, intercept = _fit_multiclass(x[train], y_index[train], len(labels), config, seed)
         oof[test] = np.asarray(x[test] @ coef.T) + intercept
+        if oof_nb is not None:
+            coef, intercept = _fit_nb_weighted(x[train], y_index[train], len(labels), config, seed)
+            oof_nb[test] = np.asarray(x[test] @ coef.T) + intercept
     progress("section: final fit", k, total)
     coef, intercept = _fit_multiclass(x, y_index, len(labels), config, seed)
+    model = SectionModel(labels, coef, intercept, fit_temperature(oof, y_index))
+    probs = softmax(oof / model.temperature)
+    if oof_nb is not None:
+        model.nb_coef, model.nb_intercept = _fit_nb_weighted(x, y_index, len(labels), config, seed)
+        model.nb_temperature = fit_temperature(oof_nb, y_index)
+        probs = (probs + softmax(oof_nb / model.nb_temperature)) / 2
     progress("section: final fit", total, total)
-    temperature = fit_temperature(oof, y_index)
     from tagger.evaluate import multiclass_metrics
 
-    predicted = oof.argmax(axis=1)
-    cv_metrics = multiclass_metrics(
+    predicted = probs.argmax(axis=1)
+    model.cv_metrics = multiclass_metrics(
         [labels[i] for i in y_index], [labels[i] for i in predicted], labels
     )
-    cv_metrics["note"] = f"{k}-fold out-of-fold predictions"
-    return SectionModel(labels, coef, intercept, temperature, cv_metrics)
+    model.cv_metrics["note"] = f"{k}-fold out-of-fold predictions"
+    return model

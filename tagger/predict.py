@@ -53,7 +53,11 @@ def suggest(
                 if explain and rank == 0:
                     evidence = _evidence(
                         evidence_terms(
-                            row_indices, row_values, section_model.coef[j], names, n_evidence
+                            row_indices,
+                            row_values,
+                            section_model.evidence_weights(j),
+                            names,
+                            n_evidence,
                         )
                     )
                 section_candidates.append(

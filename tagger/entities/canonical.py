@@ -143,6 +143,8 @@ _CAPS_HEADLINE_PERSON = re.compile(
     r"WARNS|URGES|SAID|CALLS|PREDICTS|DENIES|REJECTS|ASKS|BACKS|DEFENDS|WANTS|EXPECTS|OPPOSES|"
     r"SUPPORTS|TO|WILL|HOPES|FEARS|DOUBTS|PROPOSES|RULES|REAFFIRMS|REPEATS|VOWS)\b)"
 )
+# A headline verb after a name in capitals: a third-person verb ("SAYS", "FORECASTS").
+_CAPS_HEADLINE_VERB = re.compile(r"(?:SAID|TO|WILL|[A-Z]{2,}[^S\W]S)")
 _STOP = {"of", "and", "for", "the", "on", "de", "du", "des", "&", "in", "to"}
 # In a headline-case title, spans of these types and at most this many words are kept even
 # when the body never repeats them.
@@ -369,6 +371,7 @@ class Canonicalizer:
             found[(kind, name)].append(Mention(start, end))
 
         credit = _wire_credit(text, title_end)
+        caps_people: list[tuple[int, int]] = []
         for span in sorted(spans, key=lambda s: (s.start, -s.end)):
             if span.label not in PRIMARY_TYPES + SECONDARY_TYPES:
                 continue
@@ -382,6 +385,8 @@ class Canonicalizer:
             surface = text[start:end]
             in_caps_title = caps_title and start < title_end
             if in_caps_title and not span.ent_id:
+                if span.label == "PERSON":
+                    caps_people.append((start, min(end, title_end)))
                 continue  # statistical NER on a headline in capitals: mostly noise
             if (
                 headline_case
@@ -431,6 +436,8 @@ class Canonicalizer:
                 name = match.group("name")
                 if not (self.gaz.country(name) or self.gaz.agency(name)):
                     persons.append(Mention(*match.span("name")))
+            for start, end in caps_people:
+                self._caps_title_person(text, start, end, title_end, persons)
         self._dateline(text, title_end, add, inferred)
         self._resolve_persons(text, persons, others, add)
         for label, mention in others:
@@ -490,6 +497,39 @@ class Canonicalizer:
             others.append(("ORG", Mention(start, end)))  # "MS-13" is no person
         elif end > start:
             persons.append(Mention(start, end))
+
+    def _caps_title_person(
+        self, text: str, start: int, end: int, title_end: int, persons: list[Mention]
+    ) -> None:
+        """A PERSON span of NER in a headline in capitals counts when its name is the subject
+        of a headline verb: "VOLCKER SAYS ...", "TREASURY'S BAKER FORECASTS ...", "REAGAN
+        RENEWS ..." (the name is the first word after titles and owners)."""
+        words = list(re.finditer(r"[A-Z][A-Z'’.-]*", text[start:end]))
+        while words and (
+            words[0].group(0).lower() in TITLE_TOKENS or re.search(r"['’]S$", words[0].group(0))
+        ):
+            words.pop(0)
+        if not words:
+            return
+        name_start, name_end = start + words[0].start(), start + words[0].end()
+        name = text[name_start:name_end]
+        after = re.match(r"\s+([A-Z]+)\b", text[name_end:title_end])
+        if (
+            len(name) < 3
+            or not name.isalpha()
+            or after is None
+            or not _CAPS_HEADLINE_VERB.fullmatch(after.group(1))
+            or fold(name) in INSTITUTION_WORDS
+            or fold(name) in WIRE_AGENCIES
+            or self.gaz.country(name)
+            or self.gaz.agency(name)
+            or self.gaz.organisation(name)
+            or fold(name) in self.places
+            or fold(name) in self.us_states
+            or any(m.start < name_end and name_start < m.end for m in persons)
+        ):
+            return
+        persons.append(Mention(name_start, name_end))
 
     def _split_demonym(
         self, text: str, start: int, end: int, add: Any, *, min_rest: int
@@ -707,15 +747,62 @@ class Canonicalizer:
                     words[0].title() if words[0].isupper() else words[0]
                 )
             add("PERSON", name, mention.start, mention.end)
+        spoken_of = self._surnames_spoken_of(text, others)
         kept = []
         for label, mention in others:
             surface = text[mention.start : mention.end]
             name = resolve(surface, mention.start) if " " not in surface else None
             if name and not is_acronym(surface):
                 add("PERSON", name, mention.start, mention.end)
+            elif label in ("ORG", "GPE") and surface in spoken_of:
+                add("PERSON", surface, mention.start, mention.end)
             else:
                 kept.append((label, mention))
         others[:] = kept
+
+    def _surnames_spoken_of(self, text: str, others: list[tuple[str, Mention]]) -> set[str]:
+        """Single words NER typed ORG or GPE that are people: a surname in a sentence that
+        speaks of a person ("Stoltenberg told reporters", "Bangemann said he"), that is no
+        place, country, agency or known organisation, and that the article never uses as a
+        company or an institution ("Chrysler Corp", "the Bundesbank", "Congress")."""
+        candidates = {
+            text[m.start : m.end]
+            for label, m in others
+            if label in ("ORG", "GPE") and _SURNAME_SHAPE.fullmatch(text[m.start : m.end])
+        }
+        if not candidates:
+            return set()
+        in_longer = {
+            word
+            for label, m in others
+            if label == "ORG" and " " in text[m.start : m.end]
+            for word in text[m.start : m.end].split()
+        }
+        people: set[str] = set()
+        used_as: set[str] | None = None
+        for label, mention in others:
+            surface = text[mention.start : mention.end]
+            if (
+                label not in ("ORG", "GPE")
+                or surface not in candidates
+                or surface in people
+                or surface in in_longer
+                or fold(surface) in INSTITUTION_WORDS
+                or fold(surface) in WIRE_AGENCIES
+                or self.gaz.country(surface)
+                or self.gaz.agency(surface)
+                or self.gaz.organisation(surface)
+                or fold(surface) in self.places
+                or fold(surface) in self.us_states
+                or not _PERSON_CUE.search(_sentence(text, mention.start, mention.end))
+            ):
+                continue
+            if used_as is None:
+                used_as = _institution_words(text)
+            if surface in used_as:
+                continue
+            people.add(surface)
+        return people
 
     def _title_mentions(self, text: str, title_end: int, entities: list[_Entity]) -> None:
         """Names in a headline that NER missed (capitals, a surname alone) still count."""
@@ -747,6 +834,56 @@ class Canonicalizer:
                     entity.mentions.append(Mention(start, end))
                     taken.append((start, end))
                     break
+
+
+# A surname: one capitalised word of letters (an apostrophe or hyphen inside), not capitals.
+_SURNAME_SHAPE = re.compile(r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?")
+# Words of a sentence that speaks of a person.
+_PERSON_CUE = re.compile(
+    r"\b(?:said|says|saying|told|tells|added|minister|chairman|chairwoman|president|"
+    r"governor|secretary|chancellor|spokesman|spokeswoman|commissioner|premier|treasurer|"
+    r"Mr|Mrs|Ms|Dr|he|him|his|she|her)\b",
+    re.IGNORECASE,
+)
+# One-word ORG spans that name institutions, not people.
+INSTITUTION_WORDS = {
+    "congress", "senate", "parliament", "cabinet", "government", "house", "court",
+    "commission", "committee", "council", "bank", "exchange", "board", "treasury", "party",
+    "army", "navy", "police", "union", "assembly", "ministry", "department", "agency",
+    "bureau", "office", "reuters", "reuter", "group", "company", "administration", "diet",
+    "bundestag", "bundesbank", "fed", "kremlin", "pentagon", "vatican", "politburo",
+}  # fmt: skip
+_CORPORATE = (
+    r"Inc|Corp|Co|Cos|Ltd|Plc|PLC|AG|SA|NV|BV|SpA|Group|Bank|Banks|Industries|International|"
+    r"Holdings|Airlines|Airways|Motors|Oil|Petroleum|Corporation|Company|Systems|Steel|"
+    r"Chemical|Chemicals|Mines|Mining|Energy|Resources|Financial|Securities|Trust|Partners"
+)
+
+
+_USED_AS_INSTITUTION = re.compile(
+    rf"\b(?P<company>[A-Z][\w'’-]{{1,40}}?)(?:'s)?\s+(?:{_CORPORATE})\b"
+    r"|\b[Tt]he\s+(?P<institution>[A-Z][\w'’-]{1,40})\b"
+)
+
+
+def _institution_words(text: str) -> set[str]:
+    """Words the text uses as a company ("Chrysler Corp") or an institution ("the
+    Bundesbank"): one pass over the text."""
+    return {
+        m.group("company") or m.group("institution") for m in _USED_AS_INSTITUTION.finditer(text)
+    }
+
+
+def _sentence(text: str, start: int, end: int, reach: int = 400) -> str:
+    """The sentence around text[start:end] (bounded), with the words just before it kept
+    (a title such as "Mr." ends a sentence for a plain split)."""
+    low = max(0, start - reach)
+    before = max(text.rfind(". ", low, start), text.rfind("\n", low, start))
+    first = before + 1 if before >= 0 else low
+    first = min(first, max(low, start - 20))
+    high = min(len(text), end + reach)
+    stops = [i for i in (text.find(". ", end, high), text.find("\n", end, high)) if i >= 0]
+    return text[first : min(stops) if stops else high]
 
 
 def _wire_credit(text: str, title_end: int) -> tuple[int, int]:

@@ -20,7 +20,7 @@ PREFERRED_MODEL = "en_core_web_sm"
 BLANK = "blank:en"
 MODEL_ENV = "TAGGER_SPACY_MODEL"
 # Bumped whenever the rules change what an analysis returns (part of the cache key).
-RULES_VERSION = "7"
+RULES_VERSION = "8"
 # Components NER does not need; en_core_web_sm's NER has its own tok2vec.
 NOT_FOR_NER = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
 BLANK_WARNING = (
