@@ -498,6 +498,20 @@ class Canonicalizer:
         elif end > start:
             persons.append(Mention(start, end))
 
+    def _not_a_person(self, word: str) -> bool:
+        """A word that names a country, agency, organisation, place, US state, institution
+        or news agency, whatever NER says around it."""
+        key = fold(word)
+        return bool(
+            key in INSTITUTION_WORDS
+            or key in WIRE_AGENCIES
+            or key in self.places
+            or key in self.us_states
+            or self.gaz.country(word)
+            or self.gaz.agency(word)
+            or self.gaz.organisation(word)
+        )
+
     def _caps_title_person(
         self, text: str, start: int, end: int, title_end: int, persons: list[Mention]
     ) -> None:
@@ -519,13 +533,7 @@ class Canonicalizer:
             or not name.isalpha()
             or after is None
             or not _CAPS_HEADLINE_VERB.fullmatch(after.group(1))
-            or fold(name) in INSTITUTION_WORDS
-            or fold(name) in WIRE_AGENCIES
-            or self.gaz.country(name)
-            or self.gaz.agency(name)
-            or self.gaz.organisation(name)
-            or fold(name) in self.places
-            or fold(name) in self.us_states
+            or self._not_a_person(name)
             or any(m.start < name_end and name_start < m.end for m in persons)
         ):
             return
@@ -787,13 +795,7 @@ class Canonicalizer:
                 or surface not in candidates
                 or surface in people
                 or surface in in_longer
-                or fold(surface) in INSTITUTION_WORDS
-                or fold(surface) in WIRE_AGENCIES
-                or self.gaz.country(surface)
-                or self.gaz.agency(surface)
-                or self.gaz.organisation(surface)
-                or fold(surface) in self.places
-                or fold(surface) in self.us_states
+                or self._not_a_person(surface)
                 or not _PERSON_CUE.search(_sentence(text, mention.start, mention.end))
             ):
                 continue
