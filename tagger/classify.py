@@ -40,7 +40,7 @@ class ModelConfig:
     # Tags with fewer training articles share a pooled calibration and threshold.
     min_support: int = 2
     # Tags on fewer training articles are left out of the model, with a warning.
-    # None: 1 (keep all) up to 1,000 distinct tags, 2 above (tagger.api.choose_tag_labels).
+    # None: 1 (keep all) up to 1,000 distinct tags, 2 above (tagger.train.choose_tag_labels).
     min_tag_support: int | None = None
     # A tag's own threshold is pulled toward the pooled one as if the pooled one had
     # this many articles of evidence: thresholds tuned on a handful of positives overfit.

@@ -9,7 +9,7 @@ so `Evaluation` scores a stream of any length in the memory of one batch.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -334,3 +334,40 @@ class Evaluation:
                     for k, count in self.unknown_tags.most_common()
                 }
         return report
+
+
+def evaluate_model(
+    model: Tagger,
+    articles: Iterable[Article],
+    entities: Sequence[Sequence[dict[str, Any]]] | bool | None = None,
+    *,
+    spacy_model: str | None = None,
+    use_cache: bool = True,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """`Tagger.evaluate`: the report of `model` on labeled `articles` (a stream, through
+    `tagger.pipeline.run_evaluate`), or on a list with the caller's own entity lists."""
+    from tagger.errors import InputError
+    from tagger.pipeline import run_evaluate
+
+    if isinstance(entities, bool) or entities is None:
+        report = run_evaluate(
+            model,
+            articles,
+            entities=entities,
+            spacy_model=spacy_model,
+            use_cache=use_cache,
+            warn=warn,
+        )
+    else:  # the caller's own entity lists, one per article
+        batch = list(articles)
+        lists = [list(e) for e in entities]
+        if len(lists) != len(batch):
+            raise ValueError(f"{len(lists)} entity lists for {len(batch)} articles")
+        evaluation = Evaluation(model)
+        if batch:
+            evaluation.add(batch, model.featurizer.transform(batch, lists))
+        report = evaluation.report()
+    if not report["articles"]:
+        raise InputError("the test corpus is empty")
+    return report

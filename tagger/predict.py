@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -157,6 +157,42 @@ def _evidence(terms: list[tuple[str, float]]) -> list[Evidence]:
         else:
             out.append(Evidence("term", term, weight))
     return out
+
+
+def predict_items(
+    model: Tagger,
+    items: Iterable[Any],
+    entities: Sequence[Sequence[dict[str, Any]]] | bool | None = None,
+    *,
+    top_k: int = 5,
+    explain: bool = True,
+    n_evidence: int = 5,
+    spacy_model: str | None = None,
+    use_cache: bool = True,
+    warn: Callable[[str], None] | None = None,
+) -> list[Suggestions]:
+    """`Tagger.predict` on many: Articles, dicts or texts, through the pipeline's batches;
+    `entities` given as lists (one per article) are used as they are, in one batch."""
+    from tagger.pipeline import PredictOptions, run_predict
+
+    if isinstance(entities, bool) or entities is None:
+        options = PredictOptions(
+            top_k=top_k,
+            explain=explain,
+            n_evidence=n_evidence,
+            entities=entities,
+            spacy_model=spacy_model,
+            use_cache=use_cache,
+        )
+        stream = (as_article(item) for item in items)
+        return [s for batch in run_predict(model, stream, options, warn=warn) for s in batch]
+    batch = [as_article(item) for item in items]  # the caller's own entity lists
+    lists = [list(e) for e in entities]
+    if len(lists) != len(batch):
+        raise ValueError(f"{len(lists)} entity lists for {len(batch)} articles")
+    return suggest(
+        model, batch, lists, top_k=top_k, explain=explain, n_evidence=n_evidence, warn=warn
+    )
 
 
 def as_article(item: Any) -> Article:

@@ -384,7 +384,7 @@ def _manifest(
 ) -> dict[str, Any]:
     import hashlib
 
-    from tagger.api import _summary
+    from tagger.model_bundle import model_facts
 
     tags, sections = tagger.tag_model, tagger.section_model
     return {
@@ -398,20 +398,7 @@ def _manifest(
             "held_out_for_calibration": len(held),
             "term_count_error_bound": counts.terms.floor,
         },
-        "labels": {
-            "sections": sections.labels if sections else [],
-            "tags": tags.labels if tags else [],
-        },
-        "thresholds": (
-            {t: round(th.value, 6) for t, th in zip(tags.labels, tags.thresholds, strict=True)}
-            if tags
-            else {}
-        ),
-        "metrics": {
-            "sections": _summary(sections.cv_metrics) if sections else None,
-            "tags": _summary(tags.cv_metrics) if tags else None,
-        },
+        **model_facts(tagger.featurizer, sections, tags),
         "entities": None,
-        "n_features": len(tagger.featurizer.word.terms),
         "warnings": warnings,
     }

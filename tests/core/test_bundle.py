@@ -559,9 +559,9 @@ def test_save_replaces_a_plain_folder_and_then_swaps_links(
 
 
 def _id_of(model: Tagger) -> str:
-    from tagger.api import _model_id
+    from tagger.model_bundle import model_id
 
-    return _model_id(model.manifest)
+    return model_id(model.manifest)
 
 
 @pytest.mark.parametrize("call", ["rename", "replace"])

@@ -1,0 +1,230 @@
+"""The bundle stage for a Tagger: its components and manifest written to and read from a
+bundle folder (`tagger.bundle` does the files: checksums, signature, atomic swap).
+
+What the manifest says about the model files (`model_facts`), the model id, the check of
+the manifest's copies against the verified files on loading, and the model card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tagger import __version__
+from tagger.bundle import load_bundle, save_bundle
+from tagger.classify import SectionModel, TagModel
+from tagger.errors import BundleError
+from tagger.features import Featurizer
+
+if TYPE_CHECKING:
+    from tagger.api import Tagger
+
+TRAINING_FILTER = "training_filter"  # key of the features component (tagger.overlap)
+
+
+def save_model(model: Tagger, path: str | Path) -> dict[str, Any]:
+    """Write the model as a bundle folder (crash-safe: see tagger.bundle); returns the
+    manifest. A registry (`tagger.registry`) gets a new version, not promoted."""
+    from tagger.registry import Registry, is_registry
+
+    if is_registry(path):
+        with Registry(path).new_version() as version:
+            manifest = save_model(model, version)
+            model.version = version.name
+        return manifest
+    components = {"features": model.featurizer.to_state()}
+    if model.training_filter is not None:  # beside the features: data, checked on load
+        meta, arrays = components["features"]
+        filter_meta, bits = model.training_filter.to_state()
+        meta = {**meta, TRAINING_FILTER: filter_meta}
+        components["features"] = (meta, {**arrays, TRAINING_FILTER: bits})
+    if model.section_model is not None:
+        components["sections"] = model.section_model.to_state()
+    if model.tag_model is not None:
+        components["tags"] = model.tag_model.to_state()
+    written = {"files", "versions", "format_version", "created_at", "components"}
+    manifest = {k: v for k, v in model.manifest.items() if k not in written}
+    manifest.update(model_facts(model.featurizer, model.section_model, model.tag_model))
+    manifest["model_id"] = model_id(manifest)
+    model.manifest = save_bundle(Path(path), components, manifest, model_card(model.manifest))
+    model.path = Path(path)
+    return model.manifest
+
+
+def load_model(path: str | Path) -> Tagger:
+    """Load a bundle: manifest, signature and checksums verified, then its arrays and
+    JSON parsed (nothing in a bundle runs code) and checked against the manifest.
+    A registry (`tagger.registry`) loads its current version."""
+    from tagger.api import Tagger
+    from tagger.registry import registry_target
+
+    path, version = registry_target(Path(path))
+    manifest, states = load_bundle(path)
+    try:
+        featurizer = Featurizer.from_state(*states["features"])
+        n = featurizer.n_features
+        sections = SectionModel.from_state(*states["sections"], n) if "sections" in states else None
+        tags = TagModel.from_state(*states["tags"], n) if "tags" in states else None
+    except (ValueError, TypeError) as exc:
+        raise BundleError(f"{path}: model files refused: {exc}") from None
+    check_manifest(Path(path), manifest, featurizer, sections, tags)
+    model = Tagger(featurizer, sections, tags, manifest)
+    model.version, model.path = version, path
+    from tagger.overlap import TrainingFilter
+
+    meta, arrays = states["features"]
+    model.training_filter = TrainingFilter.from_state(
+        meta.get(TRAINING_FILTER), arrays.get(TRAINING_FILTER)
+    )
+    return model
+
+
+def model_card(m: dict[str, Any]) -> str:
+    """The MODEL_CARD.md of a model with manifest `m`, for people."""
+    lines = [
+        f"# Model card: {m.get('name', 'tagger-model')}",
+        "",
+        f"Trained with tagger {__version__} on {m.get('corpus', {}).get('articles', '?')} "
+        f"articles (corpus sha256 `{str(m.get('corpus', {}).get('fingerprint', ''))[:16]}…`).",
+        "",
+        "## What it does",
+        "",
+        "Suggests one section per article and any number of tags, each with a calibrated "
+        "probability; a tag is suggested when its probability passes the tag's own "
+        "threshold, tuned by cross-validation.",
+        "",
+    ]
+    for kind in ("sections", "tags"):
+        labels = m.get("labels", {}).get(kind) or []
+        metrics = (m.get("metrics") or {}).get(kind)
+        if not labels:
+            continue
+        lines += [f"## {kind.title()} ({len(labels)})", "", ", ".join(labels), ""]
+        if metrics:
+            lines.append("Cross-validated metrics on the training corpus:")
+            lines.append("")
+            for key, value in metrics.items():
+                if isinstance(value, float):
+                    lines.append(f"- {key}: {value:.4f}")
+            lines.append("")
+    lines += _memory_lines(m)
+    lines += [
+        "## Limits",
+        "",
+        "A model knows only the labels of its training corpus and the language and style "
+        "of those articles. Scores are calibrated on that corpus; on other material they "
+        "are estimates. Review suggestions before publishing them.",
+        "",
+    ]
+    if m.get("warnings"):
+        lines += ["## Training warnings", ""] + [f"- {w}" for w in m["warnings"]] + [""]
+    return "\n".join(lines)
+
+
+def model_facts(
+    featurizer: Featurizer, section_model: SectionModel | None, tag_model: TagModel | None
+) -> dict[str, Any]:
+    """What the manifest says about the model files: labels, thresholds, metrics, size."""
+    return {
+        "labels": {
+            "sections": list(section_model.labels) if section_model else [],
+            "tags": list(tag_model.labels) if tag_model else [],
+        },
+        "thresholds": (
+            {
+                t: round(th.value, 6)
+                for t, th in zip(tag_model.labels, tag_model.thresholds, strict=True)
+            }
+            if tag_model
+            else {}
+        ),
+        "metrics": {
+            "sections": summary(section_model.cv_metrics) if section_model else None,
+            "tags": summary(tag_model.cv_metrics) if tag_model else None,
+        },
+        "n_features": int(featurizer.n_features),
+    }
+
+
+def check_manifest(
+    path: Path,
+    manifest: dict[str, Any],
+    featurizer: Featurizer,
+    section_model: SectionModel | None,
+    tag_model: TagModel | None,
+) -> None:
+    """The manifest's copies (labels, thresholds, metrics, features config) must be those of
+    the verified model files, and its model id that of its name, corpus and config."""
+    from tagger.bundle import MANIFEST, dump_json
+
+    def same(a: Any, b: Any) -> bool:
+        return json.loads(dump_json(a)) == json.loads(dump_json(b))
+
+    where = Path(path) / MANIFEST
+    facts = model_facts(featurizer, section_model, tag_model)
+    facts["config.features"] = featurizer.config.to_dict()
+    copies = dict(manifest)
+    copies["config.features"] = (manifest.get("config") or {}).get("features")
+    for key, value in facts.items():
+        if not same(copies.get(key), value):
+            raise BundleError(
+                f"{where}: field '{key}' does not match the model files; refusing the bundle"
+            )
+    if manifest.get("model_id") != model_id(manifest):
+        raise BundleError(
+            f"{where}: field 'model_id' is not the id of the bundle's name, corpus and "
+            "config; refusing the bundle"
+        )
+
+
+def _memory_lines(m: dict[str, Any]) -> list[str]:
+    """The model card's account of training size and peak memory (docs/scale.md)."""
+    tags = (m.get("metrics") or {}).get("tags") or {}
+    weights = tags.get("weights") or {}
+    n_tags = len((m.get("labels") or {}).get("tags") or [])
+    n_features = int(m.get("n_features") or 0)
+    articles = (m.get("corpus") or {}).get("articles", "?")
+    if not weights or not n_tags:
+        return []
+    kept = int(weights.get("nonzero", 0))
+    dense = n_tags * n_features
+    matrix = tags.get("matrix_nonzeros")
+    entries = tags.get("calibration_entries")
+    lines = [
+        "## Training size and memory",
+        "",
+        f"- {articles} articles, {n_features} features, {n_tags} tags.",
+        f"- Tag weights: {kept} non-zeros kept of {dense} ({100 * kept / max(dense, 1):.1f}%; "
+        f"pruned with tolerance {weights.get('prune_tolerance')}), about "
+        f"{kept * 8 / 1e6:.1f} MB as float32 values and int32 columns.",
+    ]
+    if matrix:
+        lines.append(
+            f"- Feature matrix: {matrix} non-zeros, about {matrix * 12 / 1e6:.0f} MB as "
+            "float64 for the fits; training holds it, one fold's slices (about the same "
+            "again) and, per worker, liblinear's copy of the rows it fits."
+        )
+    if entries:
+        lines.append(
+            f"- Out-of-fold scores kept for calibration: {entries} entries (about "
+            f"{entries * 25 / 1e6:.0f} MB), instead of articles x tags."
+        )
+    lines += [
+        "- Peak memory is therefore about three times the feature matrix plus the kept "
+        "weights and scores; nothing of size articles x tags is held dense.",
+        "",
+    ]
+    return lines
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if k != "per_label"}
+
+
+def model_id(manifest: dict[str, Any]) -> str:
+    payload = json.dumps(
+        [manifest.get("name"), manifest.get("corpus"), manifest.get("config")], sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]

@@ -1,0 +1,266 @@
+"""The train stage: a corpus of Articles to a Tagger (featurizer, section model, tag model).
+
+`Tagger.train` calls `train` here; out-of-core training is `tagger.stream_train`. What the
+trained model's manifest says about its files (labels, thresholds, metrics) comes from
+`tagger.model_bundle.model_facts`, shared with saving and loading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tagger.classify import ModelConfig, train_section_model, train_tag_model
+from tagger.corpus.article import Article
+from tagger.errors import ConfigError, InputError
+from tagger.evaluate import binarize
+from tagger.features import FeatureConfig, Featurizer
+from tagger.labels import normalise_labels
+from tagger.model_bundle import model_facts
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from tagger.api import Tagger
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what `Tagger.train` builds."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    tags: ModelConfig = field(default_factory=ModelConfig)
+    sections: ModelConfig = field(default_factory=lambda: ModelConfig(cv_folds=5, nb_weighted=True))
+    seed: int = 0
+    name: str = "tagger-model"
+    # Out-of-core training settings (tagger.stream_train.StreamConfig), as given.
+    stream: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "features": self.features.to_dict(),
+            "tags": self.tags.to_dict(),
+            "sections": self.sections.to_dict(),
+            "seed": self.seed,
+            "name": self.name,
+        }
+        if self.stream:
+            out["stream"] = dict(self.stream)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {"features", "tags", "sections", "seed", "name", "stream"}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        try:
+            return cls(
+                features=FeatureConfig.from_dict(data.get("features", {})),
+                tags=ModelConfig.from_dict(data.get("tags", {})),
+                sections=ModelConfig.from_dict(
+                    {"cv_folds": 5, "nb_weighted": True, **data.get("sections", {})}
+                ),
+                seed=int(data.get("seed", 0)),
+                name=str(data.get("name", "tagger-model")),
+                stream=dict(data.get("stream") or {}),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid config: {exc}") from exc
+
+    @classmethod
+    def from_file(cls, path: Path) -> TrainConfig:
+        """Read a TOML or JSON config file."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
+        try:
+            data = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: invalid config file ({exc})") from exc
+        from tagger.config_schema import validate_train_config
+
+        return cls.from_dict(validate_train_config(data, str(path)))
+
+
+def corpus_fingerprint(articles: Sequence[Article]) -> str:
+    """sha256 over ids, texts and labels, independent of article order."""
+    lines = sorted(
+        hashlib.sha256(
+            json.dumps(
+                [a.id, a.title, a.body, a.section, sorted(a.tags)], ensure_ascii=False
+            ).encode()
+        ).hexdigest()
+        for a in articles
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+# Above this many distinct tags, tags seen on a single article are left out by default:
+# their own model is fitted to one example (its threshold is pooled anyway), and
+# thousands of them cost most of the training time.
+MANY_TAGS = 1000
+
+
+def choose_tag_labels(counts: Counter[str], config: ModelConfig) -> tuple[list[str], list[str]]:
+    """The tags the model learns (by training support) and the warnings to show."""
+    minimum = config.min_tag_support
+    if minimum is None:
+        minimum = 2 if len(counts) > MANY_TAGS else 1
+    labels = sorted(t for t, c in counts.items() if c >= minimum)
+    notes: list[str] = []
+    dropped = sorted((t for t, c in counts.items() if c < minimum), key=lambda t: (counts[t], t))
+    if dropped:
+        by_support = Counter(counts[t] for t in dropped)
+        spread = ", ".join(f"{n} on {s} article(s)" for s, n in sorted(by_support.items()))
+        shown = ", ".join(dropped[:10]) + (" …" if len(dropped) > 10 else "")
+        notes.append(
+            f"{len(dropped)} of {len(counts)} tag(s) are on fewer than {minimum} training "
+            f"articles and are left out of the tag model ({spread}): {shown}"
+        )
+    once = [t for t in labels if counts[t] == 1]
+    if once:
+        shown = ", ".join(once[:10]) + (" …" if len(once) > 10 else "")
+        notes.append(f"{len(once)} tag(s) seen once: their threshold is shared, not tuned: {shown}")
+    if not labels:
+        notes.append(
+            f"no tag is on at least {minimum} training articles: no tag model trained "
+            "(lower tags.min_tag_support in the config to keep rarer tags)"
+        )
+    return labels, notes
+
+
+def train(
+    articles: Sequence[Article],
+    config: TrainConfig | None = None,
+    *,
+    progress: Progress = _no_progress,
+    groups: Sequence[Any] | None = None,
+    entities: Sequence[Sequence[dict[str, Any]]] | None = None,
+    spacy_model: str | None = None,
+) -> Tagger:
+    """Train a section model (if the corpus has sections) and a tag model (if it has tags).
+
+    `groups` keeps related articles (near-duplicates) in one cross-validation fold.
+    `entities` gives each article's entity dicts when entity features are on.
+    """
+    from tagger.api import Tagger
+
+    config = config or TrainConfig()
+    articles = list(articles)
+    if not articles:
+        raise InputError("the training corpus is empty")
+    warnings = normalise_labels(articles)
+    with_sections = [i for i, a in enumerate(articles) if a.section]
+    # An article whose only tag labels are editor rejections is still a known
+    # negative for those tags (tagger.feedback), so it stays in the tag model.
+    with_tags = [i for i, a in enumerate(articles) if a.tags or a.meta.get("negative_tags")]
+    if not with_sections and not with_tags:
+        raise InputError("the training corpus has no sections and no tags to learn")
+
+    progress("features", 0, 1)
+    featurizer = Featurizer(config.features)
+    try:
+        x = featurizer.fit_transform(articles, entities)
+    except ValueError as exc:  # scikit-learn: too few articles for min_df/max_df
+        raise InputError(
+            f"cannot learn features from {len(articles)} article(s): {exc}; "
+            "the corpus is too small (or lower word_min_df in the config)"
+        ) from exc
+    progress("features", 1, 1)
+
+    section_model = None
+    section_counts = Counter(articles[i].section for i in with_sections)
+    if len(section_counts) == 1:
+        warnings.append("only one section in the corpus: no section model trained")
+    elif with_sections:
+        labels = sorted(section_counts)  # type: ignore[arg-type]
+        rare = [s for s in labels if section_counts[s] < 2]
+        if rare:
+            warnings.append(
+                f"section(s) seen once, learned from a single example: {', '.join(rare)}"
+            )
+        idx = np.array(with_sections)
+        section_model = train_section_model(
+            x[idx],
+            [articles[i].section for i in with_sections],  # type: ignore[misc]
+            labels,
+            config.sections,
+            seed=config.seed,
+            groups=[groups[i] for i in with_sections] if groups is not None else None,
+            progress=progress,
+        )
+
+    tag_model = None
+    if any(articles[i].tags for i in with_tags):
+        tag_counts = Counter(t for a in articles for t in a.tags)
+        labels, notes = choose_tag_labels(tag_counts, config.tags)
+        warnings.extend(notes)
+        if not labels and section_model is None:
+            raise InputError(notes[-1])
+    else:
+        labels = []
+    if labels:
+        # Articles with no tags are negatives for every tag only when the corpus is
+        # tag-annotated throughout; otherwise they are left out of the tag model.
+        idx = np.array(with_tags)
+        y = binarize([articles[i].tags for i in with_tags], labels)
+        tag_model = train_tag_model(
+            x[idx],
+            y,
+            labels,
+            config.tags,
+            seed=config.seed,
+            groups=[groups[i] for i in with_tags] if groups is not None else None,
+            progress=progress,
+            titles=[articles[i].title for i in with_tags],
+        )
+
+    manifest = {
+        "name": config.name,
+        "config": config.to_dict(),
+        "corpus": {
+            "fingerprint": corpus_fingerprint(articles),
+            "articles": len(articles),
+            "with_section": len(with_sections),
+            "with_tags": len(with_tags),
+        },
+        **model_facts(featurizer, section_model, tag_model),
+        "entities": entity_manifest(featurizer, spacy_model),
+        "warnings": warnings,
+    }
+    tagger = Tagger(featurizer, section_model, tag_model, manifest)
+    tagger.warnings = warnings
+    from tagger.overlap import TrainingFilter
+
+    pairs = ((a.title, a.body) for a in articles)
+    tagger.training_filter = TrainingFilter.build(pairs, len(articles))
+    return tagger
+
+
+def entity_manifest(featurizer: Featurizer, spacy_model: str | None) -> dict[str, Any] | None:
+    """Which spaCy pipeline made the entity features, so prediction uses the same one."""
+    if not featurizer.uses_entities:
+        return None
+    from tagger.entities.pipeline import choose_pipeline
+
+    choice = choose_pipeline(spacy_model)
+    return {"spacy_model": choice.name, "pipeline_version": choice.version}
