@@ -76,12 +76,13 @@ class Tagger:
         groups: Sequence[Any] | None = None,
         entities: Sequence[Sequence[dict[str, Any]]] | None = None,
         spacy_model: str | None = None,
+        vocabulary: Any = None,
     ) -> Tagger:
         """Train a section model (if the corpus has sections) and a tag model (if it has tags).
 
         `groups` keeps related articles (near-duplicates) in one cross-validation fold.
         `entities` gives each article's entity dicts when entity features are on.
-        See `tagger.train.train`.
+        `vocabulary` resolves a precision policy's branches. See `tagger.train.train`.
         """
         from tagger.train import train
 
@@ -92,6 +93,7 @@ class Tagger:
             groups=groups,
             entities=entities,
             spacy_model=spacy_model,
+            vocabulary=vocabulary,
         )
 
     # -- persistence --------------------------------------------------------------------

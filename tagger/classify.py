@@ -64,6 +64,9 @@ class ModelConfig:
     # Sections only: average in a second linear model on NB-weighted features
     # (`_fit_nb_weighted`). TrainConfig turns it on for sections; tags ignore it.
     nb_weighted: bool = False
+    # A precision policy (tagger.policy: rules mapping tags or vocabulary branches to a
+    # precision target), as a dict; None: every tag by `min_precision` or best F1.
+    policy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -413,8 +416,18 @@ class TagModel:
 
     def choose(self, probs: np.ndarray, titles: Sequence[str]) -> np.ndarray:
         """The tags suggested for each article: over their thresholds, by the best-tag
-        floor, or by the name rule."""
-        return self.select(probs) | self.rule_hits(titles)
+        floor, or by the name rule (never a tag under a precision policy: only its
+        threshold may choose it)."""
+        return self.select(probs) | (self.rule_hits(titles) & self.rules_allowed)
+
+    @property
+    def rules_allowed(self) -> np.ndarray:
+        """Per tag: may the best-tag floor and the name rule choose it (no policy target)."""
+        cached = self.__dict__.get("_rules_allowed")
+        if cached is None or len(cached) != len(self.thresholds):
+            cached = np.array([not t.method.startswith(POLICY_METHOD) for t in self.thresholds])
+            self.__dict__["_rules_allowed"] = cached
+        return cached
 
     def rule_hits(self, titles: Sequence[str]) -> np.ndarray:
         """Tags suggested by the name rule (their name is in the title), per title."""
@@ -426,9 +439,10 @@ class TagModel:
         """Boolean matrix of the tags suggested for each row of probabilities."""
         selected = probs >= self.threshold_values
         if self.best_tag_floor is not None and probs.shape[1]:
-            best = probs.argmax(axis=1)
+            masked = np.where(self.rules_allowed, probs, -1.0)
+            best = masked.argmax(axis=1)
             rows = np.flatnonzero(
-                ~selected.any(axis=1) & (probs[np.arange(len(best)), best] >= self.best_tag_floor)
+                ~selected.any(axis=1) & (masked[np.arange(len(best)), best] >= self.best_tag_floor)
             )
             selected[rows, best[rows]] = True
         return selected
@@ -585,8 +599,15 @@ def keep_for_calibration(
     return keep[order_back], weights[order_back]
 
 
+POLICY_METHOD = "policy "  # a threshold set by a precision policy: "policy NAME: ..."
+Targets = Sequence[tuple[str, float | None] | None]
+
+
 def calibrate_tags(
-    oof: np.ndarray | OutOfFold, y: np.ndarray | sp.spmatrix | None, config: ModelConfig
+    oof: np.ndarray | OutOfFold,
+    y: np.ndarray | sp.spmatrix | None,
+    config: ModelConfig,
+    targets: Targets | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[Threshold]]:
     """Platt parameters and a threshold per tag from out-of-fold decision values.
 
@@ -596,6 +617,12 @@ def calibrate_tags(
     tags' out-of-fold scores at once: a rare tag's own few scores would give a
     sigmoid and a cut-off fitted to noise. Other tags' thresholds are shrunk toward
     the pooled one in proportion to how few examples they have.
+
+    `targets` (one per tag: (policy name, precision target) or None) sets a tag's own
+    precision target (tagger.policy): its threshold is the one with the highest recall
+    whose out-of-fold precision reaches the target; shrinkage may only raise it; a tag
+    that cannot reach it (or has too few examples, on the pooled scores) is given a
+    threshold nothing passes.
     """
     kept = oof if isinstance(oof, OutOfFold) else OutOfFold.from_dense(oof, y)  # type: ignore[arg-type]
     n_tags = len(kept.rows)
@@ -615,10 +642,25 @@ def calibrate_tags(
     a = np.full(n_tags, pooled_a)
     b = np.full(n_tags, pooled_b)
     thresholds: list[Threshold] = []
+    pooled_for: dict[float, Threshold] = {}
     for j in range(n_tags):
         shared = Threshold(
             pooled.value, pooled.f1, pooled.precision, pooled.recall, int(support[j]), "pooled"
         )
+        policy = targets[j] if targets is not None else None
+        if policy is not None and policy[1] is not None:
+            name, target = policy
+            if target not in pooled_for:
+                pooled_for[target] = tune_threshold(
+                    platt_apply(all_scores, pooled_a, pooled_b),
+                    all_y,
+                    min_precision=target,
+                    weights=None if uniform else all_w,
+                )
+            thresholds.append(
+                _policy_threshold(kept, j, a, b, config, name, target, pooled_for[target])
+            )
+            continue
         if support[j] < config.min_support:
             thresholds.append(shared)
             continue
@@ -641,6 +683,37 @@ def calibrate_tags(
             own.value = (n * own.value + k * pooled.value) / (n + k)
         thresholds.append(own)
     return a, b, thresholds
+
+
+def _policy_threshold(
+    kept: OutOfFold,
+    j: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    config: ModelConfig,
+    name: str,
+    target: float,
+    pooled: Threshold,
+) -> Threshold:
+    """Tag j's threshold for its policy's precision target (a and b updated in place)."""
+    support = int(kept.positive[j].sum())
+    method = f"{POLICY_METHOD}{name}: precision>={target:g}"
+    never = Threshold(1.0, 0.0, 0.0, 0.0, support, f"{POLICY_METHOD}{name}: unreachable")
+    if support < config.min_support:
+        if pooled.method == "precision-unreachable":
+            return never
+        return Threshold(pooled.value, pooled.f1, pooled.precision, pooled.recall, support, method)
+    s, yj = kept.scores[j], kept.positive[j]
+    w = None if np.all(kept.weights[j] == 1.0) else kept.weights[j]
+    a[j], b[j] = platt_fit(s, yj, w)
+    own = tune_threshold(platt_apply(s, a[j], b[j]), yj, min_precision=target, weights=w)
+    if own.method == "precision-unreachable":
+        return never
+    own.method = method
+    if config.threshold_shrinkage > 0:  # toward the pooled cut-off, but never lower
+        n, k = float(support), config.threshold_shrinkage
+        own.value = max(own.value, (n * own.value + k * pooled.value) / (n + k))
+    return own
 
 
 # -- fitting --------------------------------------------------------------------------------
@@ -817,9 +890,13 @@ def out_of_fold(
 
 
 def select_sparse(
-    probs: sp.csr_matrix, thresholds: np.ndarray, best_tag_floor: float | None
+    probs: sp.csr_matrix,
+    thresholds: np.ndarray,
+    best_tag_floor: float | None,
+    allowed: np.ndarray | None = None,
 ) -> sp.csr_matrix:
-    """`TagModel.select` on a sparse matrix of probabilities (absent entries: not chosen)."""
+    """`TagModel.select` on a sparse matrix of probabilities (absent entries: not chosen);
+    `allowed`: the tags the best-tag floor may choose (default: all)."""
     probs = sp.csr_matrix(probs)
     coo = probs.tocoo()
     chosen = coo.data >= thresholds[coo.col]
@@ -827,9 +904,10 @@ def select_sparse(
         row_has = np.zeros(probs.shape[0], dtype=bool)
         row_has[coo.row[chosen]] = True
         # The best kept entry of each row: sort by row, then by descending probability.
-        order = np.lexsort((-coo.data, coo.row))
+        data = coo.data if allowed is None else np.where(allowed[coo.col], coo.data, -1.0)
+        order = np.lexsort((-data, coo.row))
         first = order[np.r_[True, coo.row[order][1:] != coo.row[order][:-1]]]
-        extra = first[~row_has[coo.row[first]] & (coo.data[first] >= best_tag_floor)]
+        extra = first[~row_has[coo.row[first]] & (data[first] >= best_tag_floor)]
         chosen[extra] = True
     return sp.csr_matrix(
         (np.ones(int(chosen.sum()), dtype=bool), (coo.row[chosen], coo.col[chosen])),
@@ -847,13 +925,15 @@ def train_tag_model(
     groups: Sequence[Any] | None = None,
     progress: Progress = _no_progress,
     titles: Sequence[str] | None = None,
+    targets: Targets | None = None,
 ) -> TagModel:
     """Cross-validate for calibration and thresholds, then fit on everything.
 
     `y` is the (articles x tags) label matrix, sparse or dense. Nothing of size
     articles x tags is held dense: out-of-fold scores are kept per tag only where
     calibration needs them (`OutOfFold`). With `titles`, a name rule (tags named in
-    the title) is learned as well.
+    the title) is learned as well. `targets`: each tag's precision policy (see
+    `calibrate_tags`).
     """
     y = sp.csc_matrix(y, dtype=bool)
     x = sp.csr_matrix(x).astype(np.float64)  # liblinear's dtype: convert once, not per tag
@@ -866,16 +946,20 @@ def train_tag_model(
     coef, intercept, before = _final_fit(x, y, config, seed)
     progress("tags: final fit", total, total)
 
-    a, b, thresholds = calibrate_tags(kept, None, config)
+    a, b, thresholds = calibrate_tags(kept, None, config, targets)
     model = TagModel(labels, coef, intercept, a, b, thresholds, {}, config.best_tag_floor)
     from tagger.evaluate import multilabel_metrics
 
     probs = kept.matrix([platt_apply(s, a[j], b[j]) for j, s in enumerate(kept.scores)])
-    selected = select_sparse(probs, model.threshold_values, config.best_tag_floor)
+    allowed = model.rules_allowed
+    selected = select_sparse(probs, model.threshold_values, config.best_tag_floor, allowed)
     y_rows = y.tocsr()
     if titles is not None and config.name_rule:
         model.name_rule, _scores = fit_name_rule(titles, y_rows, labels, selected, probs)
-        selected = (selected + model.name_rule.hits_sparse(titles)).astype(bool)
+        hits = model.name_rule.hits_sparse(titles)
+        if not allowed.all():
+            hits = hits.multiply(sp.csr_matrix(allowed.reshape(1, -1))).tocsr()
+        selected = (selected + hits).astype(bool)
     model.cv_metrics = multilabel_metrics(y_rows, selected, probs, labels)
     model.cv_metrics["note"] = (
         f"{k}-fold out-of-fold predictions; thresholds were tuned on the same folds, "

@@ -289,6 +289,12 @@ def train(
         Path | None,
         typer.Option("--renames", help="Tag rename map (tagger tags merge) to apply first."),
     ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="Precision policy (TOML): targets per tag or vocabulary branch."
+        ),
+    ] = None,
     input_format: FormatOption = InputFormat.auto,
     csv_column: CsvColumns = None,
     out_of_core: Annotated[
@@ -315,6 +321,10 @@ def train(
         if not 0 < min_precision <= 1:
             raise ConfigError("--min-precision must be in (0, 1]")
         cfg.tags.min_precision = min_precision
+    if policy is not None:
+        from tagger.policy import load_policy
+
+        cfg.tags.policy = load_policy(policy).to_dict()
     cfg.name = name or (cfg.name if config else out.name)
     if out_of_core is None:
         out_of_core = _large_input(corpus)
@@ -326,6 +336,7 @@ def train(
             "--split-by-date": split_by_date,
             "--entities": with_entities,
             "--vocab": vocab is not None,
+            "a precision policy": bool(cfg.tags.policy),
             "--renames": renames is not None,
             "'-' (standard input)": "-" in corpus,
         }
@@ -361,6 +372,7 @@ def train(
             groups=groups,
             entities=entity_lists,
             spacy_model=spacy_model,
+            vocabulary=prepared.vocab,
         )
     for warning in model.warnings:
         console.warn(warning)
@@ -664,8 +676,13 @@ def entities_command(
 def evaluate(
     test_corpus: Annotated[list[str], typer.Argument(help="Labeled test corpus.")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Bundle folder.")],
-    json_out: Annotated[
-        Path | None, typer.Option("--report", help="Write the full report as JSON here.")
+    reports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--report",
+            help="Write the full report here: JSON, or a page with plots if it ends in .html "
+            "(repeat for both).",
+        ),
     ] = None,
     input_format: FormatOption = InputFormat.auto,
     csv_column: CsvColumns = None,
@@ -685,9 +702,13 @@ def evaluate(
     articles, report = _stream(test_corpus, input_format, console, csv_columns=csv_column)
     articles = labels_for_evaluation(tagger_model, articles, console)
     from tagger.overlap import OverlapCounter
+    from tagger.report import split_reports
 
+    html_out, json_outs = split_reports(reports)
     overlap = OverlapCounter(tagger_model.training_filter)
-    result = run_evaluate(tagger_model, overlap.watch(articles), warn=console.warn)
+    result = run_evaluate(
+        tagger_model, overlap.watch(articles), warn=console.warn, figures=bool(reports)
+    )
     _finish_read(report, console, strict)
     _require_articles([None] * result["articles"], test_corpus, "to evaluate on")
     result["training_overlap"] = overlap.overlap if overlap.filter is not None else None
@@ -695,11 +716,16 @@ def evaluate(
     warning = overlap.warning()
     if warning:
         console.warn(warning)
-    if json_out:
+    for page in html_out:
+        from tagger.report import write_evaluation_report
+
+        write_evaluation_report(page, result)
+        console.info(f"wrote {page}")
+    for path in json_outs:
         from tagger.writers import write_text
 
-        write_text(json_out, json.dumps(result, indent=2, default=float) + "\n")
-        console.info(f"wrote {json_out}")
+        write_text(path, json.dumps(result, indent=2, default=float) + "\n")
+        console.info(f"wrote {path}")
     if "sections" not in result and "tags" not in result:
         raise _Failed(
             "no article of the test corpus has a section or tags the model could be scored on"
@@ -1210,6 +1236,75 @@ def learn(
     for warning in result.warnings:
         console.warn(warning)
     typer.echo(format_learn_result(result))
+
+
+@app.command()
+def replay(
+    model: Annotated[Path, typer.Option("--model", "-m", help="The candidate bundle.")],
+    db: DbOption,
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", help="Compare with this bundle (the current model)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only articles decided on from this date.")
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="Group precision by this policy (default: the model's)."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0, help="With --against: a drop this small is not worse.")
+    ] = 0.0,
+    min_decisions: Annotated[
+        int, typer.Option("--min-decisions", min=1, help="Per-tag rows with this many decisions.")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    reports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--report",
+            help="Write the replay here: JSON, or a page with plots if it ends in .html "
+            "(repeat for both).",
+        ),
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Score a model against the editors' decisions on articles it was not trained on."""
+    from tagger.console import Console, escape_terminal
+    from tagger.feedback.replay import format_replay, run_replay
+    from tagger.report import split_reports
+
+    console = Console(quiet)
+    html_out, json_outs = split_reports(reports)
+    result, verdict = run_replay(
+        model, db, against=against, since=since, policy=policy, tolerance=tolerance
+    )
+    for warning in result.warnings:
+        console.warn(warning)
+    data = result.to_dict()
+    if reports or as_json:
+        from tagger.report import replay_figures, write_replay_report
+        from tagger.writers import write_text
+
+        data["figures"] = replay_figures(result, db)
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=float)
+        for path in html_out:
+            write_replay_report(path, data)
+            console.info(f"wrote {path}")
+        for path in json_outs:
+            write_text(path, text + "\n")
+            console.info(f"wrote {path}")
+        if as_json:
+            typer.echo(escape_terminal(text))
+            return
+    typer.echo(escape_terminal(format_replay(result, min_decisions=min_decisions)))
+    if verdict is not None:
+        typer.echo(
+            "candidate is worse: " + "; ".join(verdict["reasons"])
+            if verdict["worse"]
+            else "candidate is not worse than the current model"
+        )
 
 
 @feedback_app.command("export")

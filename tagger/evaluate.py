@@ -279,8 +279,14 @@ class Evaluation:
     macro P/R/F1, P@1, P@3, F1@5 and per-label table, and labels the model does not know.
     """
 
-    def __init__(self, model: Tagger) -> None:
+    def __init__(self, model: Tagger, *, figures: bool = False) -> None:
         self.model = model
+        self.histograms = None  # tagger.report.ScoreHistograms, with `figures`
+        if figures and model.tag_model is not None:
+            from tagger.report import ScoreHistograms
+
+            self.histograms = ScoreHistograms(model.tag_model.labels)
+        self.figures = figures
         self.articles = 0
         self.section_forms = LabelForms(model.section_model.labels if model.section_model else [])
         self.tag_forms = LabelForms(model.tag_model.labels if model.tag_model else [])
@@ -312,7 +318,10 @@ class Evaluation:
             selected = tag_model.choose(probs, [batch[i].title for i in idx])
             known = self.tag_forms.known
             true = [[known[k] for k in tag_keys[i] if k in known] for i in idx]
-            self.tags.add(binarize(true, labels), selected, probs)
+            y_true = binarize(true, labels)
+            self.tags.add(y_true, selected, probs)
+            if self.histograms is not None:
+                self.histograms.add(y_true, probs)
             self.unknown_tags.update(k for i in idx for k in tag_keys[i] if k not in known)
 
     def report(self) -> dict[str, Any]:
@@ -333,6 +342,19 @@ class Evaluation:
                     self.tag_forms.spelling(k): count
                     for k, count in self.unknown_tags.most_common()
                 }
+        if self.figures:
+            from tagger.report import evaluation_figures
+
+            confusion: Counter[tuple[str, str]] = Counter()
+            for (t, p), count in self.sections.confusion.items():
+                confusion[(self.section_forms.spelling(t), p)] += count
+            tag_model = self.model.tag_model
+            thresholds = (
+                dict(zip(tag_model.labels, tag_model.threshold_values.tolist(), strict=True))
+                if tag_model is not None
+                else {}
+            )
+            report["figures"] = evaluation_figures(report, self.histograms, thresholds, confusion)
         return report
 
 

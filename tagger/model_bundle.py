@@ -109,6 +109,9 @@ def model_card(m: dict[str, Any]) -> str:
                 if isinstance(value, float):
                     lines.append(f"- {key}: {value:.4f}")
             lines.append("")
+    from tagger.policy import policy_lines
+
+    lines += policy_lines(m)
     lines += _memory_lines(m)
     lines += [
         "## Limits",

@@ -388,13 +388,15 @@ def run_evaluate(
     use_cache: bool = True,
     batch_size: int = DEFAULT_BATCH,
     warn: Warn | None = None,
+    figures: bool = False,
 ) -> dict[str, Any]:
-    """The evaluation report of `model` on labeled `articles`, keeping only counts."""
+    """The evaluation report of `model` on labeled `articles`, keeping only counts
+    (with `figures`, also score histograms: the report's "figures", tagger.report)."""
     from tagger.evaluate import Evaluation
 
     tell = once(warn)
     plan = plan_entities(model, entities, spacy_model, use_cache=use_cache, warn=tell)
-    evaluation = Evaluation(model)
+    evaluation = Evaluation(model, figures=figures)
     for batch in iter_batches(articles, batch_size):
         lists = analyze(batch, plan, tell)
         evaluation.add(batch, model.featurizer.transform(batch, lists))

@@ -39,7 +39,7 @@ def suggest(
     tag_selected = rule_hits = None
     if tag_probs is not None and tag_model is not None:
         # Not `choose`: the name rule's hits are needed again to label their source.
-        rule_hits = tag_model.rule_hits([a.title for a in batch])
+        rule_hits = tag_model.rule_hits([a.title for a in batch]) & tag_model.rules_allowed
         tag_selected = tag_model.select(tag_probs) | rule_hits
     results = []
     for i, article in enumerate(batch):

@@ -156,11 +156,14 @@ def train(
     groups: Sequence[Any] | None = None,
     entities: Sequence[Sequence[dict[str, Any]]] | None = None,
     spacy_model: str | None = None,
+    vocabulary: Any = None,
 ) -> Tagger:
     """Train a section model (if the corpus has sections) and a tag model (if it has tags).
 
     `groups` keeps related articles (near-duplicates) in one cross-validation fold.
     `entities` gives each article's entity dicts when entity features are on.
+    `vocabulary` (tagger.vocab) resolves the branches of a precision policy
+    (`config.tags.policy`, tagger.policy).
     """
     from tagger.api import Tagger
 
@@ -218,6 +221,14 @@ def train(
             raise InputError(notes[-1])
     else:
         labels = []
+    policy_record = targets = None
+    if labels and config.tags.policy:
+        from tagger.policy import load_policy
+
+        policy = load_policy(config.tags.policy)
+        assigned = policy.assign(labels, vocabulary)
+        targets = [assigned[t] for t in labels]
+        policy_record = policy.record(labels, vocabulary)
     if labels:
         # Articles with no tags are negatives for every tag only when the corpus is
         # tag-annotated throughout; otherwise they are left out of the tag model.
@@ -232,6 +243,7 @@ def train(
             groups=[groups[i] for i in with_tags] if groups is not None else None,
             progress=progress,
             titles=[articles[i].title for i in with_tags],
+            targets=targets,
         )
 
     manifest = {
@@ -247,6 +259,8 @@ def train(
         "entities": entity_manifest(featurizer, spacy_model),
         "warnings": warnings,
     }
+    if policy_record is not None:
+        manifest["policy"] = policy_record
     tagger = Tagger(featurizer, section_model, tag_model, manifest)
     tagger.warnings = warnings
     from tagger.overlap import TrainingFilter

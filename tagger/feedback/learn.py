@@ -13,6 +13,7 @@ import numpy as np
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, InputError
 from tagger.feedback.export import ExportReport, reviewed_articles
+from tagger.feedback.replay import vocabulary_of
 from tagger.feedback.store import FeedbackStore
 
 Progress = Callable[[str, int, int], None]
@@ -285,6 +286,7 @@ def learn(
         progress=progress,
         entities=train_entities,
         spacy_model=old.spacy_model,
+        vocabulary=vocabulary_of(old),
     )
     record_vocabulary(new, prepared)
     parent = old.manifest.get("model_id")
