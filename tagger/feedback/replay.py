@@ -542,3 +542,48 @@ def vocabulary_of(model: Any) -> Any:
     from tagger.vocab.training import snapshot_vocabulary
 
     return snapshot_vocabulary(record)
+
+
+class PromotionRefused(ConfigError):
+    """The candidate replays worse than the current model (exit 2; --force overrides)."""
+
+
+def promotion_check(
+    db: str | Any,
+    *,
+    since: str | None = None,
+    tolerance: float = 0.0,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+) -> Callable[[Any, str, str | None], None]:
+    """A check for `Registry.promote(check=...)`: replays the candidate against the
+    current version on the store `db`, shows the figures, and refuses (PromotionRefused)
+    when the candidate is worse, unless `force`."""
+
+    def check(registry: Any, candidate: str, current: str | None) -> None:
+        if current is None:
+            echo("no current version: nothing to replay against")
+            return
+        _name, candidate_folder = registry.resolve(candidate)
+        _name, current_folder = registry.resolve(current)
+        result, verdict = run_replay(
+            candidate_folder, db, against=current_folder, since=since, tolerance=tolerance
+        )
+        result.models[0]["name"] = f"current {current}"
+        result.models[1]["name"] = f"candidate {candidate}"
+        echo(format_replay(result))
+        assert verdict is not None
+        if not verdict["worse"]:
+            echo(f"{candidate} is not worse than {current} on the editors' decisions")
+        elif force:
+            echo(
+                f"{candidate} is worse ({'; '.join(verdict['reasons'])}): promoted anyway (--force)"
+            )
+        else:
+            raise PromotionRefused(
+                f"{candidate} replays worse than {current} on the editors' decisions ("
+                + "; ".join(verdict["reasons"])
+                + "): not promoted (--force promotes it anyway)"
+            )
+
+    return check

@@ -115,3 +115,42 @@ def test_replay_report_builds_offline(tmp_path: Path, tiny_model: Path, load_sam
     for heading in ("Acceptance per week", "Acceptance per model version", "Acceptance per tag"):
         assert f"<h2>{heading}</h2>" in page
     assert page.count("<svg") >= 5
+
+
+def test_browser_opens_the_report_without_a_request(tiny_model: Path, tmp_path: Path) -> None:
+    from tests.server.test_editor_page import find_browser
+
+    executable, why = find_browser()
+    if executable is None:
+        pytest.skip(f"browser test skipped: {why}")
+    from playwright.sync_api import sync_playwright
+
+    page_path = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", "--model", str(tiny_model), str(SAMPLE), "--report", str(page_path), "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    requests: list[str] = []
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(
+                executable_path=executable, headless=True, args=["--no-sandbox"]
+            )
+        except Exception as exc:  # a browser that cannot start is an environment problem
+            pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
+        try:
+            tab = browser.new_page()
+            tab.on("request", lambda r: requests.append(r.url))
+            tab.goto(page_path.resolve().as_uri(), wait_until="load")
+            sizes = tab.eval_on_selector_all(
+                "svg",
+                "els => els.map(e => [e.getBoundingClientRect().width, "
+                "e.getBoundingClientRect().height])",
+            )
+            texts = tab.eval_on_selector_all("svg text", "els => els.map(e => e.textContent)")
+        finally:
+            browser.close()
+    assert requests == [page_path.resolve().as_uri()]  # the page itself, nothing else
+    assert len(sizes) == 4 and all(w > 100 and h > 100 for w, h in sizes)
+    assert any("Reliability" in t for t in texts)

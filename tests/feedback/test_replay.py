@@ -229,3 +229,34 @@ def test_compare_flags_a_worse_candidate() -> None:
     assert compare(block(0.8, 0.9), block(0.8, 0.85))["worse"]
     worse = compare(block(0.8, 0.9, meets=True), block(0.85, 0.9, meets=False))
     assert worse["worse"] and "policy legal" in worse["reasons"][0]
+
+
+class _Registry:
+    """What promotion_check needs from tagger's model registry: resolve(version)."""
+
+    def __init__(self, versions: dict[str, Path]) -> None:
+        self.versions = versions
+
+    def resolve(self, version: str) -> tuple[str, Path]:
+        return version, self.versions[version]
+
+
+def test_promotion_check_refuses_a_worse_candidate(
+    crafted: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    from tagger.feedback.replay import PromotionRefused, promotion_check
+
+    damaged = Tagger.load(tiny_model)
+    for t in damaged.tag_model.thresholds:
+        t.value = 0.0  # every tag suggested on every article
+    damaged.save(tmp_path / "damaged")
+    registry = _Registry({"v1": tiny_model, "v2": tmp_path / "damaged"})
+    shown: list[str] = []
+    with pytest.raises(PromotionRefused, match="v2 replays worse than v1"):
+        promotion_check(crafted, echo=shown.append)(registry, "v2", "v1")
+    assert "candidate v2" in shown[0] and "current v1" in shown[0]
+    shown.clear()
+    promotion_check(crafted, force=True, echo=shown.append)(registry, "v2", "v1")
+    assert "promoted anyway (--force)" in shown[-1]
+    promotion_check(crafted, echo=shown.append)(registry, "v1", "v2")  # better: passes
+    assert "v1 is not worse than v2" in shown[-1]
