@@ -134,11 +134,34 @@ def promote_command(
     registry: RegistryArg,
     version: Annotated[str, typer.Argument(help="The version to make current (v1, v2, ...).")],
     by: By = None,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Feedback store: replay VERSION against current first."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Replay only articles decided from this date.")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0, help="A replay drop this small is not worse.")
+    ] = 0.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even when the replay says it is worse.")
+    ] = False,
 ) -> None:
-    """Make VERSION current: serve, predict and learn follow it (the swap is atomic)."""
+    """Make VERSION current: serve, predict and learn follow it (the swap is atomic).
+
+    With --db, VERSION is first replayed against current on the editors' decisions
+    (tagger replay) and refused when it is worse, unless --force."""
     from tagger.registry import Registry
 
-    event = Registry(registry).promote(version, by=by)
+    check = None
+    if db is not None:
+        from tagger.feedback.replay import promotion_check
+
+        check = promotion_check(db, since=since, tolerance=tolerance, force=force, echo=_echo)
+    else:
+        typer.echo("no --db: promoted without replaying it on the editors' decisions", err=True)
+    event = Registry(registry).promote(version, by=by, check=check)
     if event is None:
         typer.echo(f"{version} is already current", err=True)
     else:

@@ -566,9 +566,18 @@ def promotion_check(
             return
         _name, candidate_folder = registry.resolve(candidate)
         _name, current_folder = registry.resolve(current)
-        result, verdict = run_replay(
-            candidate_folder, db, against=current_folder, since=since, tolerance=tolerance
-        )
+        try:
+            result, verdict = run_replay(
+                candidate_folder, db, against=current_folder, since=since, tolerance=tolerance
+            )
+        except InputError as exc:  # no evidence either way
+            if force:
+                echo(f"cannot replay ({exc}): promoted anyway (--force)")
+                return
+            raise PromotionRefused(
+                f"cannot replay {candidate} against {current} ({exc}): not promoted "
+                "(--force promotes it anyway)"
+            ) from None
         result.models[0]["name"] = f"current {current}"
         result.models[1]["name"] = f"candidate {candidate}"
         echo(format_replay(result))

@@ -260,3 +260,31 @@ def test_promotion_check_refuses_a_worse_candidate(
     assert "promoted anyway (--force)" in shown[-1]
     promotion_check(crafted, echo=shown.append)(registry, "v1", "v2")  # better: passes
     assert "v1 is not worse than v2" in shown[-1]
+
+
+def test_models_promote_replays_and_refuses_a_worse_version(
+    crafted: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    from tagger.registry import Registry
+
+    reg = Registry.init(tmp_path / "news")
+    Tagger.load(tiny_model).save(reg.path)  # v1
+    damaged = Tagger.load(tiny_model)
+    for t in damaged.tag_model.thresholds:
+        t.value = 0.0
+    damaged.save(reg.path)  # v2
+
+    def run(*args: str):
+        return CliRunner().invoke(app, ["models", "promote", str(reg.path), *args])
+
+    first = run("v1", "--db", str(crafted))
+    assert first.exit_code == 0, first.output
+    assert "no current version" in first.stdout and reg.current() == "v1"
+    refused = run("v2", "--db", str(crafted))
+    assert refused.exit_code == 2
+    assert "v2 replays worse than v1" in refused.stderr and "tag F1" in refused.stderr
+    assert "candidate v2" in refused.stdout  # the replay is shown
+    assert reg.current() == "v1"
+    forced = run("v2", "--db", str(crafted), "--force")
+    assert forced.exit_code == 0 and "promoted anyway (--force)" in forced.stdout
+    assert reg.current() == "v2"
