@@ -41,6 +41,14 @@ def suggest(
         # Not `choose`: the name rule's hits are needed again to label their source.
         rule_hits = tag_model.rule_hits([a.title for a in batch]) & tag_model.rules_allowed
         tag_selected = tag_model.select(tag_probs) | rule_hits
+    weights_of: dict[int, np.ndarray] = {}
+
+    def section_weights(j: int) -> np.ndarray:
+        """A section's evidence weights, combined once per batch (not once per article)."""
+        if j not in weights_of:
+            weights_of[j] = section_model.evidence_weights(j)  # type: ignore[union-attr]
+        return weights_of[j]
+
     results = []
     for i, article in enumerate(batch):
         row = slice(x.indptr[i], x.indptr[i + 1])
@@ -55,7 +63,7 @@ def suggest(
                         evidence_terms(
                             row_indices,
                             row_values,
-                            section_model.evidence_weights(j),
+                            section_weights(j),
                             names,
                             n_evidence,
                         )
