@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from tagger.suggestions import Suggestions
 
 DEFAULT_BATCH = 256  # articles per batch: the unit of work, of output and of memory
-IN_FLIGHT_PER_JOB = 2  # batches queued per worker process (bounds memory with --jobs)
+IN_FLIGHT_PER_JOB = 2  # batches queued or running per worker process
+HELD_PER_JOB = 4  # batches in memory per worker process, done ones included (--jobs bound)
 
 Warn = Callable[[str], None]
 EntityLists = list[list[dict[str, Any]]]
@@ -330,20 +331,31 @@ def run(
 
 
 def _run_parallel(stage: Any, batches: Iterator[list[Any]], jobs: int) -> Iterator[Any]:
+    """Results in input order, while workers never wait for a slow batch ahead of theirs:
+    a new batch is sent as soon as any is done (at most `IN_FLIGHT_PER_JOB * jobs` queued
+    or running), and finished results wait for the earlier ones up to `HELD_PER_JOB * jobs`
+    batches in all (the memory bound)."""
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
     executor = ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(stage,)
     )
     pending: deque[Future[Any]] = deque()
-    limit = IN_FLIGHT_PER_JOB * jobs
+    running = IN_FLIGHT_PER_JOB * jobs
+    held = HELD_PER_JOB * jobs
     try:
         for batch in batches:
             pending.append(executor.submit(_run_in_worker, batch))
-            while len(pending) >= limit:
-                yield pending.popleft().result()
+            while pending:
+                if pending[0].done():
+                    yield pending.popleft().result()
+                    continue
+                busy = [f for f in pending if not f.done()]
+                if len(busy) < running and len(pending) < held:
+                    break  # room for another batch
+                wait(busy, return_when=FIRST_COMPLETED)
         while pending:
             yield pending.popleft().result()
     finally:
