@@ -8,13 +8,14 @@ all, each at its default settings), and each rendering is cleaned by tagger's te
 reader (with the batch's cross-document line statistics, grouped by site). Bodies are
 scored as in bench/extraction.py. trafilatura runs on the same text in the same run as
 the reference, both on the raw text and with each blank-line paragraph wrapped in <p>.
+Every figure is given for each half of the development / validation split
+(bench/pagesplit.py: the validation half is never tuned on) and for all pages.
 With --sample, the sample page's expected result is checked field by field.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
 import shutil
 import subprocess
@@ -24,7 +25,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from extraction import load_pages, page_scores, summarise
+from extraction import by_half, load_pages, page_scores
+from pagesplit import half
 
 
 def render_w3m(data: bytes) -> str:
@@ -159,7 +161,9 @@ def main() -> None:
         check_sample(args.sample)
     pages = load_pages(args.folder, args.limit)
     hosts = {page_id: urlparse(truth["url"]).netloc for page_id, _d, truth in pages}
-    print(f"{len(pages)} pages")
+    halves = {page_id: half(truth["url"]) for page_id, _d, truth in pages}
+    n_val = sum(h == "validation" for h in halves.values())
+    print(f"{len(pages)} pages: {len(pages) - n_val} development, {n_val} validation")
     for name in args.renderers.split(","):
         if not name.startswith("html2text") and shutil.which(name.split("-")[0]) is None:
             print(f"{name}: not installed, skipped")
@@ -176,28 +180,28 @@ def main() -> None:
             dump = clean_dump(text, stats, hosts[page_id])
             per_page[page_id] = page_scores(truth[page_id], "" if dump.skip else dump.body)
         seconds = time.process_time() - start
-        results["tagger text reader"] = (summarise(list(per_page.values())), seconds)
+        results["tagger text reader"] = (per_page, seconds)
         for label, prepare in (
             ("trafilatura (raw text)", lambda t: t),
             ("trafilatura (<p> per paragraph)", as_paragraph_html),
         ):
             start = time.process_time()
-            scores = [
-                page_scores(truth[pid], trafilatura.extract(prepare(text)) or "")
+            scores = {
+                pid: page_scores(truth[pid], trafilatura.extract(prepare(text)) or "")
                 for pid, text in texts.items()
-            ]
-            results[label] = (summarise(scores), time.process_time() - start)
-        for label, (r, seconds) in results.items():
-            print(
-                f"{name:<10} {label:<32} P {r['precision']:.4f}  R {r['recall']:.4f}  "
-                f"F1 {r['f1']:.4f}  {len(texts) / seconds:.0f} pages/s"
-            )
+            }
+            results[label] = (scores, time.process_time() - start)
+        for label, (scores, seconds) in results.items():
+            for which, r in by_half(scores, halves).items():
+                print(
+                    f"{name:<10} {label:<32} {which:<10} P {r['precision']:.4f}  "
+                    f"R {r['recall']:.4f}  F1 {r['f1']:.4f}  {len(texts) / seconds:.0f} pages/s"
+                )
         if args.worst:
-            for page_id, (p, r) in sorted(per_page.items(), key=lambda kv: sum(kv[1]))[
-                : args.worst
-            ]:
+            # only development pages are listed: the validation half is never looked into
+            dev = [(pid, s) for pid, s in per_page.items() if halves[pid] == "dev"]
+            for page_id, (p, r) in sorted(dev, key=lambda kv: sum(kv[1]))[: args.worst]:
                 print(f"    {page_id[:12]} P {p:.3f} R {r:.3f}")
-    _ = hashlib
 
 
 if __name__ == "__main__":

@@ -156,7 +156,11 @@ def analyze(
 
 
 def warm_up(plan: EntityPlan) -> None:
-    """Load the spaCy pipeline now (once per process) rather than with the first batch."""
+    """Load the language identifier and the spaCy pipeline now (once per process) rather
+    than with the first batch."""
+    from tagger.language import load_identifier
+
+    load_identifier()
     if plan.extract:
         from tagger.entities.analyze import get_analyzer
         from tagger.entities.pipeline import choose_pipeline
@@ -202,9 +206,10 @@ class PredictStage:
         warm_up(self.plan)
 
     def __call__(self, batch: list[Article]) -> BatchResult[Suggestions]:
+        from tagger.language import identify_articles
         from tagger.predict import suggest
 
-        warnings: list[str] = []
+        languages, warnings = identify_articles(batch)
         entities = analyze(batch, self.plan, warnings.append)
         items = suggest(
             self.model,
@@ -215,6 +220,8 @@ class PredictStage:
             n_evidence=self.options.n_evidence,
             warn=warnings.append,
         )
+        for item, language in zip(items, languages, strict=True):
+            item.language = language.to_dict()
         return BatchResult(items, len(batch), warnings)
 
 
@@ -238,9 +245,13 @@ class EntityRecord:
     title: str
     entities: list[dict[str, Any]]
     body: str = ""  # the body's first line when there is no title (a table's heading)
+    language: dict[str, Any] | None = None  # {"code": "en", "confidence": 0.99}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "entities": self.entities}
+        data: dict[str, Any] = {"id": self.id, "title": self.title}
+        if self.language is not None:
+            data["language"] = self.language
+        return data | {"entities": self.entities}
 
 
 class EntityStage:
@@ -255,8 +266,9 @@ class EntityStage:
 
     def __call__(self, batch: list[Article]) -> BatchResult[EntityRecord]:
         from tagger.entities.render import heading, select
+        from tagger.language import identify_articles
 
-        warnings: list[str] = []
+        languages, warnings = identify_articles(batch)
         lists = analyze(batch, self.plan, warnings.append) or [[] for _ in batch]
         items = [
             EntityRecord(
@@ -264,8 +276,9 @@ class EntityStage:
                 a.title,
                 select(ents, self.options.types, self.options.inferred),
                 "" if a.title else heading(a),
+                language.to_dict(),
             )
-            for a, ents in zip(batch, lists, strict=True)
+            for a, ents, language in zip(batch, lists, languages, strict=True)
         ]
         return BatchResult(items, len(batch), warnings)
 

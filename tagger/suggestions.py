@@ -69,6 +69,7 @@ class Suggestions:
     entities: list[dict[str, Any]]
     model: dict[str, Any]
     title: str = ""
+    language: dict[str, Any] | None = None  # {"code": "en", "confidence": 0.99} (tagger.language)
 
     def to_dict(self, *, explain: bool = True) -> dict[str, Any]:
         def label(s: LabelSuggestion) -> dict[str, Any]:
@@ -77,9 +78,10 @@ class Suggestions:
                 data.pop("evidence", None)
             return data
 
-        return {
-            "id": self.article_id,
-            "title": self.title,
+        data: dict[str, Any] = {"id": self.article_id, "title": self.title}
+        if self.language is not None:
+            data["language"] = self.language
+        return data | {
             "section": label(self.section) if self.section else None,
             "section_candidates": [label(s) for s in self.section_candidates],
             "tags": [label(s) for s in self.tags],

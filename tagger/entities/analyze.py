@@ -25,8 +25,6 @@ CHUNK_CHARS = 20_000  # longer texts are cut at paragraph or sentence ends (the
 # EntityRuler checks each match against every entity of a doc: keep docs short)
 BATCH_CHARS = 300_000
 CACHE_BATCH = 256
-MAX_LANGUAGE_WARNINGS = 5
-_WORD = re.compile(r"[^\W\d_]+")
 MAX_TOKEN_CHARS = 200
 _LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
 
@@ -120,42 +118,6 @@ def chunk_text(text: str, size: int = CHUNK_CHARS) -> Iterator[tuple[str, int]]:
         yield text[start:], start
 
 
-# Function words of the languages most often met in place of English (es, fr, de, pt, it):
-# on a short text they are the cheap signal that English stop words are rare for a reason.
-FOREIGN_FUNCTION_WORDS = frozenset({
-    "el", "la", "los", "las", "del", "que", "y", "en", "por", "con", "una", "para", "es", "se",
-    "al", "lo", "como", "pero", "sus", "muy", "también",
-    "le", "les", "des", "du", "et", "est", "une", "pour", "dans", "pas", "qui", "sur", "au",
-    "avec", "ce", "cette", "sont", "être",
-    "der", "die", "das", "und", "ist", "nicht", "mit", "den", "dem", "von", "zu", "ein", "eine",
-    "sich", "auf", "für", "auch", "wird",
-    "il", "di", "che", "non", "per", "gli", "della", "sono", "nel", "alla",
-    "o", "os", "da", "do", "em", "não", "uma", "com", "são", "pelo",
-})  # fmt: skip
-SHORT_TEXT_WORDS = 30  # below this, the stop-word ratio alone is not trusted
-MIN_WORDS = 6  # below this (a headline alone), no judgement unless the script is not Latin
-
-
-def looks_english(text: str) -> bool:
-    """False for a text mostly in a non-Latin script, or where English function words are
-    rare (in a short text: rarer than those of Spanish, French, German, Portuguese or
-    Italian)."""
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    sample = text[:20_000]
-    letters = [c for c in sample if c.isalpha()]
-    if len(letters) >= 12 and sum(ord(c) > 0x24F for c in letters) > 0.5 * len(letters):
-        return False  # Cyrillic, Greek, Arabic, CJK...: no word counting needed
-    words = [w.lower() for w in _WORD.findall(sample)]
-    if len(words) < MIN_WORDS:
-        return True
-    common = sum(1 for w in words if w in STOP_WORDS)
-    if len(words) >= SHORT_TEXT_WORDS:
-        return common >= 0.15 * len(words)
-    foreign = sum(1 for w in words if w in FOREIGN_FUNCTION_WORDS and w not in STOP_WORDS)
-    return not (foreign >= 2 and foreign > common)
-
-
 def pipeline_identity(choice: PipelineChoice) -> str:
     return f"{choice.identity}|rules-{RULES_VERSION}|data-{data_fingerprint()}"
 
@@ -195,7 +157,6 @@ def analyze_articles(
     choice = choose_pipeline(spacy_model)
     identity = pipeline_identity(choice)
     results: list[list[dict[str, Any]] | None] = [None] * total
-    english: list[bool] = [True] * total
     keys = [cache_key(identity, text) for text in texts]
     cache = None
     if use_cache:
@@ -205,19 +166,15 @@ def analyze_articles(
             hit = hits.get(key)
             if isinstance(hit, dict) and isinstance(hit.get("entities"), list):
                 results[i] = hit["entities"]
-                english[i] = bool(hit.get("english", True))
     for i, text in enumerate(texts):
         if results[i] is None and not text.strip():
             results[i] = []
     missing = [i for i in range(total) if results[i] is None]
-    for i in missing:
-        english[i] = looks_english(texts[i])
-    # Warnings go with every use of the results, cached or not: the pipeline choice is known
-    # without loading spaCy, and the language flag is kept in the cache entry.
+    # The warning goes with every use of the results, cached or not: the pipeline choice
+    # is known without loading spaCy. (Languages are told apart by tagger.language.)
     if choice.warning and warn is not None and choice.warning not in _WARNED:
         _WARNED.add(choice.warning)  # once per process, however many calls
         warn(choice.warning)
-    _warn_languages([a for a, ok in zip(articles, english, strict=True) if not ok], warn)
     done = total - len(missing)
     report("entities", done, total)
     if missing:
@@ -231,7 +188,7 @@ def analyze_articles(
             done += 1
             report("entities", done, total)
             if cache is not None:
-                batch.append((keys[index], {"entities": entities, "english": english[index]}))
+                batch.append((keys[index], {"entities": entities}))
                 if len(batch) >= CACHE_BATCH:
                     cache.put_many(batch)
                     batch.clear()
@@ -242,13 +199,3 @@ def analyze_articles(
     if cache is not None:
         cache.close()
     return [r if r is not None else [] for r in results]
-
-
-def _warn_languages(foreign: Sequence[Any], warn: Warn | None) -> None:
-    """One warning per article that does not look like English (the first few)."""
-    if warn is None:
-        return
-    for article in foreign[:MAX_LANGUAGE_WARNINGS]:
-        warn(f"article {article.id!r} does not look like English: entities may be poor")
-    if len(foreign) > MAX_LANGUAGE_WARNINGS:
-        warn(f"{len(foreign) - MAX_LANGUAGE_WARNINGS} more article(s) do not look like English")

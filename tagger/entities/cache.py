@@ -1,6 +1,6 @@
 """The analysis cache: analyses in SQLite, keyed by text hash and pipeline identity.
 
-A value is any JSON document; analyze.py stores {"entities": [...], "english": bool}.
+A value is any JSON document; analyze.py stores {"entities": [...]}.
 
 The cache has a size limit (the bytes of the stored analyses; default DEFAULT_MAX_MB,
 `$TAGGER_CACHE_MAX_MB` to change it, 0 for no limit): when a write takes it over the

@@ -273,6 +273,9 @@ def create_app(
 
     if model is None:
         model = load_model(config)
+    from tagger.language import load_identifier
+
+    load_identifier()  # at start-up (0.5 to 3 s), not in the first request's time
     owns_store = store is None
     if store is None:
         if config.db is None:

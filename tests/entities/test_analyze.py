@@ -127,42 +127,6 @@ def test_empty_text_gives_no_entities(tmp_path: Path) -> None:
     assert analyze_articles([empty, Article(id="e2")], cache_dir=tmp_path) == [[], []]
 
 
-def test_non_english_text_is_processed_with_a_warning(tmp_path: Path) -> None:
-    german = Article(
-        id="de",
-        title="Regierung beschliesst neues Gesetz",
-        body=(
-            "Die Regierung hat am Dienstag in Berlin ein neues Gesetz beschlossen, das die "
-            "Steuern fuer kleine Unternehmen senken soll. Der Minister sagte, die Wirtschaft "
-            "werde davon profitieren, und die Opposition kritisierte den Plan als zu teuer "
-            "und zu spaet fuer die meisten Betriebe im ganzen Land."
-        ),
-    )
-    warnings: list[str] = []
-    result = analyze_articles([german], cache_dir=tmp_path, warn=warnings.append)
-    assert isinstance(result[0], list)
-    assert any("'de' does not look like English" in w for w in warnings)
-    # The warning goes with every use of the result, a cache hit too.
-    warm: list[str] = []
-    assert analyze_articles([german], cache_dir=tmp_path, warn=warm.append) == result
-    assert any("'de' does not look like English" in w for w in warm)
-
-
-def test_a_short_non_english_text_warns_too(tmp_path: Path) -> None:
-    short = [
-        Article(
-            id="es",
-            title="Bukele abre la cárcel",
-            body="El presidente dijo que la cárcel está lista para los migrantes.",
-        ),
-        Article(id="ru", title="", body="Президент Сальвадора заявил в понедельник"),
-        Article(id="en", title="Zelensky Meets Pope Leo", body="Nayib Bukele, Marco Rubio."),
-    ]
-    warnings: list[str] = []
-    analyze_articles(short, cache_dir=tmp_path, use_cache=False, warn=warnings.append)
-    assert sorted(w.split("'")[1] for w in warnings) == ["es", "ru"]
-
-
 def test_chunks_cover_the_text_at_boundaries() -> None:
     text = ("A sentence about Canada. " * 10 + "\n\n") * 50
     chunks = list(chunk_text(text, size=1000))
