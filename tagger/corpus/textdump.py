@@ -50,6 +50,8 @@ _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 LYNX_LINK_WORDS = 2  # lynx marks where a link starts, not where it ends: count two words
 _MD_EMPHASIS = re.compile(r"(\*\*|__)")
+# html2text writes <em> as _text_: the underscores are not part of the words
+_MD_ITALIC = re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
 _BULLET = re.compile(r"^(?:[•◦▪▸►‣·∙●○■□☆]|[-*+](?=\s)|\d{1,3}[.)](?=\s))\s*")
 _HEADING = re.compile(r"^#{1,6}\s+")
@@ -79,6 +81,7 @@ def _markup(raw: str) -> tuple[str, str, bool, bool, int]:
     links += sum(len(_WORD.findall(m)) for m in md_links)
     text = _MD_LINK.sub(lambda m: f"{SEP}{m.group(1)}{SEP}", text)
     text = _MD_EMPHASIS.sub("", text)
+    text = _MD_ITALIC.sub(r"\1", text)
     text = _MD_ESCAPE.sub(r"\1", text)
     text = _IMAGE_MARK.sub(" ", text)
     if not bullet and _BULLET.match(text.lstrip(SEP + " ")):
@@ -199,6 +202,14 @@ _BOILER_ANY = re.compile(
             r"subscribe to (?:our|the) newsletter|sign up for (?:our|the) (?:free )?newsletter",
         ]
     ),
+    re.I,
+)
+# Picture captions and credits, embedded posts: not the article's text.
+_CAPTION = re.compile(
+    r"^(?:image|photo|picture|video|graphic|media)\s+(?:copyright|caption|source|credit)s?\b"
+    r"|\((?:image|photo|picture|pic|credit|source)s?\s*:[^()]{1,80}\)\s*$"
+    r"|\bphotograph:\s*[^.]{1,80}$|^(?:twitter|facebook|instagram) post by @"
+    r"|^(?:report|embed|view this post on instagram)$",
     re.I,
 )
 # Where the article is over: its comments start here.
@@ -432,6 +443,7 @@ class Unit:
     common: bool = False
     stop: bool = False  # comments start here
     related: bool = False  # a box of links starts here
+    caption: bool = False  # a picture's caption or credit, an embedded post's frame
 
     @property
     def words(self) -> int:
@@ -528,7 +540,11 @@ def _mark(units: list[Unit], stats: LineStats | None, group: str) -> None:
             unit.boiler = True
         if stats is not None and stats.is_common(group, text):
             unit.common = True
-        if words <= 8 and _COMMENTS.match(text.strip(" »>:")):
+        if _CAPTION.search(text):
+            unit.caption = True
+        if words <= 8 and _COMMENTS.match(text.strip(" »>:")) and not unit.links:
+            # a link ('12 comments', 'View comments') jumps to the comments or counts
+            # them; the comments section's own header is not a link
             unit.stop = True
         elif words <= 8 and _RELATED.match(text.strip(" »>:")):
             unit.related = True
@@ -651,6 +667,7 @@ def clean_dump(
         return Dump(title=title.strip(), body=body.strip(), clean=True)
 
     start, end, _total = best_segment(_scores(units))
+    start = _after_byline(units, start, end)
     region = units[start:end]
     if sum(u.words for u in region if u.prose) < MIN_BODY_WORDS:
         return Dump(skip="not an article: no main text")
@@ -660,7 +677,7 @@ def clean_dump(
     common_share = sum(u.common for u in region) / len(region)
     keep = []
     for unit in region:
-        if unit.boiler or (unit.common and common_share < 0.5):
+        if unit.boiler or unit.caption or (unit.common and common_share < 0.5):
             continue
         if _TAG_LINE.match(unit.text) or _BYLINE.match(unit.text):
             continue
@@ -669,6 +686,24 @@ def clean_dump(
         keep.append(unit.text)
     dump.body = "\n\n".join(keep)
     return dump
+
+
+def _after_byline(units: list[Unit], start: int, end: int) -> int:
+    """Where the body starts: after a byline or date line found in the first quarter of the
+    chosen run's prose (what comes above it is the page's header: a standfirst, a
+    newsletter prompt, a caption), else at `start`."""
+    total = sum(u.words for u in units[start:end] if u.prose)
+    seen, cut = 0, start
+    for i in range(start, end):
+        unit = units[i]
+        if seen > 0.25 * total:
+            break
+        if (_BYLINE.match(unit.text) and unit.words <= 20) or _is_date_line(unit.text):
+            cut = i + 1
+        if unit.prose:
+            seen += unit.words
+    rest = sum(u.words for u in units[cut:end] if u.prose)
+    return cut if rest >= MIN_BODY_WORDS else start
 
 
 def _read_header(dump: Dump, units: list[Unit], start: int) -> None:

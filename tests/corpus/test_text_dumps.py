@@ -252,3 +252,70 @@ def test_folder_of_mixed_text_and_html_in_auto_mode(tmp_path: Path, wild: Path) 
     articles, report = read([tmp_path])  # a tree of pages, not a folder per label
     assert len(articles) == 4 and not report.skipped
     assert all(PROMO not in a.body for a in articles)  # the batch pass saw the dump folder
+
+
+# -- issue 11: rules checked on the validation half of bench/pagesplit.py -------------------
+
+HTML2TEXT_PAGE = """\
+[Skip to content](#main)
+
+  * [News](/news)
+  * [Sport](/sport)
+  * [Weather](/weather)
+
+# Lighthouse Keepers Return To Grey Point After Forty Years
+
+Get our morning briefing. The stories that matter to the coast, delivered before breakfast.
+
+By Ada Morrow
+
+March 3, 2025
+
+The lighthouse at Grey Point will have _resident keepers_ again from June, the harbour \
+trust said on Monday, forty years after the last family moved out of the cottages below \
+the tower.
+
+[12 Comments](/lighthouse#comments)
+
+Image copyright Coastal Trust
+
+Image caption The cottages were restored over three winters
+
+The trust said the _keepers_ would guide visitors, record the weather four times a day \
+and look after the lamp, which has run automatically since 1985.
+
+Volunteers repaired the roofs and the old oil store, and a grant from the county paid \
+for new windows facing the sea (Image: COASTAL TRUST)
+
+"People ask for a person, not a machine," said the trust's director, Hal Penrose, who \
+grew up in the village and remembers the last keeper's children.
+
+Applications open next week and the trust expects couples as well as single applicants \
+to apply for the two posts.
+
+## Comments
+
+Sea Dog: About time too.
+"""
+
+
+def test_html2text_italics_captions_comment_links_and_header_prompts() -> None:
+    dump = clean_dump(HTML2TEXT_PAGE)
+    paragraphs = dump.body.split("\n\n")
+    # the body starts after the byline and date, not with the newsletter prompt above them
+    assert paragraphs[0].startswith("The lighthouse at Grey Point will have resident keepers")
+    assert "morning briefing" not in dump.body
+    # html2text's _italics_ are markup, not part of the words
+    assert "_" not in dump.body
+    # a link to the comments near the top does not end the article; its comments do
+    assert paragraphs[-1].startswith("Applications open next week")
+    assert "Sea Dog" not in dump.body and "12 Comments" not in dump.body
+    # captions and picture credits are not the article's text
+    assert "Image copyright" not in dump.body and "Image caption" not in dump.body
+    assert "(Image: COASTAL TRUST)" not in dump.body
+    assert len(paragraphs) == 4
+    assert (dump.title, dump.authors) == (
+        "Lighthouse Keepers Return To Grey Point After Forty Years",
+        ["Ada Morrow"],
+    )
+    assert dump.published == datetime(2025, 3, 3, tzinfo=timezone.utc)
