@@ -134,7 +134,7 @@ def test_predict_json_has_the_language_and_english_wire_copy_gives_no_warning(
         ),
         encoding="utf-8",
     )
-    args = ["predict", "-m", str(tiny_model), str(corpus), "--format", "jsonl", "--no-entities"]
+    args = ["predict", "-m", str(tiny_model), str(corpus), "-F", "jsonl", "--no-entities"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
