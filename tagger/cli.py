@@ -1084,6 +1084,14 @@ def serve(
             "--vocab", help="Vocabulary the page completes tags from (default: the model's)."
         ),
     ] = None,
+    watch_interval: Annotated[
+        float,
+        typer.Option(
+            "--watch-interval",
+            min=0.05,
+            help="Seconds between reads of a registry's current pointer (--model models/NAME).",
+        ),
+    ] = 1.0,
 ) -> None:
     """HTTP service for the CMS and the editors' web page (/), API docs at /docs."""
     from tagger.errors import ConfigError
@@ -1122,6 +1130,7 @@ def serve(
         workers=workers,
         log_format=log_format.value,
         vocab=vocab,
+        watch_interval=watch_interval,
     )
     os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)
     options: dict[str, Any] = {

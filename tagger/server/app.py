@@ -43,6 +43,7 @@ from tagger.feedback.store import (
     shown_from_suggestions,
 )
 from tagger.hygiene import sanitize_article
+from tagger.registry import is_registry
 from tagger.server.guards import (
     Admission,
     AdmissionControl,
@@ -93,6 +94,9 @@ class ServerConfig:
     workers: int = 1
     log_format: str = "text"
     vocab: Path | None = None  # the page completes from it (default: the model's)
+    # a registry's `current` pointer is read this often (seconds); a new version is loaded
+    # and swapped in like a reload
+    watch_interval: float = 1.0
 
     @property
     def requires_read_token(self) -> bool:
@@ -301,9 +305,14 @@ def create_app(
             )
         interval = sys.getswitchinterval()
         sys.setswitchinterval(config.switch_interval)
+        watcher = None
+        if config.model is not None and is_registry(config.model):
+            watcher = asyncio.get_running_loop().create_task(_follow_current(app, reload))
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
             sys.setswitchinterval(interval)
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
@@ -521,6 +530,8 @@ def create_app(
             app.state.model, stale = fresh, app.state.vocabulary
             app.state.vocabulary = fresh_vocabulary
             stale.close()
+            # decisions on suggestions the previous model made are still verified
+            app.state.served_models = {*getattr(app.state, "served_models", ()), previous["id"]}
             metrics.set_model(fresh.model_info, previous)
             metrics.reloads.labels("ok").inc()
             return {"previous": previous, "model": fresh.model_info}
@@ -634,6 +645,36 @@ def create_app(
         return response
 
     return app
+
+
+async def _follow_current(app: FastAPI, reload: Any) -> None:
+    """Watch a registry's `current` pointer; when it names another version, load that
+    version fully and swap it in (requests in progress finish with the old one)."""
+    import logging
+
+    from tagger.registry import Registry
+
+    log = logging.getLogger("uvicorn.error")
+    config: ServerConfig = app.state.config
+    registry = Registry(config.model)  # type: ignore[arg-type]
+    refused: str | None = None  # a version that would not load is not tried again
+    while True:
+        await asyncio.sleep(config.watch_interval)
+        try:
+            live = registry.current()
+        except TaggerError as exc:
+            log.error("cannot read %s: %s", registry.path, exc)
+            continue
+        if live is None or live == getattr(app.state.model, "version", None) or live == refused:
+            continue
+        try:
+            result = await reload()
+        except HTTPException as exc:
+            refused = live
+            log.error("current is %s, which does not load: %s", live, exc.detail)
+        else:
+            refused = None
+            log.info("now serving %s (model %s)", live, result["model"]["id"])
 
 
 async def _reload_logged(app: FastAPI, reload: Any) -> None:
