@@ -127,6 +127,9 @@ app.add_typer(tags_app, name="tags")
 from tagger.commands.models import models_app  # noqa: E402  (light: typer only)
 
 app.add_typer(models_app, name="models")
+from tagger.commands.queue import queue_app  # noqa: E402  (light: typer only)
+
+app.add_typer(queue_app, name="queue")
 
 
 class InputFormat(str, Enum):
@@ -1006,6 +1009,12 @@ def review(
     console.info(summary)
 
 
+class QueueOrder(str, Enum):
+    uncertain = "uncertain"
+    newest = "newest"
+    oldest = "oldest"
+
+
 class LogFormat(str, Enum):
     text = "text"
     json = "json"
@@ -1092,6 +1101,16 @@ def serve(
             help="Seconds between reads of a registry's current pointer (--model models/NAME).",
         ),
     ] = 1.0,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", help="Articles to add to the review queue first (repeat)."),
+    ] = None,
+    order: Annotated[
+        QueueOrder, typer.Option("--order", help="Review queue order: uncertain, newest, oldest.")
+    ] = QueueOrder.uncertain,
+    lease: Annotated[
+        float, typer.Option("--lease", min=1, help="Seconds a queued article stays leased.")
+    ] = 600.0,
 ) -> None:
     """HTTP service for the CMS and the editors' web page (/), API docs at /docs."""
     from tagger.errors import ConfigError
@@ -1131,7 +1150,11 @@ def serve(
         log_format=log_format.value,
         vocab=vocab,
         watch_interval=watch_interval,
+        queue_order=order.value,
+        lease_seconds=lease,
     )
+    if queue:
+        _queue_at_start(config, queue)
     os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)
     options: dict[str, Any] = {
         "host": host,
@@ -1148,6 +1171,21 @@ def serve(
         uvicorn.run(application, **options)
         return
     _serve_workers(config, options, CONFIG_ENV, check_bundle)
+
+
+def _queue_at_start(config: Any, inputs: list[str]) -> None:
+    """`serve --queue INPUT...`: queue the articles (scored by the model) before serving."""
+    from tagger.api import Tagger
+    from tagger.commands.queue import queue_articles, report_added
+    from tagger.console import Console
+    from tagger.feedback.store import open_store
+
+    console = Console(False)
+    articles, report = _read(inputs, InputFormat.auto, console)
+    _finish_read(report, console, False)
+    with open_store(config.db) as store:
+        store.verify()
+        report_added(queue_articles(store, articles, Tagger.load(config.model), "serve"), console)
 
 
 def _warn_without_tokens(config: Any) -> None:

@@ -34,7 +34,9 @@ from tagger.hygiene import clean_label, sanitize_article, sanitize_text, sanitiz
 ACTIONS = ("accept", "reject", "add", "section", "undo")
 KINDS = ("tag", "section")
 # 2: idempotency keys (table requests) and suggestions.model_verified
-SCHEMA_VERSION = 3
+# 3: decisions.concept_id (vocabulary concepts)
+# 4: the review queue (table queue: waiting, leased, done; tagger.feedback.queue)
+SCHEMA_VERSION = 4
 MAX_KEY_CHARS = 200
 MAX_NOTE_CHARS = 2000
 
@@ -200,6 +202,20 @@ CREATE TABLE IF NOT EXISTS requests (
     at TEXT NOT NULL,
     PRIMARY KEY (editor, key)
 );
+CREATE TABLE IF NOT EXISTS queue (
+    article_id TEXT PRIMARY KEY,
+    added_at TEXT NOT NULL,
+    added_by TEXT,
+    published TEXT,
+    uncertainty REAL,
+    lease_editor TEXT,
+    leased_at REAL,
+    lease_until REAL,
+    leases INTEGER NOT NULL DEFAULT 0,
+    done_by TEXT,
+    done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_open ON queue (done_at, lease_until);
 CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
@@ -259,6 +275,13 @@ class SQLiteStore:
         """Group writes into one transaction: all of them are kept, or none."""
         with self._write():
             yield self
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One statement on this thread's connection (inside `transaction()` for writes)."""
+        try:
+            return self._conn().execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot use the feedback database ({exc})") from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

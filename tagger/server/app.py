@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, model_validator
 from tagger import __version__
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, TaggerError
+from tagger.feedback.queue import LeaseError, ReviewQueue
 from tagger.feedback.store import (
     MAX_KEY_CHARS,
     Decision,
@@ -97,6 +98,9 @@ class ServerConfig:
     # a registry's `current` pointer is read this often (seconds); a new version is loaded
     # and swapped in like a reload
     watch_interval: float = 1.0
+    # the review queue (tagger.feedback.queue)
+    lease_seconds: float = 600.0
+    queue_order: str = "uncertain"  # uncertain, newest or oldest
 
     @property
     def requires_read_token(self) -> bool:
@@ -385,6 +389,30 @@ def create_app(
     async def tagger_error(_request: Request, exc: TaggerError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    @app.exception_handler(LeaseError)
+    async def lease_error(_request: Request, exc: LeaseError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"the feedback store cannot be used ({exc})"}, status_code=503
+        )
+
+    from tagger.server.queue import add_queue_routes
+
+    queue = ReviewQueue(store, lease_seconds=config.lease_seconds)  # type: ignore[arg-type]
+    app.state.queue = queue
+    add_queue_routes(
+        app,
+        queue,
+        order=config.queue_order,
+        max_batch=config.max_batch,
+        run_model=work.run,
+        editor=editor,
+        reader=reader,
+    )
+
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -635,6 +663,11 @@ def create_app(
             for d in decisions:
                 if d.action in ("accept", "reject", "section"):
                     d.suggestion_id = by_label.get((d.kind, d.label))
+            if queue.is_queued(article_id):  # the lease holder's, or refused (409)
+                if request.done:
+                    queue.complete(article_id, name)
+                else:
+                    queue.check_writer(article_id, name)
             ids = store.add_decisions(decisions)
             if request.done:
                 store.mark_done(article_id, name)

@@ -33,9 +33,11 @@ async function call(method, path, body) {
 
 async function whoami() {
   localStorage.setItem("tagger-token", token());
+  editorName = null;
   if (!token()) { $("whoami").textContent = ""; return; }
   try {
     const data = await call("GET", "/whoami");
+    editorName = data.editor;
     $("whoami").textContent = "signed in as " + data.editor;
   } catch (e) {
     $("whoami").textContent = "token not accepted";
@@ -102,20 +104,27 @@ async function suggest() {
       $("article-id").value = s.id;
       $("article-id").dataset.auto = "1"; // derived from the text: cleared when it changes
     }
-    const tags = new Map();
-    for (const t of [...s.tags, ...s.tag_candidates]) {
-      if (!tags.has(t.label)) tags.set(t.label, { ...t, state: "pending" });
-    }
-    current = {
-      article, suggestions: s, tags, saved: new Map(),
-      section: { top: s.section ? s.section.label : null, states: new Map() },
-    };
-    render();
-    $("result").hidden = false;
-    status(`${s.tags.length} tag(s) over their threshold; model ${data.model.name} (${data.model.id})`);
-    const first = document.querySelector("#tags .chip");
-    if (first) first.focus();
+    show(article, data);
   } catch (e) { status(e.message, "error"); }
+}
+
+function show(article, data) {
+  // The suggestions for an article (from /suggest or the queue) as chips, first tag focused.
+  const s = data.suggestions[0];
+  const tags = new Map();
+  for (const t of [...s.tags, ...s.tag_candidates]) {
+    if (!tags.has(t.label)) tags.set(t.label, { ...t, state: "pending" });
+  }
+  current = {
+    article, suggestions: s, tags, saved: new Map(),
+    section: { top: s.section ? s.section.label : null, states: new Map() },
+  };
+  render();
+  $("result").hidden = false;
+  const version = data.model.version ? ` ${data.model.version}` : "";
+  status(`${s.tags.length} tag(s) over their threshold; model ${data.model.name}${version} (${data.model.id})`);
+  const first = document.querySelector("#tags .chip");
+  if (first) first.focus();
 }
 
 function chip(item, kind) {
@@ -275,26 +284,91 @@ function unsaved() {
 
 let saving = false;
 
-async function save() {
-  if (!current || saving) return;
+async function save(finish) {
+  // Outside the queue every save finishes the article (as it always did); in the queue
+  // Ctrl+S keeps the lease and "Done, next" (finish) finishes it, decided or not.
+  if (!current || saving) return false;
   const decisions = unsaved();
-  if (!decisions.length) {
+  const done = !queue || finish === true;
+  if (!decisions.length && !(queue && finish)) {
     status(current.saved.size ? "nothing new to save" : "nothing decided yet", current.saved.size ? "" : "error");
-    return;
+    return false;
   }
-  if (!token()) { status("enter your editor token to save", "error"); $("token").focus(); return; }
+  if (!token()) { status("enter your editor token to save", "error"); $("token").focus(); return false; }
   saving = true; // Ctrl+S twice in a row must not post the same decisions twice
   try {
+    const which = queue ? { article_id: current.article.id } : { article: current.article };
     const data = await call("POST", "/feedback", {
-      article: current.article, suggestions: current.suggestions, decisions, done: true,
+      ...which, suggestions: current.suggestions, decisions, done,
     });
     for (const d of decisions) {
       const key = d.kind + ":" + d.label;
       if (d.action === "undo") current.saved.delete(key); else current.saved.set(key, d.action);
     }
     status(`Saved ${data.decisions.length} decision(s) for ${data.article_id} as ${data.editor}`, "ok");
-  } catch (e) { status("not saved: " + e.message, "error"); }
+    return true;
+  } catch (e) { status("not saved: " + e.message, "error"); return false; }
   finally { saving = false; }
+}
+
+// -- the review queue: the page opens on the editor's next article when one waits --------
+
+let queue = null; // {lease, skipped: [article ids], timer}
+let editorName = null;
+
+function showCounts(c) {
+  const mine = (c.editors || {})[editorName] || { done: 0, leased: 0 };
+  $("queue-bar").textContent = `Review queue: ${c.waiting} waiting · ${c.leased} leased · ${c.done} done`
+    + (editorName ? ` · ${editorName}: ${mine.done} done` : "");
+  $("queue-bar").hidden = false;
+}
+
+function leaveQueue(message) {
+  if (queue) clearInterval(queue.timer);
+  queue = null;
+  $("queue-article").hidden = true;
+  $("input").hidden = false;
+  if (message) { $("result").hidden = true; current = null; status(message); }
+}
+
+async function nextInQueue(skip) {
+  if (!token() || !editorName) return false;
+  const skipped = queue ? queue.skipped : [];
+  if (skip && queue) skipped.push(queue.lease.article_id);
+  let data;
+  try { data = await call("POST", "/queue/next", { skip: skipped, top_k: 8 }); }
+  catch (e) { status("review queue: " + e.message, "error"); return false; }
+  showCounts(data.counts);
+  if (!data.article) {
+    leaveQueue(queue ? "the review queue is empty: nothing else waits for you" : "");
+    return false;
+  }
+  if (queue) clearInterval(queue.timer);
+  const every = Math.max(5, data.lease.seconds / 3) * 1000;
+  queue = { lease: data.lease, skipped, timer: setInterval(renewLease, every) };
+  $("input").hidden = true;
+  $("queue-article").hidden = false;
+  $("q-title").textContent = data.article.title;
+  $("q-body").textContent = data.article.body;
+  const { id, title, body } = data.article;
+  show({ id, title, body }, data);
+  return true;
+}
+
+async function renewLease() {
+  if (!queue) return;
+  try { await call("POST", `/queue/${encodeURIComponent(queue.lease.article_id)}/renew`); }
+  catch (e) { status("lease lost: " + e.message, "error"); }
+}
+
+async function finishAndNext() {
+  if (!queue) return;
+  if (await save(true)) await nextInQueue(false);
+}
+
+function typing(event) {
+  const tag = event.target && event.target.tagName;
+  return tag === "INPUT" || tag === "TEXTAREA";
 }
 
 function loadFile(event) {
@@ -326,12 +400,14 @@ function loadFile(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("token").value = localStorage.getItem("tagger-token") || "";
-  $("token").addEventListener("change", whoami);
+  $("token").addEventListener("change", () => whoami().then(() => nextInQueue(false)));
+  $("queue-next").addEventListener("click", finishAndNext);
+  $("queue-skip").addEventListener("click", () => nextInQueue(true));
   $("suggest").addEventListener("click", suggest);
   $("add").addEventListener("click", addTag);
   $("add-tag").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); addTag(); } });
   $("add-tag").addEventListener("input", completeTag);
-  $("save").addEventListener("click", save);
+  $("save").addEventListener("click", () => save());
   $("file").addEventListener("change", loadFile);
   const textChanged = () => {
     if ($("article-id").dataset.auto) { $("article-id").value = ""; delete $("article-id").dataset.auto; }
@@ -340,9 +416,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("body").addEventListener("input", textChanged);
   $("article-id").addEventListener("input", () => { delete $("article-id").dataset.auto; });
   document.addEventListener("keydown", (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); suggest(); }
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); if (queue) finishAndNext(); else suggest(); }
     if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); save(); }
+    if (queue && !typing(e) && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      if (e.key === "n") { e.preventDefault(); finishAndNext(); }
+      if (e.key === "s") { e.preventDefault(); nextInQueue(true); }
+    }
   });
   loadLabels();
-  whoami();
+  whoami().then(() => nextInQueue(false));
 });
