@@ -47,11 +47,21 @@ def test_the_page_opens_on_the_queue_and_works_it_by_keyboard(live_server, load_
             first = chips.nth(0).get_attribute("data-label")
             second = chips.nth(1).get_attribute("data-label")
             page.keyboard.press("a")  # accept the first
+            state = "data-state"
+            expect(page.locator(f'#tags .chip[data-label="{first}"]')).to_have_attribute(
+                state, "accepted"
+            )
             page.keyboard.press("ArrowRight")
             page.keyboard.press("r")  # reject the second
+            expect(page.locator(f'#tags .chip[data-label="{second}"]')).to_have_attribute(
+                state, "rejected"
+            )
             page.keyboard.press("+")
             page.keyboard.type("queue tag")
             page.keyboard.press("Enter")  # add one
+            expect(page.locator('#tags .chip[data-label="queue tag"]')).to_have_attribute(
+                state, "added"
+            )
             page.keyboard.press("Control+Enter")  # done: save and open the next
             expect(page.locator("#q-title")).to_have_text(articles[1].title)
             expect(page.locator("#queue-bar")).to_contain_text(

@@ -331,8 +331,15 @@ function leaveQueue(message) {
   if (message) { $("result").hidden = true; current = null; status(message); }
 }
 
+let asking = false; // one /queue/next at a time (a token's change event may fire twice)
+
 async function nextInQueue(skip) {
-  if (!token() || !editorName) return false;
+  if (!token() || !editorName || asking) return false;
+  asking = true;
+  try { return await askQueue(skip); } finally { asking = false; }
+}
+
+async function askQueue(skip) {
   const skipped = queue ? queue.skipped : [];
   if (skip && queue) skipped.push(queue.lease.article_id);
   let data;
@@ -342,6 +349,10 @@ async function nextInQueue(skip) {
   if (!data.article) {
     leaveQueue(queue ? "the review queue is empty: nothing else waits for you" : "");
     return false;
+  }
+  if (queue && !skip && current && current.article.id === data.article.id) {
+    queue.lease = data.lease; // the article on screen, renewed: keep what was decided
+    return true;
   }
   if (queue) clearInterval(queue.timer);
   const every = Math.max(5, data.lease.seconds / 3) * 1000;
@@ -400,7 +411,12 @@ function loadFile(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("token").value = localStorage.getItem("tagger-token") || "";
-  $("token").addEventListener("change", () => whoami().then(() => nextInQueue(false)));
+  let checked = null; // the token last signed in with (change fires again on blur)
+  $("token").addEventListener("change", () => {
+    if (token() === checked) return;
+    checked = token();
+    whoami().then(() => nextInQueue(false));
+  });
   $("queue-next").addEventListener("click", finishAndNext);
   $("queue-skip").addEventListener("click", () => nextInQueue(true));
   $("suggest").addEventListener("click", suggest);
@@ -424,5 +440,6 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   loadLabels();
+  checked = token();
   whoami().then(() => nextInQueue(false));
 });
