@@ -25,7 +25,6 @@ import os
 import random
 import secrets
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serve_load import free_port, percentile, stop_server, wait_for
-
-from tagger.corpus.readers import read_corpus
+from serve_load import percentile, sample_articles, start_serve, stop_server, wait_for
 
 
 class Log:
@@ -178,38 +175,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
 
-    pool = list(read_corpus(args.corpus, args.format))
-    random.Random(0).shuffle(pool)
-    articles = [
-        {"id": a.id, "title": a.title, "body": a.body[:4000]} for a in pool[: args.articles]
-    ]
+    articles = sample_articles(args.corpus, args.format, args.articles, 4000)
     work = Path(tempfile.mkdtemp(prefix="queue-load-"))
     db = work / "feedback.db"
     tokens = {f"editor{i}": secrets.token_urlsafe(24) for i in range(args.editors)}
     tokens["cms"] = secrets.token_urlsafe(24)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TAGGER_TOKENS": ",".join(f"{e}:{t}" for e, t in tokens.items())}
-    command = [
-        str(Path(sys.executable).with_name("tagger")),
-        "serve",
-        "--model",
-        str(args.model),
-        "--db",
-        str(db),
-        "--port",
-        str(port),
-        "--lease",
-        str(args.lease),
-        "--workers",
-        str(args.workers),
-        "--suggest-rate",
-        "0",
-        "--feedback-rate",
-        "0",
-    ]
-    log_file = (work / "server.log").open("w")
-    server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    options = ["--lease", str(args.lease), "--workers", str(args.workers)]
+    options += ["--suggest-rate", "0", "--feedback-rate", "0"]
+    server, log_file, url = start_serve(args.model, db, options, tokens)
     log = Log()
     try:
         wait_for(url, server)

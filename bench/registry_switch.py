@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serve_load import free_port, percentile, stop_server, wait_for
+from serve_load import percentile, start_serve, stop_server, wait_for
 
 from tagger.api import Tagger, TrainConfig
 from tagger.classify import ModelConfig
@@ -96,32 +95,12 @@ def main() -> None:
     }
     assert facts["v1"][0] != facts["v2"][0], "the two versions must differ"
     articles = [{"title": a.title, "body": a.body[:4000]} for a in pool]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        str(Path(sys.executable).with_name("tagger")),
-        "serve",
-        "--model",
-        str(registry.path),
-        "--db",
-        str(work / "feedback.db"),
-        "--port",
-        str(port),
-        "--watch-interval",
-        str(args.watch_interval),
-        "--workers",
-        str(args.workers),
-        "--suggest-rate",
-        "0",
-        # 20 clients at once: queue every request rather than answer 503 (a refusal is a
-        # failed request here)
-        "--model-queue",
-        str(args.clients * 2),
-        "--max-in-flight",
-        str(args.clients * 4),
-    ]
-    log = (work / "server.log").open("w")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    options = ["--watch-interval", str(args.watch_interval), "--workers", str(args.workers)]
+    # 20 clients at once: queue every request rather than answer 503 (a refusal is a
+    # failed request here)
+    options += ["--suggest-rate", "0", "--model-queue", str(args.clients * 2)]
+    options += ["--max-in-flight", str(args.clients * 4)]
+    server, log, url = start_serve(registry.path, work / "feedback.db", options)
     records: list[dict[str, Any]] = []
     switches: list[tuple[float, str]] = []
     try:

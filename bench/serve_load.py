@@ -138,6 +138,30 @@ def stop_server(process: subprocess.Popen, log: Any, grace: float = 30) -> None:
     log.close()
 
 
+def sample_articles(corpus: list[str], fmt: str, n: int, chars: int) -> list[dict[str, Any]]:
+    """Up to `n` articles of the corpus in a fixed random order, bodies cut to `chars`."""
+    pool = list(read_corpus(corpus, fmt))
+    random.Random(0).shuffle(pool)
+    return [{"id": a.id, "title": a.title, "body": a.body[:chars]} for a in pool[:n]]
+
+
+def start_serve(
+    model: Path, db: Path, options: list[str], tokens: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, Any, str]:
+    """The real `tagger serve` on 127.0.0.1 and a free port, its log beside the database:
+    (process, log file, url). `tokens` (editor -> token) go in TAGGER_TOKENS."""
+    port = free_port()
+    env = dict(os.environ)
+    if tokens:
+        env["TAGGER_TOKENS"] = ",".join(f"{e}:{t}" for e, t in tokens.items())
+    tagger = Path(sys.executable).with_name("tagger")
+    command = [str(tagger), "serve", "--model", str(model), "--db", str(db)]
+    command += ["--host", "127.0.0.1", "--port", str(port), *options]
+    log = (db.parent / "server.log").open("w")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return process, log, f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("corpus", nargs="+", help="articles to send (any readable format)")
@@ -150,37 +174,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
 
-    pool = list(read_corpus(args.corpus, args.format))
-    random.Random(0).shuffle(pool)
-    articles = [
-        {"id": a.id, "title": a.title, "body": a.body[:5000]} for a in pool[: args.articles]
-    ]
+    articles = sample_articles(args.corpus, args.format, args.articles, 5000)
     work = Path(tempfile.mkdtemp(prefix="serve-load-"))
     db = work / "feedback.db"
     tokens = {f"editor{i}": secrets.token_urlsafe(24) for i in range(args.clients)}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TAGGER_TOKENS": ",".join(f"{e}:{t}" for e, t in tokens.items())}
-    tagger = Path(sys.executable).with_name("tagger")
-    command = [
-        str(tagger),
-        "serve",
-        "--model",
-        str(args.model),
-        "--db",
-        str(db),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        # every client is 127.0.0.1 and /suggest goes without a token: one rate bucket
-        "--suggest-rate",
-        "0",
-        "--feedback-rate",
-        "0",
-    ]
-    log = (work / "server.log").open("w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # every client is 127.0.0.1 and /suggest goes without a token: one rate bucket
+    options = ["--suggest-rate", "0", "--feedback-rate", "0"]
+    server, log, url = start_serve(args.model, db, options, tokens)
     try:
         wait_for(url, server)
         stats = Stats()
