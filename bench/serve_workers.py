@@ -1,15 +1,23 @@
 """`tagger serve --workers 2` against `--workers 1` on loopback, in the same run.
 
     python bench/serve_workers.py ../shared/data/bbc --format folders [--model M]
-        [--clients 8] [--seconds 30] [--batch 8]
+        [--clients 16] [--seconds 30] [--batch 8]
 
-For each worker count: start the real command (rate limits off, a fresh store), let
---clients clients (in a separate process, so the load generator's CPU is not the
-server's event loop) post /suggest batches and, after each, one /feedback with the
-decisions on its first article, for --seconds; then stop the server and count the
-decisions in the store against those acknowledged. Reports /suggest throughput of each,
-their ratio (target >= 1.6x on 2 cores) and lost decisions (target 0). BLAS runs one
-thread a process in both runs. Without --model it trains a model on the corpus first.
+For each worker count: start the real command (rate limits off, a model queue as long
+as the clients, a fresh store, JSON access log) and wait until every worker serves; then
+--clients kept-alive connections (a separate process, the light `serve_load.RawHTTP`
+client: request bodies encoded before the clock starts, answers read by their length,
+only the JSON needed for the decisions parsed) post /suggest batches and, after each,
+one /feedback with decisions on its first article, for --seconds. Then the server stops
+and the decisions in the store are counted against those acknowledged.
+
+Reported for each: /suggest batches a second (wall clock), the CPU seconds the server
+(supervisor and workers) and the load generator used in that window, the server's
+cores in use (CPU seconds / wall seconds), batches per server CPU second, and how the
+requests spread over the worker processes (access log). The ratio of throughputs is the
+figure (target >= 1.6x on 2 cores, 0 lost decisions); the CPU figures say why when the
+machine is shared: a second worker can only add the CPU the machine gives it.
+BLAS runs one thread a process in both runs. Without --model it trains a model first.
 """
 
 from __future__ import annotations
@@ -20,12 +28,14 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import secrets
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,65 +43,94 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_load import free_port, percentile, stop_server, wait_for
+from serve_load import RawHTTP, free_port, percentile, stop_server, tree_cpu_seconds, wait_for
 from serve_overload import bench_articles, train_model
 
 
 async def client(
     number: int,
-    url: str,
+    port: int,
     token: str,
-    articles: list[dict[str, Any]],
-    size: int,
+    bodies: list[tuple[bytes, dict[str, Any]]],
     stop_at: float,
     out: dict[str, Any],
 ) -> None:
     rng = random.Random(number)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-        while time.monotonic() < stop_at:
-            chosen = rng.sample(articles, size)
-            start = time.perf_counter()
-            response = await http.post("/suggest", json={"articles": chosen, "explain": True})
-            out["latency"].append(time.perf_counter() - start)
-            if response.status_code != 200:
-                out["errors"].append(response.status_code)
-                continue
-            out["suggested"] += 1
-            suggestion = response.json()["suggestions"][0]
-            decisions = [{"action": "add", "label": f"bench-{number}-{rng.randrange(20)}"}]
-            if suggestion.get("section"):
-                decisions.append(
-                    {"action": "accept", "kind": "section", "label": suggestion["section"]["label"]}
-                )
-            body = {"article": chosen[0], "suggestions": suggestion, "decisions": decisions}
-            answer = await http.post("/feedback", json=body, headers=headers)
-            if answer.status_code == 201:
-                out["acknowledged"] += len(answer.json()["decisions"])
-            else:
-                out["errors"].append(answer.status_code)
+    http = RawHTTP("127.0.0.1", port)
+    auth = {"Authorization": f"Bearer {token}"}
+    while time.monotonic() < stop_at:
+        body, first = bodies[rng.randrange(len(bodies))]
+        start = time.perf_counter()
+        try:
+            status, data = await http.request("POST", "/suggest", body)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            out["errors"].append(type(exc).__name__)
+            continue
+        out["latency"].append(time.perf_counter() - start)
+        if status != 200:
+            out["errors"].append(status)
+            continue
+        out["suggested"] += 1
+        suggestion = json.loads(data)["suggestions"][0]
+        decisions = [{"action": "add", "label": f"bench-{number}-{rng.randrange(20)}"}]
+        if suggestion.get("section"):
+            decisions.append(
+                {"action": "accept", "kind": "section", "label": suggestion["section"]["label"]}
+            )
+        payload = json.dumps({"article": first, "suggestions": suggestion, "decisions": decisions})
+        try:
+            status, data = await http.request("POST", "/feedback", payload.encode(), auth)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            out["errors"].append(f"feedback {type(exc).__name__}")
+            continue
+        if status == 201:
+            out["acknowledged"] += len(json.loads(data)["decisions"])
+        else:
+            out["errors"].append(f"feedback {status}")
+    await http.close()
 
 
-def load(url: str, tokens: list[str], articles: list[dict[str, Any]], args: Any, queue: Any):
+def load(port: int, tokens: list[str], bodies: list[Any], args: Any, queue: Any) -> None:
     """In its own process: every client for --seconds; the totals to `queue`."""
     out: dict[str, Any] = {"latency": [], "errors": [], "suggested": 0, "acknowledged": 0}
     stop_at = time.monotonic() + args.seconds
 
     async def run() -> None:
         await asyncio.gather(
-            *(
-                client(i, url, tokens[i], articles, args.batch, stop_at, out)
-                for i in range(args.clients)
-            )
+            *(client(i, port, tokens[i], bodies, stop_at, out) for i in range(args.clients))
         )
 
+    cpu = os.times()
     start = time.perf_counter()
     asyncio.run(run())
     out["seconds"] = time.perf_counter() - start
+    after = os.times()
+    out["client_cpu"] = after.user - cpu.user + after.system - cpu.system
     queue.put(out)
 
 
-def measure(workers: int, model: Path, articles: list[dict[str, Any]], args: Any) -> dict:
+def wait_for_workers(url: str, workers: int, seconds: float = 180) -> None:
+    """Until /metrics shows a model loaded in every worker (one pid label each)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text = httpx.get(url + "/metrics", timeout=10).text
+        pids = set(re.findall(r'tagger_model_info\{[^}]*pid="(\d+)"', text))
+        if workers == 1 or len(pids) >= workers:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"not all {workers} workers came up")
+
+
+def spread(log: Path) -> list[int]:
+    """/suggest requests a worker process served (JSON access log), largest first."""
+    pids: Counter[int] = Counter()
+    for line in log.read_text().splitlines():
+        if '"access"' in line and '"/suggest"' in line:
+            pids[json.loads(line)["pid"]] += 1
+    return sorted(pids.values(), reverse=True)
+
+
+def measure(workers: int, model: Path, bodies: list[Any], args: Any) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"serve-workers-{workers}-"))
     db = work / "feedback.db"
     tokens = [secrets.token_urlsafe(24) for _ in range(args.clients)]
@@ -119,19 +158,24 @@ def measure(workers: int, model: Path, articles: list[dict[str, Any]], args: Any
         "0",
         "--feedback-rate",
         "0",
+        "--model-queue",  # every client may wait for model work: throughput, not refusals
+        str(args.clients),
+        "--log-format",
+        "json",
     ]
     log = (work / "server.log").open("w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(url, server)
-        with httpx.Client(base_url=url, timeout=60) as http:  # warm every worker up
-            for _ in range(4 * workers):
-                httpx.post(url + "/suggest", json={"articles": articles[: args.batch]})
-            assert http.get("/health").status_code == 200
+        wait_for_workers(url, workers)
+        for _ in range(4 * workers):  # warm every worker up (new connections)
+            httpx.post(url + "/suggest", content=bodies[0][0], timeout=60)
         queue: multiprocessing.Queue = multiprocessing.Queue()
-        process = multiprocessing.Process(target=load, args=(url, tokens, articles, args, queue))
+        process = multiprocessing.Process(target=load, args=(port, tokens, bodies, args, queue))
+        server_cpu = tree_cpu_seconds(server.pid)
         process.start()
         out = queue.get(timeout=args.seconds + 300)
+        out["server_cpu"] = tree_cpu_seconds(server.pid) - server_cpu
         process.join(60)
     finally:
         stop_server(server, log, grace=60)
@@ -139,8 +183,12 @@ def measure(workers: int, model: Path, articles: list[dict[str, Any]], args: Any
         stored = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     out["stored"] = stored
     out["throughput"] = out["suggested"] / out["seconds"]
+    out["server_cores"] = out["server_cpu"] / out["seconds"]
+    out["per_server_cpu_second"] = out["suggested"] / max(out["server_cpu"], 1e-9)
+    out["spread"] = spread(work / "server.log")
     out["p50_ms"] = percentile(out["latency"], 50) * 1000
     out["p95_ms"] = percentile(out["latency"], 95) * 1000
+    out["errors"] = dict(Counter(map(str, out["errors"])))
     del out["latency"]
     return out
 
@@ -150,7 +198,7 @@ def main() -> None:
     parser.add_argument("corpus", nargs="+")
     parser.add_argument("--format", default="auto")
     parser.add_argument("--model", type=Path)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=16, help="kept-alive connections")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--chars", type=int, default=4000)
@@ -161,21 +209,40 @@ def main() -> None:
         args.corpus, args.format, Path(tempfile.mkdtemp(prefix="serve-workers-")) / "model"
     )
     articles = bench_articles(args.corpus, args.format, args.chars)
+    rng = random.Random(0)
+    bodies = []
+    for _ in range(200):  # encoded once: the clients' CPU is not the server's
+        chosen = rng.sample(articles, args.batch)
+        bodies.append((json.dumps({"articles": chosen, "explain": True}).encode(), chosen[0]))
+    print(f"load average before: {os.getloadavg()}", flush=True)
     results: dict[str, Any] = {}
     for workers in (1, 2):
-        out = measure(workers, model, articles, args)
+        out = measure(workers, model, bodies, args)
         results[f"workers_{workers}"] = out
         print(
             f"--workers {workers}: {out['throughput']:.2f} /suggest batches/s "
-            f"(p50 {out['p50_ms']:.0f} ms, p95 {out['p95_ms']:.0f} ms), errors "
-            f"{len(out['errors'])}, decisions acknowledged {out['acknowledged']}, "
+            f"(p50 {out['p50_ms']:.0f} ms, p95 {out['p95_ms']:.0f} ms); server CPU "
+            f"{out['server_cpu']:.1f} s = {out['server_cores']:.2f} cores, "
+            f"{out['per_server_cpu_second']:.2f} batches per server CPU s; load generator CPU "
+            f"{out['client_cpu']:.1f} s; requests per worker {out['spread']}; errors "
+            f"{out['errors'] or 0}; decisions acknowledged {out['acknowledged']}, "
             f"stored {out['stored']}",
             flush=True,
         )
     ratio = results["workers_2"]["throughput"] / results["workers_1"]["throughput"]
     lost = sum(max(0, r["acknowledged"] - r["stored"]) for r in results.values())
-    print(f"throughput ratio --workers 2 / --workers 1: {ratio:.2f}x; lost decisions: {lost}")
-    results.update(ratio=ratio, lost=lost, cores=os.cpu_count())
+    cores = results["workers_2"]["server_cores"] / results["workers_1"]["server_cores"]
+    per_cpu = (
+        results["workers_2"]["per_server_cpu_second"]
+        / results["workers_1"]["per_server_cpu_second"]
+    )
+    print(
+        f"throughput ratio --workers 2 / --workers 1: {ratio:.2f}x (server cores in use "
+        f"{cores:.2f}x, batches per server CPU second {per_cpu:.2f}x); lost decisions: {lost}; "
+        f"load average after: {os.getloadavg()}"
+    )
+    results.update(ratio=ratio, cores_ratio=cores, per_cpu_ratio=per_cpu, lost=lost)
+    results.update(cpu_count=os.cpu_count())
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if ratio < 1.6 or lost:

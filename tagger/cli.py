@@ -737,10 +737,11 @@ def evaluate(
 
 @app.command()
 def info(model: Annotated[Path, typer.Argument(help="Bundle folder.")]) -> None:
-    """Show a bundle's manifest after verifying it as loading does (nothing in it runs)."""
-    from tagger.api import Tagger
+    """Show a bundle's manifest after verifying it (schema, signature, checksums, model id)
+    without loading the model."""
+    from tagger.model_bundle import verified_manifest
 
-    typer.echo(json.dumps(Tagger.load(model).manifest, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(verified_manifest(model), indent=2, ensure_ascii=False))
 
 
 @corpus_app.command("stats")
@@ -1206,21 +1207,24 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
     import uvicorn
 
     from tagger.feedback.store import open_store
+    from tagger.server.workers import ReusePortWorkers
 
     check(config)  # a bad bundle is refused here, with one line, before any worker starts
     open_store(config.db).close()
     _warn_without_tokens(config)
     metrics_dir = tempfile.mkdtemp(prefix="tagger-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    config.shared_rates = os.path.join(metrics_dir, "rates.sqlite")  # one rate per client
     os.environ[env_name] = config.to_env()
     try:
-        uvicorn.run(
+        settings = uvicorn.Config(
             "tagger.server.app:app_from_env",
             factory=True,
             workers=config.workers,
             timeout_worker_healthcheck=120,
             **options,
         )
+        ReusePortWorkers(settings).run()  # a socket each: connections spread over workers
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

@@ -175,11 +175,34 @@ def check_manifest(
             raise BundleError(
                 f"{where}: field '{key}' does not match the model files; refusing the bundle"
             )
+    check_model_id(Path(path), manifest)
+
+
+def check_model_id(path: Path, manifest: dict[str, Any]) -> None:
+    """The manifest's model id must be that of its name, corpus and config."""
+    from tagger.bundle import MANIFEST
+
     if manifest.get("model_id") != model_id(manifest):
         raise BundleError(
-            f"{where}: field 'model_id' is not the id of the bundle's name, corpus and "
-            "config; refusing the bundle"
+            f"{Path(path) / MANIFEST}: field 'model_id' is not the id of the bundle's name, "
+            "corpus and config; refusing the bundle"
         )
+
+
+def verified_manifest(path: str | Path) -> dict[str, Any]:
+    """A bundle's manifest, checked as loading checks it but without parsing the model:
+    schema, signature, every file's checksum (and no file beyond those listed), model
+    id. Only `Tagger.load`, which parses the model files, also compares the manifest's
+    copies of labels, thresholds and metrics with them. A registry (`tagger.registry`):
+    its current version."""
+    from tagger.bundle import read_manifest, verify_files
+    from tagger.registry import registry_target
+
+    folder, _version = registry_target(Path(path))
+    manifest = read_manifest(folder)
+    verify_files(folder, manifest)
+    check_model_id(folder, manifest)
+    return manifest
 
 
 def _memory_lines(m: dict[str, Any]) -> list[str]:

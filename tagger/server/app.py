@@ -84,6 +84,9 @@ class ServerConfig:
     suggest_burst: int = 60
     feedback_rate: float = 1200.0
     feedback_burst: int = 120
+    # with --workers N: the SQLite file the workers keep their rate buckets in (one rate
+    # per client however many workers it reaches); None: each process keeps its own
+    shared_rates: str | None = None
     body_timeout: float = 30.0  # seconds to receive a request body (408 beyond)
     max_batch_chars: int = 1_000_000  # title + body characters per /suggest request
     entity_chars: int = 200_000  # characters per request that entity extraction may read
@@ -357,6 +360,7 @@ def create_app(
         },
         max_body=config.max_body,
         group_limits={"suggest": config.model_queue},
+        shared_rates=config.shared_rates,
     )
     app.add_middleware(AdmissionControl, limits=admission, tokens=tokens, on_reject=metrics.reject)
     app.add_middleware(HostAllowlist, allowed=config.hosts)
@@ -731,14 +735,12 @@ def load_model(config: ServerConfig) -> Any:
 
 
 def check_bundle(config: ServerConfig) -> None:
-    """Verify the bundle's manifest and checksums (nothing is loaded)."""
-    from tagger.bundle import read_manifest, verify_files
-    from tagger.registry import registry_target
+    """Verify the bundle's manifest, checksums and model id (nothing is loaded)."""
+    from tagger.model_bundle import verified_manifest
 
     if config.model is None:
         raise ConfigError("no model given")
-    folder, _version = registry_target(config.model)
-    verify_files(folder, read_manifest(folder))
+    verified_manifest(config.model)
 
 
 DOCS_PAGE = """<!doctype html>

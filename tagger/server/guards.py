@@ -13,6 +13,7 @@ import hmac
 import json
 import math
 import re
+import sqlite3
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -171,8 +172,19 @@ class Rate:
         return self.per_minute > 0
 
 
+def refill(rate: Rate, level: float, at: float, now: float) -> tuple[float, float]:
+    """One request against a token bucket holding `level` at time `at`: (the level it
+    leaves, 0 when the request may go ahead else the seconds until it would)."""
+    per_second = rate.per_minute / 60.0
+    level = min(float(rate.burst), level + max(0.0, now - at) * per_second)
+    if level >= 1.0:
+        return level - 1.0, 0.0
+    return level, (1.0 - level) / per_second
+
+
 class RateLimiter:
-    """Token buckets per (client, group); the oldest clients are forgotten beyond a bound."""
+    """Token buckets per (client, group) in this process; the oldest clients are
+    forgotten beyond a bound."""
 
     def __init__(self, rates: Mapping[str, Rate], max_clients: int = 10_000) -> None:
         self.rates = dict(rates)
@@ -185,19 +197,92 @@ class RateLimiter:
         if rate is None or not rate.enabled:
             return 0.0
         now = time.monotonic() if now is None else now
-        per_second = rate.per_minute / 60.0
         key = (group, client)
         level, at = self.buckets.pop(key, (float(rate.burst), now))
-        level = min(float(rate.burst), level + (now - at) * per_second)
-        if level >= 1.0:
-            self.buckets[key] = (level - 1.0, now)
-            wait = 0.0
-        else:
-            self.buckets[key] = (level, now)
-            wait = (1.0 - level) / per_second
+        level, wait = refill(rate, level, at, now)
+        self.buckets[key] = (level, now)
         while len(self.buckets) > self.max_clients:
             self.buckets.popitem(last=False)
         return wait
+
+
+class SharedRateLimiter(RateLimiter):
+    """The same token buckets kept in a SQLite file that every worker process of one
+    `tagger serve --workers N` opens, so a client's rate is one rate however many
+    workers its connections reach.
+
+    Each request is one short write transaction (WAL, no fsync: the file lives in the
+    run's temporary folder and means nothing after it), tens of microseconds; the
+    buckets' times are CLOCK_MONOTONIC, the same in every process of the machine. If the
+    file cannot be used the process falls back to its own buckets (logged once) rather
+    than refusing or failing requests.
+    """
+
+    EVICT_EVERY = 256
+
+    def __init__(self, rates: Mapping[str, Rate], path: str, max_clients: int = 10_000) -> None:
+        super().__init__(rates, max_clients)
+        self.path = path
+        self.takes = 0
+        self.failed = False
+        # one connection, used from the event loop thread only
+        self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS buckets (grp TEXT NOT NULL, client TEXT NOT NULL, "
+            "level REAL NOT NULL, at REAL NOT NULL, PRIMARY KEY (grp, client)) WITHOUT ROWID"
+        )
+        self.db.execute("CREATE INDEX IF NOT EXISTS buckets_at ON buckets (at)")
+
+    def take(self, group: str, client: str, now: float | None = None) -> float:
+        rate = self.rates.get(group)
+        if rate is None or not rate.enabled:
+            return 0.0
+        if self.failed:
+            return super().take(group, client, now)
+        now = time.monotonic() if now is None else now
+        try:
+            return self._take(rate, group, client, now)
+        except sqlite3.Error as exc:
+            import logging
+
+            logging.getLogger("uvicorn.error").error(
+                "rate limits: %s unusable (%s); this worker keeps its own from now on",
+                self.path,
+                exc,
+            )
+            self.failed = True
+            if self.db.in_transaction:
+                self.db.rollback()
+            return super().take(group, client, now)
+
+    def _take(self, rate: Rate, group: str, client: str, now: float) -> float:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.db.execute(
+                "SELECT level, at FROM buckets WHERE grp = ? AND client = ?", (group, client)
+            ).fetchone()
+            level, wait = refill(rate, *(row or (float(rate.burst), now)), now)
+            self.db.execute(
+                "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?)", (group, client, level, now)
+            )
+            self.takes += 1
+            if self.takes % self.EVICT_EVERY == 0:
+                self.db.execute(
+                    "DELETE FROM buckets WHERE (grp, client) IN (SELECT grp, client FROM "
+                    "buckets ORDER BY at LIMIT max(0, (SELECT COUNT(*) FROM buckets) - ?))",
+                    (self.max_clients,),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.rollback()
+            raise
+        return wait
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def bearer_token(scope: Scope) -> str:
@@ -226,6 +311,8 @@ class Admission:
     group_limits: Mapping[str, int] | None = None
     drain_seconds: float = 5.0
     max_body: int = 2_000_000
+    # a SQLite file the workers of one `tagger serve --workers N` share their rates in
+    shared_rates: str | None = None
 
 
 class AdmissionControl:
@@ -245,7 +332,11 @@ class AdmissionControl:
         self.app = app
         self.limits = limits
         self.tokens = tokens
-        self.limiter = RateLimiter(limits.rates or {})
+        self.limiter = (
+            SharedRateLimiter(limits.rates or {}, limits.shared_rates)
+            if limits.shared_rates
+            else RateLimiter(limits.rates or {})
+        )
         self.in_flight = 0
         self.group_in_flight: Counter[str] = Counter()
         self.on_reject = on_reject or (lambda _reason: None)

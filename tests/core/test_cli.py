@@ -415,6 +415,25 @@ def test_info_prints_the_verified_manifest(
     assert manifest == json.loads((cli_bundle / "manifest.json").read_text())
 
 
+def test_info_reads_the_manifest_without_loading_the_model(
+    cli_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tagger.bundle
+    from tagger.api import Tagger
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        pytest.fail("info loaded the model")
+
+    monkeypatch.setattr(tagger.bundle, "read_arrays", refuse)
+    monkeypatch.setattr(Tagger, "load", refuse)
+    result = run(["info", cli_bundle])
+    assert result.exit_code == 0, result.output
+    assert (
+        json.loads(result.stdout)["model_id"]
+        == json.loads((cli_bundle / "manifest.json").read_text())["model_id"]
+    )
+
+
 def test_corpus_stats(corpus_files: dict[str, Path], tmp_path: Path) -> None:
     result = run(["corpus", "stats", corpus_files["train"], "--json"])
     assert result.exit_code == 0

@@ -94,13 +94,19 @@ def npy_header(shape: tuple[int, ...], descr: str = "<f8") -> bytes:
     return buffer.getvalue()
 
 
-def refused_everywhere(path: Path, article: Path, message: str) -> None:
-    """The API, `info`, `predict` and `evaluate` all refuse, in one line, exit 2."""
+def refused_everywhere(path: Path, article: Path, message: str, *, in_model: bool = False) -> None:
+    """The API, `predict` and `evaluate` all refuse, in one line, exit 2; so does `info`,
+    unless the harm is inside a model file (`in_model`): info parses none of them (it
+    checks the manifest, checksums and model id) and prints the manifest."""
     with pytest.raises(BundleError, match=message):
         Tagger.load(path)
     runner = CliRunner()
+    info = runner.invoke(app, ["info", str(path)])
+    if in_model:
+        assert info.exit_code == 0, info.output
+        assert json.loads(info.stdout) == json.loads((path / "manifest.json").read_text())
     for args in (
-        ["info", path],
+        *([] if in_model else [["info", path]]),
         ["predict", "--model", path, "--no-entities", article],
         ["evaluate", "--model", path, article],
     ):
@@ -141,7 +147,7 @@ def test_a_pickle_in_place_of_an_array_file_runs_nothing(
 ) -> None:
     (bundle / "tags.npz").write_bytes(pickle.dumps(Payload(marker)))
     rehash(bundle)
-    refused_everywhere(bundle, article, r"tags\.npz: not a valid array file")
+    refused_everywhere(bundle, article, r"tags\.npz: not a valid array file", in_model=True)
     assert not marker.exists()
 
 
@@ -152,7 +158,7 @@ def test_an_object_array_inside_the_npz_runs_nothing(
     np.save(buffer, np.array([Payload(marker)], dtype=object), allow_pickle=True)
     replace_member(bundle / "tags.npz", "intercept.npy", buffer.getvalue())
     rehash(bundle)
-    refused_everywhere(bundle, article, "object arrays need pickle")
+    refused_everywhere(bundle, article, "object arrays need pickle", in_model=True)
     assert not marker.exists()
 
 
@@ -235,7 +241,9 @@ def test_an_array_header_claiming_terabytes_is_refused_before_allocating(
     claim = npy_header((1 << 40,)) + b"\0" * 64  # 8 TiB claimed, 64 bytes present
     replace_member(bundle / "tags.npz", "intercept.npy", claim)
     rehash(bundle)
-    refused_everywhere(bundle, article, r"intercept\.npy: claims|header claims shape")
+    refused_everywhere(
+        bundle, article, r"intercept\.npy: claims|header claims shape", in_model=True
+    )
 
 
 def test_an_array_header_larger_than_its_data_allocates_nothing(bundle: Path) -> None:
@@ -267,7 +275,7 @@ def test_a_zip_member_claiming_a_huge_size_is_refused(bundle: Path, article: Pat
     assert pos >= 0
     (bundle / "tags.npz").write_bytes(bytes(data))
     rehash(bundle)
-    refused_everywhere(bundle, article, r"intercept\.npy: claims \d+ bytes")
+    refused_everywhere(bundle, article, r"intercept\.npy: claims \d+ bytes", in_model=True)
 
 
 def test_a_huge_manifest_is_refused_unread(bundle: Path, article: Path) -> None:
@@ -305,7 +313,7 @@ def test_a_sparse_matrix_with_indices_out_of_range_is_refused(bundle: Path, arti
         for name, content in members.items():
             archive.writestr(name, content)
     rehash(bundle)
-    refused_everywhere(bundle, article, "sparse 'coef' is malformed")
+    refused_everywhere(bundle, article, "sparse 'coef' is malformed", in_model=True)
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -323,7 +331,9 @@ def test_a_name_rule_with_its_own_regular_expression_is_refused(
     state["name_rule"]["patterns"][0] = "(a+)+$"
     (bundle / "tags.json").write_text(json.dumps(state))
     rehash(bundle)
-    refused_everywhere(bundle, article, "name_rule.patterns: do not match the tag labels")
+    refused_everywhere(
+        bundle, article, "name_rule.patterns: do not match the tag labels", in_model=True
+    )
 
 
 def test_a_token_pattern_in_the_features_is_refused(bundle: Path, article: Path) -> None:
@@ -331,7 +341,7 @@ def test_a_token_pattern_in_the_features_is_refused(bundle: Path, article: Path)
     state["blocks"]["word"]["token_pattern"] = "(x+x+)+y"
     (bundle / "features.json").write_text(json.dumps(state))
     rehash(bundle)
-    refused_everywhere(bundle, article, "unsupported token pattern")
+    refused_everywhere(bundle, article, "unsupported token pattern", in_model=True)
 
 
 def test_the_untouched_copy_loads(bundle: Path) -> None:

@@ -247,6 +247,41 @@ def test_two_workers_share_the_store_and_reload_without_dropping_requests(
     assert len({line["pid"] for line in access}) >= 2
 
 
+def access_lines(log: Path) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("event") == "access"]
+
+
+def test_two_workers_take_kept_alive_connections_and_share_rate_limits(
+    served: Any, tiny_model: Path
+) -> None:
+    """Each worker accepts on its own SO_REUSEPORT socket, so connections opened together
+    reach both (one shared socket gave them all to one worker), and a client's rate is
+    one rate across the workers (each had its own before)."""
+    url, process = served(
+        tiny_model, "--workers", "2", "--log-format", "json", "--suggest-rate", "30"
+    )
+    wait_healthy(url, process)
+    deadline = time.monotonic() + 90
+    while len({line["pid"] for line in access_lines(served.log)}) < 2:  # both listening
+        assert time.monotonic() < deadline, "the second worker did not come up"
+        httpx.get(url + "/health", timeout=10)
+    clients = [httpx.Client(base_url=url, timeout=30) for _ in range(16)]
+    codes = []
+    started = time.monotonic()
+    for _ in range(5):  # 80 requests from one address on 16 kept-alive connections
+        codes += [c.post("/suggest", json={"article": ARTICLE}).status_code for c in clients]
+    refilled = (time.monotonic() - started) * 30 / 60
+    for c in clients:
+        c.close()
+    assert set(codes) == {200, 429}
+    assert codes.count(200) <= 60 + refilled + 1  # one burst of 60 for both workers
+    process.terminate()
+    process.wait(60)
+    suggest = [line["pid"] for line in access_lines(served.log) if line["path"] == "/suggest"]
+    assert len(set(suggest)) == 2, "every connection went to one worker"
+
+
 def test_compose_file_serves_the_model_and_the_store_from_volumes() -> None:
     yaml = pytest.importorskip("yaml")
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())

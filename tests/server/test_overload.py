@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from server.conftest import TOKENS, GatedModel, LiveServer
 from tagger.server.app import ServerConfig, create_app
-from tagger.server.guards import Rate, RateLimiter
+from tagger.server.guards import Rate, RateLimiter, SharedRateLimiter
 
 ANN = {"Authorization": "Bearer ann-token-0123456789abcdef"}
 BOB = {"Authorization": "Bearer bob-token-0123456789abcdef"}
@@ -117,6 +117,44 @@ def test_the_rate_limiter_refills_and_forgets_old_clients() -> None:
         limiter.take("suggest", client, now=1.0)
     assert len(limiter.buckets) == 3 and ("suggest", "a") not in limiter.buckets
     assert RateLimiter({"suggest": Rate(0, 1)}).take("suggest", "a") == 0.0
+
+
+def test_rate_limiters_on_one_file_share_each_clients_bucket(tmp_path: Path) -> None:
+    """Two workers (two limiters on the same file): one client's requests through both
+    count against one bucket; another client keeps its own."""
+    path = str(tmp_path / "rates.sqlite")
+    first = SharedRateLimiter({"suggest": Rate(60, 2)}, path)
+    second = SharedRateLimiter({"suggest": Rate(60, 2)}, path)
+    assert first.take("suggest", "a", now=0.0) == 0.0
+    assert second.take("suggest", "a", now=0.0) == 0.0
+    assert first.take("suggest", "a", now=0.0) == pytest.approx(1.0)
+    assert second.take("suggest", "a", now=0.5) == pytest.approx(0.5)
+    assert second.take("suggest", "b", now=0.5) == 0.0
+    assert first.take("suggest", "a", now=1.0) == 0.0  # one a second comes back, everywhere
+    assert second.take("suggest", "a", now=1.0) == pytest.approx(1.0)
+    assert first.take("feedback", "a", now=1.0) == 0.0  # no rate for the group: no limit
+    first.close()
+    second.close()
+
+
+def test_the_shared_rate_file_forgets_the_oldest_clients(tmp_path: Path) -> None:
+    limiter = SharedRateLimiter({"suggest": Rate(60, 1)}, str(tmp_path / "r.sqlite"), 3)
+    limiter.EVICT_EVERY = 1
+    for now, client in enumerate("abcde"):
+        limiter.take("suggest", client, now=float(now))
+    rows = limiter.db.execute("SELECT client FROM buckets ORDER BY at").fetchall()
+    assert [r[0] for r in rows] == ["c", "d", "e"]
+    assert limiter.take("suggest", "a", now=5.0) == 0.0  # forgotten: a full bucket again
+    limiter.close()
+
+
+def test_an_unusable_rate_file_falls_back_to_the_process_own_buckets(tmp_path: Path) -> None:
+    limiter = SharedRateLimiter({"suggest": Rate(60, 1)}, str(tmp_path / "r.sqlite"))
+    limiter.db.execute("DROP TABLE buckets")  # the file stops working under the worker
+    assert limiter.take("suggest", "a", now=0.0) == 0.0
+    assert limiter.failed
+    assert limiter.take("suggest", "a", now=0.0) == pytest.approx(1.0)
+    limiter.close()
 
 
 def _read_all(sock: socket.socket, seconds: float) -> bytes:
