@@ -67,6 +67,15 @@ class ModelConfig:
     # A precision policy (tagger.policy: rules mapping tags or vocabulary branches to a
     # precision target), as a dict; None: every tag by `min_precision` or best F1.
     policy: dict[str, Any] | None = None
+    # Easy negatives are sampled: a tag's fit keeps every positive and at most
+    # max(sample_negatives_min, negatives_per_positive x positives) negatives, half the
+    # closest to the centroid of its positives, half a uniform sample of the rest, each
+    # weighing as many negatives as it stands for (see `training_rows`).
+    sample_negatives_min: int = 10_000
+    negatives_per_positive: int = 20
+    # A tag with more training positives than this is cross-validated on fewer folds,
+    # enough for about this many out-of-fold positives (`folds_per_tag`).
+    cv_positives: int = 3000
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -463,8 +472,27 @@ class TagModel:
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return np.asarray((sp.csr_matrix(x) @ self._coef_t()).toarray()) + self.intercept
 
-    def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
+    def predict_proba(self, x: sp.csr_matrix, shortlist: bool = True) -> np.ndarray:
+        """Calibrated probabilities (articles x tags). Above `SHORTLIST_ABOVE` tags, with
+        `shortlist`, only the candidates are scored (`tagger.shortlist`): decisions are
+        those of the full computation, tags that could not be suggested get 0."""
+        stage = self.shortlist() if shortlist else None
+        x = sp.csr_matrix(x)
+        if stage is not None and (x.nnz == 0 or x.data.min() >= 0):
+            return stage.predict_proba(self, x)[0]
         return platt_apply(self.decision(x), self.platt_a, self.platt_b)
+
+    def shortlist(self) -> Any:
+        """The candidate stage (built once, not saved), or None up to SHORTLIST_ABOVE tags."""
+        from tagger import shortlist
+
+        if len(self.labels) <= shortlist.SHORTLIST_ABOVE:
+            return None
+        cached = self.__dict__.get("_shortlist")
+        if cached is None:
+            cached = shortlist.Shortlist.build(self)
+            self.__dict__["_shortlist"] = cached
+        return cached
 
     @property
     def threshold_values(self) -> np.ndarray:
@@ -719,8 +747,67 @@ def _policy_threshold(
 # -- fitting --------------------------------------------------------------------------------
 
 
+def _liblinear(
+    x: sp.csr_matrix,
+    column: np.ndarray,
+    c: float,
+    seed: int,
+    class_weight: str | None,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """`_linear_svc(c, seed, class_weight).fit(x, column)`: weights and intercept.
+
+    Calls scikit-learn's liblinear wrapper directly, with LinearSVC's arguments, so the
+    result is the same; the estimator's per-call validation costs more than the fit
+    itself for a tag on a few hundred articles (10,000 tags x 6 fits). `x` must be CSR
+    float64. Falls back to the estimator if the private helper moves.
+    """
+    try:
+        from sklearn.svm._base import _fit_liblinear
+    except ImportError:  # pragma: no cover - another scikit-learn layout
+        model = _linear_svc(c, seed, class_weight).fit(x, column, sample_weight=sample_weight)
+        return model.coef_[0], float(model.intercept_[0])
+    coef, intercept, _ = _fit_liblinear(
+        x, column, c, True, 1.0, class_weight, "l2", True, 0, 5000, 1e-4, seed,
+        "ovr", "squared_hinge", sample_weight=sample_weight,
+    )  # fmt: skip
+    return coef[0], float(intercept[0])
+
+
+def training_rows(
+    x: sp.csr_matrix, column: np.ndarray, config: ModelConfig | _FitJob, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows and sample weights of a tag's fit with its easy negatives sampled, or None
+    to fit on every row.
+
+    Kept: every positive; the `budget // 2` negatives closest to the centroid of the
+    positives (the hard ones, near the boundary: weight 1); a uniform sample of the other
+    negatives, each weighing as many as it stands for (the hinge loss over them is then
+    an unbiased estimate of the full one). The budget is max(`sample_negatives_min`,
+    `negatives_per_positive` x positives); a tag with fewer negatives keeps all.
+    """
+    positives = np.flatnonzero(column)
+    n_neg = len(column) - len(positives)
+    budget = max(config.sample_negatives_min, config.negatives_per_positive * len(positives))
+    if n_neg <= budget:
+        return None
+    centroid = np.asarray(x[positives].sum(axis=0)).ravel()
+    closeness = np.asarray(x @ centroid).ravel()
+    closeness[positives] = -np.inf
+    hard_count = budget // 2
+    order = np.argpartition(-closeness, hard_count)
+    hard, rest = order[:hard_count], order[hard_count:]
+    rest = rest[~column[rest]]
+    sampled = rng.choice(rest, size=budget - hard_count, replace=False)
+    rows = np.concatenate([positives, hard, sampled])
+    weights = np.ones(len(rows))
+    weights[len(positives) + hard_count :] = len(rest) / len(sampled)
+    order = np.argsort(rows)
+    return rows[order], weights[order]
+
+
 def _fit_one(
-    x: sp.csr_matrix, column: np.ndarray, c: float, seed: int, class_weight: str | None
+    x: sp.csr_matrix, column: np.ndarray, job: _FitJob, rng: np.random.Generator
 ) -> tuple[np.ndarray | None, float]:
     """One binary model: (weights or None for a constant model, intercept)."""
     positives = int(column.sum())
@@ -728,8 +815,11 @@ def _fit_one(
         return None, -1.0
     if positives == len(column):
         return None, 1.0
-    model = _linear_svc(c, seed, class_weight).fit(x, column)
-    return model.coef_[0], float(model.intercept_[0])
+    picked = training_rows(x, column, job, rng)
+    if picked is None:
+        return _liblinear(x, column, job.c, job.seed, job.class_weight)
+    rows, weights = picked
+    return _liblinear(x[rows], column[rows], job.c, job.seed, job.class_weight, weights)
 
 
 @dataclass
@@ -740,13 +830,32 @@ class _FitJob:
     seed: int
     class_weight: str | None
     tolerance: float
+    sample_negatives_min: int
+    negatives_per_positive: int
     top: int = 0
     sample: int = 0
-    fold: int = 0
+    fold: int = -1  # -1: the final fit
+
+    @classmethod
+    def of(cls, config: ModelConfig, seed: int, **changes: Any) -> _FitJob:
+        return cls(
+            config.c, seed, config.class_weight, config.prune_tolerance,
+            config.sample_negatives_min, config.negatives_per_positive, **changes,
+        )  # fmt: skip
+
+    def rng(self, tag: int) -> np.random.Generator:
+        """Seeded by tag and fold, not by chunk: results do not depend on the chunking."""
+        return np.random.default_rng([self.seed, self.fold + 1, tag])
+
+
+def _column(y: sp.csc_matrix, j: int) -> np.ndarray:
+    column = np.zeros(y.shape[0], dtype=bool)
+    column[y.indices[y.indptr[j] : y.indptr[j + 1]]] = True
+    return column
 
 
 def _fit_final_chunk(
-    x: sp.csr_matrix, y: sp.csc_matrix, job: _FitJob
+    x: sp.csr_matrix, y: sp.csc_matrix, tags: np.ndarray, job: _FitJob
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int]:
     """Final fits of a chunk of tags: pruned (indices, values) per tag, intercepts, and
     the number of non-zero weights before pruning."""
@@ -754,9 +863,7 @@ def _fit_final_chunk(
     intercepts = np.empty(y.shape[1])
     before = 0
     for j in range(y.shape[1]):
-        column = np.zeros(y.shape[0], dtype=bool)
-        column[y.indices[y.indptr[j] : y.indptr[j + 1]]] = True
-        w, intercepts[j] = _fit_one(x, column, job.c, job.seed, job.class_weight)
+        w, intercepts[j] = _fit_one(x, _column(y, j), job, job.rng(int(tags[j])))
         if w is None:
             rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
             continue
@@ -772,20 +879,22 @@ def _fit_fold_chunk(
     x_test: sp.csr_matrix,
     y_test: sp.csc_matrix,
     tags: np.ndarray,
+    folds: np.ndarray,
     job: _FitJob,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Fit a chunk of tags on a fold's training part; keep the test part's scores that
-    calibration needs: (test rows, scores, weights, positive) per tag."""
+    calibration needs: (test rows, scores, weights, positive) per tag. A tag whose
+    `folds` (folds it is cross-validated on) does not reach this fold is skipped."""
     out = []
     for j in range(y_train.shape[1]):
-        column = np.zeros(y_train.shape[0], dtype=bool)
-        column[y_train.indices[y_train.indptr[j] : y_train.indptr[j + 1]]] = True
-        w, b = _fit_one(x_train, column, job.c, job.seed, job.class_weight)
+        if job.fold >= folds[j]:
+            empty = np.zeros(0)
+            out.append((empty.astype(np.int64), empty, empty, empty.astype(bool)))
+            continue
+        rng = job.rng(int(tags[j]))
+        w, b = _fit_one(x_train, _column(y_train, j), job, rng)
         scores = np.full(x_test.shape[0], b) if w is None else x_test @ w + b
-        positive = np.zeros(x_test.shape[0], dtype=bool)
-        positive[y_test.indices[y_test.indptr[j] : y_test.indptr[j + 1]]] = True
-        # Seeded by tag and fold, not by chunk: results do not depend on the chunking.
-        rng = np.random.default_rng([job.seed, job.fold, int(tags[j])])
+        positive = _column(y_test, j)
         keep, weights = keep_for_calibration(scores, positive, job.top, job.sample, rng)
         out.append((keep, scores[keep], weights, positive[keep]))
     return out
@@ -829,13 +938,24 @@ def _final_fit(
 ) -> tuple[sp.csr_matrix, np.ndarray, int]:
     n_labels = y.shape[1]
     workers = _workers(config, n_labels)
-    job = _FitJob(config.c, seed, config.class_weight, config.prune_tolerance)
+    job = _FitJob.of(config, seed)
     chunks = _chunks(n_labels, workers)
-    parts = _run_chunks(_fit_final_chunk, [(x, y[:, c], job) for c in chunks], workers)
+    parts = _run_chunks(_fit_final_chunk, [(x, y[:, c], c, job) for c in chunks], workers)
     rows = [row for part in parts for row in part[0]]
     intercept = np.concatenate([part[1] for part in parts]) if parts else np.zeros(0)
     before = sum(part[2] for part in parts)
     return sparse_rows(rows, x.shape[1]), intercept.astype(np.float32), before
+
+
+def folds_per_tag(positives: np.ndarray, k: int, cv_positives: int) -> np.ndarray:
+    """Folds each tag is cross-validated on: all k, or for a tag with more than
+    `cv_positives` positives the first m folds, m = ceil(k x cv_positives / positives)
+    (at least 1), which hold about `cv_positives` of its positives. A frequent tag's
+    sigmoid and threshold are as well determined by those, and its k + 1 fits (the
+    costliest: most support vectors) drop to m + 1."""
+    positives = np.asarray(positives, dtype=np.float64)
+    wanted = np.ceil(k * cv_positives / np.maximum(positives, 1.0))
+    return np.where(positives > cv_positives, np.clip(wanted, 1, k), k).astype(np.int64)
 
 
 def calibration_budget(config: ModelConfig, n_labels: int, k: int) -> tuple[int, int]:
@@ -862,6 +982,7 @@ def out_of_fold(
     """
     n, n_labels = y.shape
     top, sample = calibration_budget(config, n_labels, len(folds))
+    per_tag_folds = folds_per_tag(np.diff(y.indptr), len(folds), config.cv_positives)
     workers = _workers(config, n_labels)
     chunks = _chunks(n_labels, workers)
     per_tag: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_labels)]
@@ -871,8 +992,10 @@ def out_of_fold(
         train = np.setdiff1d(np.arange(n), test, assume_unique=True)
         x_train, x_test = x[train], x[test]
         y_train, y_test = y_rows[train].tocsc(), y_rows[test].tocsc()
-        job = _FitJob(config.c, seed, config.class_weight, 0.0, top, sample, i)
-        tasks = [(x_train, y_train[:, c], x_test, y_test[:, c], c, job) for c in chunks]
+        job = _FitJob.of(config, seed, top=top, sample=sample, fold=i)
+        tasks = [
+            (x_train, y_train[:, c], x_test, y_test[:, c], c, per_tag_folds[c], job) for c in chunks
+        ]
         parts = _run_chunks(_fit_fold_chunk, tasks, workers)
         for chunk, part in zip(chunks, parts, strict=True):
             for j, (keep, scores, weights, positive) in zip(chunk, part, strict=True):
@@ -887,6 +1010,23 @@ def out_of_fold(
         kept.weights.append(np.concatenate([p[2] for p in pieces])[order])
         kept.positive.append(np.concatenate([p[3] for p in pieces])[order])
     return kept
+
+
+def _cross_validated_labels(
+    y: sp.csc_matrix, folds: list[np.ndarray], config: ModelConfig
+) -> sp.csr_matrix:
+    """The labels the out-of-fold scores can be compared with: a tag cross-validated on
+    fewer folds (`folds_per_tag`) keeps its positives in those folds only."""
+    per_tag = folds_per_tag(np.diff(y.indptr), len(folds), config.cv_positives)
+    y_rows = y.tocsr()
+    if (per_tag >= len(folds)).all():
+        return y_rows
+    fold_of = np.empty(y.shape[0], dtype=np.int64)
+    for i, test in enumerate(folds):
+        fold_of[test] = i
+    coo = y_rows.tocoo()
+    keep = fold_of[coo.row] < per_tag[coo.col]
+    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=y.shape)
 
 
 def select_sparse(
@@ -942,6 +1082,7 @@ def train_tag_model(
     folds = _folds(n, k, seed, groups)
     total = k + 1
     kept = out_of_fold(x, y, folds, config, seed, progress, total)
+    y_rows = _cross_validated_labels(y, folds, config)
     progress("tags: final fit", k, total)
     coef, intercept, before = _final_fit(x, y, config, seed)
     progress("tags: final fit", total, total)
@@ -953,7 +1094,6 @@ def train_tag_model(
     probs = kept.matrix([platt_apply(s, a[j], b[j]) for j, s in enumerate(kept.scores)])
     allowed = model.rules_allowed
     selected = select_sparse(probs, model.threshold_values, config.best_tag_floor, allowed)
-    y_rows = y.tocsr()
     if titles is not None and config.name_rule:
         model.name_rule, _scores = fit_name_rule(titles, y_rows, labels, selected, probs)
         hits = model.name_rule.hits_sparse(titles)

@@ -111,7 +111,11 @@ class NameRule:
         """`matches_sparse` restricted to the tags the rule serves."""
         if self.max_support <= 0:
             return sp.csr_matrix((len(titles), len(self.labels)), dtype=bool)
-        hits = self.matches_sparse(titles).tocoo()
+        return self.restrict(self.matches_sparse(titles))
+
+    def restrict(self, matches: sp.spmatrix) -> sp.csr_matrix:
+        """Matches (`matches_sparse`) restricted to the tags the rule serves."""
+        hits = sp.coo_matrix(matches)
         keep = self.active()[hits.col]
         return sp.csr_matrix(
             (hits.data[keep], (hits.row[keep], hits.col[keep])), shape=hits.shape, dtype=bool
@@ -156,7 +160,8 @@ def fit_name_rule(
     scores: dict[int, float] = {}
     for limit in SUPPORT_LIMITS:
         rule.max_support = limit
-        chosen = (selected + rule.hits_sparse(titles)).astype(bool)
+        hits = rule.restrict(matches) if limit > 0 else sp.csr_matrix(matches.shape, dtype=bool)
+        chosen = (selected + hits).astype(bool)
         m = multilabel_metrics(y, chosen, oof_probs, labels, ranked=False)
         scores[limit] = (m["micro_f1"] + m["macro_f1"]) / 2
     rule.max_support = max(scores, key=lambda k: (scores[k], -k))

@@ -59,6 +59,7 @@ class StreamConfig:
     shuffle_buffer: int = 20_000  # articles held to shuffle the stream
     epochs: int = 5  # passes over the stream per block of tags
     alpha: float = 2e-5  # SGD regularisation (per article)
+    loss: str = "hinge"  # SGDClassifier's loss: hinge, squared_hinge, log_loss, modified_huber
     holdout: int = 5000  # held-out reservoir for calibration (at most)
     holdout_fraction: float = 0.1  # ... and at most this share of the corpus
     max_terms: int = 2_000_000  # n-grams counted at once in the counting pass
@@ -271,7 +272,7 @@ def train_streaming(
     section_sgd = None
     if sections:
         section_sgd = SGDClassifier(
-            loss="hinge", alpha=stream.alpha, average=True, random_state=config.seed
+            loss=stream.loss, alpha=stream.alpha, average=True, random_state=config.seed
         )
     total = len(blocks) * stream.epochs
     step = 0
@@ -282,7 +283,9 @@ def train_streaming(
     for b, block in enumerate(blocks):
         start = index[block[0]] if block else 0
         models = [
-            SGDClassifier(loss="hinge", alpha=stream.alpha, average=True, random_state=config.seed)
+            SGDClassifier(
+                loss=stream.loss, alpha=stream.alpha, average=True, random_state=config.seed
+            )
             for _ in block
         ]
         seen = np.zeros(len(block), dtype=np.int64)  # positives seen per tag

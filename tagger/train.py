@@ -218,7 +218,7 @@ def train(
         labels, notes = choose_tag_labels(tag_counts, config.tags)
         warnings.extend(notes)
         if not labels and section_model is None:
-            raise InputError(notes[-1])
+            raise InputError("; ".join(notes))
     else:
         labels = []
     policy_record = targets = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -271,3 +273,98 @@ def test_threshold_of_a_sampled_tag_is_set_like_the_full_one() -> None:
     t = tune_threshold(probs, y, weights=np.array([1, 1, 1, 2, 2]))
     assert t.value == pytest.approx(0.65)
     assert t.precision == pytest.approx(2 / 3)
+
+
+# -- training time: direct liblinear, sampled easy negatives, fewer folds ---------------------
+
+
+def test_direct_liblinear_call_equals_linear_svc() -> None:
+    from tagger.classify import _liblinear
+
+    x, y = synthetic(seed=7)
+    x = x.astype(np.float64)
+    for j in range(3):
+        model = _linear_svc(0.7, 4).fit(x, y[:, j])
+        w, b = _liblinear(x, y[:, j], 0.7, 4, None)
+        assert np.array_equal(w, model.coef_[0]) and b == model.intercept_[0]
+    weights = np.linspace(0.5, 3.0, x.shape[0])
+    model = _linear_svc(1.0, 0).fit(x, y[:, 0], sample_weight=weights)
+    w, b = _liblinear(x, y[:, 0], 1.0, 0, None, weights)
+    assert np.array_equal(w, model.coef_[0]) and b == model.intercept_[0]
+
+
+def test_easy_negatives_are_sampled_with_weights() -> None:
+    from tagger.classify import training_rows
+
+    x, y = synthetic(n=3000, features=80, tags=1, seed=4)
+    column = np.zeros(3000, dtype=bool)
+    column[np.flatnonzero(y[:, 0])[:40]] = True  # 40 positives, 2,960 negatives
+    config = ModelConfig(sample_negatives_min=500, negatives_per_positive=5)
+    assert training_rows(x, column, ModelConfig(), np.random.default_rng(0)) is None
+    rows, weights = training_rows(x, column, config, np.random.default_rng(0))
+    assert np.all(np.diff(rows) > 0)
+    assert column[rows].sum() == 40 and len(rows) == 40 + 500  # budget max(500, 5 x 40)
+    negatives = ~column[rows]
+    assert weights[negatives].sum() == pytest.approx(2960)  # every negative accounted for
+    assert np.all(weights[column[rows]] == 1)
+    # The hard half: the negatives closest to the positives' centroid, all kept at weight 1.
+    closeness = x @ np.asarray(x[column].sum(axis=0)).ravel()
+    hard = np.flatnonzero(~column)[np.argsort(-closeness[~column])[:250]]
+    assert set(hard) <= set(rows[weights == 1])
+
+
+def test_sampled_negatives_train_nearly_the_same_model() -> None:
+    x, y = synthetic(n=2400, features=80, tags=4, seed=6)
+    labels = [f"t{j}" for j in range(4)]
+    full = train_tag_model(x, y, labels, ModelConfig(n_jobs=1, name_rule=False))
+    config = ModelConfig(
+        n_jobs=1, name_rule=False, sample_negatives_min=600, negatives_per_positive=1
+    )
+    sampled = train_tag_model(x, y, labels, config)
+    assert not np.allclose(sampled.intercept, full.intercept)  # sampling did happen
+    agree = full.select(full.predict_proba(x)) == sampled.select(sampled.predict_proba(x))
+    assert agree.mean() > 0.95
+    assert sampled.cv_metrics["micro_f1"] == pytest.approx(full.cv_metrics["micro_f1"], abs=0.03)
+
+
+def test_frequent_tags_are_cross_validated_on_fewer_folds() -> None:
+    from tagger.classify import folds_per_tag
+
+    assert list(folds_per_tag(np.array([10, 3000, 3001, 6000, 60000]), 5, 3000)) == [5, 5, 5, 3, 1]
+    x, y = synthetic(n=600, tags=4, seed=8)
+    y[:, 0] = np.arange(600) % 3 != 0  # 400 positives: two of five folds at cv_positives 150
+    config = ModelConfig(n_jobs=1, name_rule=False, cv_positives=150)
+    folds = _folds(600, 5, 0, None)
+    kept = out_of_fold(x.astype(np.float64), sp.csc_matrix(y), folds, config, 0)
+    assert set(kept.rows[0]) == set(np.concatenate(folds[:2]))
+    assert set(kept.rows[1]) == set(range(600))
+    model = train_tag_model(x, y, [f"t{j}" for j in range(4)], config)
+    # The out-of-fold metrics count the frequent tag on its folds only.
+    per_label = {row["label"]: row for row in model.cv_metrics["per_label"]}
+    assert per_label["t0"]["support"] == int(y[np.concatenate(folds[:2]), 0].sum())
+    assert per_label["t0"]["recall"] > 0.9
+
+
+def test_cli_refuses_ten_thousand_tags_on_250_articles_naming_their_support(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    corpus = tmp_path / "c.jsonl"
+    lines = []
+    for article in topic_articles(250):
+        article.section = None
+        article.tags = [f"tag-{article.id}-{k}" for k in range(40)]  # 10,000 tags, each once
+        lines.append(json.dumps(article.to_dict()))
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", str(corpus), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "10000 of 10000 tag(s) are on fewer than 2 training articles" in result.output
+    assert "10000 on 1 article(s)" in result.output
+    assert "no tag is on at least 2 training articles" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()

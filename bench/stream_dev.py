@@ -1,0 +1,97 @@
+"""Out-of-core training settings chosen on a development split of Reuters ModApte *training*.
+
+    python bench/stream_dev.py ../shared/data/reuters21578 --grid "alpha=1e-5" "epochs=10"
+    python bench/stream_dev.py ../shared/data/reuters21578 --test
+
+The ModApte test set is the held-out set: settings are compared on `dev_split` (below),
+which splits the 7,770 ModApte training articles (90 topics) into a development-training
+part and a development-test part by a hash of the article id (every fifth, about 20%).
+Each grid entry is `key=value,...` over `StreamConfig` fields; the in-memory model
+(`Tagger.train`) trained on the same part is the reference row. With `--test`, the
+defaults alone are trained on all of ModApte training and measured once on ModApte test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import modapte_90, peak_rss_mb, print_rows, save_results, timer
+
+from tagger.api import Tagger, TrainConfig
+from tagger.stream_train import StreamConfig, train_streaming
+
+
+def dev_split(train: list[Any]) -> tuple[list[Any], list[Any]]:
+    """ModApte training articles into (dev-train, dev-test): dev-test holds the articles
+    whose id's SHA-1 is 0 mod 5 (about 20%), independent of order and seed."""
+
+    def in_dev_test(article: Any) -> bool:
+        return int(hashlib.sha1(article.id.encode()).hexdigest(), 16) % 5 == 0
+
+    return [a for a in train if not in_dev_test(a)], [a for a in train if in_dev_test(a)]
+
+
+def parse(spec: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in filter(None, spec.split(",")):
+        key, value = part.split("=", 1)
+        field = StreamConfig.__dataclass_fields__[key]
+        kind = type(field.default)
+        out[key] = value if kind is str else kind(float(value)) if kind is int else kind(value)
+    return out
+
+
+def measure(model: Tagger, test: list[Any]) -> tuple[float, float]:
+    tags = model.evaluate(test)["tags"]
+    return tags["micro_f1"], tags["macro_f1"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("reuters", help="folder with reut2-*.sgm(.gz)")
+    parser.add_argument("--grid", nargs="*", default=[""], help="StreamConfig changes per run")
+    parser.add_argument("--test", action="store_true", help="defaults, on ModApte test")
+    parser.add_argument("--no-reference", action="store_true")
+    args = parser.parse_args()
+
+    train, test, _labels = modapte_90(args.reuters)
+    if not args.test:
+        train, test = dev_split(train)
+    print(f"{'ModApte' if args.test else 'dev split'}: {len(train)} train / {len(test)} test")
+    config = TrainConfig()
+    rows = [("run", "micro-F1", "macro-F1", "train s")]
+    results = []
+    if not args.no_reference:
+        with timer() as elapsed:
+            model = Tagger.train(train, config)
+        seconds = elapsed()
+        micro, macro = measure(model, test)
+        rows.append(("in-memory", f"{micro:.4f}", f"{macro:.4f}", f"{seconds:.0f}"))
+        results.append({"run": "in-memory", "micro_f1": micro, "macro_f1": macro, "s": seconds})
+        print_rows(rows)
+    for spec in [""] if args.test else args.grid:
+        stream = StreamConfig(**parse(spec))
+        with timer() as elapsed:
+            model = train_streaming(lambda: iter(train), config, stream)
+        seconds = elapsed()
+        micro, macro = measure(model, test)
+        name = f"stream {spec or 'defaults'}"
+        rows.append((name, f"{micro:.4f}", f"{macro:.4f}", f"{seconds:.0f}"))
+        results.append(
+            {"run": name, "stream": stream.to_dict(), "micro_f1": micro, "macro_f1": macro,
+             "s": seconds}
+        )  # fmt: skip
+        print_rows(rows)
+    print(f"peak memory: {peak_rss_mb():.0f} MB")
+    out = save_results("stream_test" if args.test else "stream_dev", {"runs": results})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
