@@ -8,6 +8,7 @@ models are then fit on all the training data.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -757,21 +758,57 @@ def _liblinear(
 ) -> tuple[np.ndarray, float]:
     """`_linear_svc(c, seed, class_weight).fit(x, column)`: weights and intercept.
 
-    Calls scikit-learn's liblinear wrapper directly, with LinearSVC's arguments, so the
-    result is the same; the estimator's per-call validation costs more than the fit
-    itself for a tag on a few hundred articles (10,000 tags x 6 fits). `x` must be CSR
-    float64. Falls back to the estimator if the private helper moves.
+    Calls liblinear as LinearSVC does, with its arguments, so the result is the same
+    (tested); the estimator's per-call validation, label encoding and random state cost
+    more than the fit itself for a tag on a few hundred articles (10,000 tags x 6 fits).
+    `x` must be CSR float64. Falls back to the estimator if
+    scikit-learn's private helpers move.
     """
-    try:
-        from sklearn.svm._base import _fit_liblinear
-    except ImportError:  # pragma: no cover - another scikit-learn layout
+    call = _liblinear_call()
+    if call is None or class_weight is not None:
         model = _linear_svc(c, seed, class_weight).fit(x, column, sample_weight=sample_weight)
         return model.coef_[0], float(model.intercept_[0])
-    coef, intercept, _ = _fit_liblinear(
-        x, column, c, True, 1.0, class_weight, "l2", True, 0, 5000, 1e-4, seed,
-        "ovr", "squared_hinge", sample_weight=sample_weight,
-    )  # fmt: skip
-    return coef[0], float(intercept[0])
+    train_wrap, solver = call
+    if x.indices.dtype != np.int32 or x.indptr.dtype != np.int32:
+        x = sp.csr_matrix(
+            (x.data, x.indices.astype(np.int32), x.indptr.astype(np.int32)), shape=x.shape
+        )
+    y = np.require(np.asarray(column, dtype=np.float64), requirements=["C", "W"])
+    if sample_weight is None:
+        weights = np.ones(len(y))
+    else:
+        weights = np.require(np.asarray(sample_weight, dtype=np.float64), requirements="C")
+    raw, n_iter = train_wrap(
+        x, y, True, solver, 1e-4, 1.0, c, np.ones(2), 5000, _liblinear_seed(seed), 0.1, weights
+    )
+    if max(n_iter) >= 5000:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.warn(
+            "Liblinear failed to converge, increase the number of iterations.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return raw[0, :-1], float(raw[0, -1])
+
+
+@functools.cache
+def _liblinear_call() -> tuple[Callable[..., Any], int] | None:
+    """liblinear's train_wrap and LinearSVC's solver (dual L2-loss SVM), or None."""
+    try:
+        from sklearn.svm import _liblinear
+        from sklearn.svm._base import _get_liblinear_solver_type
+    except ImportError:  # pragma: no cover - another scikit-learn layout
+        return None
+    return _liblinear.train_wrap, _get_liblinear_solver_type("ovr", "l2", "squared_hinge", True)
+
+
+@functools.cache
+def _liblinear_seed(seed: int) -> int:
+    """The seed LinearSVC(random_state=seed) hands to liblinear."""
+    return int(np.random.RandomState(seed).randint(np.iinfo("i").max))
 
 
 def training_rows(

@@ -64,3 +64,38 @@ def test_rule_survives_pickling_without_its_compiled_regex() -> None:
     clone = pickle.loads(pickle.dumps(rule))
     assert clone._regex is None
     assert clone.hits(titles).tolist() == rule.hits(titles).tolist()
+
+
+def test_prefiltered_matching_equals_the_one_alternation() -> None:
+    """Titles are searched only with names that could start one of their words; the
+    matches are those of the alternation of every name (overlaps, plurals, case)."""
+    import re
+
+    import numpy as np
+
+    from tagger.name_rules import NameRule, name_pattern
+
+    labels = [
+        "nat-gas", "gas", "palm-oil", "oil", "U.S. economy", "economy", "wheat", "ship",
+        "El Salvador", "café society", "#breaking", "bus", "Ölpreis", "sugar",
+    ]  # fmt: skip
+    titles = [
+        "NAT GAS PRICES RISE", "Gas and oil: palm oil exports", "U.S. ECONOMY grows",
+        "economies of El Salvador", "wheats and ships", "buses, buses", "café society news",
+        "#breaking: sugar", "ölpreis steigt", "Ölpreis", "the \u017fugar trade",
+        "KINGS", "", "nothing to see", "gas-gas gases", "ECONOMY-wide",
+    ]  # fmt: skip
+    rule = NameRule(
+        labels=labels,
+        patterns=[name_pattern(label) for label in labels],
+        precision=np.ones(len(labels)),
+        support=np.ones(len(labels), dtype=int),
+    )
+    every = rule._compiled()
+    assert isinstance(every, re.Pattern)
+    expected = np.zeros((len(titles), len(labels)), dtype=bool)
+    for i, title in enumerate(titles):
+        for match in every.finditer(title):
+            expected[i, int(match.lastgroup[1:])] = True
+    assert expected.sum() > 10
+    assert np.array_equal(rule.matches(titles), expected)
