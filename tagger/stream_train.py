@@ -45,6 +45,7 @@ Source = Callable[[], Iterable[Article]]
 
 # `tagger train` streams by itself above this much input (bytes of corpus files).
 AUTO_OUT_OF_CORE_BYTES = 1_000_000_000
+LOSSES = ("hinge", "squared_hinge", "log_loss", "modified_huber")
 
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
@@ -65,6 +66,12 @@ class StreamConfig:
     max_terms: int = 2_000_000  # n-grams counted at once in the counting pass
     tags_per_pass: int = 0  # 0: as many as fit in `weights_mb`
     weights_mb: int = 512  # memory for one block of dense tag weights
+
+    def __post_init__(self) -> None:
+        from tagger.errors import ConfigError
+
+        if self.loss not in LOSSES:
+            raise ConfigError(f"stream.loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

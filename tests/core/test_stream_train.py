@@ -161,3 +161,11 @@ def test_cli_trains_out_of_core_and_counts_a_truncated_record(tmp_path: Path) ->
     assert refused.exit_code == 2 and "--holdout cannot be used with --out-of-core" in (
         refused.output
     )
+
+
+def test_stream_loss_is_checked() -> None:
+    from tagger.errors import ConfigError
+
+    assert StreamConfig.from_dict({"loss": "squared_hinge"}).loss == "squared_hinge"
+    with pytest.raises(ConfigError, match="stream.loss must be one of"):
+        StreamConfig.from_dict({"loss": "perceptron-ish"})
