@@ -168,7 +168,7 @@ class _Prefilter:
         for j, (label, pattern) in enumerate(zip(labels, patterns, strict=True)):
             if pattern is None:
                 continue
-            first = [w for w in re.split(r"[-_\s]+", label.strip()) if w][0]
+            first = next(w for w in re.split(r"[-_\s]+", label.strip()) if w)
             token = _WORD.match(first.lower()) if first.isascii() else None
             if token is None:
                 self.always.append(j)

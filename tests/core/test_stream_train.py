@@ -167,5 +167,5 @@ def test_stream_loss_is_checked() -> None:
     from tagger.errors import ConfigError
 
     assert StreamConfig.from_dict({"loss": "squared_hinge"}).loss == "squared_hinge"
-    with pytest.raises(ConfigError, match="stream.loss must be one of"):
+    with pytest.raises(ConfigError, match=r"stream\.loss must be one of"):
         StreamConfig.from_dict({"loss": "perceptron-ish"})
