@@ -206,6 +206,17 @@ def measure(model: Any, test: list[Any], seconds: float, peak: float) -> dict[st
     }
 
 
+def in_child(target: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Run `target(args, queue)` in a spawned process and return what it puts."""
+    context = mp.get_context("spawn")
+    queue: Any = context.Queue()
+    child = context.Process(target=target, args=(args, queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
+
+
 def row(size: int, mine: dict[str, Any], ref: dict[str, Any] | None) -> tuple[str, ...]:
     return (
         str(size),
@@ -239,27 +250,17 @@ def main() -> None:
              "micro", "ref micro", "macro", "ref macro")]  # fmt: skip
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
-        context = mp.get_context("spawn")
-        queue: Any = context.Queue()
+        ref = None
         if args.out_of_core:
             write_stream(args.data, size, args.tags, args.seed, args.work, args.test_articles)
-            child = context.Process(target=run_stream, args=({"work": str(args.work)}, queue))
-            child.start()
-            mine = queue.get()
-            child.join()
-            results.append({"articles": size, "tagger": mine, "reference": None})
-            rows.append(row(size, mine, None))
-            print_rows(rows)
-            continue
-        articles = build(args.data, size, args.tags, args.seed)
-        cut = int(0.8 * len(articles))
-        train, test = articles[:cut], articles[cut:]
-        labels = sorted({t for a in train for t in a.tags})
-        ref = None if args.no_reference else reference(train, test, labels)
-        child = context.Process(target=run_tagger, args=({"train": train, "test": test}, queue))
-        child.start()
-        mine = queue.get()
-        child.join()
+            mine = in_child(run_stream, {"work": str(args.work)})
+        else:
+            articles = build(args.data, size, args.tags, args.seed)
+            cut = int(0.8 * len(articles))
+            train, test = articles[:cut], articles[cut:]
+            labels = sorted({t for a in train for t in a.tags})
+            ref = None if args.no_reference else reference(train, test, labels)
+            mine = in_child(run_tagger, {"train": train, "test": test})
         results.append({"articles": size, "tagger": mine, "reference": ref})
         rows.append(row(size, mine, ref))
         print_rows(rows)
