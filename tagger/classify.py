@@ -768,7 +768,7 @@ def _liblinear(
     if call is None or class_weight is not None:
         model = _linear_svc(c, seed, class_weight).fit(x, column, sample_weight=sample_weight)
         return model.coef_[0], float(model.intercept_[0])
-    train_wrap, solver = call
+    train_wrap, quiet, solver = call
     if x.indices.dtype != np.int32 or x.indptr.dtype != np.int32:
         x = sp.csr_matrix(
             (x.data, x.indices.astype(np.int32), x.indptr.astype(np.int32)), shape=x.shape
@@ -778,6 +778,7 @@ def _liblinear(
         weights = np.ones(len(y))
     else:
         weights = np.require(np.asarray(sample_weight, dtype=np.float64), requirements="C")
+    quiet(0)  # liblinear prints its progress unless told not to (a process-wide setting)
     raw, n_iter = train_wrap(
         x, y, True, solver, 1e-4, 1.0, c, np.ones(2), 5000, _liblinear_seed(seed), 0.1, weights
     )
@@ -795,14 +796,16 @@ def _liblinear(
 
 
 @functools.cache
-def _liblinear_call() -> tuple[Callable[..., Any], int] | None:
-    """liblinear's train_wrap and LinearSVC's solver (dual L2-loss SVM), or None."""
+def _liblinear_call() -> tuple[Callable[..., Any], Callable[[int], None], int] | None:
+    """liblinear's train_wrap, its verbosity setter and LinearSVC's solver (dual L2-loss
+    SVM), or None."""
     try:
         from sklearn.svm import _liblinear
         from sklearn.svm._base import _get_liblinear_solver_type
     except ImportError:  # pragma: no cover - another scikit-learn layout
         return None
-    return _liblinear.train_wrap, _get_liblinear_solver_type("ovr", "l2", "squared_hinge", True)
+    solver = _get_liblinear_solver_type("ovr", "l2", "squared_hinge", True)
+    return _liblinear.train_wrap, _liblinear.set_verbosity_wrap, solver
 
 
 @functools.cache

@@ -368,3 +368,12 @@ def test_cli_refuses_ten_thousand_tags_on_250_articles_naming_their_support(
     assert "no tag is on at least 2 training articles" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_direct_liblinear_call_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    from tagger.classify import _liblinear
+
+    x, y = synthetic(seed=9)
+    _liblinear(x.astype(np.float64), y[:, 0], 1.0, 0, None)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
