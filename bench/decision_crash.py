@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serve_load import free_port, stop_server  # bench/ is on the path when run as a script
+
+from tagger.server.launch import ServeProcess, free_port, start_serve
 
 MAX_ATTEMPTS = 400  # per request: bounded even if the server never comes back
 
@@ -223,20 +224,18 @@ def main() -> None:
     tokens = {f"editor{i}": secrets.token_urlsafe(24) for i in range(args.clients)}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TAGGER_TOKENS": ",".join(f"{e}:{t}" for e, t in tokens.items())}
-    tagger = Path(sys.executable).with_name("tagger")
-    command = [str(tagger), "serve", "--model", str(args.model), "--db", str(db)]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    log = (work / "server.log").open("w")
+    env = {"TAGGER_TOKENS": ",".join(f"{e}:{t}" for e, t in tokens.items())}
+    logs = iter(range(1, 1000))
 
-    def start() -> subprocess.Popen:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    def start() -> ServeProcess:  # the same port and database each time, a log each
+        log = work / f"server-{next(logs)}.log"
+        return start_serve(args.model, db, "--host", "127.0.0.1", log=log, env=env, port=port)
 
     server = start()
     tally = Tally()
     kill: dict[str, float] = {}
     try:
-        wait_for(url, server)
+        wait_for(url, server.process)
         stop_at = time.monotonic() + args.seconds
         started = time.perf_counter()
 
@@ -245,10 +244,10 @@ def main() -> None:
             nonlocal server
             time.sleep(max(0.0, args.seconds / 2 - (time.perf_counter() - started)))
             os.kill(server.pid, signal.SIGKILL)
-            server.wait()
+            server.process.wait()
             kill["at_s"] = time.perf_counter() - started
             server = start()
-            kill["restart_s"] = wait_for(url, server)
+            kill["restart_s"] = wait_for(url, server.process)
 
         async def run_all() -> None:
             tasks = [
@@ -265,7 +264,7 @@ def main() -> None:
             thread.join(240)
         elapsed = time.perf_counter() - started
     finally:
-        stop_server(server, log)
+        server.stop()
     result = check_store(db, tally)
     result.update(
         clients=args.clients,

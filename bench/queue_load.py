@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serve_load import percentile, sample_articles, start_serve, stop_server, wait_for
+from serve_load import percentile, sample_articles
+
+from tagger.server.launch import start_serve
 
 
 class Log:
@@ -182,10 +184,12 @@ def main() -> None:
     tokens["cms"] = secrets.token_urlsafe(24)
     options = ["--lease", str(args.lease), "--workers", str(args.workers)]
     options += ["--suggest-rate", "0", "--feedback-rate", "0"]
-    server, log_file, url = start_serve(args.model, db, options, tokens)
+    env = {"TAGGER_TOKENS": ",".join(f"{e}:{t}" for e, t in tokens.items())}
+    server = start_serve(args.model, db, *options, log=work / "server.log", env=env)
+    url = server.url
     log = Log()
     try:
-        wait_for(url, server)
+        server.wait_healthy()
         cms = {"Authorization": f"Bearer {tokens['cms']}"}
         pushed: list[str] = []
         started = time.perf_counter()
@@ -213,7 +217,7 @@ def main() -> None:
         time.sleep(args.lease + 0.5)  # let the last abandoned leases run out
         counts = httpx.get(url + "/queue", timeout=30).json()
     finally:
-        stop_server(server, log_file)
+        server.stop()
     result = check(db, pushed, log)
     load = os.getloadavg()
     print(

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serve_load import percentile, start_serve, stop_server, wait_for
+from serve_load import percentile
 
 from tagger.api import Tagger, TrainConfig
 from tagger.classify import ModelConfig
 from tagger.corpus.readers import read_corpus
 from tagger.features import FeatureConfig
 from tagger.registry import Registry
+from tagger.server.launch import start_serve
 
 SAMPLE = Path(__file__).resolve().parents[1] / "corpus" / "sample.jsonl"
 
@@ -100,11 +101,12 @@ def main() -> None:
     # failed request here)
     options += ["--suggest-rate", "0", "--model-queue", str(args.clients * 2)]
     options += ["--max-in-flight", str(args.clients * 4)]
-    server, log, url = start_serve(registry.path, work / "feedback.db", options)
+    server = start_serve(registry.path, work / "feedback.db", *options, log=work / "server.log")
+    url = server.url
     records: list[dict[str, Any]] = []
     switches: list[tuple[float, str]] = []
     try:
-        wait_for(url, server)
+        server.wait_healthy()
         stop_at = time.monotonic() + args.seconds
 
         async def switcher() -> None:
@@ -125,7 +127,7 @@ def main() -> None:
         asyncio.run(run_all())
         elapsed = time.perf_counter() - started
     finally:
-        stop_server(server, log)
+        server.stop()
     failed = [r for r in records if r["status"] != 200]
     wrong = 0
     by_version: Counter[str] = Counter()

@@ -17,10 +17,7 @@ import json
 import os
 import random
 import secrets
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -30,12 +27,7 @@ from typing import Any
 import httpx
 
 from tagger.corpus.readers import read_corpus
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tagger.server.launch import start_serve
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -192,52 +184,11 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"tagger serve exited with {process.returncode}")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("tagger serve did not come up")
-
-
-def stop_server(process: subprocess.Popen, log: Any, grace: float = 30) -> None:
-    """Terminate `tagger serve`, kill it after `grace` seconds, close its log."""
-    process.terminate()
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-
-
 def sample_articles(corpus: list[str], fmt: str, n: int, chars: int) -> list[dict[str, Any]]:
     """Up to `n` articles of the corpus in a fixed random order, bodies cut to `chars`."""
     pool = list(read_corpus(corpus, fmt))
     random.Random(0).shuffle(pool)
     return [{"id": a.id, "title": a.title, "body": a.body[:chars]} for a in pool[:n]]
-
-
-def start_serve(
-    model: Path, db: Path, options: list[str], tokens: dict[str, str] | None = None
-) -> tuple[subprocess.Popen, Any, str]:
-    """The real `tagger serve` on 127.0.0.1 and a free port, its log beside the database:
-    (process, log file, url). `tokens` (editor -> token) go in TAGGER_TOKENS."""
-    port = free_port()
-    env = dict(os.environ)
-    if tokens:
-        env["TAGGER_TOKENS"] = ",".join(f"{e}:{t}" for e, t in tokens.items())
-    tagger = Path(sys.executable).with_name("tagger")
-    command = [str(tagger), "serve", "--model", str(model), "--db", str(db)]
-    command += ["--host", "127.0.0.1", "--port", str(port), *options]
-    log = (db.parent / "server.log").open("w")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return process, log, f"http://127.0.0.1:{port}"
 
 
 def main() -> None:
@@ -256,11 +207,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="serve-load-"))
     db = work / "feedback.db"
     tokens = {f"editor{i}": secrets.token_urlsafe(24) for i in range(args.clients)}
+    env = {"TAGGER_TOKENS": ",".join(f"{e}:{t}" for e, t in tokens.items())}
     # every client is 127.0.0.1 and /suggest goes without a token: one rate bucket
-    options = ["--suggest-rate", "0", "--feedback-rate", "0"]
-    server, log, url = start_serve(args.model, db, options, tokens)
+    limits = ("--suggest-rate", "0", "--feedback-rate", "0")
+    server = start_serve(args.model, db, *limits, log=work / "server.log", env=env)
+    url = server.url
     try:
-        wait_for(url, server)
+        server.wait_healthy()
         stats = Stats()
         stop_at = time.monotonic() + args.seconds
         started = time.perf_counter()
@@ -276,7 +229,7 @@ def main() -> None:
         asyncio.run(run_all())
         elapsed = time.perf_counter() - started
     finally:
-        stop_server(server, log)
+        server.stop()
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     requests = sum(len(v) for v in stats.latency.values())

@@ -31,7 +31,6 @@ import random
 import re
 import secrets
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,8 +42,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_load import RawHTTP, free_port, percentile, stop_server, tree_cpu_seconds, wait_for
+from serve_load import RawHTTP, percentile, tree_cpu_seconds
 from serve_overload import bench_articles, train_model
+
+from tagger.server.launch import start_serve
 
 
 async def client(
@@ -134,39 +135,21 @@ def measure(workers: int, model: Path, bodies: list[Any], args: Any) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"serve-workers-{workers}-"))
     db = work / "feedback.db"
     tokens = [secrets.token_urlsafe(24) for _ in range(args.clients)]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
         "TAGGER_TOKENS": ",".join(f"editor{i}:{t}" for i, t in enumerate(tokens)),
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
-    command = [
-        str(Path(sys.executable).with_name("tagger")),
-        "serve",
-        "--model",
-        str(model),
-        "--db",
-        str(db),
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--suggest-rate",
-        "0",
-        "--feedback-rate",
-        "0",
-        "--model-queue",  # every client may wait for model work: throughput, not refusals
-        str(args.clients),
-        "--log-format",
-        "json",
+    options = [
+        *("--workers", str(workers), "--suggest-rate", "0", "--feedback-rate", "0"),
+        # every client may wait for model work: throughput, not refusals
+        *("--model-queue", str(args.clients), "--log-format", "json"),
     ]
-    log = (work / "server.log").open("w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = start_serve(model, db, *options, log=work / "server.log", env=env)
+    url, port = server.url, server.port
     try:
-        wait_for(url, server)
+        server.wait_healthy()
         wait_for_workers(url, workers)
         for _ in range(4 * workers):  # warm every worker up (new connections)
             httpx.post(url + "/suggest", content=bodies[0][0], timeout=60)
@@ -178,7 +161,7 @@ def measure(workers: int, model: Path, bodies: list[Any], args: Any) -> dict:
         out["server_cpu"] = tree_cpu_seconds(server.pid) - server_cpu
         process.join(60)
     finally:
-        stop_server(server, log, grace=60)
+        server.stop(grace=60)
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     out["stored"] = stored

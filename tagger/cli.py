@@ -1163,7 +1163,9 @@ def serve(
         "http": GuardedH11Protocol,
         "log_config": log_config(config.log_format),
         "access_log": config.log_format == "text",
-        "timeout_keep_alive": 5,
+        # longer than clients keep idle connections (httpx 5 s, aiohttp 15 s): the client
+        # drops an idle connection first, never sends on one the server is closing
+        "timeout_keep_alive": 20,
         "timeout_graceful_shutdown": 30,
     }
     if workers == 1:

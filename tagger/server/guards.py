@@ -2,8 +2,11 @@
 (requests in flight, per-client rate limits) and a body gate (size, read time, strict JSON).
 
 Each guard answers with a short JSON body and the right status itself, so a refused
-request never reaches the endpoints, never costs model work, and the kept-alive
-connection stays usable (a refused body is drained first, up to the size limit).
+request never reaches the endpoints and never costs model work. Admission refusals (503,
+429) are sent before the body is read: the answer does not wait for a slow upload, and
+the kept-alive connection stays usable when the body's length is declared within the
+size limit (uvicorn drops the rest of the body as it arrives; the protocol,
+`tagger.server.protocol`, closes the connection if it does not arrive in time).
 """
 
 from __future__ import annotations
@@ -309,7 +312,6 @@ class Admission:
     rates: Mapping[str, Rate] | None = None  # group ("suggest", "feedback") -> Rate
     # requests of a group in progress ("suggest": those waiting for or in model work)
     group_limits: Mapping[str, int] | None = None
-    drain_seconds: float = 5.0
     max_body: int = 2_000_000
     # a SQLite file the workers of one `tagger serve --workers N` share their rates in
     shared_rates: str | None = None
@@ -350,12 +352,12 @@ class AdmissionControl:
             wait = self.limiter.take(group, self.client(scope))
             if wait > 0:
                 self.on_reject("rate")
-                await drain(receive, self.limits.max_body, self.limits.drain_seconds)
                 await send_json(
                     send,
                     429,
                     f"too many {group} requests from this client; retry in {math.ceil(wait)} s",
                     [(b"retry-after", str(max(1, math.ceil(wait))).encode())],
+                    close=not self.keeps_connection(scope),
                 )
                 return
         group_limit = (self.limits.group_limits or {}).get(group or "")
@@ -368,12 +370,12 @@ class AdmissionControl:
         if busy is not None:
             reason, what, limit = busy
             self.on_reject(reason)
-            await drain(receive, self.limits.max_body, self.limits.drain_seconds)
             await send_json(
                 send,
                 503,
                 f"busy: {what} in progress (limit {limit}); retry shortly",
                 [(b"retry-after", b"1")],
+                close=not self.keeps_connection(scope),
             )
             return
         self.in_flight += 1
@@ -386,6 +388,15 @@ class AdmissionControl:
             if group:
                 self.group_in_flight[group] -= 1
 
+    def keeps_connection(self, scope: Scope) -> bool:
+        """Whether a refused request's connection may serve the next one: its body (sent
+        after the refusal, dropped as it arrives) must have a declared length within the
+        size limit; a chunked or oversized one closes the connection."""
+        declared = _header(scope, b"content-length")
+        if declared is None:
+            return scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE")
+        return declared.isdigit() and int(declared) <= self.limits.max_body
+
     def client(self, scope: Scope) -> str:
         token = bearer_token(scope)
         if token:
@@ -394,28 +405,6 @@ class AdmissionControl:
                 return f"editor:{owner}"
         client = scope.get("client")
         return f"addr:{client[0]}" if client else "addr:?"
-
-
-async def drain(receive: Receive, limit: int, seconds: float) -> bool:
-    """Read and drop a request body (so the connection can serve the next request);
-    False when it was over `limit` bytes, too slow or the client left."""
-    deadline = time.monotonic() + seconds
-    size = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        try:
-            message = await asyncio.wait_for(receive(), remaining)
-        except asyncio.TimeoutError:
-            return False
-        if message["type"] == "http.disconnect":
-            return False
-        size += len(message.get("body", b""))
-        if size > limit:
-            return False
-        if not message.get("more_body", False):
-            return True
 
 
 # -- the body gate: size, read time and strict JSON ---------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,13 +10,9 @@ from typing import Any
 
 import pytest
 
+from tagger.server.launch import free_port
+
 TOKENS = {"ann-token-0123456789abcdef": "ann", "bob-token-0123456789abcdef": "bob"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LiveServer:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +17,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.conftest import TOKENS, free_port
+from server.conftest import TOKENS
 from tagger.server.app import ServerConfig, app_from_env, create_app
+from tagger.server.launch import ServeProcess, start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 ANN = {"Authorization": "Bearer ann-token-0123456789abcdef"}
@@ -136,60 +135,25 @@ def test_json_log_lines() -> None:
     assert json.loads(JsonFormatter().format(plain))["message"] == "x y"
 
 
-def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"tagger serve exited with {process.returncode}")
-        try:
-            response = httpx.get(url + "/health", timeout=2)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("tagger serve did not come up")
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Any]:
-    """Start `tagger serve` with given arguments; stopped (and its stderr kept) after."""
-    started: list[subprocess.Popen] = []
+    """Start `tagger serve` with given arguments (tagger.server.launch, as the benches
+    do); stopped after the test. `served.log` is its output (stderr: the logs)."""
+    started: list[ServeProcess] = []
     log = tmp_path / "serve.log"
 
-    def start(model: Path, *args: str) -> tuple[str, subprocess.Popen]:
-        port = free_port()
+    def start(model: Path, *args: str) -> ServeProcess:
         env = {
-            **os.environ,
             "TAGGER_TOKENS": ",".join(f"{e}:{t}" for t, e in TOKENS.items()),
             "TAGGER_ADMIN_TOKEN": ADMIN,
         }
-        command = [
-            str(Path(sys.executable).with_name("tagger")),
-            "serve",
-            "--model",
-            str(model),
-            "--db",
-            str(tmp_path / "f.db"),
-            "--port",
-            str(port),
-            *args,
-        ]
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w")
-        )
-        started.append(process)
-        return f"http://127.0.0.1:{port}", process
+        started.append(start_serve(model, tmp_path / "f.db", *args, log=log, env=env))
+        return started[-1]
 
     start.log = log  # type: ignore[attr-defined]
     yield start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    for server in started:
+        server.stop()
 
 
 def test_sighup_reloads_a_single_process_server(
@@ -197,8 +161,9 @@ def test_sighup_reloads_a_single_process_server(
 ) -> None:
     current = tmp_path / "current"
     put_bundle(tiny_model, current)
-    url, process = served(current)
-    assert wait_healthy(url, process)["model"]["id"] == model_id(tiny_model)
+    server = served(current)
+    url, process = server.url, server.process
+    assert server.wait_healthy()["model"]["id"] == model_id(tiny_model)
     put_bundle(other_model, current)
     process.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 60
@@ -213,8 +178,9 @@ def test_two_workers_share_the_store_and_reload_without_dropping_requests(
 ) -> None:
     current = tmp_path / "current"
     put_bundle(tiny_model, current)
-    url, process = served(current, "--workers", "2", "--log-format", "json")
-    assert wait_healthy(url, process)["model"]["id"] == model_id(tiny_model)
+    server = served(current, "--workers", "2", "--log-format", "json")
+    url, process = server.url, server.process
+    assert server.wait_healthy()["model"]["id"] == model_id(tiny_model)
     with httpx.Client(base_url=url, timeout=30) as http:
         for i in range(10):
             article = {**ARTICLE, "id": f"w{i}"}
@@ -241,8 +207,7 @@ def test_two_workers_share_the_store_and_reload_without_dropping_requests(
         assert set(codes) == {200}
     process.terminate()
     process.wait(60)
-    lines = [json.loads(line) for line in served.log.read_text().splitlines() if line.strip()]
-    access = [line for line in lines if line.get("event") == "access"]
+    access = access_lines(served.log)
     assert any(line["path"] == "/feedback" and line["status"] == 201 for line in access)
     assert len({line["pid"] for line in access}) >= 2
 
@@ -258,10 +223,9 @@ def test_two_workers_take_kept_alive_connections_and_share_rate_limits(
     """Each worker accepts on its own SO_REUSEPORT socket, so connections opened together
     reach both (one shared socket gave them all to one worker), and a client's rate is
     one rate across the workers (each had its own before)."""
-    url, process = served(
-        tiny_model, "--workers", "2", "--log-format", "json", "--suggest-rate", "30"
-    )
-    wait_healthy(url, process)
+    server = served(tiny_model, "--workers", "2", "--log-format", "json", "--suggest-rate", "30")
+    url, process = server.url, server.process
+    server.wait_healthy()
     deadline = time.monotonic() + 90
     while len({line["pid"] for line in access_lines(served.log)}) < 2:  # both listening
         assert time.monotonic() < deadline, "the second worker did not come up"

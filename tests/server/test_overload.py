@@ -3,6 +3,8 @@ the entity budget, read tokens, and /health while the model is busy."""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 import time
@@ -157,6 +159,19 @@ def test_an_unusable_rate_file_falls_back_to_the_process_own_buckets(tmp_path: P
     limiter.close()
 
 
+def _read_response(sock: socket.socket, seconds: float = 5) -> bytes:
+    """One whole HTTP response (headers and a Content-Length body)."""
+    sock.settimeout(seconds)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
 def _read_all(sock: socket.socket, seconds: float) -> bytes:
     sock.settimeout(seconds)
     data = b""
@@ -277,4 +292,39 @@ def test_concurrent_clients_see_no_errors_under_the_limits(
     with LiveServer(app) as server, ThreadPoolExecutor(12) as pool:
         list(pool.map(hammer, range(12)))
     assert set(codes) <= {200, 429, 503} and 200 in codes and len(codes) == 60
+    app.state.store.close()
+
+
+def test_a_refusal_does_not_wait_for_the_body_and_keeps_the_connection(
+    loaded_tiny: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full model queue answers 503 as soon as the headers are in; the body sent after
+    it is dropped and the connection serves the next request; a refused body that never
+    comes closes the connection after the header timeout."""
+    monkeypatch.setenv("TAGGER_HEADER_TIMEOUT", "1")
+    model = GatedModel(loaded_tiny)
+    app = make_app(tmp_path, model, model_threads=1, model_queue=1)
+    body = json.dumps({"article": ARTICLE}).encode()
+    head = (
+        b"POST /suggest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    with LiveServer(app) as server, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(httpx.post, server.url + "/suggest", json={"article": ARTICLE})
+        assert model.started.wait(10)
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(head)  # headers only
+            answer = _read_response(s)
+            assert answer.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in answer.lower()
+            assert b"connection: close" not in answer.lower()
+            s.sendall(body + b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert _read_response(s).startswith(b"HTTP/1.1 200")  # the same connection
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(head)
+            start = time.monotonic()
+            answer = _read_all(s, 10)  # the 503, then the server closes: no body came
+            assert answer.startswith(b"HTTP/1.1 503") and not answer.endswith(b"<still open>")
+            assert time.monotonic() - start < 8
+        model.gate.set()
+        assert first.result(10).status_code == 200
     app.state.store.close()
