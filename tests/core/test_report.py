@@ -118,7 +118,7 @@ def test_replay_report_builds_offline(tmp_path: Path, tiny_model: Path, load_sam
 
 
 def test_browser_opens_the_report_without_a_request(tiny_model: Path, tmp_path: Path) -> None:
-    from tests.server.test_editor_page import find_browser
+    from tests.browser import find_browser, launch_chromium
 
     executable, why = find_browser()
     if executable is None:
@@ -133,12 +133,7 @@ def test_browser_opens_the_report_without_a_request(tiny_model: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     requests: list[str] = []
     with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(
-                executable_path=executable, headless=True, args=["--no-sandbox"]
-            )
-        except Exception as exc:  # a browser that cannot start is an environment problem
-            pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
+        browser = launch_chromium(p, executable)
         try:
             tab = browser.new_page()
             tab.on("request", lambda r: requests.append(r.url))

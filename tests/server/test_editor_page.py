@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.browser import find_browser, launch_chromium
 
 TOKEN = "ann-token-0123456789abcdef"
 ARTICLE_TITLE = "Senate passes spending bill to avert shutdown"
@@ -24,21 +24,6 @@ ENTITIES = [
 ]
 
 
-def find_browser() -> tuple[str | None, str]:
-    """A Chromium executable for Playwright, or None and why not."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return None, "the playwright package is not installed (pip install -e '.[dev]')"
-    candidates = [os.environ.get("TAGGER_CHROMIUM", "")] + [
-        shutil.which(name) or "" for name in ("chromium", "chromium-browser", "google-chrome")
-    ]
-    for path in candidates:
-        if path and Path(path).exists():
-            return path, ""
-    return None, "no Chromium found (apt-get install chromium, or set TAGGER_CHROMIUM)"
-
-
 def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) -> None:
     executable, why = find_browser()
     if executable is None:
@@ -48,12 +33,7 @@ def test_accept_reject_add_and_save_in_the_browser(live_server, tmp_path: Path) 
     expect.set_options(timeout=20_000)  # a busy CI machine is slow, not wrong
 
     with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(
-                executable_path=executable, headless=True, args=["--no-sandbox"]
-            )
-        except Exception as exc:  # a browser that cannot start is an environment problem
-            pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
+        browser = launch_chromium(p, executable)
         try:
             page = browser.new_page()
             page.set_default_timeout(30_000)

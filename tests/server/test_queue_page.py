@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.test_editor_page import TOKEN, find_browser
+from tests.browser import find_browser, launch_chromium
+from tests.server.test_editor_page import TOKEN
 
 
 def test_the_page_opens_on_the_queue_and_works_it_by_keyboard(live_server, load_sample) -> None:
@@ -24,12 +25,7 @@ def test_the_page_opens_on_the_queue_and_works_it_by_keyboard(live_server, load_
     queue.add(articles[1:], uncertainty=lambda _b: [0.1])
     expect.set_options(timeout=20_000)
     with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(
-                executable_path=executable, headless=True, args=["--no-sandbox"]
-            )
-        except Exception as exc:  # a browser that cannot start is an environment problem
-            pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
+        browser = launch_chromium(p, executable)
         try:
             page = browser.new_page()
             page.set_default_timeout(30_000)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.server.test_editor_page import TOKEN, find_browser
+from tests.browser import find_browser, launch_chromium
+from tests.server.test_editor_page import TOKEN
 
 VOCAB_CSV = """id,label,aliases,broader,retired,replaced_by
 desk:world,world,,,,
@@ -46,12 +47,7 @@ def test_added_tags_complete_from_the_vocabulary(vocab_server: Any) -> None:
 
     expect.set_options(timeout=20_000)
     with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(
-                executable_path=executable, headless=True, args=["--no-sandbox"]
-            )
-        except Exception as exc:
-            pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
+        browser = launch_chromium(p, executable)
         try:
             page = browser.new_page()
             page.set_default_timeout(30_000)
