@@ -610,35 +610,20 @@ def replay_html(data: dict[str, Any]) -> str:
         )
     if figures.get("acceptance_by_week"):
         parts.append(_section("Acceptance per week", _weeks_svg(figures["acceptance_by_week"])))
-    if figures.get("acceptance_by_model"):
-        rows = figures["acceptance_by_model"]
-        parts.append(
-            _section(
-                "Acceptance per model version",
-                _bars_svg(
-                    [r["label"] for r in rows],
-                    [r["acceptance"] for r in rows],
-                    "",
-                    "acceptance",
-                    [r["accepted"] + r["rejected"] for r in rows],
-                ),
+    for key, title, note in (
+        ("acceptance_by_model", "Acceptance per model version", ""),
+        ("acceptance_by_tag", "Acceptance per tag", "The {n} tags with the most decisions."),
+    ):
+        rows = figures.get(key)
+        if rows:
+            chart = _bars_svg(
+                [r["label"] for r in rows],
+                [r["acceptance"] for r in rows],
+                "",
+                "acceptance",
+                [r["accepted"] + r["rejected"] for r in rows],
             )
-        )
-    if figures.get("acceptance_by_tag"):
-        rows = figures["acceptance_by_tag"]
-        parts.append(
-            _section(
-                "Acceptance per tag",
-                _bars_svg(
-                    [r["label"] for r in rows],
-                    [r["acceptance"] for r in rows],
-                    "",
-                    "acceptance",
-                    [r["accepted"] + r["rejected"] for r in rows],
-                ),
-                f"The {len(rows)} tags with the most decisions.",
-            )
-        )
+            parts.append(_section(title, chart, note.format(n=len(rows))))
     return _page("Editor replay", parts)
 
 
