@@ -135,6 +135,7 @@ def suggest(
                     probs,
                     thresholds,
                     aliases=model._entity_aliases(),
+                    allowed=tag_model.rules_allowed,
                 )
         results.append(
             Suggestions(

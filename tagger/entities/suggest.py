@@ -64,10 +64,13 @@ def apply_entity_tags(
     probs: Any,
     thresholds: Any,
     aliases: tuple[tuple[str, str], ...] = (),
+    allowed: Sequence[bool] | None = None,
 ) -> None:
     """Suggest tags named by salient entities (source 'entity', with entity evidence);
     a tag the model already suggests gets the entity as extra evidence. With a
-    vocabulary, an entity named by a concept's alias is that concept's one suggestion."""
+    vocabulary, an entity named by a concept's alias is that concept's one suggestion.
+    A tag whose `allowed` is false (under a precision policy) is chosen only by its
+    threshold: the entity then adds evidence but never selects it."""
     from tagger.suggestions import Evidence, LabelSuggestion
 
     for index, entity in sorted(entity_tags(entities, labels, aliases=aliases).items()):
@@ -76,6 +79,8 @@ def apply_entity_tags(
         existing = next((s for s in [*tags, *candidates] if s.label == label), None)
         if existing is not None and existing.selected:
             existing.evidence.append(evidence)
+            continue
+        if allowed is not None and not allowed[index]:
             continue
         if existing is None:
             existing = LabelSuggestion(

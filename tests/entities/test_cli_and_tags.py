@@ -182,3 +182,19 @@ def test_train_with_entities_and_predict_suggests_entity_tags(corpus: Path, tmp_
     rubio = [t for t in suggestion.tags if t.label == "Marco Rubio"]
     assert rubio and any(e.kind == "entity" for e in rubio[0].evidence)
     assert suggestion.entities == new_entities[0]
+
+
+def test_entity_never_selects_a_tag_under_a_precision_policy() -> None:
+    """A tag with a precision target (allowed False) is chosen by its threshold only:
+    a salient entity naming it adds evidence to a selected tag but selects no other."""
+    labels = ["Donald Trump", "economy", "El Salvador"]
+    probs = np.array([0.05, 0.9, 0.4])
+    thresholds = np.array([0.5, 0.5, 0.5])
+    economy = LabelSuggestion("economy", 0.9, selected=True, threshold=0.5)
+    tags, candidates = [economy], [economy]
+    entities = [_entity("Donald Trump", "PERSON", 0.7), _entity("El Salvador", "COUNTRY", 0.5)]
+    apply_entity_tags(
+        tags, candidates, entities, labels, probs, thresholds, allowed=[False, True, True]
+    )
+    assert sorted(t.label for t in tags) == ["El Salvador", "economy"]
+    assert all(t.label != "Donald Trump" for t in candidates)
