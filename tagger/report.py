@@ -94,6 +94,10 @@ class ScoreHistograms:
         return rows
 
 
+# A model's tag figures in a replay, in the order the figures and the table show them.
+MODEL_FIGURES = ("precision", "precision_decided", "recall", "recall_added", "f1", "changed_share")
+
+
 def _clean(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else round(float(v), 5) for v in values]
 
@@ -215,17 +219,7 @@ def replay_figures(result: Any, db: Any) -> dict[str, Any]:
     figures["models"] = [
         {
             "name": m["name"],
-            **{
-                k: m["tags"][k]
-                for k in (
-                    "precision",
-                    "precision_decided",
-                    "recall",
-                    "recall_added",
-                    "f1",
-                    "changed_share",
-                )
-            },
+            **{k: m["tags"][k] for k in MODEL_FIGURES},
             "section_accuracy": m["sections"]["accuracy"],
             "policies": m.get("policies", []),
         }
@@ -563,16 +557,7 @@ def replay_html(data: dict[str, Any]) -> str:
                 _models_svg(figures["models"])
                 + _table(
                     figures["models"],
-                    (
-                        "name",
-                        "precision",
-                        "precision_decided",
-                        "recall",
-                        "recall_added",
-                        "f1",
-                        "changed_share",
-                        "section_accuracy",
-                    ),
+                    ("name", *MODEL_FIGURES, "section_accuracy"),
                 ),
             )
         )
