@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,10 @@ class ModelConfig:
     # Tags on fewer training articles are left out of the model, with a warning.
     # None: 1 (keep all) up to 1,000 distinct tags, 2 above (tagger.train.choose_tag_labels).
     min_tag_support: int | None = None
+    # At most this many tags are learned: the most frequent (ties by name); the others are
+    # left out with a warning. Bounds training time, memory and the bundle on label sets
+    # no corpus supports (100,000 distinct tags on 39 articles). None: no limit.
+    max_tags: int | None = 20_000
     # A tag's own threshold is pulled toward the pooled one as if the pooled one had
     # this many articles of evidence: thresholds tuned on a handful of positives overfit.
     threshold_shrinkage: float = 5.0
@@ -384,13 +388,14 @@ def sparse_rows(rows: Sequence[tuple[np.ndarray, np.ndarray]], n_features: int) 
     """A float32 CSR matrix from (column indices, values) per row."""
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(r[0]) for r in rows])
-    indices = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0)
-    data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
     index_dtype = np.int32 if max(n_features, indptr[-1]) < 2**31 else np.int64
-    return sp.csr_matrix(
-        (data.astype(np.float32), indices.astype(index_dtype), indptr.astype(index_dtype)),
-        shape=(len(rows), n_features),
-    )
+    # Filled in place: concatenating and then converting held the weights three times.
+    indices = np.empty(indptr[-1], dtype=index_dtype)
+    data = np.empty(indptr[-1], dtype=np.float32)
+    for (columns, values), start, end in zip(rows, indptr[:-1], indptr[1:], strict=True):
+        indices[start:end] = columns
+        data[start:end] = values
+    return sp.csr_matrix((data, indices, indptr.astype(index_dtype)), shape=(len(rows), n_features))
 
 
 # -- tag model ---------------------------------------------------------------------------
@@ -580,6 +585,9 @@ class OutOfFold:
     scores: list[np.ndarray]
     weights: list[np.ndarray]
     positive: list[np.ndarray]
+    # Per tag, the first tag with the same label column (`same_labels`): its entries are
+    # that tag's, so its calibration is too. None: every tag its own.
+    source: np.ndarray | None = None
 
     @classmethod
     def from_dense(cls, oof: np.ndarray, y: np.ndarray | sp.spmatrix) -> OutOfFold:
@@ -677,6 +685,11 @@ def calibrate_tags(
             pooled.value, pooled.f1, pooled.precision, pooled.recall, int(support[j]), "pooled"
         )
         policy = targets[j] if targets is not None else None
+        same = j if kept.source is None else int(kept.source[j])
+        if same != j and not _has_target(targets, j) and not _has_target(targets, same):
+            a[j], b[j] = a[same], b[same]  # the same scores and labels as tag `same`
+            thresholds.append(replace(thresholds[same]))
+            continue
         if policy is not None and policy[1] is not None:
             name, target = policy
             if target not in pooled_for:
@@ -712,6 +725,12 @@ def calibrate_tags(
             own.value = (n * own.value + k * pooled.value) / (n + k)
         thresholds.append(own)
     return a, b, thresholds
+
+
+def _has_target(targets: Targets | None, j: int) -> bool:
+    """Has tag j a precision target of its own (a policy)?"""
+    policy = targets[j] if targets is not None else None
+    return policy is not None and policy[1] is not None
 
 
 def _policy_threshold(
@@ -896,20 +915,21 @@ def _column(y: sp.csc_matrix, j: int) -> np.ndarray:
 
 def _fit_final_chunk(
     x: sp.csr_matrix, y: sp.csc_matrix, tags: np.ndarray, job: _FitJob
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int]:
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
     """Final fits of a chunk of tags: pruned (indices, values) per tag, intercepts, and
-    the number of non-zero weights before pruning."""
+    the number of non-zero weights before pruning per tag."""
     rows: list[tuple[np.ndarray, np.ndarray]] = []
     intercepts = np.empty(y.shape[1])
-    before = 0
+    before = np.zeros(y.shape[1], dtype=np.int64)
     for j in range(y.shape[1]):
         w, intercepts[j] = _fit_one(x, _column(y, j), job, job.rng(int(tags[j])))
         if w is None:
             rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
             continue
-        before += int(np.count_nonzero(w))
+        before[j] = np.count_nonzero(w)
         keep = prune_weights(w, job.tolerance)
-        rows.append((keep, w[keep].astype(np.float32)))
+        index = np.int32 if len(w) < 2**31 else np.int64  # what the CSR matrix stores
+        rows.append((keep.astype(index), w[keep].astype(np.float32)))
     return rows, intercepts, before
 
 
@@ -921,23 +941,26 @@ def _fit_fold_chunk(
     tags: np.ndarray,
     folds: np.ndarray,
     job: _FitJob,
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+) -> tuple[np.ndarray, ...]:
     """Fit a chunk of tags on a fold's training part; keep the test part's scores that
-    calibration needs: (test rows, scores, weights, positive) per tag. A tag whose
-    `folds` (folds it is cross-validated on) does not reach this fold is skipped."""
-    out = []
+    calibration needs. Returns flat arrays (not a few small arrays per tag: with 100,000
+    tags their overhead was most of the memory): entries per tag, then per entry the test
+    row, score, weight and label. A tag whose `folds` (folds it is cross-validated on)
+    does not reach this fold keeps nothing."""
+    counts = np.zeros(y_train.shape[1], dtype=np.int64)
+    parts: list[tuple[np.ndarray, ...]] = []
     for j in range(y_train.shape[1]):
         if job.fold >= folds[j]:
-            empty = np.zeros(0)
-            out.append((empty.astype(np.int64), empty, empty, empty.astype(bool)))
             continue
         rng = job.rng(int(tags[j]))
         w, b = _fit_one(x_train, _column(y_train, j), job, rng)
         scores = np.full(x_test.shape[0], b) if w is None else x_test @ w + b
         positive = _column(y_test, j)
         keep, weights = keep_for_calibration(scores, positive, job.top, job.sample, rng)
-        out.append((keep, scores[keep], weights, positive[keep]))
-    return out
+        counts[j] = len(keep)
+        parts.append((keep, scores[keep], weights, positive[keep]))
+    empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, bool))
+    return (counts, *(np.concatenate([p[i] for p in parts] or [empty[i]]) for i in range(4)))
 
 
 def _workers(config: ModelConfig, n_labels: int) -> int:
@@ -973,18 +996,38 @@ def _fit_binary_columns(
     return coef, intercept
 
 
+def same_labels(y: sp.csc_matrix) -> np.ndarray:
+    """For each tag, the first tag with the same label column (the same articles), or
+    itself. Tags with the same articles get the same fits, so each column is fitted once:
+    a small corpus carrying thousands of tags has few distinct columns (39 articles hold
+    only 741 distinct pairs)."""
+    y = sp.csc_matrix(y)
+    y.sort_indices()
+    first: dict[bytes, int] = {}
+    source = np.empty(y.shape[1], dtype=np.int64)
+    for j in range(y.shape[1]):
+        key = y.indices[y.indptr[j] : y.indptr[j + 1]].tobytes()
+        source[j] = first.setdefault(key, j)
+    return source
+
+
 def _final_fit(
     x: sp.csr_matrix, y: sp.csc_matrix, config: ModelConfig, seed: int
 ) -> tuple[sp.csr_matrix, np.ndarray, int]:
-    n_labels = y.shape[1]
-    workers = _workers(config, n_labels)
+    source = same_labels(y)
+    fitted = np.flatnonzero(source == np.arange(len(source)))
+    workers = _workers(config, len(fitted))
     job = _FitJob.of(config, seed)
-    chunks = _chunks(n_labels, workers)
+    chunks = [fitted[c] for c in _chunks(len(fitted), workers)]
     parts = _run_chunks(_fit_final_chunk, [(x, y[:, c], c, job) for c in chunks], workers)
+    position = np.zeros(len(source), dtype=np.int64)
+    position[fitted] = np.arange(len(fitted))
     rows = [row for part in parts for row in part[0]]
     intercept = np.concatenate([part[1] for part in parts]) if parts else np.zeros(0)
-    before = sum(part[2] for part in parts)
-    return sparse_rows(rows, x.shape[1]), intercept.astype(np.float32), before
+    before = np.concatenate([part[2] for part in parts]) if parts else np.zeros(0, np.int64)
+    at = position[source]  # every tag takes its column's fit
+    coef = sparse_rows([rows[i] for i in at], x.shape[1])
+    return coef, intercept[at].astype(np.float32), int(before[at].sum())
 
 
 def folds_per_tag(positives: np.ndarray, k: int, cv_positives: int) -> np.ndarray:
@@ -1023,9 +1066,11 @@ def out_of_fold(
     n, n_labels = y.shape
     top, sample = calibration_budget(config, n_labels, len(folds))
     per_tag_folds = folds_per_tag(np.diff(y.indptr), len(folds), config.cv_positives)
-    workers = _workers(config, n_labels)
-    chunks = _chunks(n_labels, workers)
-    per_tag: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_labels)]
+    source = same_labels(y)
+    fitted = np.flatnonzero(source == np.arange(n_labels))
+    workers = _workers(config, len(fitted))
+    chunks = [fitted[c] for c in _chunks(len(fitted), workers)]
+    pieces: list[tuple[np.ndarray, ...]] = []
     y_rows = y.tocsr()
     for i, test in enumerate(folds):
         progress("tags: cross-validation", i, total or len(folds) + 1)
@@ -1037,18 +1082,25 @@ def out_of_fold(
             (x_train, y_train[:, c], x_test, y_test[:, c], c, per_tag_folds[c], job) for c in chunks
         ]
         parts = _run_chunks(_fit_fold_chunk, tasks, workers)
-        for chunk, part in zip(chunks, parts, strict=True):
-            for j, (keep, scores, weights, positive) in zip(chunk, part, strict=True):
-                per_tag[j].append((test[keep], scores, weights, positive))
-        del x_train, x_test, tasks
-    kept = OutOfFold(n, [], [], [], [])
-    for pieces in per_tag:
-        rows = np.concatenate([p[0] for p in pieces])
-        order = np.argsort(rows, kind="stable")
-        kept.rows.append(rows[order])
-        kept.scores.append(np.concatenate([p[1] for p in pieces])[order])
-        kept.weights.append(np.concatenate([p[2] for p in pieces])[order])
-        kept.positive.append(np.concatenate([p[3] for p in pieces])[order])
+        for chunk, (counts, keep, scores, weights, positive) in zip(chunks, parts, strict=True):
+            pieces.append((np.repeat(chunk, counts), test[keep], scores, weights, positive))
+        del x_train, x_test, tasks, parts
+    tag, rows, scores, weights, positive = (
+        np.concatenate([p[i] for p in pieces]) if pieces else np.zeros(0, np.int64)
+        for i in range(5)
+    )
+    del pieces
+    order = np.lexsort((rows, tag))  # by tag, then by article
+    tag, rows, scores, weights = tag[order], rows[order], scores[order], weights[order]
+    positive = positive[order].astype(bool)
+    bounds = np.searchsorted(tag, np.arange(n_labels + 1))
+    kept = OutOfFold(n, [], [], [], [], source=source)
+    for j in source:  # a tag with the same articles as an earlier one shares its scores
+        lo, hi = bounds[j], bounds[j + 1]
+        kept.rows.append(rows[lo:hi])
+        kept.scores.append(scores[lo:hi])
+        kept.weights.append(weights[lo:hi])
+        kept.positive.append(positive[lo:hi])
     return kept
 
 

@@ -129,12 +129,18 @@ def choose_tag_labels(counts: Counter[str], config: ModelConfig) -> tuple[list[s
     notes: list[str] = []
     dropped = sorted((t for t, c in counts.items() if c < minimum), key=lambda t: (counts[t], t))
     if dropped:
-        by_support = Counter(counts[t] for t in dropped)
-        spread = ", ".join(f"{n} on {s} article(s)" for s, n in sorted(by_support.items()))
-        shown = ", ".join(dropped[:10]) + (" …" if len(dropped) > 10 else "")
         notes.append(
             f"{len(dropped)} of {len(counts)} tag(s) are on fewer than {minimum} training "
-            f"articles and are left out of the tag model ({spread}): {shown}"
+            f"articles and are left out of the tag model {_by_support(dropped, counts)}"
+        )
+    if config.max_tags is not None and len(labels) > config.max_tags:
+        by_count = sorted(labels, key=lambda t: (-counts[t], t))
+        labels = sorted(by_count[: config.max_tags])
+        beyond = sorted(by_count[config.max_tags :], key=lambda t: (counts[t], t))
+        notes.append(
+            f"{len(beyond)} of {len(counts)} tag(s) are beyond the {config.max_tags} most "
+            f"frequent (raise tags.max_tags to keep more) and are left out of the tag model "
+            f"{_by_support(beyond, counts)}"
         )
     once = [t for t in labels if counts[t] == 1]
     if once:
@@ -146,6 +152,13 @@ def choose_tag_labels(counts: Counter[str], config: ModelConfig) -> tuple[list[s
             "(lower tags.min_tag_support in the config to keep rarer tags)"
         )
     return labels, notes
+
+
+def _by_support(tags: list[str], counts: Counter[str]) -> str:
+    """'(N on S article(s), ...): first names' of tags left out, listed rarest first."""
+    by_support = Counter(counts[t] for t in tags)
+    spread = ", ".join(f"{n} on {s} article(s)" for s, n in sorted(by_support.items()))
+    return f"({spread}): {', '.join(tags[:10])}" + (" …" if len(tags) > 10 else "")
 
 
 def train(

@@ -377,3 +377,113 @@ def test_direct_liblinear_call_prints_nothing(capfd: pytest.CaptureFixture[str])
     _liblinear(x.astype(np.float64), y[:, 0], 1.0, 0, None)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+# -- tiny tags: tags on the same articles, more tags than a corpus supports ----------------
+
+
+def counted_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count liblinear fits made in this process (n_jobs=1)."""
+    import tagger.classify as classify
+
+    calls: list[int] = []
+    real = classify._liblinear
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classify, "_liblinear", counting)
+    return calls
+
+
+def test_tags_on_the_same_articles_are_fitted_once_with_the_same_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x, y = synthetic(n=200, tags=4, seed=3)
+    copies = np.hstack([y, y[:, [1, 1, 3]]])  # t4 and t5 are on t1's articles, t6 on t3's
+    labels = [f"t{j}" for j in range(7)]
+    config = ModelConfig(n_jobs=1, name_rule=False)
+    calls = counted_fits(monkeypatch)
+    model = train_tag_model(x, copies, labels, config)
+    assert len(calls) == 4 * 6  # four distinct columns, five folds and the final fit each
+    for copy, original in ((4, 1), (5, 1), (6, 3)):
+        assert (model.coef[copy] != model.coef[original]).nnz == 0
+        assert model.intercept[copy] == model.intercept[original]
+        assert model.platt_a[copy] == model.platt_a[original]
+        assert model.platt_b[copy] == model.platt_b[original]
+        assert model.thresholds[copy] == model.thresholds[original]
+        assert model.thresholds[copy] is not model.thresholds[original]
+    # The fits are those of the tags alone (only the pooled calibration sees the copies).
+    alone = train_tag_model(x, y, labels[:4], config)
+    assert np.array_equal(model.coef[:4].toarray(), alone.coef.toarray())
+    assert np.array_equal(model.platt_a[:4], alone.platt_a)
+    assert np.array_equal(model.platt_b[:4], alone.platt_b)
+
+
+def test_thousands_of_tags_on_39_articles_train_on_their_distinct_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue's 39 articles with 100,000 tags, test-sized: every tag on two articles,
+    so there are at most 39 x 38 / 2 = 741 distinct label columns to fit."""
+    rng = np.random.default_rng(0)
+    articles = topic_articles(39)
+    for t in range(3000):
+        for i in rng.choice(39, size=2, replace=False):
+            articles[i].tags.append(f"pair-{t}")
+    config = word_config()
+    config.tags.n_jobs = 1
+    config.tags.name_rule = False
+    calls = counted_fits(monkeypatch)
+    model = Tagger.train(articles, config)
+    tags = model.tag_model
+    assert tags is not None and len(tags.labels) == 3004
+    columns = {tuple(sorted(i for i, a in enumerate(articles) if t in a.tags)) for t in tags.labels}
+    assert len(calls) <= len(columns) * 6 and len(columns) <= 741 + 4
+    # Two tags on the same two articles get the same model.
+    by_column: dict[tuple[int, ...], list[int]] = {}
+    for j, label in enumerate(tags.labels):
+        rows = tuple(i for i, a in enumerate(articles) if label in a.tags)
+        by_column.setdefault(rows, []).append(j)
+    same = next(js for js in by_column.values() if len(js) > 1)
+    assert tags.thresholds[same[0]].value == tags.thresholds[same[1]].value
+    assert (tags.coef[same[0]] != tags.coef[same[1]]).nnz == 0
+
+
+def test_max_tags_keeps_the_most_frequent_and_counts_the_others() -> None:
+    articles = topic_articles(40)
+    for i, article in enumerate(articles):
+        article.tags += [f"pair-{i // 2}-{k}" for k in range(50)]  # 1,000 tags on 2 articles
+    config = word_config()
+    config.tags.max_tags = 104
+    model = Tagger.train(articles, config)
+    assert model.tag_model is not None
+    labels = model.tag_model.labels
+    assert len(labels) == 104
+    assert {"farming", "law", "finance", "weather"} <= set(labels)  # 10 articles each
+    text = "\n".join(model.warnings)
+    assert "900 of 1004 tag(s) are beyond the 104 most frequent" in text
+    assert "(900 on 2 article(s))" in text and "raise tags.max_tags" in text
+
+
+def test_cli_train_on_a_stream_that_ends_mid_record(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    corpus = tmp_path / "cut.jsonl"
+    lines = [json.dumps(a.to_dict()) for a in topic_articles(40)]
+    cut = '{"id": "cut", "title": "farm crops", "body": "the stream ends mid-rec'
+    corpus.write_text("\n".join(lines) + "\n" + cut, encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", str(corpus), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert f"{corpus}:41: invalid JSON" in result.output
+    assert "41 record(s): 40 article(s), 1 skipped" in result.output
+    assert Tagger.load(tmp_path / "m").manifest["corpus"]["articles"] == 40
+    strict = CliRunner().invoke(
+        app, ["train", str(corpus), "--out", str(tmp_path / "s"), "--strict"]
+    )
+    assert strict.exit_code == 1 and "--strict" in strict.output
+    assert "Traceback" not in strict.output and not (tmp_path / "s").exists()
