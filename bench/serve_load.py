@@ -163,8 +163,8 @@ class RawHTTP:
             self.writer = None
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants (from /proc)."""
+def _proc_stats() -> dict[int, tuple[int, float]]:
+    """{pid: (parent pid, user + system CPU seconds)} of every live process (from /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -176,12 +176,42 @@ def tree_cpu_seconds(pid: int) -> float:
             continue
         # after the command: state ppid ... utime (12th) stime (13th)
         stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    total, todo = 0.0, [pid]
+    return stats
+
+
+def tree_pids(pid: int, stats: dict[int, tuple[int, float]] | None = None) -> list[int]:
+    """A process and its live descendants."""
+    stats = stats if stats is not None else _proc_stats()
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
-        total += stats.get(current, (0, 0.0))[1]
+        found.append(current)
         todo.extend(child for child, (parent, _) in stats.items() if parent == current)
-    return total
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (from /proc)."""
+    stats = _proc_stats()
+    return sum(stats.get(p, (0, 0.0))[1] for p in tree_pids(pid, stats))
+
+
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """Memory of a process and its live descendants: the sum of their RSS (pages shared
+    between them counted in each) and of their PSS (shared pages divided among them),
+    in MB, and how many processes."""
+    rss = pss = 0.0
+    pids = tree_pids(pid)
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return {"rss": rss, "pss": pss, "processes": len(pids)}
 
 
 def sample_articles(corpus: list[str], fmt: str, n: int, chars: int) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ Starts the real `tagger serve` command (one process, default limits) on 127.0.0.
    token, posts /suggest batches with `"entities": true` as fast as it can for --seconds
    (after a refusal it waits --pause s, not Retry-After), while a separate process asks
    /health every 50 ms, another (one light client) posts a batch every 200 ms, and the
-   server's memory (RSS) is sampled;
+   memory of the server's whole process tree (serving process and model processes: the
+   sum of their RSS, and of their PSS, which counts shared pages once) is sampled;
 3. measures one client alone again.
 The 100 clients share one process (the light `serve_load.RawHTTP` client, bodies encoded
 beforehand); how late its event loop wakes up is measured too, since their latencies
@@ -42,7 +43,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_load import RawHTTP, percentile, tree_cpu_seconds
+from serve_load import RawHTTP, percentile, tree_cpu_seconds, tree_memory_mb
 
 from tagger.corpus.readers import read_corpus
 from tagger.server.launch import start_serve
@@ -54,13 +55,6 @@ def _json_or_none(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def probe_health(url: str, stop_at: float, out: Any) -> None:
@@ -189,6 +183,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--chars", type=int, default=4000, help="characters kept an article")
     parser.add_argument("--pause", type=float, default=0.05)
+    parser.add_argument(
+        "--model-processes", type=int, default=1, help="tagger serve --model-processes"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -205,15 +202,19 @@ def main() -> None:
         "TAGGER_CACHE_DIR": str(work / "cache"),
     }
     db = work / "feedback.db"
-    server = start_serve(model, db, "--log-format", "json", log=work / "server.log", env=env)
+    options = ["--log-format", "json", "--model-processes", str(args.model_processes)]
+    server = start_serve(model, db, *options, log=work / "server.log", env=env)
     url, port = server.url, server.port
     results: dict[str, Any] = {"clients": args.clients, "batch": args.batch}
     try:
         server.wait_healthy()
         solo_speed(url, articles, args.batch, 1)  # warm up: spaCy loaded, caches filled
         before = solo_speed(url, articles, args.batch, args.solo_seconds)
-        rss_before = rss_mb(server.pid)
-        print(f"one client alone: {before:.2f} batches/s, server RSS {rss_before:.0f} MB")
+        memory_before = tree_memory_mb(server.pid)
+        print(
+            f"one client alone: {before:.2f} batches/s; server: {memory_before['processes']} "
+            f"processes, RSS {memory_before['rss']:.0f} MB, PSS {memory_before['pss']:.0f} MB"
+        )
 
         stop_at = time.monotonic() + args.seconds
         queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -230,12 +231,13 @@ def main() -> None:
         burst: list[tuple[int | str, float]] = []
         error_details: list[dict[str, Any]] = []
         lags: list[float] = []
-        rss_peak = rss_before
+        memory_peak = dict(memory_before)
 
         async def sample_rss() -> None:
-            nonlocal rss_peak
             while time.monotonic() < stop_at:
-                rss_peak = max(rss_peak, rss_mb(server.pid))
+                now = tree_memory_mb(server.pid)
+                for key in ("rss", "pss", "processes"):
+                    memory_peak[key] = max(memory_peak[key], now[key])
                 await asyncio.sleep(0.5)
 
         async def run_burst() -> None:
@@ -269,7 +271,7 @@ def main() -> None:
         refusal_prober.join(30)
         health, health_failures = queue.get(timeout=60)
         prober.join(30)
-        rss_after_burst = rss_mb(server.pid)
+        memory_after = tree_memory_mb(server.pid)
         time.sleep(2)
         after = solo_speed(url, articles, args.batch, args.solo_seconds)
     finally:
@@ -329,8 +331,10 @@ def main() -> None:
         f"{max(health, default=0) * 1000:.1f} ms, failures {health_failures}"
     )
     print(
-        f"  server RSS: {rss_before:.0f} MB before, peak {rss_peak:.0f} MB, "
-        f"{rss_after_burst:.0f} MB after"
+        f"  server memory (all {memory_after['processes']:.0f} processes): RSS "
+        f"{memory_before['rss']:.0f} MB before, peak {memory_peak['rss']:.0f} MB, "
+        f"{memory_after['rss']:.0f} MB after; PSS {memory_before['pss']:.0f} MB before, "
+        f"peak {memory_peak['pss']:.0f} MB, {memory_after['pss']:.0f} MB after"
     )
     print(f"one client alone after the burst: {after:.2f} batches/s ({after / before:.2f}x)")
     checks = {
@@ -363,7 +367,8 @@ def main() -> None:
         health_p50_ms=h50,
         health_p99_ms=h99,
         health_failures=health_failures,
-        rss_mb={"before": rss_before, "peak": rss_peak, "after": rss_after_burst},
+        memory_mb={"before": memory_before, "peak": memory_peak, "after": memory_after},
+        model_processes=args.model_processes,
         solo_batches_per_second={"before": before, "after": after},
         checks=checks,
     )

@@ -4,7 +4,9 @@
         [--clients 16] [--seconds 30] [--batch 8]
 
 For each worker count: start the real command (rate limits off, a model queue as long
-as the clients, a fresh store, JSON access log) and wait until every worker serves; then
+as the clients, a fresh store, JSON access log, --model-processes model processes per
+worker: 1 by default, so --workers N does model work in N processes) and wait until
+every worker serves; then
 --clients kept-alive connections (a separate process, the light `serve_load.RawHTTP`
 client: request bodies encoded before the clock starts, answers read by their length,
 only the JSON needed for the decisions parsed) post /suggest batches and, after each,
@@ -14,7 +16,8 @@ and the decisions in the store are counted against those acknowledged.
 Reported for each: /suggest batches a second (wall clock), the CPU seconds the server
 (supervisor and workers) and the load generator used in that window, the server's
 cores in use (CPU seconds / wall seconds), batches per server CPU second, and how the
-requests spread over the worker processes (access log). The ratio of throughputs is the
+requests spread over the worker processes (access log), and the memory of the server's
+process tree at the end (sum of PSS and of RSS). The ratio of throughputs is the
 figure (target >= 1.6x on 2 cores, 0 lost decisions); the CPU figures say why when the
 machine is shared: a second worker can only add the CPU the machine gives it.
 BLAS runs one thread a process in both runs. Without --model it trains a model first.
@@ -42,7 +45,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_load import RawHTTP, percentile, tree_cpu_seconds
+from serve_load import RawHTTP, percentile, tree_cpu_seconds, tree_memory_mb
 from serve_overload import bench_articles, train_model
 
 from tagger.server.launch import start_serve
@@ -143,6 +146,7 @@ def measure(workers: int, model: Path, bodies: list[Any], args: Any) -> dict:
     }
     options = [
         *("--workers", str(workers), "--suggest-rate", "0", "--feedback-rate", "0"),
+        *("--model-processes", str(args.model_processes)),
         # every client may wait for model work: throughput, not refusals
         *("--model-queue", str(args.clients), "--log-format", "json"),
     ]
@@ -159,6 +163,7 @@ def measure(workers: int, model: Path, bodies: list[Any], args: Any) -> dict:
         process.start()
         out = queue.get(timeout=args.seconds + 300)
         out["server_cpu"] = tree_cpu_seconds(server.pid) - server_cpu
+        out["memory_mb"] = tree_memory_mb(server.pid)
         process.join(60)
     finally:
         server.stop(grace=60)
@@ -185,6 +190,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--chars", type=int, default=4000)
+    parser.add_argument(
+        "--model-processes",
+        type=int,
+        default=1,
+        help="tagger serve --model-processes (a worker's; 0: threads in the worker)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -209,7 +220,8 @@ def main() -> None:
             f"{out['per_server_cpu_second']:.2f} batches per server CPU s; load generator CPU "
             f"{out['client_cpu']:.1f} s; requests per worker {out['spread']}; errors "
             f"{out['errors'] or 0}; decisions acknowledged {out['acknowledged']}, "
-            f"stored {out['stored']}",
+            f"stored {out['stored']}; server processes {out['memory_mb']['processes']}, PSS "
+            f"{out['memory_mb']['pss']:.0f} MB (RSS {out['memory_mb']['rss']:.0f} MB)",
             flush=True,
         )
     ratio = results["workers_2"]["throughput"] / results["workers_1"]["throughput"]

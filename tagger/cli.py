@@ -1059,8 +1059,23 @@ def serve(
     max_in_flight: Annotated[
         int, typer.Option("--max-in-flight", min=1, help="Requests in progress a process (503).")
     ] = 64,
+    model_processes: Annotated[
+        int,
+        typer.Option(
+            "--model-processes",
+            min=0,
+            help="Model processes a worker (0: model work in threads of the worker).",
+        ),
+    ] = 1,
+    model_nice: Annotated[
+        int,
+        typer.Option("--model-nice", min=0, max=19, help="Niceness added to model processes."),
+    ] = 10,
     model_threads: Annotated[
-        int, typer.Option("--model-threads", min=1, help="Threads for model work a process.")
+        int,
+        typer.Option(
+            "--model-threads", min=1, help="Threads for model work with --model-processes 0."
+        ),
     ] = 2,
     model_queue: Annotated[
         int, typer.Option("--model-queue", min=1, help="/suggest requests queued a process (503).")
@@ -1140,6 +1155,8 @@ def serve(
         read_tokens=read_tokens,
         admin_token=os.environ.get("TAGGER_ADMIN_TOKEN") or None,
         max_in_flight=max_in_flight,
+        model_processes=model_processes,
+        model_nice=model_nice,
         model_threads=model_threads,
         model_queue=model_queue,
         suggest_rate=suggest_rate,

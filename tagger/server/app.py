@@ -2,10 +2,12 @@
 
 Requests pass guards first (`tagger.server.guards`: Host allowlist, security headers,
 requests in flight, per-client rates, body size, read time and strict JSON). Model work
-runs in a small thread pool of its own, so `/health` and `/metrics` answer from the event
-loop whatever the model is doing; the store keeps one SQLite connection per thread.
-The model is one reference, swapped whole by a reload (SIGHUP or `POST /admin/reload`):
-requests in progress finish with the model they started with.
+runs in model processes of their own (`tagger.server.modelwork`: each loads the model
+once, at a lower CPU priority), so `/health`, `/metrics`, refusals and `/feedback` are
+answered by a process that never waits for the model, not even for the GIL; the store
+keeps one SQLite connection per thread. The model is one reference, swapped whole by a
+reload (SIGHUP or `POST /admin/reload`), together with its model processes: requests in
+progress finish with the model they started with.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ from tagger.server.guards import (
     default_allowed_hosts,
     token_owner,
 )
+from tagger.server.modelwork import DEFAULT_LOADER, ModelProcesses, ModelWork, request_article
 
 STATIC = Path(__file__).parent / "static"
 MIN_TOKEN_CHARS = 16
@@ -78,7 +80,11 @@ class ServerConfig:
     admin_token: str | None = None  # POST /admin/reload needs it
     # overload
     max_in_flight: int = 64  # requests in progress per process (503 beyond)
-    model_threads: int = 2  # threads doing model work
+    # model work: this many model processes per serving process (0: threads in it)
+    model_processes: int = 1
+    model_nice: int = 10  # the model processes' niceness above the serving process's
+    model_loader: str = DEFAULT_LOADER  # 'module:function' a model process loads with
+    model_threads: int = 2  # threads doing model work when model_processes is 0
     model_queue: int = 8  # /suggest requests waiting for or in model work (503 beyond)
     suggest_rate: float = 600.0  # per client and minute (429 beyond); 0: no limit
     suggest_burst: int = 60
@@ -188,9 +194,9 @@ class ArticleIn(BaseModel):
         return self
 
     def to_article(self) -> Article:
-        """The article with its texts sanitized (`tagger.hygiene`), for /suggest as for
-        /feedback."""
-        return sanitize_article(Article.from_dict(self.model_dump()))
+        """The article with its texts sanitized (`tagger.hygiene`), for /suggest (in the
+        model process) as for /feedback."""
+        return request_article(self.model_dump())
 
 
 class SuggestRequest(BaseModel):
@@ -253,37 +259,15 @@ class FeedbackRequest(BaseModel):
 # -- the app ------------------------------------------------------------------------------
 
 
-class ModelWork:
-    """The bounded pool that runs model work, and how many requests wait for it."""
-
-    def __init__(self, threads: int, queue: int) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="model")
-        self.limit = max(1, queue)
-        self.pending = 0  # changed on the event loop only
-
-    async def run(self, work: Any) -> Any:
-        if self.pending >= self.limit:
-            raise HTTPException(
-                503,
-                f"busy: {self.pending} suggestion requests queued (limit {self.limit}); "
-                "retry shortly",
-                headers={"Retry-After": "1"},
-            )
-        self.pending += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, work)
-        finally:
-            self.pending -= 1
-
-
 def create_app(
     config: ServerConfig, *, model: Any = None, store: FeedbackStore | None = None
 ) -> FastAPI:
     """Build the app; loads the model and opens the store unless they are given."""
     from tagger.server.metrics import Metrics, Observe
 
+    owns_model = model is None and config.model_processes > 0
     if model is None:
-        model = load_model(config)
+        model = load_model(config)  # here for what the app tells (labels, ids, vocabulary)
     from tagger.language import load_identifier
 
     load_identifier()  # at start-up (0.5 to 3 s), not in the first request's time
@@ -296,7 +280,11 @@ def create_app(
     tokens = dict(config.tokens)
     bearer = HTTPBearer(auto_error=False)
     metrics = Metrics()
-    work = ModelWork(config.model_threads, config.model_queue)
+    work = ModelWork(
+        config.model_queue,
+        threads=config.model_threads,
+        processes=None if not owns_model else model_processes(config, model, metrics),
+    )
     reload_lock = asyncio.Lock()
     from tagger.vocab.editing import EditorVocabulary
 
@@ -304,6 +292,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await work.start()  # every model process has the model loaded before serving
         hup = config.workers <= 1 and threading.current_thread() is threading.main_thread()
         if hup:
             loop = asyncio.get_running_loop()
@@ -323,7 +312,7 @@ def create_app(
             sys.setswitchinterval(interval)
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-            work.pool.shutdown(wait=True)
+            await work.close()
             metrics.worker_exited()
             app.state.vocabulary.close()
             if owns_store:
@@ -343,6 +332,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.config = config
     app.state.vocabulary = vocabulary
+    app.state.model_work = work
     metrics.set_model(model.model_info)
     # innermost first: the body gate sees only admitted requests from allowed hosts
     app.add_middleware(
@@ -445,6 +435,7 @@ def create_app(
                 "model": app.state.model.model_info,
                 "store": {"state": state, "decisions": decisions},
                 "decisions": decisions,
+                "model_work": work.status(),
             },
             status_code=200 if ok else 503,
         )
@@ -523,22 +514,17 @@ def create_app(
                 "them"
             )
 
-        def run() -> Response:
-            articles = [a.to_article() for a in items]  # type: ignore[union-attr]
-            results = current.predict(
-                articles, top_k=request.top_k, explain=request.explain, entities=entities
-            )
-            body: dict[str, Any] = {
-                "model": current.model_info,
-                "suggestions": [s.to_dict(explain=request.explain) for s in results],
-            }
-            if skipped:
-                body["entities_skipped"] = skipped
-            return JSONResponse(body)
-
-        response = await work.run(run)
+        work_request = {
+            "op": "suggest",
+            "articles": [a.model_dump() for a in items],  # type: ignore[union-attr]
+            "top_k": request.top_k,
+            "explain": request.explain,
+            "entities": entities,
+            "skipped": skipped,
+        }
+        body = await work.run(current, work_request)  # the response body, encoded
         metrics.articles.inc(len(items))
-        return response
+        return Response(body, media_type="application/json")
 
     @app.get("/whoami")
     def whoami(name: str = Depends(editor)) -> dict[str, str]:
@@ -554,6 +540,14 @@ def create_app(
             try:
                 fresh = await asyncio.to_thread(load_model, config)
                 fresh_vocabulary = await asyncio.to_thread(EditorVocabulary, fresh, config.vocab)
+                if work.processes is not None:
+                    processes = model_processes(config, fresh, metrics)
+                    try:
+                        await processes.start()  # all loaded before any request goes there
+                    except TaggerError:
+                        fresh_vocabulary.close()
+                        raise
+                    work.swap(processes)  # the old ones finish their requests, then exit
             except TaggerError as exc:
                 metrics.reloads.labels("failed").inc()
                 raise HTTPException(
@@ -724,6 +718,19 @@ async def _reload_logged(app: FastAPI, reload: Any) -> None:
         log.error("reload on SIGHUP failed: %s", exc.detail)
     else:
         log.info("reloaded on SIGHUP: now serving model %s", result["model"]["id"])
+
+
+def model_processes(config: ServerConfig, model: Any, metrics: Any) -> ModelProcesses:
+    """Model processes for `model` (loaded from `config.model`): they load the same
+    bundle (a registry's version folder, not `current`, which may have moved since)."""
+    return ModelProcesses(
+        str(getattr(model, "path", None) or config.model),
+        count=config.model_processes,
+        version=getattr(model, "version", None),
+        loader=config.model_loader,
+        nice=config.model_nice,
+        on_restart=metrics.model_restarts.inc,
+    )
 
 
 def load_model(config: ServerConfig) -> Any:

@@ -40,13 +40,16 @@ class ServeProcess:
 
     def wait_healthy(self, seconds: float = 120) -> dict[str, Any]:
         """The first `/health` answer with status 200 (its JSON); RuntimeError if the
-        command exits or does not answer within `seconds`."""
+        command exits (with the last lines of its log) or does not answer within
+        `seconds`."""
         import httpx
 
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"tagger serve exited with {self.process.returncode}")
+                raise RuntimeError(
+                    f"tagger serve exited with {self.process.returncode}:\n{self.tail()}"
+                )
             try:
                 response = httpx.get(self.url + "/health", timeout=2)
                 if response.status_code == 200:
@@ -54,7 +57,15 @@ class ServeProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"tagger serve did not answer within {seconds:g} s")
+        raise RuntimeError(f"tagger serve did not answer within {seconds:g} s:\n{self.tail()}")
+
+    def tail(self, lines: int = 10) -> str:
+        """The last lines of the log (why the command exited)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError as exc:
+            return f"(no log at {self.log}: {exc.strerror})"
+        return "\n".join(text.splitlines()[-lines:]) or f"(nothing in {self.log})"
 
     def stop(self, grace: float = 30) -> int | None:
         """SIGTERM, SIGKILL after `grace` seconds. The exit code."""

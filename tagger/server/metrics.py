@@ -102,6 +102,11 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.model_restarts = Counter(
+            "tagger_model_process_restarts",
+            "Model processes that died and were replaced (their request got 503).",
+            registry=registry,
+        )
 
     def set_model(self, info: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
         if previous is not None:

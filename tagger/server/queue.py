@@ -11,13 +11,14 @@ article, in the same transaction as the decisions). See tagger.feedback.queue.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field, model_validator
 
-from tagger.feedback.queue import ReviewQueue, model_uncertainty
+from tagger.feedback.queue import ReviewQueue
 from tagger.server.app import ArticleIn  # imported by create_app, after app.py is loaded
 
 
@@ -54,11 +55,12 @@ def add_queue_routes(
     *,
     order: str,
     max_batch: int,
-    run_model: Callable[[Any], Any],
+    run_model: Callable[[Any, dict[str, Any]], Awaitable[bytes]],
     editor: Callable[..., str],
     reader: Callable[..., Any],
 ) -> None:
-    """Register the queue's endpoints on `app` (model work goes through `run_model`)."""
+    """Register the queue's endpoints on `app` (model work goes through `run_model`:
+    `tagger.server.modelwork.ModelWork.run`)."""
 
     def lease_body(lease: Any) -> dict[str, Any]:
         return {
@@ -79,8 +81,8 @@ def add_queue_routes(
         if len(raw) > max_batch:
             raise HTTPException(413, f"batch over the limit of {max_batch} articles")
         articles = [a.to_article() for a in raw]  # type: ignore[union-attr]
-        model = app.state.model
-        scores = await run_model(lambda: model_uncertainty(model)(articles))
+        work = {"op": "uncertainty", "articles": [a.to_dict() for a in articles], "top_k": 8}
+        scores = json.loads(await run_model(app.state.model, work))
         result = await asyncio.to_thread(
             queue.add, articles, by=name, uncertainty=lambda _batch: scores
         )
@@ -111,13 +113,13 @@ def add_queue_routes(
         if lease is None:
             return {"article": None, "lease": None, "counts": tally}
         article = await asyncio.to_thread(queue.store.article, lease.article_id)
-        model = app.state.model
-        suggestions = await run_model(lambda: model.predict([article], top_k=request.top_k)[0])
+        work = {"op": "suggest_one", "article": article.to_dict(), "top_k": request.top_k}
+        answer = json.loads(await run_model(app.state.model, work))
         return {
             "article": article.to_dict(),
             "lease": lease_body(lease),
-            "model": model.model_info,
-            "suggestions": [suggestions.to_dict(explain=True)],
+            "model": answer["model"],
+            "suggestions": [answer["suggestions"]],
             "counts": tally,
         }
 

@@ -90,3 +90,11 @@ def loaded_tiny(tiny_model: Path) -> Any:
     from tagger.api import Tagger
 
     return Tagger.load(tiny_model)
+
+
+@pytest.fixture(scope="session")
+def other_model(tmp_path_factory: pytest.TempPathFactory, load_sample: Any) -> Path:
+    """A second bundle (another name, another id) to reload into."""
+    from tests.conftest import train_tiny
+
+    return train_tiny(load_sample()[1::2], tmp_path_factory.mktemp("models") / "tiny-b", "tiny-b")

@@ -27,14 +27,6 @@ ADMIN = "admin-token-0123456789abcdef"
 ARTICLE = {"title": "Senate passes spending bill", "body": "The Senate passed a bill."}
 
 
-@pytest.fixture(scope="module")
-def other_model(tmp_path_factory: pytest.TempPathFactory, load_sample: Any) -> Path:
-    """A second bundle (another name, another id) to reload into."""
-    from tests.conftest import train_tiny
-
-    return train_tiny(load_sample()[1::2], tmp_path_factory.mktemp("models") / "tiny-b", "tiny-b")
-
-
 def model_id(bundle: Path) -> str:
     return json.loads((bundle / "manifest.json").read_text())["model_id"]
 
@@ -296,3 +288,11 @@ def test_the_container_builds() -> None:
         timeout=120,
     )
     assert user.stdout.strip() not in ("", "0")
+
+
+def test_wait_healthy_says_why_the_command_exited(tmp_path: Path) -> None:
+    server = start_serve(tmp_path / "no-such-bundle", tmp_path / "f.db", log=tmp_path / "log")
+    with pytest.raises(RuntimeError) as refused:
+        server.wait_healthy(60)
+    message = str(refused.value)
+    assert "exited with 2" in message and "no-such-bundle" in message
