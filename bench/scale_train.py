@@ -2,7 +2,7 @@
 
     python bench/scale_train.py ../shared/data --sizes 10000,40000 --tags 2000
     python bench/scale_train.py ../shared/data --sizes 100000,1000000 --tags 200 --out-of-core \
-        --work /tmp/scale-train
+        --work /tmp/scale-train --stream epochs=1
 
 Corpora are built from Reuters-21578 and BBC texts, replicated where needed with new ids and
 light perturbation (a few words dropped, sentences rotated). Tags: Reuters topics and BBC
@@ -19,7 +19,10 @@ articles, then perturbed copies, never all held) and the child streams the train
 through tagger's reader, as `tagger train --out-of-core` does, so its peak memory is that of
 training; the last `--test-articles` (2,000) articles are the test set, read after the peak is
 taken (above the base corpus they are perturbed copies of training articles, so F1 is
-optimistic there). There is no reference in that mode (it would hold the corpus).
+optimistic there). There is no reference in that mode (it would hold the corpus). `--stream
+key=value,...` changes `StreamConfig` settings for every size (as in bench/stream_dev.py):
+`epochs=1` keeps a large run affordable, and memory does not depend on the number of epochs
+(each epoch streams the same corpus through the same models).
 """
 
 from __future__ import annotations
@@ -141,8 +144,10 @@ def run_stream(args: dict[str, Any], queue: Any) -> None:
     def source() -> Any:
         return normalise_label_stream(read_corpus([work / "train.jsonl"], "jsonl"))
 
+    from stream_dev import parse
+
     with timer() as elapsed:
-        model = train_streaming(source, TrainConfig(), StreamConfig())
+        model = train_streaming(source, TrainConfig(), StreamConfig(**parse(args["stream"])))
     seconds = elapsed()
     peak = peak_rss_mb()
     test = list(read_corpus([work / "test.jsonl"], "jsonl"))
@@ -244,6 +249,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/scale-train"))
     parser.add_argument("--test-articles", type=int, default=2000)
+    parser.add_argument("--stream", default="", help="StreamConfig changes: key=value,...")
     args = parser.parse_args()
 
     rows = [("articles", "tags", "train s", "ref s", "ratio", "peak MB", "bundle MB", "art/s",
@@ -253,7 +259,7 @@ def main() -> None:
         ref = None
         if args.out_of_core:
             write_stream(args.data, size, args.tags, args.seed, args.work, args.test_articles)
-            mine = in_child(run_stream, {"work": str(args.work)})
+            mine = in_child(run_stream, {"work": str(args.work), "stream": args.stream})
         else:
             articles = build(args.data, size, args.tags, args.seed)
             cut = int(0.8 * len(articles))

@@ -5,24 +5,32 @@ iterator of Articles) several times and never holds it:
 
 1. A counting pass: document frequencies of word n-grams with bounded memory (a
    dictionary pruned of its rarest entries whenever it outgrows `max_terms`, so only
-   rare n-grams can be undercounted), tag and section counts, and a uniform held-out
-   reservoir of articles (priority sampling: the articles with the smallest random
-   keys) for calibration.
+   rare n-grams can be undercounted), tag and section counts, and a uniform reservoir
+   sample of articles (priority sampling: the articles with the smallest random keys).
 2. The vocabulary: the `max_features` most frequent n-grams within the document
    frequency limits, with smoothed idf as scikit-learn computes it. The featurizer is
    an ordinary `Featurizer`, so the bundle format, the predict path and the evidence
    (real n-grams, not hash buckets) are those of in-memory models.
 3. Training passes: each tag is a linear SVM fitted by averaged SGD (`SGDClassifier`,
-   hinge loss, `partial_fit`) over minibatches drawn from a shuffle buffer, so input
-   sorted by label does not drive the weights to the last label seen. Tags are
-   trained `tags_per_pass` at a time (their dense weights are what training holds);
-   each pass streams the corpus `epochs` times. Weights are pruned into the sparse
-   tag model as each block ends. Sections (if any) learn in the first block's passes.
-4. Calibration: Platt scaling and thresholds per tag, the section temperature, from
-   the held-out reservoir, which training never sees.
+   `partial_fit`) over minibatches drawn from a shuffle buffer, so input sorted by
+   label does not drive the weights to the last label seen. The regularisation is
+   LinearSVC's (alpha = 1 / (C x articles)) unless set. With `folds` = k, every article
+   falls in one of k folds by a seeded hash of its position in the stream, and each tag
+   has k + 1 models: the final one sees every article, fold model i never sees fold i.
+   Tags are trained `tags_per_pass` at a time (their dense weights are what training
+   holds); each block streams the corpus `epochs` times, then once more to score every
+   article with the fold model that never saw it. Sections learn in the first block.
+4. Calibration: Platt scaling and thresholds per tag, by `classify.calibrate_tags` as
+   in memory, on those out-of-fold scores, kept as they stream by within the in-memory
+   path's budget (`CalibrationSample`: a tag's positives up to `tags.cv_positives`, its
+   top negatives and a uniform sample of the others, weighted). The section temperature,
+   the name rule and the model card's figures use the out-of-fold scores of the
+   reservoir sample. With `folds` = 0, the reservoir is held out of training instead and
+   everything is calibrated on it (one model per tag: cheaper, weaker).
 
-Memory is bounded by `max_terms`, the reservoir, the shuffle buffer and one block of
-tag weights: it does not grow with the number of articles.
+Memory is bounded by `max_terms`, the reservoir, the shuffle buffer, the calibration
+budget and one block of tag weights; what grows with the number of articles is the
+training-text Bloom filter (`overlap.TrainingFilter`, about 1.8 bytes an article).
 """
 
 from __future__ import annotations
@@ -56,24 +64,33 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
 class StreamConfig:
     """Settings of out-of-core training (`[stream]` in a training config)."""
 
-    chunk: int = 1000  # articles per minibatch
+    # articles per minibatch (partial_fit costs O(features) a call: larger chunks pay it
+    # less often; the updates are per article either way)
+    chunk: int = 5000
     shuffle_buffer: int = 20_000  # articles held to shuffle the stream
-    # Chosen on a development split of ModApte training (bench/stream_dev.py): alpha 1e-5
-    # and 10 epochs gave micro-F1 0.9096 against 0.9063 with 5 and 0.9157 in memory.
     epochs: int = 10  # passes over the stream per block of tags
-    alpha: float = 1e-5  # SGD regularisation (per article)
-    loss: str = "hinge"  # SGDClassifier's loss: hinge, squared_hinge, log_loss, modified_huber
-    holdout: int = 5000  # held-out reservoir for calibration (at most)
-    holdout_fraction: float = 0.1  # ... and at most this share of the corpus
+    # SGD regularisation per article; 0: 1 / (tags.c x training articles), the
+    # regularisation of the in-memory LinearSVC with the same C.
+    alpha: float = 0.0
+    # SGDClassifier's loss: hinge, squared_hinge (LinearSVC's; its unbounded gradient can
+    # diverge with a small alpha), log_loss, modified_huber
+    loss: str = "hinge"
+    # Out-of-fold calibration: each tag also has one model per fold that never sees that
+    # fold's articles (k + 1 models in all). 0: calibrate on a held-out reservoir instead.
+    folds: int = 5
+    holdout: int = 5000  # reservoir sample of articles (held out of training if folds is 0)
+    holdout_fraction: float = 0.1  # ... and at most this share of the corpus (folds 0 only)
     max_terms: int = 2_000_000  # n-grams counted at once in the counting pass
     tags_per_pass: int = 0  # 0: as many as fit in `weights_mb`
-    weights_mb: int = 512  # memory for one block of dense tag weights
+    weights_mb: int = 512  # memory for one block of dense tag weights (all k + 1 models)
 
     def __post_init__(self) -> None:
         from tagger.errors import ConfigError
 
         if self.loss not in LOSSES:
             raise ConfigError(f"stream.loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if self.folds == 1 or self.folds < 0:
+            raise ConfigError(f"stream.folds must be 0 or at least 2, not {self.folds}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,6 +231,143 @@ def _y_block(batch: list[Article], index: dict[str, int], width: int) -> sp.csc_
     )
 
 
+def _mix(values: np.ndarray, salt: int) -> np.ndarray:
+    """splitmix64 of `values` (uint64) with a salt: a fast, seeded, order-free hash."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(values).astype(np.uint64) + np.uint64(
+            (salt * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64)
+        )
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def fold_of(positions: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The fold of each article by its position in the stream (seeded hash): every pass,
+    whatever the shuffle, puts an article in the same fold."""
+    return (_mix(positions, seed) % np.uint64(folds)).astype(np.int64)
+
+
+def _uniform(rows: np.ndarray, salt: int) -> np.ndarray:
+    return (_mix(rows, salt) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k smallest values (all if there are no more than k)."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(values) <= k:
+        return np.arange(len(values))
+    return np.argpartition(values, k - 1)[:k]
+
+
+class CalibrationSample:
+    """One tag's out-of-fold scores, kept within a budget as they stream by.
+
+    What `classify.keep_for_calibration` keeps from a full column, without holding it:
+    the positives (beyond `positives` of them, a uniform sample, each weighing as many
+    as it stands for), the `top` highest-scoring negatives (weight 1), and a uniform
+    sample of `sample` negatives, of which those outside the top stand for all the other
+    negatives. The random keys are a hash of (row, salt), so the sample does not depend
+    on the order of the stream. With a budget covering everything, everything is kept
+    with weight 1: the full computation. Holds at most twice the budget of (row, score)
+    pairs.
+    """
+
+    def __init__(self, positives: int, top: int, sample: int, salt: int) -> None:
+        self.limits = (positives, top, sample)
+        self.salt = salt
+        self.counts = [0, 0]  # negatives, positives seen
+        self.rows: list[list[np.ndarray]] = [[], []]
+        self.scores: list[list[np.ndarray]] = [[], []]
+        self.held = [0, 0]
+
+    def add(self, rows: np.ndarray, scores: np.ndarray, positive: np.ndarray) -> None:
+        for side, mask in ((0, ~positive), (1, positive)):
+            if mask.any():
+                self.rows[side].append(rows[mask])
+                self.scores[side].append(scores[mask])
+                self.counts[side] += int(mask.sum())
+                self.held[side] += int(mask.sum())
+        budget = [self.limits[1] + self.limits[2], self.limits[0]]
+        for side in (0, 1):
+            if self.held[side] > 2 * max(budget[side], 1):
+                self._compact(side)
+
+    def _joined(self, side: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.concatenate(self.rows[side]) if self.rows[side] else np.zeros(0, np.int64)
+        scores = np.concatenate(self.scores[side]) if self.scores[side] else np.zeros(0)
+        return rows, scores
+
+    def _compact(self, side: int) -> None:
+        rows, scores = self._joined(side)
+        positives, top, sample = self.limits
+        keep = np.zeros(len(rows), dtype=bool)
+        if side == 1:
+            keep[_smallest(_uniform(rows, self.salt), positives)] = True
+        else:
+            keep[_smallest(-scores, top)] = True
+            keep[_smallest(_uniform(rows, self.salt), sample)] = True
+        self.rows[side], self.scores[side] = [rows[keep]], [scores[keep]]
+        self.held[side] = int(keep.sum())
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, scores, weights and positive flags of the kept entries, by row."""
+        positives, top, sample = self.limits
+        n_neg, n_pos = self.counts
+        rows_p, scores_p = self._joined(1)
+        if n_pos > positives:
+            pick = _smallest(_uniform(rows_p, self.salt), positives)
+            rows_p, scores_p = rows_p[pick], scores_p[pick]
+        weights_p = np.full(len(rows_p), n_pos / max(len(rows_p), 1))
+        rows_n, scores_n = self._joined(0)
+        weights_n = np.ones(len(rows_n))
+        if n_neg > top + sample:
+            in_top = np.zeros(len(rows_n), dtype=bool)
+            in_top[_smallest(-scores_n, top)] = True
+            sampled = np.zeros(len(rows_n), dtype=bool)
+            sampled[_smallest(_uniform(rows_n, self.salt), sample)] = True
+            rest = sampled & ~in_top
+            keep = in_top | rest
+            weights_n[rest] = (n_neg - int(in_top.sum())) / max(int(rest.sum()), 1)
+            rows_n, scores_n, weights_n = rows_n[keep], scores_n[keep], weights_n[keep]
+        rows = np.concatenate([rows_p, rows_n])
+        order = np.argsort(rows, kind="stable")
+        positive = np.r_[np.ones(len(rows_p), dtype=bool), np.zeros(len(rows_n), dtype=bool)]
+        return (
+            rows[order],
+            np.concatenate([scores_p, scores_n])[order],
+            np.concatenate([weights_p, weights_n])[order],
+            positive[order],
+        )
+
+
+DECISION_FLOOR = -1.0  # reservoir decisions below this (a hinge margin away) rank last
+
+
+def _sgd(stream: StreamConfig, alpha: float, seed: int) -> Any:
+    from sklearn.linear_model import SGDClassifier
+
+    return SGDClassifier(loss=stream.loss, alpha=alpha, average=True, random_state=seed)
+
+
+def _pruned(model: Any, tolerance: float) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """A fitted binary SGD model as kept indices, their weights, intercept, non-zeros."""
+    from tagger.classify import prune_weights
+
+    w = model.coef_[0].astype(np.float64)
+    keep = prune_weights(w, tolerance)
+    return keep, w[keep].astype(np.float32), float(model.intercept_[0]), int(np.count_nonzero(w))
+
+
+def _section_weights(model: Any, n_sections: int) -> tuple[np.ndarray, np.ndarray]:
+    coef, intercept = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+    if n_sections == 2:  # one row for two classes: +w for the second
+        coef = np.vstack([-coef[0], coef[0]])
+        intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
+    return coef, intercept
+
+
 def train_streaming(
     source: Source,
     config: Any = None,
@@ -225,21 +379,21 @@ def train_streaming(
 
     Returns a `tagger.api.Tagger` whose manifest records the streaming settings.
     """
-    from sklearn.linear_model import SGDClassifier
-
     from tagger.api import Tagger, TrainConfig, choose_tag_labels
     from tagger.classify import (
         OutOfFold,
         SectionModel,
         TagModel,
         calibrate_tags,
+        calibration_budget,
         fit_temperature,
         platt_apply,
-        prune_weights,
+        select_sparse,
         sparse_rows,
     )
     from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
     from tagger.features import Featurizer
+    from tagger.overlap import TrainingFilter
 
     config = config or TrainConfig()
     stream = stream or StreamConfig()
@@ -251,13 +405,20 @@ def train_streaming(
     counts = _count(source, config, stream, progress)
     if counts.n == 0:
         raise InputError("the training corpus is empty")
-    n_held = max(1, min(len(counts.held), int(stream.holdout_fraction * counts.n)))
-    held_items = sorted(counts.held, key=lambda h: -h[0])[:n_held]
-    held_ids = {position for _, position, _ in held_items}
-    held = [article for _, _, article in sorted(held_items, key=lambda h: h[1])]
+    k = stream.folds
+    if k:  # the reservoir is a sample of the training articles, scored out of fold
+        sample_items = sorted(counts.held, key=lambda h: h[1])
+        held_ids: set[int] = set()
+    else:  # the reservoir is held out of training
+        n_held = max(1, min(len(counts.held), int(stream.holdout_fraction * counts.n)))
+        sample_items = sorted(sorted(counts.held, key=lambda h: -h[0])[:n_held], key=lambda h: h[1])
+        held_ids = {position for _, position, _ in sample_items}
+    sample = [article for _, _, article in sample_items]
+    sample_row = {position: r for r, (_, position, _) in enumerate(sample_items)}
     featurizer = Featurizer(config.features)
     featurizer.word = _vocabulary(counts, config)
     n_features = len(featurizer.word.terms)
+    counts.terms.counts = Counter()  # the n-gram counts are not needed past the vocabulary
 
     warnings: list[str] = []
     labels: list[str] = []
@@ -270,120 +431,245 @@ def train_streaming(
     if not labels and not sections:
         raise InputError("the training corpus has no sections and no tags to learn")
 
-    per_pass = stream.tags_per_pass or max(1, (stream.weights_mb << 20) // (n_features * 16))
+    n_train = counts.n - len(held_ids)
+    n_models = k + 1  # the final model, then fold model i never sees fold i
+
+    def alpha(c: float, m: int) -> float:
+        if stream.alpha > 0:
+            return stream.alpha
+        seen = n_train if m == 0 else n_train * (k - 1) / k
+        return 1.0 / (c * max(seen, 1.0))
+
+    per_pass = stream.tags_per_pass or max(
+        1, (stream.weights_mb << 20) // (n_features * 24 * n_models)
+    )
     blocks = [labels[i : i + per_pass] for i in range(0, len(labels), per_pass)] or [[]]
     index = {t: j for j, t in enumerate(labels)}
     rows: list[tuple[np.ndarray, np.ndarray]] = []
     intercepts: list[float] = []
     before = 0
-    section_model = None
+    top, sampled = calibration_budget(config.tags, len(labels), 1)
+    kept = OutOfFold(counts.n, [], [], [], [])
+    sample_decisions: list[sp.csr_matrix] = []  # out-of-fold, per block: sample x block
     section_index = {s: i for i, s in enumerate(sections)}
-    section_sgd = None
-    if sections:
-        section_sgd = SGDClassifier(
-            loss=stream.loss, alpha=stream.alpha, average=True, random_state=config.seed
-        )
-    total = len(blocks) * stream.epochs
+    section_sgd = (
+        [_sgd(stream, alpha(config.sections.c, m), config.seed + m) for m in range(n_models)]
+        if sections
+        else []
+    )
+    section_oof = np.zeros((len(sample), len(sections)))
+    total = len(blocks) * (stream.epochs + (1 if k else 0))
     step = 0
-    from tagger.overlap import TrainingFilter
-
     # the training texts, for evaluate's and learn's overlap checks (the first pass fills it)
-    training_filter = TrainingFilter.build(((a.title, a.body) for a in held), counts.n)
+    training_filter = TrainingFilter.build(((a.title, a.body) for a in sample if not k), counts.n)
     for b, block in enumerate(blocks):
         start = index[block[0]] if block else 0
         models = [
-            SGDClassifier(
-                loss=stream.loss, alpha=stream.alpha, average=True, random_state=config.seed
-            )
-            for _ in block
+            [_sgd(stream, alpha(config.tags.c, m), config.seed + m) for _ in block]
+            for m in range(n_models)
         ]
         seen = np.zeros(len(block), dtype=np.int64)  # positives seen per tag
         for epoch in range(stream.epochs):
             progress("stream: training", step, total)
             step += 1
             rng = np.random.default_rng([config.seed, b, epoch])
-            training = (a for i, a in enumerate(source()) if i not in held_ids)
+            training = ((i, a) for i, a in enumerate(source()) if i not in held_ids)
             if b == 0 and epoch == 0:
-                training = training_filter.watch(training)
+                training = _watched(training, training_filter)
             for batch in iter_batches(shuffled(training, stream.shuffle_buffer, rng), stream.chunk):
-                x = featurizer.transform(batch)
+                articles = [a for _, a in batch]
+                x = featurizer.transform(articles).astype(np.float64)
+                subsets = [np.arange(len(batch))]
+                if k:
+                    fold = fold_of(np.array([i for i, _ in batch]), k, config.seed)
+                    subsets += [np.flatnonzero(fold != f) for f in range(k)]
+                xs = [x] + [x[s] for s in subsets[1:]]
                 if block:
-                    y = _y_block(batch, index, len(labels))[:, start : start + len(block)]
+                    y = _y_block(articles, index, len(labels))[:, start : start + len(block)]
                     if epoch == 0:
                         seen += np.diff(y.indptr)
-                    for j, model in enumerate(models):
+                    for j in range(len(block)):
                         column = np.zeros(len(batch), dtype=np.int8)
                         column[y.indices[y.indptr[j] : y.indptr[j + 1]]] = 1
-                        model.partial_fit(x, column, classes=np.array([0, 1], dtype=np.int8))
-                if section_sgd is not None and b == 0:
-                    picked = [i for i, a in enumerate(batch) if a.section in section_index]
-                    if picked:
-                        section_sgd.partial_fit(
-                            x[np.array(picked)],
-                            np.array([section_index[batch[i].section] for i in picked]),
-                            classes=np.arange(len(sections)),
-                        )
-        for j, model in enumerate(models):
+                        for m in range(n_models):
+                            models[m][j].partial_fit(
+                                xs[m], column[subsets[m]], classes=np.array([0, 1], dtype=np.int8)
+                            )
+                if section_sgd and b == 0:
+                    picked = np.array(
+                        [r for r, a in enumerate(articles) if a.section in section_index],
+                        dtype=np.int64,
+                    )
+                    target = np.array(
+                        [section_index[a.section] for a in articles if a.section in section_index]
+                    )
+                    for m in range(n_models):
+                        inside = np.isin(picked, subsets[m])
+                        if inside.any():
+                            section_sgd[m].partial_fit(
+                                x[picked[inside]], target[inside], classes=np.arange(len(sections))
+                            )
+        fold_weights = []
+        for j, model in enumerate(models[0]):
             if seen[j] == 0:  # every positive was held out: a constant model
                 rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
                 intercepts.append(-1.0)
                 continue
-            w = model.coef_[0].astype(np.float64)
-            before += int(np.count_nonzero(w))
-            keep = prune_weights(w, config.tags.prune_tolerance)
-            rows.append((keep, w[keep].astype(np.float32)))
-            intercepts.append(float(model.intercept_[0]))
+            keep, w, b0, nonzero = _pruned(model, config.tags.prune_tolerance)
+            before += nonzero
+            rows.append((keep, w))
+            intercepts.append(b0)
+        for m in range(1, n_models):
+            pruned = [_pruned(model, config.tags.prune_tolerance) for model in models[m]]
+            fold_weights.append(
+                (
+                    sparse_rows([(p[0], p[1]) for p in pruned], n_features).T.tocsr(),
+                    np.array([p[2] for p in pruned]),
+                )
+            )
         del models
+        if not k:
+            continue
+        progress("stream: out-of-fold scores", step, total)
+        step += 1
+        collectors = [
+            CalibrationSample(config.tags.cv_positives, top, sampled, config.seed * 7919 + j)
+            for j in range(start, start + len(block))
+        ]
+        block_decisions = []
+        for batch in iter_batches(enumerate(source()), stream.chunk):
+            articles = [a for _, a in batch]
+            positions = np.array([i for i, _ in batch], dtype=np.int64)
+            x = featurizer.transform(articles)
+            fold = fold_of(positions, k, config.seed)
+            in_sample = np.array([sample_row.get(int(p), -1) for p in positions])
+            if block:
+                scores = np.empty((len(batch), len(block)))
+                for f in range(k):
+                    r = np.flatnonzero(fold == f)
+                    coef_t, intercept_f = fold_weights[f]
+                    scores[r] = (x[r] @ coef_t).toarray() + intercept_f
+                y = _y_block(articles, index, len(labels))[:, start : start + len(block)]
+                y_dense = y.toarray()
+                for j, collector in enumerate(collectors):
+                    collector.add(positions, scores[:, j], y_dense[:, j])
+                r, c = np.nonzero((in_sample >= 0)[:, None] & (scores >= DECISION_FLOOR))
+                block_decisions.append((in_sample[r], c, scores[r, c]))
+            if section_sgd and b == 0:
+                for f in range(k):
+                    r = np.flatnonzero((fold == f) & (in_sample >= 0))
+                    if len(r) and hasattr(section_sgd[f + 1], "coef_"):
+                        coef_s, intercept_s = _section_weights(section_sgd[f + 1], len(sections))
+                        section_oof[in_sample[r]] = x[r] @ coef_s.T + intercept_s
+        for collector in collectors:
+            r, s, w, p = collector.result()
+            kept.rows.append(r)
+            kept.scores.append(s)
+            kept.weights.append(w)
+            kept.positive.append(p)
+        if block:
+            sample_decisions.append(_sample_matrix(block_decisions, len(sample), len(block)))
     progress("stream: calibration", total, total)
 
-    x_held = featurizer.transform(held)
+    titles = [a.title for a in sample]
     tag_model = None
     if labels:
         coef = sparse_rows(rows, n_features)
         intercept = np.array(intercepts, dtype=np.float32)
-        y_held = binarize([a.tags for a in held], labels)
-        decision = np.asarray((x_held @ coef.T).toarray()) + intercept
-        kept = OutOfFold.from_dense(decision, y_held)
+        y_sample = binarize([a.tags for a in sample], labels)
+        if k:
+            decisions = sp.hstack(sample_decisions).tocsr()
+        else:
+            x_held = featurizer.transform(sample)
+            dense = np.asarray((x_held @ coef.T).toarray()) + intercept
+            kept = OutOfFold.from_dense(dense, y_sample)
+            decisions = sp.csr_matrix(dense)
         a, b_, thresholds = calibrate_tags(kept, None, config.tags)
         tag_model = TagModel(
             labels, coef, intercept, a, b_, thresholds, {}, config.tags.best_tag_floor
         )
-        probs = platt_apply(decision, a, b_)
-        chosen = tag_model.select(probs)
-        tag_model.cv_metrics = multilabel_metrics(y_held, chosen, probs, labels)
+        probs = _platt_sparse(decisions, a, b_, platt_apply)
+        allowed = tag_model.rules_allowed
+        chosen = select_sparse(
+            probs, tag_model.threshold_values, config.tags.best_tag_floor, allowed
+        )
+        if config.tags.name_rule and k:
+            from tagger.name_rules import fit_name_rule
+
+            tag_model.name_rule, _ = fit_name_rule(titles, y_sample, labels, chosen, probs)
+            hits = tag_model.name_rule.hits_sparse(titles)
+            if not allowed.all():
+                hits = hits.multiply(sp.csr_matrix(allowed.reshape(1, -1))).tocsr()
+            chosen = (chosen + hits).astype(bool)
+        tag_model.cv_metrics = multilabel_metrics(y_sample, chosen, probs, labels)
         tag_model.cv_metrics["note"] = (
-            f"held-out reservoir of {len(held)} streamed articles; thresholds were tuned on "
-            "it, so these figures are somewhat optimistic"
+            f"{k}-fold out-of-fold scores of a uniform sample of {len(sample)} streamed "
+            "articles; thresholds were tuned on the out-of-fold scores of the whole stream, "
+            "so these figures are somewhat optimistic"
+            if k
+            else f"held-out reservoir of {len(sample)} streamed articles; thresholds were "
+            "tuned on it, so these figures are somewhat optimistic"
         )
         tag_model.cv_metrics["weights"] = {
             "nonzero_before_pruning": before,
             "nonzero": int(coef.nnz),
             "prune_tolerance": config.tags.prune_tolerance,
         }
-    if section_sgd is not None and hasattr(section_sgd, "coef_"):
-        coef_s = section_sgd.coef_.astype(np.float32)
-        intercept_s = section_sgd.intercept_.astype(np.float32)
-        if len(sections) == 2:  # one row for two classes: +w for the second
-            coef_s = np.vstack([-coef_s[0], coef_s[0]])
-            intercept_s = np.array([-intercept_s[0], intercept_s[0]], dtype=np.float32)
-        idx = [i for i, a in enumerate(held) if a.section in section_index]
-        y_index = np.array([section_index[held[i].section] for i in idx])
-        temperature = 1.0
-        section_model = SectionModel(sections, coef_s, intercept_s, temperature)
-        if idx:
-            decisions = section_model.decision(x_held[np.array(idx)])
-            section_model.temperature = fit_temperature(decisions, y_index)
-            predicted = decisions.argmax(axis=1)
+        tag_model.cv_metrics["calibration_entries"] = kept.entries()
+    section_model = None
+    if section_sgd and hasattr(section_sgd[0], "coef_"):
+        coef_s, intercept_s = _section_weights(section_sgd[0], len(sections))
+        section_model = SectionModel(sections, coef_s, intercept_s, 1.0)
+        idx = np.array([i for i, a in enumerate(sample) if a.section in section_index], dtype=int)
+        if len(idx):
+            y_index = np.array([section_index[sample[i].section] for i in idx])
+            if k:
+                decisions_s = section_oof[idx]
+            else:
+                decisions_s = section_model.decision(featurizer.transform([sample[i] for i in idx]))
+            section_model.temperature = fit_temperature(decisions_s, y_index)
+            predicted = decisions_s.argmax(axis=1)
             section_model.cv_metrics = multiclass_metrics(
                 [sections[i] for i in y_index], [sections[i] for i in predicted], sections
             )
-            section_model.cv_metrics["note"] = f"held-out reservoir of {len(held)} articles"
+            section_model.cv_metrics["note"] = (
+                f"{k}-fold out-of-fold decisions of a sample of {len(sample)} articles"
+                if k
+                else f"held-out reservoir of {len(sample)} articles"
+            )
 
     tagger = Tagger(featurizer, section_model, tag_model, {})
-    tagger.manifest = _manifest(tagger, config, stream, counts, held, warnings)
+    tagger.manifest = _manifest(tagger, config, stream, counts, sample, warnings)
     tagger.training_filter = training_filter
     tagger.warnings = warnings
     return tagger
+
+
+def _watched(pairs: Iterable[tuple[int, Article]], seen: Any) -> Iterator[tuple[int, Article]]:
+    for i, article in pairs:
+        seen.add(article.title, article.body)
+        yield i, article
+
+
+def _sample_matrix(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, width: int
+) -> sp.csr_matrix:
+    """The reservoir's out-of-fold decisions of one block (rows, columns, values), by
+    reservoir row; decisions below `DECISION_FLOOR` are absent (they rank last)."""
+    rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    cols = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    data = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    return sp.csr_matrix((data, (rows, cols)), shape=(n, width))
+
+
+def _platt_sparse(
+    decisions: sp.csr_matrix, a: np.ndarray, b: np.ndarray, apply: Any
+) -> sp.csr_matrix:
+    """Probabilities at the decision matrix's stored entries (absent: rank last)."""
+    coo = decisions.tocoo()
+    return sp.csr_matrix(
+        (apply(coo.data, a[coo.col], b[coo.col]), (coo.row, coo.col)), shape=decisions.shape
+    )
 
 
 def _manifest(
@@ -407,7 +693,8 @@ def _manifest(
             "articles": counts.n,
             "with_section": int(sum(counts.sections.values())),
             "with_tags": counts.with_tags,
-            "held_out_for_calibration": len(held),
+            "held_out_for_calibration": 0 if stream.folds else len(held),
+            "calibration_sample": len(held),
             "term_count_error_bound": counts.terms.floor,
         },
         **model_facts(tagger.featurizer, sections, tags),

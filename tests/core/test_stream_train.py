@@ -15,7 +15,14 @@ from tagger.corpus.article import Article
 from tagger.errors import InputError
 from tagger.features import FeatureConfig
 from tagger.pipeline import iter_batches
-from tagger.stream_train import StreamConfig, TermCounter, shuffled, train_streaming
+from tagger.stream_train import (
+    CalibrationSample,
+    StreamConfig,
+    TermCounter,
+    fold_of,
+    shuffled,
+    train_streaming,
+)
 
 TOPICS = {
     "farming": "farm crops harvest wheat tractor field",
@@ -88,11 +95,15 @@ def test_out_of_core_training_on_a_generated_stream() -> None:
         return iter(train)
 
     model = train_streaming(source, TrainConfig(), stream_config())
-    assert len(reads) == 1 + 3  # one counting pass, then one per epoch
+    # one counting pass, one per epoch, one to score each article out of fold
+    assert len(reads) == 1 + 3 + 1
     assert model.tag_model is not None and model.tag_model.labels == sorted(TOPICS)
     assert micro_f1(model, test) > 0.85
     corpus = model.manifest["corpus"]
-    assert corpus["articles"] == 900 and corpus["held_out_for_calibration"] == 150
+    assert corpus["articles"] == 900 and corpus["held_out_for_calibration"] == 0
+    assert corpus["calibration_sample"] == 150
+    # every article's out-of-fold score of every tag was kept (the budget covers them)
+    assert model.tag_model.cv_metrics["calibration_entries"] == 900 * len(TOPICS)
     s = model.predict(test[0])
     evidence = [e.value for t in s.tags for e in t.evidence if e.kind == "term"]
     topic_words = {w for words in TOPICS.values() for w in words.split()}
@@ -169,3 +180,111 @@ def test_stream_loss_is_checked() -> None:
     assert StreamConfig.from_dict({"loss": "squared_hinge"}).loss == "squared_hinge"
     with pytest.raises(ConfigError, match=r"stream\.loss must be one of"):
         StreamConfig.from_dict({"loss": "perceptron-ish"})
+
+
+def random_labels(n: int) -> list[Article]:
+    """Articles of random words whose tags are coin flips: nothing to learn but memory."""
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}x" for i in range(2000)]
+    out = []
+    for i in range(n):
+        words = list(rng.choice(vocab, size=40))
+        tags = [t for t, p in (("red", 0.5), ("blue", 0.3)) if rng.random() < p] or ["none"]
+        out.append(Article(id=f"a{i}", title=" ".join(words[:3]), body=" ".join(words), tags=tags))
+    return out
+
+
+def test_calibration_scores_come_from_models_that_never_saw_the_article() -> None:
+    from tagger.classify import platt_fit
+    from tagger.evaluate import binarize
+
+    articles = random_labels(300)
+    config = StreamConfig(chunk=50, shuffle_buffer=100, epochs=10, alpha=1e-4, holdout=100)
+    model = train_streaming(lambda: iter(articles), TrainConfig(), config)
+    tags = model.tag_model
+    decisions = tags.decision(model.featurizer.transform(articles))
+    y = binarize([a.tags for a in articles], tags.labels).toarray()
+    for j in range(len(tags.labels)):
+        positives, negatives = decisions[y[:, j], j], decisions[~y[:, j], j]
+        assert positives.min() > negatives.max()  # the final model memorised the coin flips
+        steep, _ = platt_fit(decisions[:, j], y[:, j])
+        # calibrated on scores of models that never saw the article: a nearly flat sigmoid
+        assert abs(tags.platt_a[j]) < 0.25 * abs(steep)
+
+
+def test_fold_of_is_seeded_and_balanced() -> None:
+    positions = np.arange(10_000)
+    folds = fold_of(positions, 5, seed=0)
+    assert np.array_equal(folds, fold_of(positions, 5, seed=0))
+    assert np.array_equal(fold_of(positions[::-1], 5, seed=0), folds[::-1])  # order-free
+    assert not np.array_equal(folds, fold_of(positions, 5, seed=1))
+    assert (np.abs(np.bincount(folds, minlength=5) - 2000) < 150).all()
+
+
+def feed(sample: CalibrationSample, scores: np.ndarray, positive: np.ndarray, chunk: int) -> None:
+    order = np.random.default_rng(3).permutation(len(scores))  # any order of the stream
+    for start in range(0, len(order), chunk):
+        rows = order[start : start + chunk]
+        sample.add(rows, scores[rows], positive[rows])
+
+
+def test_calibration_sample_keeps_everything_within_its_budget() -> None:
+    from tagger.classify import OutOfFold
+
+    rng = np.random.default_rng(0)
+    scores, positive = rng.normal(size=500), rng.random(500) < 0.2
+    sample = CalibrationSample(positives=200, top=200, sample=400, salt=1)
+    feed(sample, scores, positive, 37)
+    rows, kept, weights, flags = sample.result()
+    full = OutOfFold.from_dense(scores.reshape(-1, 1), positive.reshape(-1, 1))
+    assert np.array_equal(rows, full.rows[0]) and np.array_equal(kept, full.scores[0])
+    assert np.array_equal(flags, full.positive[0]) and (weights == 1).all()
+
+
+def test_calibration_sample_respects_its_budget_and_stands_for_all() -> None:
+    rng = np.random.default_rng(0)
+    n = 20_000
+    scores, positive = rng.normal(size=n), rng.random(n) < 0.1
+    scores[positive] += 2.0
+    sample = CalibrationSample(positives=300, top=100, sample=200, salt=1)
+    peak = 0
+    order = np.random.default_rng(3).permutation(n)
+    for start in range(0, n, 250):
+        rows = order[start : start + 250]
+        sample.add(rows, scores[rows], positive[rows])
+        peak = max(peak, sum(sum(len(r) for r in side) for side in sample.rows))
+    assert peak <= 2 * (300 + 300) + 250  # twice the budget, plus one chunk
+    rows, kept, weights, flags = sample.result()
+    assert flags.sum() == 300 and (~flags).sum() <= 300
+    n_pos = int(positive.sum())
+    assert np.isclose(weights[flags].sum(), n_pos)  # the positives stand for all of them
+    assert np.isclose(weights[~flags].sum(), n - n_pos)  # and the negatives
+    negatives = np.flatnonzero(~positive)
+    top = negatives[np.argsort(-scores[negatives])[:100]]
+    assert set(top) <= set(rows[~flags])  # the highest-scoring negatives, exactly
+    assert (weights[np.isin(rows, top)] == 1).all()
+    assert np.array_equal(kept, scores[rows])
+    again = CalibrationSample(positives=300, top=100, sample=200, salt=1)
+    feed(again, scores, positive, 999)
+    assert np.array_equal(again.result()[0], rows)  # the same sample, whatever the order
+
+
+def test_held_out_calibration_is_still_available() -> None:
+    train, test = generated(900, seed=0), generated(200, seed=1)
+    model = train_streaming(lambda: iter(train), TrainConfig(), stream_config(folds=0))
+    assert model.manifest["corpus"]["held_out_for_calibration"] == 150
+    assert micro_f1(model, test) > 0.85
+
+
+def test_sections_learn_and_calibrate_out_of_fold() -> None:
+    def with_sections(articles: list[Article]) -> list[Article]:
+        for a in articles:
+            a.section = a.tags[0]
+        return articles
+
+    train, test = with_sections(generated(900)), with_sections(generated(200, seed=1))
+    model = train_streaming(lambda: iter(train), TrainConfig(), stream_config())
+    sections = model.section_model
+    assert sections is not None and sections.labels == sorted(TOPICS)
+    assert "out-of-fold" in sections.cv_metrics["note"] and sections.temperature > 0
+    assert model.evaluate(test)["sections"]["accuracy"] > 0.6
