@@ -22,7 +22,8 @@ taken (above the base corpus they are perturbed copies of training articles, so 
 optimistic there). There is no reference in that mode (it would hold the corpus). `--stream
 key=value,...` changes `StreamConfig` settings for every size (as in bench/stream_dev.py):
 `epochs=1` keeps a large run affordable, and memory does not depend on the number of epochs
-(each epoch streams the same corpus through the same models).
+(each epoch streams the same corpus through the same models). `--max-tags N` keeps only the
+N most frequent tags in that mode (fewer blocks of tags, so fewer passes: an affordable run).
 """
 
 from __future__ import annotations
@@ -108,13 +109,26 @@ def build(data: Path, size: int, tags: int, seed: int) -> list[Any]:
     return [out[i] for i in order]
 
 
-def write_stream(data: Path, size: int, tags: int, seed: int, work: Path, test: int) -> None:
+def most_frequent_tags(articles: list[Any], keep: int) -> None:
+    """Leave each article only the `keep` most frequent tags of the corpus (0: all)."""
+    if keep <= 0:
+        return
+    counts = Counter(t for a in articles for t in set(a.tags))
+    kept = {t for t, _ in counts.most_common(keep)}
+    for a in articles:
+        a.tags = [t for t in a.tags if t in kept]
+
+
+def write_stream(
+    data: Path, size: int, tags: int, seed: int, work: Path, test: int, max_tags: int = 0
+) -> None:
     """train.jsonl (size - test articles) and test.jsonl, written as they are made."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     base = base_articles(data)
     keyword_tags(base, tags)
+    most_frequent_tags(base, max_tags)
     base = [base[i] for i in rng.permutation(len(base))]
     work.mkdir(parents=True, exist_ok=True)
     train_path, test_path = work / "train.jsonl", work / "test.jsonl"
@@ -250,6 +264,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/scale-train"))
     parser.add_argument("--test-articles", type=int, default=2000)
     parser.add_argument("--stream", default="", help="StreamConfig changes: key=value,...")
+    parser.add_argument(
+        "--max-tags", type=int, default=0, help="--out-of-core: keep the N commonest"
+    )
     args = parser.parse_args()
 
     rows = [("articles", "tags", "train s", "ref s", "ratio", "peak MB", "bundle MB", "art/s",
@@ -258,7 +275,9 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         ref = None
         if args.out_of_core:
-            write_stream(args.data, size, args.tags, args.seed, args.work, args.test_articles)
+            write_stream(
+                args.data, size, args.tags, args.seed, args.work, args.test_articles, args.max_tags
+            )
             mine = in_child(run_stream, {"work": str(args.work), "stream": args.stream})
         else:
             articles = build(args.data, size, args.tags, args.seed)

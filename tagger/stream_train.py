@@ -11,12 +11,13 @@ iterator of Articles) several times and never holds it:
    frequency limits, with smoothed idf as scikit-learn computes it. The featurizer is
    an ordinary `Featurizer`, so the bundle format, the predict path and the evidence
    (real n-grams, not hash buckets) are those of in-memory models.
-3. Training passes: each tag is a linear SVM fitted by averaged SGD (`SGDClassifier`,
-   `partial_fit`) over minibatches drawn from a shuffle buffer, so input sorted by
-   label does not drive the weights to the last label seen. The regularisation is
-   LinearSVC's (alpha = 1 / (C x articles)) unless set. With `folds` = k, every article
-   falls in one of k folds by a seeded hash of its position in the stream, and each tag
-   has k + 1 models: the final one sees every article, fold model i never sees fold i.
+3. Training passes: each tag is a linear classifier fitted by averaged SGD
+   (`SGDClassifier`, modified Huber loss, `partial_fit`) over minibatches drawn from a
+   shuffle buffer, so input sorted by label does not drive the weights to the last label
+   seen. The regularisation is LinearSVC's (alpha = 1 / (C x articles)) unless set.
+   With `folds` = k, every article falls in one of k folds by a seeded hash of its
+   position in the stream, and each tag has k + 1 models: the final one sees every
+   article, fold model i never sees fold i.
    Tags are trained `tags_per_pass` at a time (their dense weights are what training
    holds); each block streams the corpus `epochs` times, then once more to score every
    article with the fold model that never saw it. Sections learn in the first block.
@@ -72,9 +73,10 @@ class StreamConfig:
     # SGD regularisation per article; 0: 1 / (tags.c x training articles), the
     # regularisation of the in-memory LinearSVC with the same C.
     alpha: float = 0.0
-    # SGDClassifier's loss: hinge, squared_hinge (LinearSVC's; its unbounded gradient can
-    # diverge with a small alpha), log_loss, modified_huber
-    loss: str = "hinge"
+    # SGDClassifier's loss: modified_huber (a smoothed hinge, chosen on the development
+    # split), hinge, squared_hinge (LinearSVC's; its unbounded gradient can diverge with a
+    # small alpha), log_loss
+    loss: str = "modified_huber"
     # Out-of-fold calibration: each tag also has one model per fold that never sees that
     # fold's articles (k + 1 models in all). 0: calibrate on a held-out reservoir instead.
     folds: int = 5
