@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument(
         "--model-processes", type=int, default=1, help="tagger serve --model-processes"
     )
+    parser.add_argument("--model-nice", type=int, default=10, help="tagger serve --model-nice")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -203,6 +204,7 @@ def main() -> None:
     }
     db = work / "feedback.db"
     options = ["--log-format", "json", "--model-processes", str(args.model_processes)]
+    options += ["--model-nice", str(args.model_nice)]
     server = start_serve(model, db, *options, log=work / "server.log", env=env)
     url, port = server.url, server.port
     results: dict[str, Any] = {"clients": args.clients, "batch": args.batch}
@@ -369,6 +371,7 @@ def main() -> None:
         health_failures=health_failures,
         memory_mb={"before": memory_before, "peak": memory_peak, "after": memory_after},
         model_processes=args.model_processes,
+        model_nice=args.model_nice,
         solo_batches_per_second={"before": before, "after": after},
         checks=checks,
     )

@@ -265,12 +265,13 @@ def create_app(
     """Build the app; loads the model and opens the store unless they are given."""
     from tagger.server.metrics import Metrics, Observe
 
-    owns_model = model is None and config.model_processes > 0
+    in_processes = model is None and config.model_processes > 0
     if model is None:
         model = load_model(config)  # here for what the app tells (labels, ids, vocabulary)
-    from tagger.language import load_identifier
+    if not in_processes:  # else the model processes load it (70 MB this process is spared)
+        from tagger.language import load_identifier
 
-    load_identifier()  # at start-up (0.5 to 3 s), not in the first request's time
+        load_identifier()  # at start-up (0.5 to 3 s), not in the first request's time
     owns_store = store is None
     if store is None:
         if config.db is None:
@@ -283,7 +284,7 @@ def create_app(
     work = ModelWork(
         config.model_queue,
         threads=config.model_threads,
-        processes=None if not owns_model else model_processes(config, model, metrics),
+        processes=None if not in_processes else model_processes(config, model, metrics),
     )
     reload_lock = asyncio.Lock()
     from tagger.vocab.editing import EditorVocabulary
