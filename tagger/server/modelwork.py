@@ -312,8 +312,9 @@ class ModelProcesses:
 
     def _lost(self, child: Child) -> None:
         """A child died: forget it and start another (unless closing)."""
-        if child in self.children:
-            self.children.remove(child)
+        if child not in self.children:  # closing (close stops it), or already handled
+            return
+        self.children.remove(child)
         self._io.submit(child.stop, 0)
         if self.closed:
             return

@@ -92,7 +92,7 @@ def test_health_and_feedback_answer_while_every_model_process_is_busy(
     children = app.state.model_work.processes.pids()
     assert len(children) == 2 and os.getpid() not in children
     # lower CPU priority than the process that answers HTTP
-    assert all(nice(pid) == nice(os.getpid()) + 10 for pid in children)
+    assert all(nice(pid) == min(19, nice(os.getpid()) + 10) for pid in children)
     with ThreadPoolExecutor(4) as pool:
         url = server.url + "/suggest"
         busy = [pool.submit(httpx.post, url, json={"article": ARTICLE}, timeout=60) for _ in "ab"]
