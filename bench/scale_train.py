@@ -221,6 +221,7 @@ def measure(model: Any, test: list[Any], seconds: float, peak: float) -> dict[st
         "micro_f1": result["micro_f1"],
         "macro_f1": result["macro_f1"],
         "tags": len(model.tag_model.labels) if model.tag_model else 0,
+        "features": model.featurizer.n_features,
         "nonzero_weights": int(model.tag_model.coef.nnz) if model.tag_model else 0,
     }
 

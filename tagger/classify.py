@@ -1147,6 +1147,23 @@ def select_sparse(
     )
 
 
+def select_out_of_fold(
+    model: TagModel, probs: sp.csr_matrix, y: sp.spmatrix, titles: Sequence[str] | None
+) -> sp.csr_matrix:
+    """The tags chosen from out-of-fold probabilities (absent: not chosen) by thresholds and
+    the best-tag floor; with `titles`, the name rule is fitted on them (`model.name_rule`)
+    and its hits are added."""
+    allowed = model.rules_allowed
+    selected = select_sparse(probs, model.threshold_values, model.best_tag_floor, allowed)
+    if titles is not None:
+        model.name_rule, _scores = fit_name_rule(titles, y, model.labels, selected, probs)
+        hits = model.name_rule.hits_sparse(titles)
+        if not allowed.all():
+            hits = hits.multiply(sp.csr_matrix(allowed.reshape(1, -1))).tocsr()
+        selected = (selected + hits).astype(bool)
+    return selected
+
+
 def train_tag_model(
     x: sp.csr_matrix,
     y: np.ndarray | sp.spmatrix,
@@ -1184,14 +1201,8 @@ def train_tag_model(
     from tagger.evaluate import multilabel_metrics
 
     probs = kept.matrix([platt_apply(s, a[j], b[j]) for j, s in enumerate(kept.scores)])
-    allowed = model.rules_allowed
-    selected = select_sparse(probs, model.threshold_values, config.best_tag_floor, allowed)
-    if titles is not None and config.name_rule:
-        model.name_rule, _scores = fit_name_rule(titles, y_rows, labels, selected, probs)
-        hits = model.name_rule.hits_sparse(titles)
-        if not allowed.all():
-            hits = hits.multiply(sp.csr_matrix(allowed.reshape(1, -1))).tocsr()
-        selected = (selected + hits).astype(bool)
+    rule_titles = titles if config.name_rule else None
+    selected = select_out_of_fold(model, probs, y_rows, rule_titles)
     model.cv_metrics = multilabel_metrics(y_rows, selected, probs, labels)
     model.cv_metrics["note"] = (
         f"{k}-fold out-of-fold predictions; thresholds were tuned on the same folds, "

@@ -390,7 +390,7 @@ def train_streaming(
         calibration_budget,
         fit_temperature,
         platt_apply,
-        select_sparse,
+        select_out_of_fold,
         sparse_rows,
     )
     from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
@@ -591,18 +591,8 @@ def train_streaming(
             labels, coef, intercept, a, b_, thresholds, {}, config.tags.best_tag_floor
         )
         probs = _platt_sparse(decisions, a, b_, platt_apply)
-        allowed = tag_model.rules_allowed
-        chosen = select_sparse(
-            probs, tag_model.threshold_values, config.tags.best_tag_floor, allowed
-        )
-        if config.tags.name_rule and k:
-            from tagger.name_rules import fit_name_rule
-
-            tag_model.name_rule, _ = fit_name_rule(titles, y_sample, labels, chosen, probs)
-            hits = tag_model.name_rule.hits_sparse(titles)
-            if not allowed.all():
-                hits = hits.multiply(sp.csr_matrix(allowed.reshape(1, -1))).tocsr()
-            chosen = (chosen + hits).astype(bool)
+        rule_titles = titles if config.tags.name_rule and k else None
+        chosen = select_out_of_fold(tag_model, probs, y_sample, rule_titles)
         tag_model.cv_metrics = multilabel_metrics(y_sample, chosen, probs, labels)
         tag_model.cv_metrics["note"] = (
             f"{k}-fold out-of-fold scores of a uniform sample of {len(sample)} streamed "
