@@ -357,6 +357,8 @@ def _pruned(model: Any, tolerance: float) -> tuple[np.ndarray, np.ndarray, float
     """A fitted binary SGD model as kept indices, their weights, intercept, non-zeros."""
     from tagger.classify import prune_weights
 
+    if not hasattr(model, "coef_"):  # a fold model that saw no article (a tiny corpus)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), -1.0, 0
     w = model.coef_[0].astype(np.float64)
     keep = prune_weights(w, tolerance)
     return keep, w[keep].astype(np.float32), float(model.intercept_[0]), int(np.count_nonzero(w))
@@ -494,6 +496,8 @@ def train_streaming(
                         column = np.zeros(len(batch), dtype=np.int8)
                         column[y.indices[y.indptr[j] : y.indptr[j + 1]]] = 1
                         for m in range(n_models):
+                            if not len(subsets[m]):  # the whole chunk is in fold m - 1
+                                continue
                             models[m][j].partial_fit(
                                 xs[m], column[subsets[m]], classes=np.array([0, 1], dtype=np.int8)
                             )

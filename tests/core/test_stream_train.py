@@ -288,3 +288,11 @@ def test_sections_learn_and_calibrate_out_of_fold() -> None:
     assert sections is not None and sections.labels == sorted(TOPICS)
     assert "out-of-fold" in sections.cv_metrics["note"] and sections.temperature > 0
     assert model.evaluate(test)["sections"]["accuracy"] > 0.6
+
+
+def test_a_chunk_entirely_in_one_fold_trains() -> None:
+    # chunks of one article: fold model i gets nothing from the chunks of fold i
+    articles = generated(12)
+    config = stream_config(chunk=1, shuffle_buffer=4, epochs=1, holdout=5)
+    model = train_streaming(lambda: iter(articles), TrainConfig(), config)
+    assert model.tag_model is not None and model.tag_model.labels == sorted(TOPICS)
