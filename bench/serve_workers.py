@@ -114,7 +114,9 @@ def load(port: int, tokens: list[str], bodies: list[Any], args: Any, queue: Any)
 
 
 def wait_for_workers(url: str, workers: int, seconds: float = 180) -> None:
-    """Until /metrics shows a model loaded in every worker (one pid label each)."""
+    """Until /metrics shows a model loaded in every worker (one pid label each; a worker
+    shows there once its start-up is complete, model processes included, and its socket
+    listens: connections made before go to the workers that listen, and stay there)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         text = httpx.get(url + "/metrics", timeout=10).text

@@ -294,6 +294,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await work.start()  # every model process has the model loaded before serving
+        # named once this process can serve it (with --workers N, a worker shows in
+        # /metrics when ready: its socket listens from then on, bench/serve_workers.py)
+        metrics.set_model(app.state.model.model_info)
         hup = config.workers <= 1 and threading.current_thread() is threading.main_thread()
         if hup:
             loop = asyncio.get_running_loop()
@@ -334,7 +337,6 @@ def create_app(
     app.state.config = config
     app.state.vocabulary = vocabulary
     app.state.model_work = work
-    metrics.set_model(model.model_info)
     # innermost first: the body gate sees only admitted requests from allowed hosts
     app.add_middleware(
         BodyGate,
