@@ -24,6 +24,7 @@ from tagger.server.launch import ServeProcess, start_serve
 ROOT = Path(__file__).resolve().parents[2]
 ANN = {"Authorization": "Bearer ann-token-0123456789abcdef"}
 ADMIN = "admin-token-0123456789abcdef"
+MODEL_PID = r'tagger_model_info\{[^}]*pid="(\d+)"'  # one per worker (multiprocess metrics)
 ARTICLE = {"title": "Senate passes spending bill", "body": "The Senate passed a bill."}
 
 
@@ -174,6 +175,11 @@ def test_two_workers_share_the_store_and_reload_without_dropping_requests(
     url, process = server.url, server.process
     assert server.wait_healthy()["model"]["id"] == model_id(tiny_model)
     with httpx.Client(base_url=url, timeout=30) as http:
+        deadline = time.monotonic() + 90
+        # a worker names its model in /metrics once it is ready (model processes started)
+        while len(set(re.findall(MODEL_PID, http.get("/metrics").text))) < 2:
+            assert time.monotonic() < deadline, "the second worker did not become ready"
+            time.sleep(0.2)
         for i in range(10):
             article = {**ARTICLE, "id": f"w{i}"}
             body = {"article": article, "decisions": [{"action": "add", "label": f"t{i}"}]}
