@@ -27,12 +27,13 @@ from tagger.api import Tagger, TrainConfig
 from tagger.stream_train import StreamConfig, train_streaming
 
 
-def dev_split(train: list[Any]) -> tuple[list[Any], list[Any]]:
+def dev_split(train: list[Any], fold: int = 0) -> tuple[list[Any], list[Any]]:
     """ModApte training articles into (dev-train, dev-test): dev-test holds the articles
-    whose id's SHA-1 is 0 mod 5 (about 20%), independent of order and seed."""
+    whose id's SHA-1 is `fold` mod 5 (about 20%), independent of order and seed. Folds
+    0-4 together are a 5-fold cross-validation of ModApte training."""
 
     def in_dev_test(article: Any) -> bool:
-        return int(hashlib.sha1(article.id.encode()).hexdigest(), 16) % 5 == 0
+        return int(hashlib.sha1(article.id.encode()).hexdigest(), 16) % 5 == fold
 
     return [a for a in train if not in_dev_test(a)], [a for a in train if in_dev_test(a)]
 

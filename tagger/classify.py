@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tagger.features import TfidfBlock
 from tagger.name_rules import NameRule, fit_name_rule
 from tagger.stopwords import is_content_term
 
@@ -56,6 +57,11 @@ class ModelConfig:
     # Learn a rule that suggests a tag named in the title (tagger.name_rules).
     name_rule: bool = True
     class_weight: str | None = None
+    # Tags only: a tag with fewer training positives than this weighs each positive as
+    # if it had this many (class weight rare_positives / positives on the positive
+    # class; none above it), so a rare tag's few examples are not outvoted by thousands
+    # of negatives. 0: off.
+    rare_positives: int = 0
     # Processes fitting tags in parallel (-1: all cores). Results do not depend on it.
     n_jobs: int = -1
     # Tag weights whose L2 norm stays within this are dropped (see prune_weights): no
@@ -69,6 +75,11 @@ class ModelConfig:
     # Sections only: average in a second linear model on NB-weighted features
     # (`_fit_nb_weighted`). TrainConfig turns it on for sections; tags ignore it.
     nb_weighted: bool = False
+    # Sections only: a third linear model on character n-grams of the title alone (this
+    # range), mixed in with the weight among `title_weights` whose out-of-fold log-loss
+    # is lowest (0 leaves it out). TrainConfig turns it on for sections; None: off.
+    title_chars: tuple[int, int] | None = None
+    title_weights: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5)
     # A precision policy (tagger.policy: rules mapping tags or vocabulary branches to a
     # precision target), as a dict; None: every tag by `min_precision` or best F1.
     policy: dict[str, Any] | None = None
@@ -82,12 +93,20 @@ class ModelConfig:
     # enough for about this many out-of-fold positives (`folds_per_tag`).
     cv_positives: int = 3000
 
+    def __post_init__(self) -> None:
+        if not all(0.0 <= w <= 1.0 for w in self.title_weights):
+            raise ValueError("title_weights: each weight must be between 0 and 1")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("title_chars", "title_weights"):
+            if isinstance(known.get(key), list):
+                known[key] = tuple(known[key])
+        return cls(**known)
 
 
 def _linear_svc(c: float, seed: int, class_weight: str | None = None) -> Any:
@@ -774,8 +793,11 @@ def _liblinear(
     seed: int,
     class_weight: str | None,
     sample_weight: np.ndarray | None = None,
+    positive_weight: float = 1.0,
 ) -> tuple[np.ndarray, float]:
     """`_linear_svc(c, seed, class_weight).fit(x, column)`: weights and intercept.
+    `positive_weight` (with no `class_weight`): the positive class's weight (liblinear's
+    C+ = positive_weight x C).
 
     Calls liblinear as LinearSVC does, with its arguments, so the result is the same
     (tested); the estimator's per-call validation, label encoding and random state cost
@@ -785,6 +807,8 @@ def _liblinear(
     """
     call = _liblinear_call()
     if call is None or class_weight is not None:
+        if class_weight is None and positive_weight != 1.0:
+            class_weight = {False: 1.0, True: positive_weight}  # type: ignore[assignment]
         model = _linear_svc(c, seed, class_weight).fit(x, column, sample_weight=sample_weight)
         return model.coef_[0], float(model.intercept_[0])
     train_wrap, quiet, solver = call
@@ -799,8 +823,9 @@ def _liblinear(
         weights = np.require(np.asarray(sample_weight, dtype=np.float64), requirements="C")
     quiet(0)  # liblinear prints its progress unless told not to (a process-wide setting)
     raw, n_iter = train_wrap(
-        x, y, True, solver, 1e-4, 1.0, c, np.ones(2), 5000, _liblinear_seed(seed), 0.1, weights
-    )
+        x, y, True, solver, 1e-4, 1.0, c, np.array([1.0, positive_weight]), 5000,
+        _liblinear_seed(seed), 0.1, weights,
+    )  # fmt: skip
     if max(n_iter) >= 5000:
         import warnings
 
@@ -874,11 +899,20 @@ def _fit_one(
         return None, -1.0
     if positives == len(column):
         return None, 1.0
+    weight = positive_weight(positives, job.rare_positives)
     picked = training_rows(x, column, job, rng)
     if picked is None:
-        return _liblinear(x, column, job.c, job.seed, job.class_weight)
+        return _liblinear(x, column, job.c, job.seed, job.class_weight, None, weight)
     rows, weights = picked
-    return _liblinear(x[rows], column[rows], job.c, job.seed, job.class_weight, weights)
+    return _liblinear(x[rows], column[rows], job.c, job.seed, job.class_weight, weights, weight)
+
+
+def positive_weight(positives: int, rare_positives: int) -> float:
+    """The positive class's weight for a tag with this many training positives: as if it
+    had `rare_positives` of them when it has fewer (see `ModelConfig.rare_positives`)."""
+    if positives <= 0 or positives >= rare_positives:
+        return 1.0
+    return rare_positives / positives
 
 
 @dataclass
@@ -891,6 +925,7 @@ class _FitJob:
     tolerance: float
     sample_negatives_min: int
     negatives_per_positive: int
+    rare_positives: int = 0
     top: int = 0
     sample: int = 0
     fold: int = -1  # -1: the final fit
@@ -899,7 +934,8 @@ class _FitJob:
     def of(cls, config: ModelConfig, seed: int, **changes: Any) -> _FitJob:
         return cls(
             config.c, seed, config.class_weight, config.prune_tolerance,
-            config.sample_negatives_min, config.negatives_per_positive, **changes,
+            config.sample_negatives_min, config.negatives_per_positive,
+            config.rare_positives, **changes,
         )  # fmt: skip
 
     def rng(self, tag: int) -> np.random.Generator:
@@ -1253,16 +1289,23 @@ class SectionModel:
     nb_coef: np.ndarray | None = None  # (n_labels, n_features): NB ratios times SVM weights
     nb_intercept: np.ndarray | None = None
     nb_temperature: float = 1.0
+    title: TitleModel | None = None
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return linear_scores(x, self.coef, self.intercept)
 
-    def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
+    def predict_proba(self, x: sp.csr_matrix, titles: Sequence[str] | None = None) -> np.ndarray:
+        """Section probabilities; with a title model, `titles` (one per row) are needed."""
         probs = softmax(self.decision(x) / self.temperature)
-        if self.nb_coef is None or self.nb_intercept is None:
+        if self.nb_coef is not None and self.nb_intercept is not None:
+            nb = linear_scores(x, self.nb_coef, self.nb_intercept)
+            probs = (probs + softmax(nb / self.nb_temperature)) / 2
+        if self.title is None:
             return probs
-        nb = linear_scores(x, self.nb_coef, self.nb_intercept)
-        return (probs + softmax(nb / self.nb_temperature)) / 2
+        if titles is None or len(titles) != x.shape[0]:
+            raise ValueError("this section model needs the articles' titles")
+        w = self.title.weight
+        return (1 - w) * probs + w * self.title.predict_proba(titles)
 
     def evidence_weights(self, j: int) -> np.ndarray:
         """What each feature adds to label j's score, over both models (the second one's
@@ -1283,6 +1326,9 @@ class SectionModel:
         if self.nb_coef is not None and self.nb_intercept is not None:
             meta["nb_temperature"] = self.nb_temperature
             arrays["nb_coef"], arrays["nb_intercept"] = self.nb_coef, self.nb_intercept
+        if self.title is not None:
+            meta["title"], title_arrays = self.title.to_state()
+            arrays.update({f"title.{k}": v for k, v in title_arrays.items()})
         return meta, arrays
 
     @classmethod
@@ -1312,7 +1358,49 @@ class SectionModel:
             model.nb_temperature = float(nb_temperature)
             model.nb_coef = _array_from_state(arrays, "nb_coef", (n, n_features), where)
             model.nb_intercept = _array_from_state(arrays, "nb_intercept", (n,), where)
+        if meta.get("title") is not None:
+            title_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("title.")}
+            model.title = TitleModel.from_state(meta["title"], title_arrays, n, f"{where}.title")
         return model
+
+
+@dataclass
+class TitleModel:
+    """The section model's third member: a multi-class linear model on character n-grams
+    of the title alone (its own tf-idf block), temperature-scaled, mixed in with `weight`."""
+
+    block: TfidfBlock
+    coef: np.ndarray  # (n_labels, n_terms)
+    intercept: np.ndarray
+    temperature: float
+    weight: float
+
+    def predict_proba(self, titles: Sequence[str]) -> np.ndarray:
+        x = self.block.transform([t or "" for t in titles])
+        return softmax(linear_scores(x, self.coef, self.intercept) / self.temperature)
+
+    def to_state(self) -> State:
+        block, idf = self.block.to_state()
+        meta = {"block": block, "temperature": self.temperature, "weight": self.weight}
+        return meta, {"idf": idf, "coef": self.coef, "intercept": self.intercept}
+
+    @classmethod
+    def from_state(cls, meta: Any, arrays: dict[str, Any], n_labels: int, where: str) -> TitleModel:
+        if not isinstance(meta, dict):
+            raise ValueError(f"{where}: expected an object")
+        for key, low, high in (("temperature", 0.0, np.inf), ("weight", 0.0, 1.0)):
+            value = meta.get(key)
+            if not _is_number(value) or not low < value <= high:
+                raise ValueError(f"{where}.{key}: expected a number in ({low:g}, {high:g}]")
+        block = TfidfBlock.from_state(meta.get("block"), arrays.get("idf"), f"{where}.block")
+        n_terms = len(block.terms)
+        return cls(
+            block=block,
+            coef=_array_from_state(arrays, "coef", (n_labels, n_terms), where),
+            intercept=_array_from_state(arrays, "intercept", (n_labels,), where),
+            temperature=float(meta["temperature"]),
+            weight=float(meta["weight"]),
+        )
 
 
 def _fit_multiclass(
@@ -1361,6 +1449,35 @@ def _fit_nb_weighted(
     return coef, intercept
 
 
+def _title_features(titles: Sequence[str], config: ModelConfig) -> tuple[TfidfBlock, Any]:
+    """The title model's tf-idf block (character n-grams of the titles) and its rows."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=config.title_chars,
+        min_df=2,
+        sublinear_tf=True,
+        strip_accents="unicode",
+        dtype=np.float32,
+    )
+    rows = vectorizer.fit_transform([t or "" for t in titles])
+    return TfidfBlock.from_vectorizer("char_wb", vectorizer), rows.astype(np.float64)
+
+
+def log_loss(probs: np.ndarray, y_index: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y_index)), y_index], 1e-12, 1.0))))
+
+
+def choose_title_weight(
+    probs: np.ndarray, title_probs: np.ndarray, y_index: np.ndarray, weights: Sequence[float]
+) -> float:
+    """The mixing weight of the title model with the lowest out-of-fold log-loss (the
+    first, smallest, among equals)."""
+    losses = np.array([log_loss((1 - w) * probs + w * title_probs, y_index) for w in weights])
+    return float(weights[int(np.flatnonzero(losses <= losses.min() + 1e-9)[0])])
+
+
 def train_section_model(
     x: sp.csr_matrix,
     sections: Sequence[str],
@@ -1370,10 +1487,13 @@ def train_section_model(
     seed: int = 0,
     groups: Sequence[Any] | None = None,
     progress: Progress = _no_progress,
+    titles: Sequence[str] | None = None,
 ) -> SectionModel:
     """Out-of-fold decision values give the temperatures (and the cross-validated
     metrics), then the models are fit on everything. With `config.nb_weighted`, a second
-    model on NB-weighted features is averaged in (see `SectionModel`)."""
+    model on NB-weighted features is averaged in (see `SectionModel`); with
+    `config.title_chars` and `titles`, a model on the titles' character n-grams is mixed
+    in with the weight whose out-of-fold log-loss is lowest (`TitleModel`)."""
     index = {label: i for i, label in enumerate(labels)}
     y_index = np.array([index[s] for s in sections])
     n = x.shape[0]
@@ -1382,6 +1502,13 @@ def train_section_model(
     second = config.nb_weighted
     oof = np.zeros((n, len(labels)), dtype=np.float64)
     oof_nb = np.zeros((n, len(labels)), dtype=np.float64) if second else None
+    title_block = x_title = oof_title = None
+    if config.title_chars and titles is not None and any(t.strip() for t in titles):
+        try:
+            title_block, x_title = _title_features(titles, config)
+            oof_title = np.zeros((n, len(labels)), dtype=np.float64)
+        except ValueError:  # no character n-gram on two titles: no title model
+            title_block = None
     total = k + 1
     for i, test in enumerate(folds):
         progress("section: cross-validation", i, total)
@@ -1391,6 +1518,11 @@ def train_section_model(
         if oof_nb is not None:
             coef, intercept = _fit_nb_weighted(x[train], y_index[train], len(labels), config, seed)
             oof_nb[test] = np.asarray(x[test] @ coef.T) + intercept
+        if oof_title is not None:
+            coef, intercept = _fit_multiclass(
+                x_title[train], y_index[train], len(labels), config, seed
+            )
+            oof_title[test] = np.asarray(x_title[test] @ coef.T) + intercept
     progress("section: final fit", k, total)
     coef, intercept = _fit_multiclass(x, y_index, len(labels), config, seed)
     model = SectionModel(labels, coef, intercept, fit_temperature(oof, y_index))
@@ -1399,6 +1531,14 @@ def train_section_model(
         model.nb_coef, model.nb_intercept = _fit_nb_weighted(x, y_index, len(labels), config, seed)
         model.nb_temperature = fit_temperature(oof_nb, y_index)
         probs = (probs + softmax(oof_nb / model.nb_temperature)) / 2
+    if oof_title is not None and title_block is not None:
+        temperature = fit_temperature(oof_title, y_index)
+        title_probs = softmax(oof_title / temperature)
+        weight = choose_title_weight(probs, title_probs, y_index, config.title_weights)
+        if weight > 0:
+            coef, intercept = _fit_multiclass(x_title, y_index, len(labels), config, seed)
+            model.title = TitleModel(title_block, coef, intercept, temperature, weight)
+            probs = (1 - weight) * probs + weight * title_probs
     progress("section: final fit", total, total)
     from tagger.evaluate import multiclass_metrics
 
@@ -1407,4 +1547,6 @@ def train_section_model(
         [labels[i] for i in y_index], [labels[i] for i in predicted], labels
     )
     model.cv_metrics["note"] = f"{k}-fold out-of-fold predictions"
+    if model.title is not None:
+        model.cv_metrics["title_weight"] = model.title.weight
     return model

@@ -28,6 +28,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "sample_negatives_min": {"ge": 1},
     "negatives_per_positive": {"ge": 0},
     "cv_positives": {"ge": 1},
+    "rare_positives": {"ge": 0},
     "word_min_df": {"ge": 1},
     "word_max_df": {"gt": 0, "le": 1},
     "char_min_df": {"ge": 1},

@@ -307,7 +307,7 @@ class Evaluation:
         section_model, tag_model = self.model.section_model, self.model.tag_model
         idx = [i for i, key in enumerate(section_keys) if key]
         if section_model is not None and idx:
-            probs = section_model.predict_proba(x[np.array(idx)])
+            probs = section_model.predict_proba(x[np.array(idx)], [batch[i].title for i in idx])
             predicted = [section_model.labels[j] for j in probs.argmax(axis=1)]
             self.sections.add([section_keys[i] for i in idx], predicted)
             self.sectioned += len(idx)

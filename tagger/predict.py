@@ -34,14 +34,15 @@ def suggest(
     x = model.featurizer.transform(batch, entities)
     names = model.feature_names() if explain else None
     section_model, tag_model = model.section_model, model.tag_model
-    section_probs = section_model.predict_proba(x) if section_model else None
+    titles = [a.title for a in batch]
+    section_probs = section_model.predict_proba(x, titles) if section_model else None
     # With entities, the probability of an entity-named tag is shown whatever it is:
     # every tag is scored (no candidate stage).
     tag_probs = tag_model.predict_proba(x, entities is None) if tag_model else None
     tag_selected = rule_hits = None
     if tag_probs is not None and tag_model is not None:
         # Not `choose`: the name rule's hits are needed again to label their source.
-        rule_hits = tag_model.rule_hits([a.title for a in batch]) & tag_model.rules_allowed
+        rule_hits = tag_model.rule_hits(titles) & tag_model.rules_allowed
         tag_selected = tag_model.select(tag_probs) | rule_hits
     weights_of: dict[int, np.ndarray] = {}
 

@@ -41,13 +41,17 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
     return None
 
 
+# Section-model settings that differ from ModelConfig's (which are the tag model's).
+SECTION_DEFAULTS: dict[str, Any] = {"cv_folds": 5, "nb_weighted": True, "title_chars": (2, 5)}
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides what `Tagger.train` builds."""
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
     tags: ModelConfig = field(default_factory=ModelConfig)
-    sections: ModelConfig = field(default_factory=lambda: ModelConfig(cv_folds=5, nb_weighted=True))
+    sections: ModelConfig = field(default_factory=lambda: ModelConfig(**SECTION_DEFAULTS))
     seed: int = 0
     name: str = "tagger-model"
     # Out-of-core training settings (tagger.stream_train.StreamConfig), as given.
@@ -75,9 +79,7 @@ class TrainConfig:
             return cls(
                 features=FeatureConfig.from_dict(data.get("features", {})),
                 tags=ModelConfig.from_dict(data.get("tags", {})),
-                sections=ModelConfig.from_dict(
-                    {"cv_folds": 5, "nb_weighted": True, **data.get("sections", {})}
-                ),
+                sections=ModelConfig.from_dict({**SECTION_DEFAULTS, **data.get("sections", {})}),
                 seed=int(data.get("seed", 0)),
                 name=str(data.get("name", "tagger-model")),
                 stream=dict(data.get("stream") or {}),
@@ -223,6 +225,7 @@ def train(
             seed=config.seed,
             groups=[groups[i] for i in with_sections] if groups is not None else None,
             progress=progress,
+            titles=[articles[i].title for i in with_sections],
         )
 
     tag_model = None

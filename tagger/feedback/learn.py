@@ -94,7 +94,9 @@ def heldout_metrics(
         labels = sorted({articles[i].section for i in sectioned})  # type: ignore[type-var]
         true = [articles[i].section for i in sectioned]
         if model.section_model is not None:
-            p = model.section_model.predict_proba(x[np.array(sectioned)])
+            p = model.section_model.predict_proba(
+                x[np.array(sectioned)], [articles[i].title for i in sectioned]
+            )
             predicted = [model.section_model.labels[j] for j in p.argmax(axis=1)]
         else:
             predicted = [None] * len(sectioned)
