@@ -315,7 +315,9 @@ class Evaluation:
         if tag_model is not None and self.tags is not None and idx:
             labels = tag_model.labels
             probs = tag_model.predict_proba(x[np.array(idx)])
-            selected = tag_model.choose(probs, [batch[i].title for i in idx])
+            selected = tag_model.choose(
+                probs, [batch[i].title for i in idx], [batch[i].body for i in idx]
+            )
             known = self.tag_forms.known
             true = [[known[k] for k in tag_keys[i] if k in known] for i in idx]
             y_true = binarize(true, labels)

@@ -19,6 +19,9 @@ import scipy.sparse as sp
 
 MIN_PRECISION = 0.5
 SUPPORT_LIMITS = (0, 5, 10, 20, 50, 100)
+# The rule on a story's lead (tagger.classify, `lead_chars`) serves rarer tags only: a
+# name in the first lines is weaker evidence than one in the title.
+LEAD_SUPPORT_LIMITS = (0, 5, 10, 20)
 
 
 def name_pattern(label: str) -> str | None:
@@ -216,8 +219,10 @@ def fit_name_rule(
     labels: list[str],
     oof_selected: np.ndarray | sp.spmatrix,
     oof_probs: np.ndarray | sp.spmatrix,
+    limits: Sequence[int] = SUPPORT_LIMITS,
 ) -> tuple[NameRule, dict[int, float]]:
-    """Count each tag's title precision, then pick the support limit on out-of-fold results.
+    """Count each tag's title precision, then pick the support limit (among `limits`) on
+    out-of-fold results.
 
     The label, selection and probability matrices may be dense or sparse (absent
     probabilities rank last). Returns the rule and the out-of-fold score,
@@ -238,7 +243,7 @@ def fit_name_rule(
     correct = np.asarray(matches.multiply(y).sum(axis=0)).ravel()
     rule.precision = (correct + 1.0) / (mentioned + 2.0)
     scores: dict[int, float] = {}
-    for limit in SUPPORT_LIMITS:
+    for limit in limits:
         rule.max_support = limit
         hits = rule.restrict(matches) if limit > 0 else sp.csr_matrix(matches.shape, dtype=bool)
         chosen = (selected + hits).astype(bool)

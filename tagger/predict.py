@@ -39,10 +39,12 @@ def suggest(
     # With entities, the probability of an entity-named tag is shown whatever it is:
     # every tag is scored (no candidate stage).
     tag_probs = tag_model.predict_proba(x, entities is None) if tag_model else None
-    tag_selected = rule_hits = None
+    tag_selected = rule_hits = title_hits = None
     if tag_probs is not None and tag_model is not None:
-        # Not `choose`: the name rule's hits are needed again to label their source.
-        rule_hits = tag_model.rule_hits(titles) & tag_model.rules_allowed
+        # Not `choose`: the name rules' hits are needed again to label their source.
+        title_hits = tag_model.rule_hits(titles)
+        lead_hits = tag_model.lead_hits([a.body for a in batch], len(batch))
+        rule_hits = (title_hits | lead_hits) & tag_model.rules_allowed
         tag_selected = tag_model.select(tag_probs) | rule_hits
     weights_of: dict[int, np.ndarray] = {}
 
@@ -103,8 +105,11 @@ def suggest(
                     # Selected by a rule, not by its threshold: say which.
                     if rule_hits[i, j]:
                         source = "name"
+                        rule = tag_model.name_rule
                         reason = "tag named in the title"
-                        weight = float(tag_model.name_rule.precision[j])
+                        if not title_hits[i, j]:  # type: ignore[index]
+                            rule, reason = tag_model.lead_rule, "tag named in the lead"
+                        weight = float(rule.precision[j])  # type: ignore[union-attr]
                     else:
                         source = "best"
                         reason = "best tag: no tag passed its threshold"

@@ -260,6 +260,7 @@ def train(
             progress=progress,
             titles=[articles[i].title for i in with_tags],
             targets=targets,
+            bodies=[articles[i].body for i in with_tags],
         )
 
     manifest = {

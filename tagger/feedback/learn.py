@@ -81,7 +81,9 @@ def heldout_metrics(
         if model.tag_model is not None:
             index = {t: j for j, t in enumerate(tags)}
             p = model.tag_model.predict_proba(x[np.array(tagged)])
-            over = model.tag_model.choose(p, [articles[i].title for i in tagged])
+            over = model.tag_model.choose(
+                p, [articles[i].title for i in tagged], [articles[i].body for i in tagged]
+            )
             for k, label in enumerate(model.tag_model.labels):
                 j = index.get(label)
                 if j is not None:

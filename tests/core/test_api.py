@@ -24,9 +24,9 @@ def articles_of(records: list[dict[str, Any]]) -> list[Article]:
     return [Article.from_dict(r) for r in records]
 
 
-def model_selection(tag_model: TagModel, probs: np.ndarray, titles: list[str]) -> np.ndarray:
-    """The tags a model selects: over their thresholds, plus `select`'s and the name rule's."""
-    return tag_model.choose(probs, titles)
+def model_selection(tag_model: TagModel, probs: np.ndarray, articles: list[Article]) -> np.ndarray:
+    """The tags a model selects: over their thresholds, plus `select`'s and the name rules'."""
+    return tag_model.choose(probs, [a.title for a in articles], [a.body for a in articles])
 
 
 def _words(text: str) -> set[str]:
@@ -206,7 +206,7 @@ def test_selected_tags_are_exactly_those_over_their_thresholds(
     assert tag_model is not None
     probs = tag_model.predict_proba(fast_model.featurizer.transform(articles))
     over = probs >= tag_model.threshold_values
-    chosen = model_selection(tag_model, probs, [a.title for a in articles])
+    chosen = model_selection(tag_model, probs, articles)
     for top_k in (1, 3, 10):
         predicted = fast_model.predict(articles, top_k=top_k)
         for s, row, passed, selected in zip(predicted, probs, over, chosen, strict=True):

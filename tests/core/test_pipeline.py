@@ -218,7 +218,7 @@ def _reference_report(model: Any, articles: list[Article]) -> dict[str, Any]:
     report: dict[str, Any] = {"articles": len(articles)}
     sec = model.section_model
     idx = [i for i, a in enumerate(articles) if a.section]
-    probs = sec.predict_proba(x[np.array(idx)])
+    probs = sec.predict_proba(x[np.array(idx)], [articles[i].title for i in idx])
     predicted = np.array([sec.labels[j] for j in probs.argmax(axis=1)], dtype=object)
     as_known = mapper(sec.labels)
     true = np.array([as_known(articles[i].section) for i in idx], dtype=object)
@@ -237,7 +237,7 @@ def _reference_report(model: Any, articles: list[Article]) -> dict[str, Any]:
     tags = model.tag_model
     idx = [i for i, a in enumerate(articles) if a.tags]
     probs = tags.predict_proba(x[np.array(idx)])
-    selected = tags.choose(probs, [articles[i].title for i in idx])
+    selected = tags.choose(probs, [articles[i].title for i in idx], [articles[i].body for i in idx])
     as_known = mapper(tags.labels)
     true_tags = [[as_known(t) for t in articles[i].tags] for i in idx]
     index = {t: j for j, t in enumerate(tags.labels)}
