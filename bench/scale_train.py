@@ -3,6 +3,7 @@
     python bench/scale_train.py ../shared/data --sizes 10000,40000 --tags 2000
     python bench/scale_train.py ../shared/data --sizes 100000,1000000 --tags 200 --out-of-core \
         --work /tmp/scale-train --stream epochs=1
+    python bench/scale_train.py ../shared/data --sizes 40000 --tags 2000 --sample-tags 20
 
 Corpora are built from Reuters-21578 and BBC texts, replicated where needed with new ids and
 light perturbation (a few words dropped, sentences rotated). Tags: Reuters topics and BBC
@@ -24,6 +25,12 @@ key=value,...` changes `StreamConfig` settings for every size (as in bench/strea
 `epochs=1` keeps a large run affordable, and memory does not depend on the number of epochs
 (each epoch streams the same corpus through the same models). `--max-tags N` keeps only the
 N most frequent tags in that mode (fewer blocks of tags, so fewer passes: an affordable run).
+
+Full runs also count CPU seconds of the process tree (the joblib workers included), which
+hold on a shared machine where wall time does not. With `--sample-tags N` there is no full
+run: the per-tag cost is measured on N random tags in one process (CPU seconds, the
+reference and tagger alternating by blocks; see `sampled`) and the training cost of all tags
+is projected from it, for sizes a loaded machine cannot train whole.
 """
 
 from __future__ import annotations
@@ -175,6 +182,7 @@ def reference(train: list[Any], test: list[Any], labels: list[str]) -> dict[str,
 
     from tagger.evaluate import binarize, multilabel_metrics
 
+    cpu = tree_cpu_seconds()
     with timer() as elapsed:
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
         x = vectorizer.fit_transform([f"{a.title}\n{a.body}" for a in train])
@@ -182,11 +190,13 @@ def reference(train: list[Any], test: list[Any], labels: list[str]) -> dict[str,
         keep = (y.sum(axis=0).A.ravel() > 0).nonzero()[0]
         model = OneVsRestClassifier(LinearSVC(random_state=0), n_jobs=2).fit(x, y[:, keep])
     seconds = elapsed()
+    cpu = tree_cpu_seconds() - cpu
     scores = model.decision_function(vectorizer.transform([f"{a.title}\n{a.body}" for a in test]))
     y_test = binarize([a.tags for a in test], labels)[:, keep]
     metrics = multilabel_metrics(y_test, scores > 0, scores, [labels[j] for j in keep])
     return {
         "train_seconds": seconds,
+        "cpu_seconds": cpu,
         "micro_f1": metrics["micro_f1"],
         "macro_f1": metrics["macro_f1"],
     }
@@ -196,10 +206,88 @@ def run_tagger(args: dict[str, Any], queue: Any) -> None:
     from tagger.api import Tagger, TrainConfig
 
     train, test = args["train"], args["test"]
+    cpu = tree_cpu_seconds()
     with timer() as elapsed:
         model = Tagger.train(train, TrainConfig())
     seconds = elapsed()
-    queue.put(measure(model, test, seconds, peak_rss_mb()))
+    cpu = tree_cpu_seconds() - cpu
+    queue.put(measure(model, test, seconds, peak_rss_mb()) | {"cpu_seconds": cpu})
+
+
+def tree_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and its living children (the joblib
+    workers): on a shared machine they hold where wall time does not."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def sampled(train: list[Any], labels: list[str], count: int, seed: int) -> dict[str, Any]:
+    """Per-tag training cost on a random sample of `count` tags, on one core (one process,
+    CPU seconds), the reference and tagger alternating block by block so that a change of
+    load hits both: the features once each, then per block the reference's LinearSVC
+    fits and tagger's `train_tag_model` (cross-validation, final fits, calibration, name
+    rule) on the block's tags. The totals for all tags are projected from the means."""
+    import time
+
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    from tagger.classify import train_tag_model
+    from tagger.evaluate import binarize
+    from tagger.features import Featurizer
+    from tagger.train import TrainConfig
+
+    config = TrainConfig()
+    config.tags.n_jobs = 1
+    rng = np.random.default_rng(seed)
+    chosen = [labels[i] for i in sorted(rng.choice(len(labels), size=count, replace=False))]
+    y = binarize([a.tags for a in train], chosen)
+    start = time.process_time()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    x_ref = vectorizer.fit_transform([f"{a.title}\n{a.body}" for a in train])
+    ref_features = time.process_time() - start
+    start = time.process_time()
+    x = Featurizer(config.features).fit_transform(train)
+    features = time.process_time() - start
+    titles = [a.title for a in train]
+    ref_fits = fits = 0.0
+    nonzero = 0
+    for block in np.array_split(np.arange(count), 4):
+        start = time.process_time()
+        for j in block:
+            LinearSVC(random_state=0).fit(x_ref, y[:, j].toarray().ravel())
+        ref_fits += time.process_time() - start
+        start = time.process_time()
+        model = train_tag_model(
+            x, y[:, block], [chosen[j] for j in block], config.tags, titles=titles
+        )
+        fits += time.process_time() - start
+        nonzero += int(model.coef.nnz)
+    n = len(labels)
+    return {
+        "sampled_tags": count,
+        "positives": [int(v) for v in np.asarray(y.sum(axis=0)).ravel()],
+        "ref_features_cpu": ref_features,
+        "features_cpu": features,
+        "ref_per_tag_cpu": ref_fits / count,
+        "per_tag_cpu": fits / count,
+        "ref_projected_cpu": ref_features + n * ref_fits / count,
+        "projected_cpu": features + n * fits / count,
+        "features": int(x.shape[1]),
+        "weights_per_tag": nonzero / count,
+        "projected_weights_mb": n * nonzero / count * 8 / 1e6,  # float32 value + int32 column
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def measure(model: Any, test: list[Any], seconds: float, peak: float) -> dict[str, Any]:
@@ -244,6 +332,8 @@ def row(size: int, mine: dict[str, Any], ref: dict[str, Any] | None) -> tuple[st
         f"{mine['train_seconds']:.0f}",
         f"{ref['train_seconds']:.0f}" if ref else "-",
         f"{mine['train_seconds'] / ref['train_seconds']:.2f}" if ref else "-",
+        f"{mine.get('cpu_seconds', 0):.0f}",
+        f"{ref['cpu_seconds']:.0f}" if ref else "-",
         f"{mine['peak_rss_mb']:.0f}",
         f"{mine['bundle_mb']:.1f}",
         f"{mine['predict_per_second']:.0f}",
@@ -268,10 +358,24 @@ def main() -> None:
     parser.add_argument(
         "--max-tags", type=int, default=0, help="--out-of-core: keep the N commonest"
     )
+    parser.add_argument(
+        "--sample-tags", type=int, default=0, help="per-tag cost on this many tags (no full run)"
+    )
     args = parser.parse_args()
+    if args.sample_tags:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            articles = build(args.data, size, args.tags, args.seed)
+            train = articles[: int(0.8 * len(articles))]
+            labels = sorted({t for a in train for t in a.tags})
+            result = sampled(train, labels, min(args.sample_tags, len(labels)), args.seed)
+            result |= {"articles": size, "train_articles": len(train), "tags": len(labels)}
+            result["ratio"] = result["projected_cpu"] / result["ref_projected_cpu"]
+            print(json.dumps(result))
+            save_results(f"scale_train_sample_{size}", result)
+        return
 
-    rows = [("articles", "tags", "train s", "ref s", "ratio", "peak MB", "bundle MB", "art/s",
-             "micro", "ref micro", "macro", "ref macro")]  # fmt: skip
+    rows = [("articles", "tags", "train s", "ref s", "ratio", "CPU s", "ref CPU s", "peak MB",
+             "bundle MB", "art/s", "micro", "ref micro", "macro", "ref macro")]  # fmt: skip
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
         ref = None
