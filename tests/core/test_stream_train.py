@@ -161,7 +161,9 @@ def test_cli_trains_out_of_core_and_counts_a_truncated_record(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "c.jsonl:501: invalid JSON" in result.output  # counted once, not per pass
     assert result.output.count("c.jsonl:501") == 1
-    assert "trained out of core on 500 articles" in result.output
+    assert "trained out of core on 500 articles (calibrated on out-of-fold scores)" in (
+        " ".join(result.output.split())
+    )
     assert Tagger.load(out).tag_model is not None
     args = ["train", str(corpus), "-o", str(tmp_path / "s"), "-c", str(config)]
     strict = CliRunner().invoke(app, [*args, "--out-of-core", "--strict"])
