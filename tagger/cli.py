@@ -444,10 +444,9 @@ def _train_out_of_core(
     _print_train_summary(manifest, console)
     _note_version(model, out, console)
     held = manifest["corpus"].get("held_out_for_calibration")
-    calibration = (
-        f"{held} held out for calibration" if held else "calibrated on out-of-fold scores"
-    )
-    console.info(f"trained out of core on {manifest['corpus']['articles']} articles ({calibration})")
+    calibration = f"{held} held out for calibration" if held else "calibrated on out-of-fold scores"
+    articles = manifest["corpus"]["articles"]
+    console.info(f"trained out of core on {articles} articles ({calibration})")
     console.info(f"saved bundle {model.path or out} (model id {manifest['model_id']})")
 
 
