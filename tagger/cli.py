@@ -1037,6 +1037,15 @@ def serve(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Processes sharing the port and the store.")
     ] = 1,
+    keepalive_requests: Annotated[
+        int,
+        typer.Option(
+            "--keepalive-requests",
+            min=0,
+            help="With --workers > 1: close a kept-alive connection after this many requests "
+            "so clients spread over the workers again (0: never).",
+        ),
+    ] = 100,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(
@@ -1164,6 +1173,7 @@ def serve(
         entity_chars=entity_chars,
         body_timeout=body_timeout,
         workers=workers,
+        keepalive_requests=keepalive_requests,
         log_format=log_format.value,
         vocab=vocab,
         watch_interval=watch_interval,

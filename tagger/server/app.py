@@ -50,6 +50,7 @@ from tagger.server.guards import (
     Admission,
     AdmissionControl,
     BodyGate,
+    ConnectionRecycle,
     HostAllowlist,
     Rate,
     SecurityHeaders,
@@ -102,6 +103,9 @@ class ServerConfig:
     switch_interval: float = 0.0005
     # processes and logs
     workers: int = 1
+    # with workers > 1: a kept-alive connection is closed after this many requests so
+    # the kernel assigns its client's next connection to a worker afresh (0: never)
+    keepalive_requests: int = 100
     log_format: str = "text"
     vocab: Path | None = None  # the page completes from it (default: the model's)
     # a registry's `current` pointer is read this often (seconds); a new version is loaded
@@ -364,6 +368,8 @@ def create_app(
 
         access_log = json_access_log
     app.add_middleware(Observe, metrics=metrics, access_log=access_log)
+    if config.workers > 1 and config.keepalive_requests > 0:
+        app.add_middleware(ConnectionRecycle, requests=config.keepalive_requests)
 
     def editor(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
         """The editor a bearer token belongs to; 401 without a valid one."""

@@ -160,6 +160,49 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class ConnectionRecycle:
+    """`Connection: close` on a kept-alive connection's `requests`-th answer (nginx's
+    `keepalive_requests`).
+
+    With `--workers N` the kernel assigns a connection to a worker when it opens
+    (SO_REUSEPORT, by a hash of its addresses), and a kept-alive connection then stays
+    there: 8 clients were split 1,034 / 467 requests over two workers. Closing each
+    connection after a bounded number of requests makes clients reconnect, and each new
+    connection is assigned afresh, so the split evens out over time.
+    """
+
+    def __init__(self, app: ASGIApp, requests: int, remember: int = 10_000) -> None:
+        self.app = app
+        self.requests = requests
+        self.remember = remember  # connections counted at most (the oldest are forgotten)
+        self.counts: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+
+    def _count(self, scope: Scope) -> int:
+        key = (tuple(scope.get("client") or ()), tuple(scope.get("server") or ()))
+        count = self.counts.pop(key, 0) + 1
+        if count >= self.requests:
+            return count  # closed with this answer: forgotten
+        self.counts[key] = count
+        while len(self.counts) > self.remember:
+            self.counts.popitem(last=False)
+        return count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._count(scope) < self.requests:
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers") or [] if k.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
 # -- admission: requests in flight and per-client rates ----------------------------------
 
 
