@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +36,23 @@ def launch_chromium(playwright: Any, executable: str) -> Any:
         )
     except Exception as exc:
         pytest.skip(f"browser test skipped: {executable} would not start ({exc})")
+
+
+@contextmanager
+def browser_page() -> Iterator[Any]:
+    """A new page in a headless Chromium, closed afterwards; the test is skipped when there
+    is no browser. Waits are long: a busy CI machine is slow, not wrong."""
+    executable, why = find_browser()
+    if executable is None:
+        pytest.skip(f"browser test skipped: {why}")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)
+    with sync_playwright() as p:
+        browser = launch_chromium(p, executable)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()

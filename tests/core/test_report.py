@@ -118,12 +118,7 @@ def test_replay_report_builds_offline(tmp_path: Path, tiny_model: Path, load_sam
 
 
 def test_browser_opens_the_report_without_a_request(tiny_model: Path, tmp_path: Path) -> None:
-    from tests.browser import find_browser, launch_chromium
-
-    executable, why = find_browser()
-    if executable is None:
-        pytest.skip(f"browser test skipped: {why}")
-    from playwright.sync_api import sync_playwright
+    from tests.browser import browser_page
 
     page_path = tmp_path / "report.html"
     result = CliRunner().invoke(
@@ -132,20 +127,15 @@ def test_browser_opens_the_report_without_a_request(tiny_model: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     requests: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p, executable)
-        try:
-            tab = browser.new_page()
-            tab.on("request", lambda r: requests.append(r.url))
-            tab.goto(page_path.resolve().as_uri(), wait_until="load")
-            sizes = tab.eval_on_selector_all(
-                "svg",
-                "els => els.map(e => [e.getBoundingClientRect().width, "
-                "e.getBoundingClientRect().height])",
-            )
-            texts = tab.eval_on_selector_all("svg text", "els => els.map(e => e.textContent)")
-        finally:
-            browser.close()
+    with browser_page() as tab:
+        tab.on("request", lambda r: requests.append(r.url))
+        tab.goto(page_path.resolve().as_uri(), wait_until="load")
+        sizes = tab.eval_on_selector_all(
+            "svg",
+            "els => els.map(e => [e.getBoundingClientRect().width, "
+            "e.getBoundingClientRect().height])",
+        )
+        texts = tab.eval_on_selector_all("svg text", "els => els.map(e => e.textContent)")
     assert requests == [page_path.resolve().as_uri()]  # the page itself, nothing else
     assert len(sizes) == 4 and all(w > 100 and h > 100 for w, h in sizes)
     assert any("Reliability" in t for t in texts)

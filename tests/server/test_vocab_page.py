@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import find_browser, launch_chromium
+from tests.browser import browser_page
 from tests.server.test_editor_page import TOKEN
 
 VOCAB_CSV = """id,label,aliases,broader,retired,replaced_by
@@ -40,53 +40,41 @@ def vocab_server(live_server: Any, tiny_model: Path, tmp_path: Path) -> Iterator
 
 
 def test_added_tags_complete_from_the_vocabulary(vocab_server: Any) -> None:
-    executable, why = find_browser()
-    if executable is None:
-        pytest.skip(f"browser test skipped: {why}")
-    from playwright.sync_api import expect, sync_playwright
+    with browser_page() as page:
+        from playwright.sync_api import expect  # after the skip without a browser
 
-    expect.set_options(timeout=20_000)
-    with sync_playwright() as p:
-        browser = launch_chromium(p, executable)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(30_000)
-            page.route(
-                "**/suggest",
-                lambda route: route.fulfill(
-                    json=route.fetch(
-                        post_data=route.request.post_data.replace(
-                            '"entities":true', '"entities":false'
-                        )
-                    ).json()
-                ),
-            )
-            page.goto(vocab_server.url + "/")
-            page.fill("#token", TOKEN)
-            page.dispatch_event("#token", "change")
-            expect(page.locator("#whoami")).to_have_text("signed in as ann")
-            page.fill("#title", "Rubio visits Panama")
-            page.fill("#body", "Secretary of State Marco Rubio visited Panama on Monday.")
-            page.click("#suggest")
-            expect(page.locator("#tags .chip").first).to_be_visible()
-            # typing an alias offers the concept's preferred label, with id and parent
-            page.locator("#add-tag").press_sequentially("the can")
-            option = page.locator('#tag-vocab option[value="Panama Canal"]')
-            expect(option).to_have_attribute("label", "desk:pc · in world")
-            expect(page.locator("#tag-vocab option")).to_have_count(1)
-            # never a retired concept ('Canal Zone')
-            page.fill("#add-tag", "")
-            page.locator("#add-tag").press_sequentially("canal z")
-            expect(page.locator("#tag-vocab option")).to_have_count(0)
-            page.fill("#add-tag", "")
-            page.locator("#add-tag").press_sequentially("Panama Canal")
-            expect(page.locator("#tag-concept")).to_have_text("desk:pc · in world")
-            page.keyboard.press("Enter")
-            added = page.locator('#tags .chip[data-label="Panama Canal"]')
-            expect(added).to_have_attribute("data-state", "added")
-            page.keyboard.press("Control+s")
-            expect(page.locator("#status")).to_contain_text("Saved 1 decision(s)")
-        finally:
-            browser.close()
+        page.route(
+            "**/suggest",
+            lambda route: route.fulfill(
+                json=route.fetch(
+                    post_data=route.request.post_data.replace('"entities":true', '"entities":false')
+                ).json()
+            ),
+        )
+        page.goto(vocab_server.url + "/")
+        page.fill("#token", TOKEN)
+        page.dispatch_event("#token", "change")
+        expect(page.locator("#whoami")).to_have_text("signed in as ann")
+        page.fill("#title", "Rubio visits Panama")
+        page.fill("#body", "Secretary of State Marco Rubio visited Panama on Monday.")
+        page.click("#suggest")
+        expect(page.locator("#tags .chip").first).to_be_visible()
+        # typing an alias offers the concept's preferred label, with id and parent
+        page.locator("#add-tag").press_sequentially("the can")
+        option = page.locator('#tag-vocab option[value="Panama Canal"]')
+        expect(option).to_have_attribute("label", "desk:pc · in world")
+        expect(page.locator("#tag-vocab option")).to_have_count(1)
+        # never a retired concept ('Canal Zone')
+        page.fill("#add-tag", "")
+        page.locator("#add-tag").press_sequentially("canal z")
+        expect(page.locator("#tag-vocab option")).to_have_count(0)
+        page.fill("#add-tag", "")
+        page.locator("#add-tag").press_sequentially("Panama Canal")
+        expect(page.locator("#tag-concept")).to_have_text("desk:pc · in world")
+        page.keyboard.press("Enter")
+        added = page.locator('#tags .chip[data-label="Panama Canal"]')
+        expect(added).to_have_attribute("data-state", "added")
+        page.keyboard.press("Control+s")
+        expect(page.locator("#status")).to_contain_text("Saved 1 decision(s)")
     stored = [d for d in vocab_server.app_store.decisions() if d.action == "add"]
     assert [(d.label, d.concept_id) for d in stored] == [("Panama Canal", "desk:pc")]
