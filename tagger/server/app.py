@@ -44,7 +44,6 @@ from tagger.feedback.store import (
     open_store,
     shown_from_suggestions,
 )
-from tagger.hygiene import sanitize_article
 from tagger.registry import is_registry
 from tagger.server.guards import (
     Admission,
@@ -620,8 +619,6 @@ def create_app(
     def _feedback(request: FeedbackRequest, name: str, key: str | None) -> dict[str, Any]:
         digest = fingerprint(request.model_dump(mode="json")) if key else ""
         article = request.article.to_article() if request.article is not None else None
-        if article is not None:
-            sanitize_article(article)
         if article is not None and request.article_id and request.article_id != article.id:
             raise HTTPException(422, "'article_id' differs from the article's id")
         article_id = article.id if article is not None else str(request.article_id)
