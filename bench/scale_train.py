@@ -261,7 +261,7 @@ def sampled(train: list[Any], labels: list[str], count: int, seed: int) -> dict[
     features = time.process_time() - start
     titles = [a.title for a in train]
     ref_fits = fits = 0.0
-    nonzero = 0
+    nonzero = stored = 0
     for block in np.array_split(np.arange(count), 4):
         start = time.process_time()
         for j in block:
@@ -273,6 +273,7 @@ def sampled(train: list[Any], labels: list[str], count: int, seed: int) -> dict[
         )
         fits += time.process_time() - start
         nonzero += int(model.coef.nnz)
+        stored += deflated_bytes(model.coef)
     n = len(labels)
     return {
         "sampled_tags": count,
@@ -286,8 +287,20 @@ def sampled(train: list[Any], labels: list[str], count: int, seed: int) -> dict[
         "features": int(x.shape[1]),
         "weights_per_tag": nonzero / count,
         "projected_weights_mb": n * nonzero / count * 8 / 1e6,  # float32 value + int32 column
+        # as the bundle stores them (deflated .npy arrays): the weights' share of the bundle
+        "projected_bundle_weights_mb": n * stored / count / 1e6,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def deflated_bytes(coef: Any) -> int:
+    """Bytes of a sparse weight matrix as a bundle stores it (bundle.write_arrays)."""
+    from tagger.bundle import write_arrays
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "coef.npz"
+        write_arrays(path, {"coef": coef})
+        return path.stat().st_size
 
 
 def measure(model: Any, test: list[Any], seconds: float, peak: float) -> dict[str, Any]:

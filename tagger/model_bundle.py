@@ -205,6 +205,19 @@ def verified_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def _pruning(weights: dict[str, Any]) -> str:
+    """How the tag weights were pruned, for the model card."""
+    before = weights.get("nonzero_before_pruning")
+    rule = weights.get("prune_rule", "l2")
+    how = (
+        "no decision value of a training article moved by more than"
+        if rule == "articles"
+        else "no decision value of any L2-normalised article moved by more than"
+    )
+    text = f"pruned by rule {rule!r}: {how} {weights.get('prune_tolerance')}"
+    return f"{text}; {before} before pruning" if before is not None else text
+
+
 def _memory_lines(m: dict[str, Any]) -> list[str]:
     """The model card's account of training size and peak memory (docs/scale.md)."""
     tags = (m.get("metrics") or {}).get("tags") or {}
@@ -223,8 +236,9 @@ def _memory_lines(m: dict[str, Any]) -> list[str]:
         "",
         f"- {articles} articles, {n_features} features, {n_tags} tags.",
         f"- Tag weights: {kept} non-zeros kept of {dense} ({100 * kept / max(dense, 1):.1f}%; "
-        f"pruned with tolerance {weights.get('prune_tolerance')}), about "
-        f"{kept * 8 / 1e6:.1f} MB as float32 values and int32 columns.",
+        f"{_pruning(weights)}), about {kept * 8 / 1e6:.1f} MB in memory as float32 values "
+        "and int32 columns (values rounded to 11 significant bits, so the bundle's "
+        "deflated arrays take about 4 bytes a weight).",
     ]
     if matrix:
         lines.append(
