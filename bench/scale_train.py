@@ -16,7 +16,8 @@ RSS, bundle size, prediction speed (one core, no entities) and micro/macro-F1, w
 reference (tf-idf + OneVsRest LinearSVC, threshold 0) measured on the same articles.
 
 With `--out-of-core` the corpus is written to JSONL files under `--work` as it is built (base
-articles, then perturbed copies, never all held) and the child streams the training file
+articles, then perturbed copies, never all held; reused by a later run with the same
+arguments) and the child streams the training file
 through tagger's reader, as `tagger train --out-of-core` does, so its peak memory is that of
 training; the last `--test-articles` (2,000) articles are the test set, read after the peak is
 taken (above the base corpus they are perturbed copies of training articles, so F1 is
@@ -129,9 +130,17 @@ def most_frequent_tags(articles: list[Any], keep: int) -> None:
 def write_stream(
     data: Path, size: int, tags: int, seed: int, work: Path, test: int, max_tags: int = 0
 ) -> None:
-    """train.jsonl (size - test articles) and test.jsonl, written as they are made."""
+    """train.jsonl (size - test articles) and test.jsonl, written as they are made; kept
+    under `work` with the arguments that made them (corpus.json), so a later run with the
+    same arguments reuses them instead of building them again."""
     import numpy as np
 
+    spec = {"data": str(data), "size": size, "tags": tags, "seed": seed, "test": test,
+            "max_tags": max_tags}  # fmt: skip
+    made = work / "corpus.json"
+    if made.is_file() and json.loads(made.read_text(encoding="utf-8")) == spec:
+        return
+    made.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
     base = base_articles(data)
     keyword_tags(base, tags)
@@ -151,6 +160,7 @@ def write_stream(
                 out.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
                 written += 1
             copy += 1
+    made.write_text(json.dumps(spec), encoding="utf-8")
 
 
 def run_stream(args: dict[str, Any], queue: Any) -> None:
@@ -167,12 +177,24 @@ def run_stream(args: dict[str, Any], queue: Any) -> None:
 
     from stream_dev import parse
 
+    stages: dict[str, float] = {}
+    last = [""]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        # the peak reached by the end of each stage (counting, each pass): where it grew
+        if last[0] and stage != last[0]:
+            stages[last[0]] = peak_rss_mb()
+        last[0] = stage if stage == "stream: counting" else f"{stage} {done}/{total}"
+
     with timer() as elapsed:
-        model = train_streaming(source, TrainConfig(), StreamConfig(**parse(args["stream"])))
+        model = train_streaming(
+            source, TrainConfig(), StreamConfig(**parse(args["stream"])), progress=progress
+        )
     seconds = elapsed()
     peak = peak_rss_mb()
+    stages[last[0]] = peak
     test = list(read_corpus([work / "test.jsonl"], "jsonl"))
-    queue.put(measure(model, test, seconds, peak))
+    queue.put(measure(model, test, seconds, peak) | {"peak_by_stage_mb": stages})
 
 
 def reference(train: list[Any], test: list[Any], labels: list[str]) -> dict[str, Any]:
@@ -407,6 +429,8 @@ def main() -> None:
         results.append({"articles": size, "tagger": mine, "reference": ref})
         rows.append(row(size, mine, ref))
         print_rows(rows)
+        if "peak_by_stage_mb" in mine:
+            print(json.dumps({"articles": size, "peak_by_stage_mb": mine["peak_by_stage_mb"]}))
     out = save_results(
         "scale_train",
         {"runs": results, "args": vars(args) | {"data": str(args.data), "work": str(args.work)}},

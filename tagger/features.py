@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -87,7 +88,8 @@ def word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:
         return tokens
     grams = list(tokens) if low == 1 else []
     for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
-        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        # zip of the n shifted lists: the n-grams in order, joined without a Python loop
+        grams.extend(map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False)))
     return grams
 
 
@@ -165,28 +167,27 @@ class TfidfBlock:
         index = self._index
         if index is None:
             index = self._index = {term: j for j, term in enumerate(self.terms)}
-        indices: list[int] = []
-        counts: list[int] = []
-        indptr = [0]
+        # Each gram's column (-1 if not a term) by one C-level map per document; the
+        # (row, column) counts of the whole batch then by one sort.
+        columns: list[int] = []
+        lengths: list[int] = []
         for doc in docs:
-            row: dict[int, int] = {}
-            for gram in self.analyze(doc):
-                j = index.get(gram)
-                if j is not None:
-                    row[j] = row.get(j, 0) + 1
-            for j in sorted(row):
-                indices.append(j)
-                counts.append(row[j])
-            indptr.append(len(indices))
-        data = np.asarray(counts, dtype=np.float32)
+            grams = self.analyze(doc)
+            columns.extend(map(index.get, grams, repeat(-1)))
+            lengths.append(len(grams))
+        n_rows, width = len(lengths), len(self.terms)
+        found = np.asarray(columns, dtype=np.int64)
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+        hit = found >= 0
+        keys, counts = np.unique(rows[hit] * max(width, 1) + found[hit], return_counts=True)
+        data = counts.astype(np.float32)
         np.log(data, out=data)
         data += 1.0
-        columns = np.asarray(indices, dtype=np.int32)
-        data *= self.idf[columns]
-        x = sp.csr_matrix(
-            (data, columns, np.asarray(indptr, dtype=np.int32)),
-            shape=(len(indptr) - 1, len(self.terms)),
-        )
+        indices = (keys % max(width, 1)).astype(np.int32)
+        data *= self.idf[indices]
+        indptr = np.zeros(n_rows + 1, dtype=np.int32)
+        np.cumsum(np.bincount(keys // max(width, 1), minlength=n_rows), out=indptr[1:])
+        x = sp.csr_matrix((data, indices, indptr), shape=(n_rows, width))
         return normalize_rows(x)
 
     # -- state: JSON for the text parts, an array for idf --------------------------------

@@ -37,9 +37,12 @@ training-text Bloom filter (`overlap.TrainingFilter`, about 1.8 bytes an article
 from __future__ import annotations
 
 import heapq
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,6 +88,11 @@ class StreamConfig:
     max_terms: int = 2_000_000  # n-grams counted at once in the counting pass
     tags_per_pass: int = 0  # 0: as many as fit in `weights_mb`
     weights_mb: int = 512  # memory for one block of dense tag weights (all k + 1 models)
+    # Feature cache: the first training pass writes each chunk's feature rows and labels to
+    # disk (about 8 bytes a non-zero), and every later pass reads them back instead of
+    # reading, cleaning and featurizing the corpus again. Removed when training ends.
+    cache: bool = True
+    cache_dir: str = ""  # where the cache goes ("": the system's temporary directory)
 
     def __post_init__(self) -> None:
         from tagger.errors import ConfigError
@@ -110,20 +118,103 @@ class StreamConfig:
             raise ConfigError(f"invalid stream config: {exc}") from exc
 
 
-def shuffled(items: Iterable[Any], size: int, rng: np.random.Generator) -> Iterator[Any]:
-    """The items in a random order, holding at most `size` of them: each incoming item
-    takes the place of a random held one, which is emitted; the rest at the end."""
-    buffer: list[Any] = []
-    for item in items:
-        if len(buffer) < size:
-            buffer.append(item)
-            continue
-        j = int(rng.integers(size))
-        out, buffer[j] = buffer[j], item
-        yield out
-    order = rng.permutation(len(buffer))
-    for j in order:
-        yield buffer[j]
+@dataclass
+class Rows:
+    """Featurized articles of the stream: feature rows, stream positions, tag labels (all
+    learned tags) and section index (-1: none), row for row."""
+
+    x: sp.csr_matrix  # float32
+    positions: np.ndarray  # int64
+    y: sp.csr_matrix  # bool, articles x learned tags
+    section: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def take(self, index: np.ndarray) -> Rows:
+        return Rows(self.x[index], self.positions[index], self.y[index], self.section[index])
+
+    @staticmethod
+    def stack(parts: list[Rows]) -> Rows:
+        if len(parts) == 1:
+            return parts[0]
+        return Rows(
+            sp.vstack([p.x for p in parts], format="csr"),
+            np.concatenate([p.positions for p in parts]),
+            sp.vstack([p.y for p in parts], format="csr"),
+            np.concatenate([p.section for p in parts]),
+        )
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            data=self.x.data,
+            indices=self.x.indices,
+            indptr=self.x.indptr,
+            width=np.array(self.x.shape[1]),
+            positions=self.positions,
+            y_indices=self.y.indices,
+            y_indptr=self.y.indptr,
+            y_width=np.array(self.y.shape[1]),
+            section=self.section,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Rows:
+        with np.load(path) as f:
+            n = len(f["positions"])
+            x = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=(n, int(f["width"])))
+            y_indices = f["y_indices"]
+            y = sp.csr_matrix(
+                (np.ones(len(y_indices), dtype=bool), y_indices, f["y_indptr"]),
+                shape=(n, int(f["y_width"])),
+            )
+            return cls(x, f["positions"], y, f["section"])
+
+
+class FeatureCache:
+    """The featurized stream on disk: written chunk by chunk by the first pass that reads
+    the corpus, read back by every later pass (in stream order). Without a directory,
+    every pass featurizes the corpus again."""
+
+    def __init__(self, encode: Callable[[], Iterator[Rows]], directory: Path | None) -> None:
+        self.encode = encode
+        self.directory = directory
+        self.chunks = 0
+        self.complete = False
+
+    def __iter__(self) -> Iterator[Rows]:
+        if self.complete and self.directory is not None:
+            for i in range(self.chunks):
+                yield Rows.load(self.directory / f"{i:06d}.npz")
+            return
+        for i, rows in enumerate(self.encode()):
+            if self.directory is not None:
+                rows.save(self.directory / f"{i:06d}.npz")
+                self.chunks = i + 1
+            yield rows
+        self.complete = True
+
+
+def shuffled_rows(
+    chunks: Iterable[Rows], size: int, batch: int, rng: np.random.Generator
+) -> Iterator[Rows]:
+    """Minibatches of `batch` rows in a random order (a shuffle buffer), holding fewer than
+    `size` + 2 x `batch` rows when chunks have at most `batch` rows: once `size` + `batch`
+    are held, each minibatch is `batch` held rows drawn at random without replacement,
+    and the next chunk takes their place; the rest in a random order at the end."""
+    pool: Rows | None = None
+    for rows in chunks:
+        pool = rows if pool is None else Rows.stack([pool, rows])
+        while len(pool) >= size + batch:
+            pick = np.zeros(len(pool), dtype=bool)
+            pick[rng.choice(len(pool), size=batch, replace=False)] = True
+            yield pool.take(np.flatnonzero(pick))
+            pool = pool.take(np.flatnonzero(~pick))
+    if pool is not None and len(pool):
+        order = rng.permutation(len(pool))
+        for start in range(0, len(order), batch):
+            yield pool.take(order[start : start + batch])
 
 
 class TermCounter:
@@ -180,6 +271,7 @@ def _count(source: Source, config: Any, stream: StreamConfig, progress: Progress
     sections: Counter[str] = Counter()
     held: list[tuple[float, int, Article]] = []  # max-heap on -key: the smallest keys
     n = with_tags = digest = 0
+    progress("stream: counting", 0, 0)
     for article in source():
         digest = (digest + _article_hash(article)) % (1 << 256)
         with_tags += bool(article.tags)
@@ -383,6 +475,19 @@ def train_streaming(
 
     Returns a `tagger.api.Tagger` whose manifest records the streaming settings.
     """
+    stream = stream or StreamConfig()
+    if not stream.cache:
+        return _train(source, config, stream, progress, None)
+    directory = tempfile.mkdtemp(prefix="tagger-stream-", dir=stream.cache_dir or None)
+    try:
+        return _train(source, config, stream, progress, Path(directory))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _train(
+    source: Source, config: Any, stream: StreamConfig, progress: Progress, cache_dir: Path | None
+) -> Any:
     from tagger.api import Tagger, TrainConfig, choose_tag_labels
     from tagger.classify import (
         OutOfFold,
@@ -400,7 +505,6 @@ def train_streaming(
     from tagger.overlap import TrainingFilter
 
     config = config or TrainConfig()
-    stream = stream or StreamConfig()
     if config.features.entity_weight > 0 or config.features.char_ngrams:
         raise InputError(
             "out-of-core training uses word n-grams only: turn off entity and character "
@@ -466,6 +570,22 @@ def train_streaming(
     step = 0
     # the training texts, for evaluate's and learn's overlap checks (the first pass fills it)
     training_filter = TrainingFilter.build(((a.title, a.body) for a in sample if not k), counts.n)
+    held = np.array(sorted(held_ids), dtype=np.int64)
+
+    def encode() -> Iterator[Rows]:
+        for batch in iter_batches(enumerate(source()), stream.chunk):
+            articles = [a for _, a in batch]
+            for i, article in batch:
+                if i not in held_ids:
+                    training_filter.add(article.title, article.body)
+            yield Rows(
+                featurizer.transform(articles),
+                np.array([i for i, _ in batch], dtype=np.int64),
+                _y_block(articles, index, len(labels)).tocsr(),
+                np.array([section_index.get(a.section or "", -1) for a in articles], np.int64),
+            )
+
+    chunks = FeatureCache(encode, cache_dir)
     for b, block in enumerate(blocks):
         start = index[block[0]] if block else 0
         models = [
@@ -477,23 +597,23 @@ def train_streaming(
             progress("stream: training", step, total)
             step += 1
             rng = np.random.default_rng([config.seed, b, epoch])
-            training = ((i, a) for i, a in enumerate(source()) if i not in held_ids)
-            if b == 0 and epoch == 0:
-                training = _watched(training, training_filter)
-            for batch in iter_batches(shuffled(training, stream.shuffle_buffer, rng), stream.chunk):
-                articles = [a for _, a in batch]
-                x = featurizer.transform(articles).astype(np.float64)
-                subsets = [np.arange(len(batch))]
+            training = (
+                part.take(np.flatnonzero(~np.isin(part.positions, held))) if len(held) else part
+                for part in chunks
+            )
+            for part in shuffled_rows(training, stream.shuffle_buffer, stream.chunk, rng):
+                x = part.x.astype(np.float64)
+                subsets = [np.arange(len(part))]
                 if k:
-                    fold = fold_of(np.array([i for i, _ in batch]), k, config.seed)
+                    fold = fold_of(part.positions, k, config.seed)
                     subsets += [np.flatnonzero(fold != f) for f in range(k)]
                 xs = [x] + [x[s] for s in subsets[1:]]
                 if block:
-                    y = _y_block(articles, index, len(labels))[:, start : start + len(block)]
+                    y = part.y[:, start : start + len(block)].tocsc()
                     if epoch == 0:
                         seen += np.diff(y.indptr)
                     for j in range(len(block)):
-                        column = np.zeros(len(batch), dtype=np.int8)
+                        column = np.zeros(len(part), dtype=np.int8)
                         column[y.indices[y.indptr[j] : y.indptr[j + 1]]] = 1
                         for m in range(n_models):
                             if not len(subsets[m]):  # the whole chunk is in fold m - 1
@@ -502,13 +622,8 @@ def train_streaming(
                                 xs[m], column[subsets[m]], classes=np.array([0, 1], dtype=np.int8)
                             )
                 if section_sgd and b == 0:
-                    picked = np.array(
-                        [r for r, a in enumerate(articles) if a.section in section_index],
-                        dtype=np.int64,
-                    )
-                    target = np.array(
-                        [section_index[a.section] for a in articles if a.section in section_index]
-                    )
+                    picked = np.flatnonzero(part.section >= 0)
+                    target = part.section[picked]
                     for m in range(n_models):
                         inside = np.isin(picked, subsets[m])
                         if inside.any():
@@ -543,20 +658,18 @@ def train_streaming(
             for j in range(start, start + len(block))
         ]
         block_decisions = []
-        for batch in iter_batches(enumerate(source()), stream.chunk):
-            articles = [a for _, a in batch]
-            positions = np.array([i for i, _ in batch], dtype=np.int64)
-            x = featurizer.transform(articles)
+        for part in chunks:
+            positions = part.positions
+            x = part.x
             fold = fold_of(positions, k, config.seed)
             in_sample = np.array([sample_row.get(int(p), -1) for p in positions])
             if block:
-                scores = np.empty((len(batch), len(block)))
+                scores = np.empty((len(part), len(block)))
                 for f in range(k):
                     r = np.flatnonzero(fold == f)
                     coef_t, intercept_f = fold_weights[f]
                     scores[r] = (x[r] @ coef_t).toarray() + intercept_f
-                y = _y_block(articles, index, len(labels))[:, start : start + len(block)]
-                y_dense = y.toarray()
+                y_dense = part.y[:, start : start + len(block)].toarray()
                 for j, collector in enumerate(collectors):
                     collector.add(positions, scores[:, j], y_dense[:, j])
                 r, c = np.nonzero((in_sample >= 0)[:, None] & (scores >= DECISION_FLOOR))
@@ -639,12 +752,6 @@ def train_streaming(
     tagger.training_filter = training_filter
     tagger.warnings = warnings
     return tagger
-
-
-def _watched(pairs: Iterable[tuple[int, Article]], seen: Any) -> Iterator[tuple[int, Article]]:
-    for i, article in pairs:
-        seen.add(article.title, article.body)
-        yield i, article
 
 
 def _sample_matrix(

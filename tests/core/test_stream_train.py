@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from typer.testing import CliRunner
 
 from tagger.api import Tagger, TrainConfig
@@ -17,10 +18,12 @@ from tagger.features import FeatureConfig
 from tagger.pipeline import iter_batches
 from tagger.stream_train import (
     CalibrationSample,
+    FeatureCache,
+    Rows,
     StreamConfig,
     TermCounter,
     fold_of,
-    shuffled,
+    shuffled_rows,
     train_streaming,
 )
 
@@ -59,22 +62,65 @@ def micro_f1(model: Tagger, articles: list[Article]) -> float:
     return model.evaluate(articles)["tags"]["micro_f1"]
 
 
+def numbered_rows(values: list[int], chunk: int) -> list[Rows]:
+    """Chunks of rows whose position is their index and whose one feature is the value."""
+    out = []
+    for start in range(0, len(values), chunk):
+        part = np.array(values[start : start + chunk], dtype=np.float32)
+        n = len(part)
+        out.append(
+            Rows(
+                sp.csr_matrix(part.reshape(-1, 1)),
+                np.arange(start, start + n),
+                sp.csr_matrix((n, 2), dtype=bool),
+                np.full(n, -1),
+            )
+        )
+    return out
+
+
 def test_shuffle_buffer_holds_at_most_its_size_and_loses_nothing() -> None:
-    out = list(shuffled(range(1000), 50, np.random.default_rng(0)))
+    batches = list(shuffled_rows(numbered_rows(list(range(1000)), 10), 50, 10, rng(0)))
+    out = [int(p) for b in batches for p in b.positions]
     assert sorted(out) == list(range(1000))
     assert out != list(range(1000))
-    # The k-th item out leaves when item k + 50 comes in: never more than 50 are held.
-    assert all(value <= k + 50 for k, value in enumerate(out))
+    assert all(len(b) == 10 for b in batches)
+    # rows travel with their features, and fewer than size + 2 x batch are ever held:
+    # row k leaves before row k + 70 has been read
+    assert [int(v) for b in batches for v in b.x.toarray().ravel()] == out
+    assert all(value < k + 70 for k, value in enumerate(out))
     assert [len(c) for c in iter_batches(range(7), 3)] == [3, 3, 1]
+
+
+def rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
 
 
 def test_shuffle_buffer_mixes_label_sorted_input() -> None:
     labels = [0] * 500 + [1] * 500
-    out = list(shuffled(labels, 300, np.random.default_rng(1)))
+    batches = shuffled_rows(numbered_rows(labels, 20), 300, 20, rng(1))
+    out = [int(v) for b in batches for v in b.x.toarray().ravel()]
     # Unshuffled, items 200-599 hold 300 zeros then 100 ones; the buffer mixes them.
     share = float(np.mean(out[200:600]))
     assert 0.35 < share < 0.85
     assert sum(out[:500]) > 100  # ones reach the first half of the stream
+
+
+def test_feature_cache_featurizes_once_and_replays_the_same_rows(tmp_path: Path) -> None:
+    encoded = []
+
+    def encode():
+        encoded.append(1)
+        yield from numbered_rows(list(range(25)), 10)
+
+    cache = FeatureCache(encode, tmp_path)
+    first = [(r.positions.tolist(), r.x.toarray().tolist()) for r in cache]
+    again = [(r.positions.tolist(), r.x.toarray().tolist(), r.y.shape) for r in cache]
+    assert len(encoded) == 1 and len(list(tmp_path.iterdir())) == 3
+    assert [(p, x) for p, x, _ in again] == first and again[0][2] == (10, 2)
+    uncached = FeatureCache(encode, None)
+    list(uncached), list(uncached)
+    assert len(encoded) == 3  # without a directory, each pass encodes again
 
 
 def test_term_counter_keeps_frequent_terms_within_its_capacity() -> None:
@@ -95,8 +141,8 @@ def test_out_of_core_training_on_a_generated_stream() -> None:
         return iter(train)
 
     model = train_streaming(source, TrainConfig(), stream_config())
-    # one counting pass, one per epoch, one to score each article out of fold
-    assert len(reads) == 1 + 3 + 1
+    # one counting pass, one featurizing pass; the other passes read the feature cache
+    assert len(reads) == 2
     assert model.tag_model is not None and model.tag_model.labels == sorted(TOPICS)
     assert micro_f1(model, test) > 0.85
     corpus = model.manifest["corpus"]
@@ -108,6 +154,22 @@ def test_out_of_core_training_on_a_generated_stream() -> None:
     evidence = [e.value for t in s.tags for e in t.evidence if e.kind == "term"]
     topic_words = {w for words in TOPICS.values() for w in words.split()}
     assert evidence and set(evidence) & topic_words  # real n-grams, not hash buckets
+
+
+def test_the_feature_cache_changes_nothing_but_the_reads(tmp_path: Path) -> None:
+    train, reads = generated(500), []
+
+    def source():
+        reads.append(1)
+        return iter(train)
+
+    cached = train_streaming(source, TrainConfig(), stream_config(cache_dir=str(tmp_path)))
+    assert len(reads) == 2 and list(tmp_path.iterdir()) == []  # removed when done
+    plain = train_streaming(source, TrainConfig(), stream_config(cache=False))
+    assert len(reads) == 2 + 1 + 3 + 1  # counting, each epoch, the out-of-fold scores
+    a, b = cached.tag_model, plain.tag_model
+    assert (a.coef != b.coef).nnz == 0 and np.array_equal(a.intercept, b.intercept)
+    assert np.array_equal(a.platt_a, b.platt_a)
 
 
 def test_label_sorted_input_does_not_collapse_the_model() -> None:
