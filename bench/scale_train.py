@@ -42,6 +42,7 @@ import multiprocessing as mp
 import re
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -181,10 +182,15 @@ def run_stream(args: dict[str, Any], queue: Any) -> None:
     last = [""]
 
     def progress(stage: str, done: int, total: int) -> None:
-        # the peak reached by the end of each stage (counting, each pass): where it grew
-        if last[0] and stage != last[0]:
+        # the peak reached by the end of each stage (counting, each pass): where it grew;
+        # also appended to WORK/stages.jsonl as it happens (a run stopped early still tells)
+        name = stage if stage == "stream: counting" else f"{stage} {done}/{total}"
+        if last[0] and name != last[0]:
             stages[last[0]] = peak_rss_mb()
-        last[0] = stage if stage == "stream: counting" else f"{stage} {done}/{total}"
+            with (work / "stages.jsonl").open("a", encoding="utf-8") as log:
+                log.write(json.dumps({"stage": last[0], "peak_mb": stages[last[0]],
+                                      "at": time.strftime("%H:%M:%S")}) + "\n")  # fmt: skip
+        last[0] = name
 
     with timer() as elapsed:
         model = train_streaming(
