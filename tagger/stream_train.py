@@ -80,6 +80,11 @@ class StreamConfig:
     # split), hinge, squared_hinge (LinearSVC's; its unbounded gradient can diverge with a
     # small alpha), log_loss
     loss: str = "modified_huber"
+    # Tags' intercept. 0: SGD's own (on sparse rows scikit-learn moves it at 1% of the
+    # learning rate, so it stays near 0 and the weights carry each tag's prior); > 0: a
+    # constant feature of this value instead, learned and regularised like any weight,
+    # as LinearSVC's intercept_scaling does.
+    bias: float = 0.0
     # Out-of-fold calibration: each tag also has one model per fold that never sees that
     # fold's articles (k + 1 models in all). 0: calibrate on a held-out reservoir instead.
     folds: int = 5
@@ -439,21 +444,37 @@ class CalibrationSample:
 DECISION_FLOOR = -1.0  # reservoir decisions below this (a hinge margin away) rank last
 
 
-def _sgd(stream: StreamConfig, alpha: float, seed: int) -> Any:
+def _sgd(stream: StreamConfig, alpha: float, seed: int, bias: float = 0.0) -> Any:
     from sklearn.linear_model import SGDClassifier
 
-    return SGDClassifier(loss=stream.loss, alpha=alpha, average=True, random_state=seed)
+    return SGDClassifier(
+        loss=stream.loss, alpha=alpha, average=True, random_state=seed, fit_intercept=not bias
+    )
 
 
-def _pruned(model: Any, tolerance: float) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """A fitted binary SGD model as kept indices, their weights, intercept, non-zeros."""
+def _with_bias(x: sp.csr_matrix, bias: float) -> sp.csr_matrix:
+    """The rows with a last column of `bias` (the intercept's feature); unchanged if 0."""
+    if not bias:
+        return x
+    return sp.hstack([x, np.full((x.shape[0], 1), bias, dtype=x.dtype)], format="csr")
+
+
+def _pruned(
+    model: Any, tolerance: float, bias: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """A fitted binary SGD model as kept indices, their weights, intercept, non-zeros
+    (with `bias`, the last weight times `bias` is the intercept)."""
     from tagger.classify import prune_weights
 
     if not hasattr(model, "coef_"):  # a fold model that saw no article (a tiny corpus)
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), -1.0, 0
     w = model.coef_[0].astype(np.float64)
+    if bias:
+        w, intercept = w[:-1], float(w[-1] * bias)
+    else:
+        intercept = float(model.intercept_[0])
     keep = prune_weights(w, tolerance)
-    return keep, w[keep].astype(np.float32), float(model.intercept_[0]), int(np.count_nonzero(w))
+    return keep, w[keep].astype(np.float32), intercept, int(np.count_nonzero(w))
 
 
 def _section_weights(model: Any, n_sections: int) -> tuple[np.ndarray, np.ndarray]:
@@ -589,7 +610,7 @@ def _train(
     for b, block in enumerate(blocks):
         start = index[block[0]] if block else 0
         models = [
-            [_sgd(stream, alpha(config.tags.c, m), config.seed + m) for _ in block]
+            [_sgd(stream, alpha(config.tags.c, m), config.seed + m, stream.bias) for _ in block]
             for m in range(n_models)
         ]
         seen = np.zeros(len(block), dtype=np.int64)  # positives seen per tag
@@ -607,7 +628,8 @@ def _train(
                 if k:
                     fold = fold_of(part.positions, k, config.seed)
                     subsets += [np.flatnonzero(fold != f) for f in range(k)]
-                xs = [x] + [x[s] for s in subsets[1:]]
+                xb = _with_bias(x, stream.bias)
+                xs = [xb] + [xb[s] for s in subsets[1:]]
                 if block:
                     y = part.y[:, start : start + len(block)].tocsc()
                     if epoch == 0:
@@ -636,12 +658,14 @@ def _train(
                 rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
                 intercepts.append(-1.0)
                 continue
-            keep, w, b0, nonzero = _pruned(model, config.tags.prune_tolerance)
+            keep, w, b0, nonzero = _pruned(model, config.tags.prune_tolerance, stream.bias)
             before += nonzero
             rows.append((keep, w))
             intercepts.append(b0)
         for m in range(1, n_models):
-            pruned = [_pruned(model, config.tags.prune_tolerance) for model in models[m]]
+            pruned = [
+                _pruned(model, config.tags.prune_tolerance, stream.bias) for model in models[m]
+            ]
             fold_weights.append(
                 (
                     sparse_rows([(p[0], p[1]) for p in pruned], n_features).T.tocsr(),

@@ -360,3 +360,26 @@ def test_a_chunk_entirely_in_one_fold_trains() -> None:
     config = stream_config(chunk=1, shuffle_buffer=4, epochs=1, holdout=5)
     model = train_streaming(lambda: iter(articles), TrainConfig(), config)
     assert model.tag_model is not None and model.tag_model.labels == sorted(TOPICS)
+
+
+def test_a_bias_feature_takes_the_place_of_the_intercept() -> None:
+    from tagger.stream_train import _pruned, _sgd, _with_bias
+
+    x = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]))
+    assert _with_bias(x, 0.0) is x
+    xb = _with_bias(x, 2.0)
+    assert xb.shape == (4, 3) and np.array_equal(xb.toarray()[:, 2], [2.0] * 4)
+    model = _sgd(StreamConfig(bias=2.0), 1e-3, 0, bias=2.0)
+    model.partial_fit(xb, np.array([1, 0, 1, 0], dtype=np.int8), classes=np.array([0, 1]))
+    assert not model.fit_intercept
+    keep, w, intercept, _ = _pruned(model, 0.0, bias=2.0)
+    assert set(keep) <= {0, 1} and np.isclose(intercept, 2.0 * model.coef_[0][-1])
+    full = model.decision_function(xb)
+    dense = np.zeros(2)
+    dense[keep] = w
+    assert np.allclose(x @ dense + intercept, full, atol=1e-5)
+    # trained on a stream: the bundle's weights have the featurizer's columns only
+    train, test = generated(600), generated(200, seed=1)
+    trained = train_streaming(lambda: iter(train), TrainConfig(), stream_config(bias=1.0))
+    assert trained.tag_model.coef.shape[1] == trained.featurizer.n_features
+    assert micro_f1(trained, test) > 0.85
