@@ -380,6 +380,7 @@ def test_a_bias_feature_takes_the_place_of_the_intercept() -> None:
     assert np.allclose(x @ dense + intercept, full, atol=1e-5)
     # trained on a stream: the bundle's weights have the featurizer's columns only
     train, test = generated(600), generated(200, seed=1)
-    trained = train_streaming(lambda: iter(train), TrainConfig(), stream_config(bias=1.0))
-    assert trained.tag_model.coef.shape[1] == trained.featurizer.n_features
-    assert micro_f1(trained, test) > 0.85
+    for bias in (1.0, 0.0):  # the default, and SGD's own intercept
+        trained = train_streaming(lambda: iter(train), TrainConfig(), stream_config(bias=bias))
+        assert trained.tag_model.coef.shape[1] == trained.featurizer.n_features
+        assert micro_f1(trained, test) > 0.85
