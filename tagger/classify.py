@@ -92,20 +92,26 @@ class ModelConfig:
     # precision target), as a dict; None: every tag by `min_precision` or best F1.
     policy: dict[str, Any] | None = None
     # Easy negatives are sampled: a tag's fit keeps every positive and at most
-    # max(sample_negatives_min, negatives_per_positive x positives) negatives, half the
-    # closest to the centroid of its positives, half a uniform sample of the rest, each
-    # weighing as many negatives as it stands for (see `training_rows`).
+    # max(sample_negatives_min, negatives_per_positive x positives) negatives, the share
+    # `hard_negative_share` of them the closest to the centroid of its positives, the
+    # rest a uniform sample of the others, each weighing as many negatives as it stands
+    # for (see `training_rows`).
     sample_negatives_min: int = 10_000
     negatives_per_positive: int = 20
+    hard_negative_share: float = 0.5
     # A tag with more training positives than this is cross-validated on fewer folds,
     # enough for about this many out-of-fold positives (`folds_per_tag`).
     cv_positives: int = 3000
+    # Stopping tolerance of a tag's liblinear fits (LinearSVC's `tol`).
+    fit_tolerance: float = 1e-4
 
     def __post_init__(self) -> None:
         if not all(0.0 <= w <= 1.0 for w in self.title_weights):
             raise ValueError("title_weights: each weight must be between 0 and 1")
         if self.prune_rule not in PRUNE_RULES:
             raise ValueError(f"prune_rule: expected one of {', '.join(PRUNE_RULES)}")
+        if not 0.0 <= self.hard_negative_share <= 1.0:
+            raise ValueError("hard_negative_share: must be between 0 and 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,10 +125,14 @@ class ModelConfig:
         return cls(**known)
 
 
-def _linear_svc(c: float, seed: int, class_weight: str | None = None) -> Any:
+def _linear_svc(
+    c: float, seed: int, class_weight: str | None = None, tol: float = 1e-4
+) -> Any:
     from sklearn.svm import LinearSVC
 
-    return LinearSVC(C=c, random_state=seed, class_weight=class_weight, dual=True, max_iter=5000)
+    return LinearSVC(
+        C=c, random_state=seed, class_weight=class_weight, dual=True, max_iter=5000, tol=tol
+    )
 
 
 def _folds(n: int, k: int, seed: int, groups: Sequence[Any] | None) -> list[np.ndarray]:
@@ -895,8 +905,9 @@ def _liblinear(
     class_weight: str | None,
     sample_weight: np.ndarray | None = None,
     positive_weight: float = 1.0,
+    tol: float = 1e-4,
 ) -> tuple[np.ndarray, float]:
-    """`_linear_svc(c, seed, class_weight).fit(x, column)`: weights and intercept.
+    """`_linear_svc(c, seed, class_weight, tol).fit(x, column)`: weights and intercept.
     `positive_weight` (with no `class_weight`): the positive class's weight (liblinear's
     C+ = positive_weight x C).
 
@@ -910,7 +921,8 @@ def _liblinear(
     if call is None or class_weight is not None:
         if class_weight is None and positive_weight != 1.0:
             class_weight = {False: 1.0, True: positive_weight}  # type: ignore[assignment]
-        model = _linear_svc(c, seed, class_weight).fit(x, column, sample_weight=sample_weight)
+        model = _linear_svc(c, seed, class_weight, tol)
+        model.fit(x, column, sample_weight=sample_weight)
         return model.coef_[0], float(model.intercept_[0])
     train_wrap, quiet, solver = call
     if x.indices.dtype != np.int32 or x.indptr.dtype != np.int32:
@@ -924,7 +936,7 @@ def _liblinear(
         weights = np.require(np.asarray(sample_weight, dtype=np.float64), requirements="C")
     quiet(0)  # liblinear prints its progress unless told not to (a process-wide setting)
     raw, n_iter = train_wrap(
-        x, y, True, solver, 1e-4, 1.0, c, np.array([1.0, positive_weight]), 5000,
+        x, y, True, solver, tol, 1.0, c, np.array([1.0, positive_weight]), 5000,
         _liblinear_seed(seed), 0.1, weights,
     )  # fmt: skip
     if max(n_iter) >= 5000:
@@ -965,11 +977,12 @@ def training_rows(
     """Rows and sample weights of a tag's fit with its easy negatives sampled, or None
     to fit on every row.
 
-    Kept: every positive; the `budget // 2` negatives closest to the centroid of the
-    positives (the hard ones, near the boundary: weight 1); a uniform sample of the other
-    negatives, each weighing as many as it stands for (the hinge loss over them is then
-    an unbiased estimate of the full one). The budget is max(`sample_negatives_min`,
-    `negatives_per_positive` x positives); a tag with fewer negatives keeps all.
+    Kept: every positive; the `hard_negative_share` of the budget of negatives closest to
+    the centroid of the positives (the hard ones, near the boundary: weight 1); a uniform
+    sample of the other negatives, each weighing as many as it stands for (the hinge loss
+    over them is then an unbiased estimate of the full one). The budget is
+    max(`sample_negatives_min`, `negatives_per_positive` x positives); a tag with fewer
+    negatives keeps all.
     """
     positives = np.flatnonzero(column)
     n_neg = len(column) - len(positives)
@@ -979,7 +992,7 @@ def training_rows(
     centroid = np.asarray(x[positives].sum(axis=0)).ravel()
     closeness = np.asarray(x @ centroid).ravel()
     closeness[positives] = -np.inf
-    hard_count = budget // 2
+    hard_count = min(budget - 1, max(0, int(budget * config.hard_negative_share)))
     order = np.argpartition(-closeness, hard_count)
     hard, rest = order[:hard_count], order[hard_count:]
     rest = rest[~column[rest]]
@@ -1003,9 +1016,11 @@ def _fit_one(
     weight = positive_weight(positives, job.rare_positives)
     picked = training_rows(x, column, job, rng)
     if picked is None:
-        return _liblinear(x, column, job.c, job.seed, job.class_weight, None, weight)
+        return _liblinear(x, column, job.c, job.seed, job.class_weight, None, weight, job.fit_tol)
     rows, weights = picked
-    return _liblinear(x[rows], column[rows], job.c, job.seed, job.class_weight, weights, weight)
+    return _liblinear(
+        x[rows], column[rows], job.c, job.seed, job.class_weight, weights, weight, job.fit_tol
+    )
 
 
 def positive_weight(positives: int, rare_positives: int) -> float:
@@ -1027,6 +1042,8 @@ class _FitJob:
     sample_negatives_min: int
     negatives_per_positive: int
     rare_positives: int = 0
+    fit_tol: float = 1e-4
+    hard_negative_share: float = 0.5
     top: int = 0
     sample: int = 0
     fold: int = -1  # -1: the final fit
@@ -1037,7 +1054,8 @@ class _FitJob:
         return cls(
             config.c, seed, config.class_weight, config.prune_tolerance,
             config.sample_negatives_min, config.negatives_per_positive,
-            config.rare_positives, rule=config.prune_rule, **changes,
+            config.rare_positives, config.fit_tolerance, config.hard_negative_share,
+            rule=config.prune_rule, **changes,
         )  # fmt: skip
 
     def rng(self, tag: int) -> np.random.Generator:

@@ -158,7 +158,7 @@ def dense_out_of_fold(x: sp.csr_matrix, y: np.ndarray, folds: list[np.ndarray]) 
     for test in folds:
         train = np.setdiff1d(np.arange(x.shape[0]), test)
         for j in range(y.shape[1]):
-            model = _linear_svc(1.0, 0).fit(x[train], y[train, j])
+            model = _linear_svc(1.0, 0, tol=ModelConfig().fit_tolerance).fit(x[train], y[train, j])
             oof[test, j] = x[test] @ model.coef_[0] + model.intercept_[0]
     return oof
 
@@ -333,6 +333,11 @@ def test_direct_liblinear_call_equals_linear_svc() -> None:
     model = _linear_svc(1.0, 0).fit(x, y[:, 0], sample_weight=weights)
     w, b = _liblinear(x, y[:, 0], 1.0, 0, None, weights)
     assert np.array_equal(w, model.coef_[0]) and b == model.intercept_[0]
+    # The stopping tolerance is LinearSVC's `tol` (ModelConfig.fit_tolerance).
+    model = _linear_svc(1.0, 0, tol=0.1).fit(x, y[:, 1])
+    w, b = _liblinear(x, y[:, 1], 1.0, 0, None, tol=0.1)
+    assert np.array_equal(w, model.coef_[0]) and b == model.intercept_[0]
+    assert not np.array_equal(w, _liblinear(x, y[:, 1], 1.0, 0, None)[0])
 
 
 def test_easy_negatives_are_sampled_with_weights() -> None:
@@ -353,6 +358,14 @@ def test_easy_negatives_are_sampled_with_weights() -> None:
     closeness = x @ np.asarray(x[column].sum(axis=0)).ravel()
     hard = np.flatnonzero(~column)[np.argsort(-closeness[~column])[:250]]
     assert set(hard) <= set(rows[weights == 1])
+    # With hard_negative_share 0.8: 400 hard negatives (weight 1), 100 sampled for the rest.
+    config = ModelConfig(sample_negatives_min=500, negatives_per_positive=5, hard_negative_share=0.8)
+    rows, weights = training_rows(x, column, config, np.random.default_rng(0))
+    hard = np.flatnonzero(~column)[np.argsort(-closeness[~column])[:400]]
+    assert len(rows) == 540 and set(hard) <= set(rows[weights == 1])
+    assert np.sum(weights > 1) == 100 and weights[~column[rows]].sum() == pytest.approx(2960)
+    with pytest.raises(ValueError, match="hard_negative_share"):
+        ModelConfig(hard_negative_share=1.5)
 
 
 def test_sampled_negatives_train_nearly_the_same_model() -> None:
