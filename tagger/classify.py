@@ -125,9 +125,7 @@ class ModelConfig:
         return cls(**known)
 
 
-def _linear_svc(
-    c: float, seed: int, class_weight: str | None = None, tol: float = 1e-4
-) -> Any:
+def _linear_svc(c: float, seed: int, class_weight: str | None = None, tol: float = 1e-4) -> Any:
     from sklearn.svm import LinearSVC
 
     return LinearSVC(

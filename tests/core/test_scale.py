@@ -359,7 +359,9 @@ def test_easy_negatives_are_sampled_with_weights() -> None:
     hard = np.flatnonzero(~column)[np.argsort(-closeness[~column])[:250]]
     assert set(hard) <= set(rows[weights == 1])
     # With hard_negative_share 0.8: 400 hard negatives (weight 1), 100 sampled for the rest.
-    config = ModelConfig(sample_negatives_min=500, negatives_per_positive=5, hard_negative_share=0.8)
+    config = ModelConfig(
+        sample_negatives_min=500, negatives_per_positive=5, hard_negative_share=0.8
+    )
     rows, weights = training_rows(x, column, config, np.random.default_rng(0))
     hard = np.flatnonzero(~column)[np.argsort(-closeness[~column])[:400]]
     assert len(rows) == 540 and set(hard) <= set(rows[weights == 1])
