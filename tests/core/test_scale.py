@@ -122,7 +122,11 @@ def test_sparse_and_dense_weights_give_the_same_decisions(rule: str) -> None:
     # The stored weights are rounded (round_weights): a saved model decides the same.
     assert np.array_equal(round_weights(full.coef.data), full.coef.data)
 
-    pruned_config = ModelConfig(n_jobs=1, prune_tolerance=0.05, prune_rule=rule, name_rule=False)
+    # The bound is about thresholds: the best-tag floor (an argmax) is left out here.
+    full.best_tag_floor = None
+    pruned_config = ModelConfig(
+        n_jobs=1, prune_tolerance=0.05, prune_rule=rule, name_rule=False, best_tag_floor=None
+    )
     pruned = train_tag_model(x, y, full.labels, pruned_config)
     assert pruned.coef.nnz < full.coef.nnz
     assert pruned.cv_metrics["weights"]["prune_rule"] == rule
