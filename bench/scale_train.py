@@ -79,9 +79,10 @@ NAME = re.compile(r"\b([A-Z][a-z]{2,}) ([A-Z][a-z]{2,})\b")
 
 def keyword_tags(articles: list[Any], wanted: int) -> None:
     """Add keyword tags until `wanted` distinct tags exist: single content words first;
-    when they run out (about 7,500 at 20,000 articles), name-like tags: pairs of
-    capitalised words ("Saudi Arabia", "Lloyds Bank", the kind of entity a newsroom tags).
-    An article carries a keyword or name tag when it is in its title or twice in its body."""
+    when the articles carry fewer than `wanted` distinct tags with them (about 7,500 at
+    20,000 articles), name tags: pairs of capitalised words ("Saudi Arabia", "Lloyds
+    Bank", the kind of entity a newsroom tags), the most frequent first. An article
+    carries a keyword or name tag when it is in its title or twice in its body."""
     have = {t for a in articles for t in a.tags}
     df: Counter[str] = Counter()
     words_of = []
@@ -92,28 +93,29 @@ def keyword_tags(articles: list[Any], wanted: int) -> None:
     keywords = [w for w, c in df.most_common() if c >= 5 and w not in have]
     keywords = keywords[20 : 20 + max(0, wanted - len(have))]  # skip the very commonest
     chosen = set(keywords)
-    names_of: list[Counter[str]] = []
-    names: list[str] = []
-    if len(have) + len(keywords) < wanted:
-        name_df: Counter[str] = Counter()
-        for a in articles:
-            found = Counter(" ".join(m) for m in NAME.findall(a.title + "\n" + a.body))
-            names_of.append(found)
-            name_df.update(n for n in found if not set(n.lower().split()) & STOP)
-        left = wanted - len(have) - len(keywords)
-        names = [n for n, c in name_df.most_common() if c >= 5][:left]
-    picked = set(names)
-    for i, (a, counts) in enumerate(zip(articles, words_of, strict=True)):
+    for a, counts in zip(articles, words_of, strict=True):
         title = set(re.findall(r"[a-z]{4,}", a.title.lower()))
-        extra = [f"kw-{w}" for w in sorted(chosen) if (w in title or counts[w] >= 2)]
-        if picked:
-            in_title = {" ".join(m) for m in NAME.findall(a.title)}
-            extra += [
-                f"name-{n}"
-                for n, c in sorted(names_of[i].items())
-                if n in picked and (n in in_title or c >= 2)
-            ]
-        a.tags = list(a.tags) + extra[:40]
+        extra = [w for w in chosen if (w in title or counts[w] >= 2)]
+        a.tags = list(a.tags) + [f"kw-{w}" for w in sorted(extra)][:40]
+    left = wanted - len({t for a in articles for t in a.tags})
+    if left <= 0:
+        return
+    carried: list[list[str]] = []
+    name_count: Counter[str] = Counter()
+    for a in articles:
+        found = Counter(" ".join(m) for m in NAME.findall(a.title + "\n" + a.body))
+        in_title = {" ".join(m) for m in NAME.findall(a.title)}
+        names = [
+            n
+            for n, c in sorted(found.items())
+            if (n in in_title or c >= 2) and not set(n.lower().split()) & STOP
+        ]
+        carried.append(names)
+        name_count.update(names)
+    picked = {n for n, c in name_count.most_common(left)}
+    for a, names in zip(articles, carried, strict=True):
+        room = max(0, 40 - len(a.tags))
+        a.tags = list(a.tags) + [f"name-{n}" for n in names if n in picked][:room]
 
 
 def perturb(article: Any, copy: int, rng: Any) -> Any:
