@@ -12,7 +12,18 @@ from typing import Any
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    """Peak resident memory of this process's own address space so far, in MB.
+
+    VmHWM from /proc where there is one: getrusage's ru_maxrss survives execve, so a
+    spawned child would report its parent's peak when that was higher (bench/scale_train.py
+    trains tagger in a spawned child after the reference's dense weights have grown the
+    parent to several GB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
