@@ -1043,13 +1043,13 @@ class _FitJob:
     tolerance: float
     sample_negatives_min: int
     negatives_per_positive: int
-    rare_positives: int = 0
-    fit_tol: float = 1e-4
-    hard_negative_share: float = 0.5
+    rare_positives: int
+    fit_tol: float
+    hard_negative_share: float
+    rule: str
     top: int = 0
     sample: int = 0
     fold: int = -1  # -1: the final fit
-    rule: str = "articles"
 
     @classmethod
     def of(cls, config: ModelConfig, seed: int, **changes: Any) -> _FitJob:
@@ -1057,7 +1057,7 @@ class _FitJob:
             config.c, seed, config.class_weight, config.prune_tolerance,
             config.sample_negatives_min, config.negatives_per_positive,
             config.rare_positives, config.fit_tolerance, config.hard_negative_share,
-            rule=config.prune_rule, **changes,
+            config.prune_rule, **changes,
         )  # fmt: skip
 
     def rng(self, tag: int) -> np.random.Generator:
