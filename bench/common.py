@@ -27,6 +27,50 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def memory_now() -> dict[str, float]:
+    """This process's resident memory now and its peak (VmRSS, VmHWM, MB), its CPU seconds
+    (all threads) and the machine's 1-minute load average."""
+    import os
+
+    out = {"rss_mb": 0.0, "peak_mb": 0.0}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out["rss_mb"] = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                out["peak_mb"] = int(line.split()[1]) / 1024
+    except OSError:
+        out["peak_mb"] = peak_rss_mb()
+    return out | {"cpu_s": round(time.process_time(), 1), "load": os.getloadavg()[0]}
+
+
+@contextmanager
+def memory_log(path: Path, stage: Callable[[], str], every: float = 10.0) -> Iterator[None]:
+    """Append `memory_now()` and the current stage to `path` (JSONL) every `every` seconds
+    while the block runs, from a thread: a run stopped early still shows where memory went."""
+    import threading
+
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def sample() -> None:
+        with path.open("a", encoding="utf-8") as log:
+            while True:
+                record = {"t": round(time.monotonic() - start, 1), "stage": stage()}
+                log.write(json.dumps(record | memory_now()) + "\n")
+                log.flush()
+                if stop.wait(every):
+                    return
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 @contextmanager
 def timer() -> Iterator[Callable[[], float]]:
     start = time.perf_counter()

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import re
 import sys
 import tempfile
@@ -51,7 +52,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import one_core, peak_rss_mb, print_rows, save_results, timer
+from common import (
+    memory_log,
+    memory_now,
+    one_core,
+    peak_rss_mb,
+    print_rows,
+    save_results,
+    timer,
+)
 
 STOP_WORDS = (
     "the a an and or of to in on for with at by from as is was were be been are it its this "
@@ -214,21 +223,38 @@ def run_stream(args: dict[str, Any], queue: Any) -> None:
         # also appended to WORK/stages.jsonl as it happens (a run stopped early still tells)
         name = stage if stage == "stream: counting" else f"{stage} {done}/{total}"
         if last[0] and name != last[0]:
-            stages[last[0]] = peak_rss_mb()
+            now = memory_now()
+            stages[last[0]] = now["peak_mb"]
             with (work / "stages.jsonl").open("a", encoding="utf-8") as log:
-                log.write(json.dumps({"stage": last[0], "peak_mb": stages[last[0]],
+                log.write(json.dumps({"stage": last[0], **now,
                                       "at": time.strftime("%H:%M:%S")}) + "\n")  # fmt: skip
         last[0] = name
 
-    with timer() as elapsed:
+    # RSS and its peak every 10 s (WORK/memory.jsonl): the peak-over-time curve
+    load = os.getloadavg()
+    cpu = time.process_time()
+    with memory_log(work / "memory.jsonl", lambda: last[0]), timer() as elapsed:
         model = train_streaming(
             source, TrainConfig(), StreamConfig(**parse(args["stream"])), progress=progress
         )
-    seconds = elapsed()
+    seconds, cpu = elapsed(), time.process_time() - cpu
     peak = peak_rss_mb()
     stages[last[0]] = peak
     test = list(read_corpus([work / "test.jsonl"], "jsonl"))
-    queue.put(measure(model, test, seconds, peak) | {"peak_by_stage_mb": stages})
+    corpus = model.manifest["corpus"]
+    tags = model.tag_model.cv_metrics if model.tag_model else {}
+    queue.put(
+        measure(model, test, seconds, peak)
+        | {
+            "peak_by_stage_mb": stages,
+            "cpu_seconds": cpu,
+            "load_average_start": load,
+            "load_average_end": os.getloadavg(),
+            "training_articles": corpus["articles"],
+            "term_dictionary": corpus.get("term_dictionary"),
+            "calibration_entries": tags.get("calibration_entries"),
+        }
+    )
 
 
 def reference(train: list[Any], test: list[Any], labels: list[str]) -> dict[str, Any]:

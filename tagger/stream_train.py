@@ -23,15 +23,19 @@ iterator of Articles) several times and never holds it:
    article with the fold model that never saw it. Sections learn in the first block.
 4. Calibration: Platt scaling and thresholds per tag, by `classify.calibrate_tags` as
    in memory, on those out-of-fold scores, kept as they stream by within the in-memory
-   path's budget (`CalibrationSample`: a tag's positives up to `tags.cv_positives`, its
-   top negatives and a uniform sample of the others, weighted). The section temperature,
+   path's budget and at most `calibration_per_tag` negatives a tag (`CalibrationSample`:
+   a tag's positives up to `tags.cv_positives`, its top negatives and a uniform sample of
+   the others, weighted). The section temperature,
    the name rule and the model card's figures use the out-of-fold scores of the
    reservoir sample. With `folds` = 0, the reservoir is held out of training instead and
    everything is calibrated on it (one model per tag: cheaper, weaker).
 
-Memory is bounded by `max_terms`, the reservoir, the shuffle buffer, the calibration
-budget and one block of tag weights; what grows with the number of articles is the
-training-text Bloom filter (`overlap.TrainingFilter`, about 1.8 bytes an article).
+Memory is bounded by settings, not by the number of articles: `max_terms` (the counting
+pass), `holdout` (the reservoir), `shuffle_buffer` and `chunk`, `calibration_per_tag` and
+`tags.cv_positives` (a tag's calibration sample), `weights_mb` (one block of dense tag
+weights); the final model grows with tags and their kept weights. What grows with the
+number of articles is the training-text Bloom filter (`overlap.TrainingFilter`, about 1.8
+bytes an article) and the feature cache, on disk. docs/scale.md has the formula.
 """
 
 from __future__ import annotations
@@ -91,6 +95,16 @@ class StreamConfig:
     holdout: int = 5000  # reservoir sample of articles (held out of training if folds is 0)
     holdout_fraction: float = 0.1  # ... and at most this share of the corpus (folds 0 only)
     max_terms: int = 2_000_000  # n-grams counted at once in the counting pass
+    # Out-of-fold scores a tag keeps for calibration besides its positives (its top
+    # negatives and a uniform sample of the others, half each), at most; the in-memory
+    # budget (tags.calibration_entries over the tags) applies when it is smaller. A bound
+    # on what the scoring pass holds (twice this a tag while streaming) that does not grow
+    # with the corpus: a corpus of more than about twice this many articles reaches it.
+    calibration_per_tag: int = 30_000
+    # Pruning of the streamed weights (the "l2" rule, `classify.prune_weights`: no
+    # L2-normalised article's decision moves by more). Its own setting: `tags.prune_tolerance`
+    # belongs to the in-memory "articles" rule; every out-of-core setting was chosen at 0.1.
+    prune_tolerance: float = 0.1
     tags_per_pass: int = 0  # 0: as many as fit in `weights_mb`
     weights_mb: int = 512  # memory for one block of dense tag weights (all k + 1 models)
     # Feature cache: the first training pass writes each chunk's feature rows and labels to
@@ -106,6 +120,14 @@ class StreamConfig:
             raise ConfigError(f"stream.loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if self.folds == 1 or self.folds < 0:
             raise ConfigError(f"stream.folds must be 0 or at least 2, not {self.folds}")
+        if not 0 <= self.prune_tolerance < float("inf"):  # NaN fails too
+            raise ConfigError(
+                f"stream.prune_tolerance must be a number >= 0, not {self.prune_tolerance!r}"
+            )
+        if self.calibration_per_tag < 1:
+            raise ConfigError(
+                f"stream.calibration_per_tag must be at least 1, not {self.calibration_per_tag}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,26 +247,46 @@ def shuffled_rows(
 class TermCounter:
     """Document frequencies of n-grams in bounded memory.
 
-    When more than `capacity` n-grams are held, those with the lowest counts are
-    dropped (a frequent n-gram is never dropped for a rare one); `floor` records the
-    largest count dropped, the most any held n-gram may be undercounted.
+    When more than `capacity` n-grams are held, those with the lowest counts (the half at
+    or below the median) are dropped in place, so at most `capacity` plus one document's
+    n-grams are ever held, whatever the length of the stream. A frequent n-gram is never
+    dropped for a rare one. An n-gram dropped at one prune may come back and be dropped
+    again at the next, so `floor`, the bound on any held n-gram's undercount, is the sum
+    of the prunes' cuts (not the largest cut alone: a test showed that undercounted).
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.counts: Counter[str] = Counter()
         self.floor = 0
+        self.prunes = 0  # times the dictionary reached its capacity
+        self.largest = 0  # the most n-grams held at once (capacity + one document's, at most)
 
     def add(self, grams: Iterable[str]) -> None:
         self.counts.update(set(grams))
-        if len(self.counts) > self.capacity:
+        held = len(self.counts)
+        if held > self.largest:
+            self.largest = held
+        if held > self.capacity:
             self._prune()
 
     def _prune(self) -> None:
         values = np.fromiter(self.counts.values(), dtype=np.int64, count=len(self.counts))
         cut = int(np.partition(values, len(values) // 2)[len(values) // 2])
-        self.floor = max(self.floor, cut)
-        self.counts = Counter({t: c for t, c in self.counts.items() if c > cut})
+        del values
+        self.floor += cut
+        self.prunes += 1
+        for term in [t for t, c in self.counts.items() if c <= cut]:  # in place: no copy
+            del self.counts[term]
+
+    def facts(self) -> dict[str, int]:
+        """The dictionary's bound and what it held, for the manifest."""
+        return {
+            "capacity": self.capacity,
+            "largest": self.largest,
+            "prunes": self.prunes,
+            "count_error_bound": self.floor,
+        }
 
 
 @dataclass
@@ -578,6 +620,9 @@ def _train(
     intercepts: list[float] = []
     before = 0
     top, sampled = calibration_budget(config.tags, len(labels), 1)
+    if top + sampled > stream.calibration_per_tag:  # a bound the corpus size cannot move
+        top = -(-stream.calibration_per_tag // 2)
+        sampled = stream.calibration_per_tag - top
     kept = OutOfFold(counts.n, [], [], [], [])
     sample_decisions: list[sp.csr_matrix] = []  # out-of-fold, per block: sample x block
     section_index = {s: i for i, s in enumerate(sections)}
@@ -658,14 +703,12 @@ def _train(
                 rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
                 intercepts.append(-1.0)
                 continue
-            keep, w, b0, nonzero = _pruned(model, config.tags.prune_tolerance, stream.bias)
+            keep, w, b0, nonzero = _pruned(model, stream.prune_tolerance, stream.bias)
             before += nonzero
             rows.append((keep, w))
             intercepts.append(b0)
         for m in range(1, n_models):
-            pruned = [
-                _pruned(model, config.tags.prune_tolerance, stream.bias) for model in models[m]
-            ]
+            pruned = [_pruned(model, stream.prune_tolerance, stream.bias) for model in models[m]]
             fold_weights.append(
                 (
                     sparse_rows([(p[0], p[1]) for p in pruned], n_features).T.tocsr(),
@@ -746,7 +789,8 @@ def _train(
         tag_model.cv_metrics["weights"] = {
             "nonzero_before_pruning": before,
             "nonzero": int(coef.nnz),
-            "prune_tolerance": config.tags.prune_tolerance,
+            "prune_rule": "l2",
+            "prune_tolerance": stream.prune_tolerance,
         }
         tag_model.cv_metrics["calibration_entries"] = kept.entries()
     section_model = None
@@ -823,6 +867,7 @@ def _manifest(
             "held_out_for_calibration": 0 if stream.folds else len(held),
             "calibration_sample": len(held),
             "term_count_error_bound": counts.terms.floor,
+            "term_dictionary": counts.terms.facts(),
         },
         **model_facts(tagger.featurizer, sections, tags),
         "entities": None,

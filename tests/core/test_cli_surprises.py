@@ -26,6 +26,14 @@ runner = CliRunner()
         ('[tags]\nc = "x"\n', "tags.c: input should be a valid number"),
         ("[features]\nword_ngrams = [1, 'a']\n", "features.word_ngrams.1:"),
         ("[stream]\nepoch = 2\n", "'stream.epoch' in [stream] (did you mean epochs?)"),
+        (
+            "[stream]\nprune_tolerance = -0.1\n",
+            "stream.prune_tolerance: input should be greater than or equal to 0",
+        ),
+        (
+            "[stream]\ncalibration_per_tag = 0\n",
+            "stream.calibration_per_tag: input should be greater than or equal to 1",
+        ),
         ("[tags]\ncv_folds = 1\n", "tags.cv_folds: input should be greater than or equal to 2"),
         ("tags = 3\n", "tags: should be a table"),
         (

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tagger.api import Tagger, TrainConfig
 from tagger.cli import app
 from tagger.corpus.article import Article
-from tagger.errors import InputError
+from tagger.errors import ConfigError, InputError
 from tagger.features import FeatureConfig
 from tagger.pipeline import iter_batches
 from tagger.stream_train import (
@@ -130,6 +130,79 @@ def test_term_counter_keeps_frequent_terms_within_its_capacity() -> None:
         assert len(counter.counts) <= 50
     assert counter.counts["common"] == 400 and counter.counts["often"] == 400
     assert counter.floor >= 1  # rare terms were dropped: the bound on undercounts
+
+
+def test_term_counter_stays_within_its_cap_on_a_stream_far_larger() -> None:
+    from collections import Counter
+
+    rng = np.random.default_rng(5)
+    counter = TermCounter(capacity=1000)
+    truth: Counter[str] = Counter()
+    for i in range(3000):  # 3000 documents: about 33,000 distinct terms, 33x the cap
+        doc = [f"u{i}-{k}" for k in range(10)] + [f"z{int(z)}" for z in rng.zipf(1.5, 8)]
+        doc += ["everywhere"]
+        counter.add(doc)
+        truth.update(set(doc))
+        assert len(counter.counts) <= 1000
+    facts = counter.facts()
+    assert len(truth) > 30 * facts["capacity"]
+    assert facts["prunes"] > 0 and 1000 < facts["largest"] <= 1000 + 19  # cap + one document
+    assert counter.counts["everywhere"] == 3000 and facts["count_error_bound"] >= 1
+    for term, held in counter.counts.items():  # never over, under by at most the bound
+        assert truth[term] - facts["count_error_bound"] <= held <= truth[term]
+
+
+def test_the_reservoir_and_the_calibration_sample_stay_within_their_settings() -> None:
+    from tagger.stream_train import _count
+
+    articles = generated(1200)
+    counts = _count(lambda: iter(articles), TrainConfig(), stream_config(holdout=40), _ignore)
+    assert counts.n == 1200 and len(counts.held) == 40  # the reservoir: `holdout` articles
+    config = TrainConfig()
+    config.tags.cv_positives = 30
+    full = train_streaming(lambda: iter(articles), config, stream_config(epochs=1, holdout=40))
+    capped = train_streaming(
+        lambda: iter(articles), config, stream_config(epochs=1, holdout=40, calibration_per_tag=50)
+    )
+    n_tags = len(TOPICS)
+    # every (article, tag) score kept when the cap is above the corpus; at most the
+    # tag's positives cap plus `calibration_per_tag` negatives with it
+    positives = [sum(t in a.tags for a in articles) for t in sorted(TOPICS)]
+    every = sum(min(p, 30) + len(articles) - p for p in positives)
+    assert full.tag_model.cv_metrics["calibration_entries"] == every
+    assert capped.tag_model.cv_metrics["calibration_entries"] <= n_tags * (30 + 50)
+    assert capped.manifest["config"]["stream"]["calibration_per_tag"] == 50
+    test = generated(200, seed=1)
+    assert micro_f1(capped, test) > 0.85
+
+
+def _ignore(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+def test_streamed_weights_are_pruned_by_their_own_tolerance() -> None:
+    from dataclasses import replace
+
+    articles = generated(500)
+    config = TrainConfig()
+    settings = stream_config(epochs=1, holdout=40)
+    default = train_streaming(lambda: iter(articles), config, settings)
+    weights = default.tag_model.cv_metrics["weights"]
+    assert weights["prune_rule"] == "l2" and weights["prune_tolerance"] == 0.1
+    # the in-memory rule's tolerance does not touch the streamed model
+    other = replace(config, tags=replace(config.tags, prune_tolerance=0.5))
+    same = train_streaming(lambda: iter(articles), other, settings)
+    assert (same.tag_model.coef != default.tag_model.coef).nnz == 0
+    looser = train_streaming(
+        lambda: iter(articles), config, stream_config(epochs=1, holdout=40, prune_tolerance=0.5)
+    )
+    assert looser.tag_model.cv_metrics["weights"]["prune_tolerance"] == 0.5
+    assert 0 < looser.tag_model.coef.nnz < default.tag_model.coef.nnz
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=r"stream\.prune_tolerance"):
+            StreamConfig(prune_tolerance=bad)
+    with pytest.raises(ConfigError, match=r"stream\.calibration_per_tag"):
+        StreamConfig.from_dict({"calibration_per_tag": 0})
 
 
 def test_out_of_core_training_on_a_generated_stream() -> None:
