@@ -27,7 +27,8 @@ optimistic there). There is no reference in that mode (it would hold the corpus)
 key=value,...` changes `StreamConfig` settings for every size (as in bench/stream_dev.py):
 `epochs=1` keeps a large run affordable, and memory does not depend on the number of epochs
 (each epoch streams the same corpus through the same models). `--max-tags N` keeps only the
-N most frequent tags in that mode (fewer blocks of tags, so fewer passes: an affordable run).
+N most frequent tags in that mode (fewer blocks of tags, so fewer passes: an affordable run);
+`--train-tags N` learns only the N most frequent of them (`tags.max_tags`) from the same files.
 
 Full runs also count CPU seconds of the process tree (the joblib workers included), which
 hold on a shared machine where wall time does not. With `--sample-tags N` there is no full
@@ -233,9 +234,12 @@ def run_stream(args: dict[str, Any], queue: Any) -> None:
     # RSS and its peak every 10 s (WORK/memory.jsonl): the peak-over-time curve
     load = os.getloadavg()
     cpu = time.process_time()
+    config = TrainConfig()
+    if args.get("train_tags"):  # learn only the N most frequent tags of the corpus
+        config.tags.max_tags = args["train_tags"]
     with memory_log(work / "memory.jsonl", lambda: last[0]), timer() as elapsed:
         model = train_streaming(
-            source, TrainConfig(), StreamConfig(**parse(args["stream"])), progress=progress
+            source, config, StreamConfig(**parse(args["stream"])), progress=progress
         )
     seconds, cpu = elapsed(), time.process_time() - cpu
     peak = peak_rss_mb()
@@ -459,6 +463,12 @@ def main() -> None:
         "--max-tags", type=int, default=0, help="--out-of-core: keep the N commonest"
     )
     parser.add_argument(
+        "--train-tags",
+        type=int,
+        default=0,
+        help="--out-of-core: learn the N most frequent tags only (tags.max_tags; same corpus)",
+    )
+    parser.add_argument(
         "--sample-tags", type=int, default=0, help="per-tag cost on this many tags (no full run)"
     )
     args = parser.parse_args()
@@ -483,7 +493,10 @@ def main() -> None:
             write_stream(
                 args.data, size, args.tags, args.seed, args.work, args.test_articles, args.max_tags
             )
-            mine = in_child(run_stream, {"work": str(args.work), "stream": args.stream})
+            mine = in_child(
+                run_stream,
+                {"work": str(args.work), "stream": args.stream, "train_tags": args.train_tags},
+            )
         else:
             articles = build(args.data, size, args.tags, args.seed)
             cut = int(0.8 * len(articles))
