@@ -4,6 +4,8 @@
     python bench/scale_train.py ../shared/data --sizes 100000,1000000 --tags 200 --out-of-core \
         --work /tmp/scale-train --stream epochs=1
     python bench/scale_train.py ../shared/data --sizes 40000 --tags 2000 --sample-tags 20
+    python bench/scale_train.py ../shared/data --sizes 40000 --tags 2000 --no-reference \
+        --keep /tmp/models      # bundle and held-out articles for bench/predict_speed.py
 
 Corpora are built from Reuters-21578 and BBC texts, replicated where needed with new ids and
 light perturbation (a few words dropped, sentences rotated). Tags: Reuters topics and BBC
@@ -248,7 +250,7 @@ def run_stream(args: dict[str, Any], queue: Any) -> None:
     corpus = model.manifest["corpus"]
     tags = model.tag_model.cv_metrics if model.tag_model else {}
     queue.put(
-        measure(model, test, seconds, peak)
+        measure(model, test, seconds, peak, args.get("keep"))
         | {
             "peak_by_stage_mb": stages,
             "cpu_seconds": cpu,
@@ -297,7 +299,7 @@ def run_tagger(args: dict[str, Any], queue: Any) -> None:
         model = Tagger.train(train, TrainConfig())
     seconds = elapsed()
     cpu = tree_cpu_seconds() - cpu
-    queue.put(measure(model, test, seconds, peak_rss_mb()) | {"cpu_seconds": cpu})
+    queue.put(measure(model, test, seconds, peak_rss_mb(), args.get("keep")) | {"cpu_seconds": cpu})
 
 
 def tree_cpu_seconds() -> float:
@@ -394,11 +396,17 @@ def deflated_bytes(coef: Any) -> int:
         return path.stat().st_size
 
 
-def measure(model: Any, test: list[Any], seconds: float, peak: float) -> dict[str, Any]:
-    """Bundle size, prediction speed (one core, no evidence) and F1 of a trained model."""
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save(Path(tmp) / "m")
-        size = sum(p.stat().st_size for p in (Path(tmp) / "m").rglob("*") if p.is_file())
+def measure(
+    model: Any, test: list[Any], seconds: float, peak: float, keep: str | None = None
+) -> dict[str, Any]:
+    """Bundle size, prediction speed (one core, no evidence) and F1 of a trained model.
+    With `keep` (a folder), the bundle is saved as KEEP/model and the held-out articles
+    as KEEP/test.jsonl, for bench/predict_speed.py."""
+    if keep:
+        size = keep_model(model, test, Path(keep))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            size = keep_model(model, [], Path(tmp))
     result = model.evaluate(test)["tags"]
     with one_core():
         sample = test[:2000]
@@ -416,6 +424,17 @@ def measure(model: Any, test: list[Any], seconds: float, peak: float) -> dict[st
         "features": model.featurizer.n_features,
         "nonzero_weights": int(model.tag_model.coef.nnz) if model.tag_model else 0,
     }
+
+
+def keep_model(model: Any, test: list[Any], folder: Path) -> int:
+    """Save the bundle as FOLDER/model (and `test` as FOLDER/test.jsonl); its bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model")
+    if test:
+        with (folder / "test.jsonl").open("w", encoding="utf-8") as out:
+            for article in test:
+                out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
+    return sum(p.stat().st_size for p in (folder / "model").rglob("*") if p.is_file())
 
 
 def in_child(target: Any, args: dict[str, Any]) -> dict[str, Any]:
@@ -448,6 +467,11 @@ def row(size: int, mine: dict[str, Any], ref: dict[str, Any] | None) -> tuple[st
     )
 
 
+def kept(keep: Path | None, size: int) -> str | None:
+    """Where one size's bundle and test articles are kept (--keep), or None."""
+    return str(keep / str(size)) if keep else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("data", type=Path, help="../shared/data")
@@ -470,6 +494,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--sample-tags", type=int, default=0, help="per-tag cost on this many tags (no full run)"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep each size's bundle and held-out articles in KEEP/SIZE/{model,test.jsonl}",
     )
     args = parser.parse_args()
     if args.sample_tags:
@@ -495,7 +525,12 @@ def main() -> None:
             )
             mine = in_child(
                 run_stream,
-                {"work": str(args.work), "stream": args.stream, "train_tags": args.train_tags},
+                {
+                    "work": str(args.work),
+                    "stream": args.stream,
+                    "train_tags": args.train_tags,
+                    "keep": kept(args.keep, size),
+                },
             )
         else:
             articles = build(args.data, size, args.tags, args.seed)
@@ -503,7 +538,9 @@ def main() -> None:
             train, test = articles[:cut], articles[cut:]
             labels = sorted({t for a in train for t in a.tags})
             ref = None if args.no_reference else reference(train, test, labels)
-            mine = in_child(run_tagger, {"train": train, "test": test})
+            mine = in_child(
+                run_tagger, {"train": train, "test": test, "keep": kept(args.keep, size)}
+            )
         results.append({"articles": size, "tagger": mine, "reference": ref})
         rows.append(row(size, mine, ref))
         print_rows(rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -146,3 +147,75 @@ def test_predict_json_has_the_language_and_english_wire_copy_gives_no_warning(
     ]
     assert "article 'es' is in 'es'" in result.stderr
     assert "en-table" not in result.stderr and "does not look like English" not in result.stderr
+
+
+# -- the vectorised scorer (tagger.language.BatchScorer) against py3langid's own answer ---
+
+MIXED = [
+    *(a.text for a in [*FOREIGN, *ENGLISH]),
+    "",
+    "a",
+    "Ja.",
+    "12,345 vs 11,210\n\n9.8 pct",
+    "ALL CAPITALS HEADLINE ABOUT THE CENTRAL BANK AND THE PRIME RATE",
+    "Ελληνικά νέα: η κυβέρνηση ανακοίνωσε νέα μέτρα για την οικονομία.",
+    "Правительство объявило о новых мерах поддержки экономики в понедельник.",
+    "政府は月曜日に経済対策を発表した。中国经济增长放缓。",
+    "السلطات أعلنت عن إجراءات جديدة لدعم الاقتصاد",
+    "Straße, Niño, façade, naïve: accents and \u017flong s, \u212aelvin, "
+    "emoji \U0001f600 \u00a0nbsp",
+    "x" * 3000 + " the long tail is cut at the sample length",
+    "Mostly English text.\nPOURQUOI CETTE LIGNE EST EN CAPITALES\nand more English after it.",
+]
+
+
+def _rank_reference(text: str) -> tuple[str, float, bool]:
+    """The decision made one text at a time with py3langid's `rank` (the code before)."""
+    from tagger import language
+
+    sample = language._sample(text)
+    if sum(map(str.isalpha, sample)) < language.MIN_LETTERS:
+        return UNDETERMINED, 0.0, False
+    found = dict(language.load_identifier().rank(sample))
+    found["en"] *= language.PRIOR_ODDS
+    total = sum(found.values())
+    found = {code: p / total for code, p in found.items()}
+    code = max(found, key=found.__getitem__)
+    foreign = code not in ("en", language.NO_LANGUAGE) and found["en"] < language.FOREIGN_BELOW
+    return code, found[code], foreign
+
+
+def test_batch_identification_equals_py3langid_one_text_at_a_time() -> None:
+    from tagger.language import identify_texts, probabilities
+
+    batch = identify_texts(MIXED)
+    for text, language in zip(MIXED, batch, strict=True):
+        code, confidence, foreign = _rank_reference(text)
+        assert (language.code, language.foreign) == (code, foreign), text[:40]
+        assert language.confidence == pytest.approx(confidence, abs=1e-5)
+        alone = identify(text)  # alone or in a batch: the same answer
+        assert (alone.code, alone.foreign) == (language.code, language.foreign)
+        assert alone.confidence == pytest.approx(language.confidence, abs=1e-12)
+        found = probabilities(text)
+        assert (max(found, key=found.__getitem__) if found else UNDETERMINED) == code
+
+
+def test_vectorised_automaton_states_equal_py3langid_walk() -> None:
+    from tagger.language import batch_scorer, load_identifier
+
+    scorer = batch_scorer()
+    assert scorer.vectorised  # the construction's self-check passed
+    encoded = [load_identifier()._encode(text) for text in MIXED]
+    states, owner = scorer._walk(encoded)
+    assert np.array_equal(scorer._states(encoded), states)
+    assert np.array_equal(owner, np.repeat(np.arange(len(MIXED)), [len(e) for e in encoded]))
+
+
+def test_the_walk_fallback_scores_as_the_vectorised_pass() -> None:
+    from tagger.language import BatchScorer, load_identifier
+
+    vectorised = BatchScorer(load_identifier())
+    walked = BatchScorer(load_identifier())
+    walked.vectorised = False
+    texts = [t for t in MIXED if t]
+    assert np.allclose(vectorised.probabilities(texts), walked.probabilities(texts), atol=1e-6)
