@@ -52,7 +52,9 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
     return result, time.process_time() - cpu, time.perf_counter() - wall
 
 
-def measure(model_dir: Path, articles_path: Path, count: int, profile: bool) -> dict[str, Any]:
+def measure(
+    model_dir: Path, articles_path: Path, count: int, profile: bool, shortlist_share: bool
+) -> dict[str, Any]:
     """Every figure of one checkout, in this (pinned, one-thread) process."""
     from common import one_core
 
@@ -110,14 +112,16 @@ def measure(model_dir: Path, articles_path: Path, count: int, profile: bool) -> 
             add("language", identify_articles, batch)
             x = add("featurize", model.featurizer.transform, batch, None)
             if tag_model is not None:
-                probs = add("tag scores", tag_model.predict_proba, x, True)
+                # as each checkout's `suggest` asks (its default: with or without the
+                # candidate stage)
+                probs = add("tag scores", tag_model.predict_proba, x)
                 titles, bodies = [a.title for a in batch], [a.body for a in batch]
                 add("rules + selection", tag_model.choose, probs, titles, bodies)
             add("suggest", suggest, model, batch, None, explain=False)
             made = add("suggest with evidence", suggest, model, batch, None, explain=True)
             add("serialise", lambda m=made: [json.dumps(s.to_dict()) for s in m])
         result["stage_ms_per_article"] = {k: 1000 * v / n for k, v in stages.items()}
-        stage = tag_model.shortlist() if tag_model is not None else None
+        stage = tag_model.shortlist() if tag_model is not None and shortlist_share else None
         if stage is not None:
             x = model.featurizer.transform(articles[:BATCH])
             scored = stage.predict_proba(tag_model, x)[1]
@@ -137,7 +141,7 @@ def measure(model_dir: Path, articles_path: Path, count: int, profile: bool) -> 
 def child(args: argparse.Namespace) -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
-    result = measure(args.model, args.articles, args.count, args.profile)
+    result = measure(args.model, args.articles, args.count, args.profile, args.shortlist_share)
     print(json.dumps(result))
 
 
@@ -147,8 +151,7 @@ def run_tree(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     command = [sys.executable, __file__, str(args.model), str(args.articles), "--child"]
     command += ["--articles", str(args.count), "--cpu", str(args.cpu)]
-    if args.profile:
-        command.append("--profile")
+    command += ["--profile"] * args.profile + ["--shortlist-share"] * args.shortlist_share
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"{path}: measurement failed:\n{done.stderr[-3000:]}")
@@ -183,6 +186,11 @@ def main() -> None:
     parser.add_argument("--tree", action="append", default=[], help="NAME=PATH (repeatable)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile of the cli run")
+    parser.add_argument(
+        "--shortlist-share",
+        action="store_true",
+        help="also build the candidate stage and report the share of (article, tag) it scores",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -581,21 +581,28 @@ class TagModel:
         start, end = self.coef.indptr[j], self.coef.indptr[j + 1]
         return self.coef.indices[start:end], self.coef.data[start:end]
 
-    def _coef_t(self) -> sp.csr_matrix:
-        """coef transposed to (n_features, n_labels) CSR: rows times it is a sparse product."""
-        cached = self.__dict__.get("_coef_t_cache")
-        if cached is None or cached.shape != self.coef.shape[::-1]:
-            cached = self.coef.T.tocsr()
-            self.__dict__["_coef_t_cache"] = cached
-        return cached
+    def _split(self) -> Any:
+        """The weights split for the product (`tagger.scoring.SplitWeights`), made once
+        per process from `coef` (not saved: a bundle stays data)."""
+        from tagger.scoring import SplitWeights
+
+        cached = self.__dict__.get("_split_weights")
+        if cached is None or cached[0] is not self.coef:
+            cached = (self.coef, SplitWeights.build(self.coef))
+            self.__dict__["_split_weights"] = cached
+        return cached[1]
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return np.asarray((sp.csr_matrix(x) @ self._coef_t()).toarray()) + self.intercept
+        """x @ coef.T + intercept (articles x tags, float64)."""
+        return self._split().product(x) + self.intercept
 
-    def predict_proba(self, x: sp.csr_matrix, shortlist: bool = True) -> np.ndarray:
-        """Calibrated probabilities (articles x tags). Above `SHORTLIST_ABOVE` tags, with
-        `shortlist`, only the candidates are scored (`tagger.shortlist`): decisions are
-        those of the full computation, tags that could not be suggested get 0."""
+    def predict_proba(self, x: sp.csr_matrix, shortlist: bool = False) -> np.ndarray:
+        """Calibrated probabilities (articles x tags), every tag scored. With `shortlist`
+        and above `SHORTLIST_ABOVE` tags, only the candidates of `tagger.shortlist` are
+        scored (decisions are those of the full computation, tags that could not be
+        suggested get 0); prediction does not ask for it: on real models its bounds kept
+        over 90% of the (article, tag) pairs and the full product is faster
+        (docs/scale.md)."""
         stage = self.shortlist() if shortlist else None
         x = sp.csr_matrix(x)
         if stage is not None and (x.nnz == 0 or x.data.min() >= 0):

@@ -36,9 +36,7 @@ def suggest(
     section_model, tag_model = model.section_model, model.tag_model
     titles = [a.title for a in batch]
     section_probs = section_model.predict_proba(x, titles) if section_model else None
-    # With entities, the probability of an entity-named tag is shown whatever it is:
-    # every tag is scored (no candidate stage).
-    tag_probs = tag_model.predict_proba(x, entities is None) if tag_model else None
+    tag_probs = tag_model.predict_proba(x) if tag_model else None
     tag_selected = rule_hits = title_hits = None
     if tag_probs is not None and tag_model is not None:
         # Not `choose`: the name rules' hits are needed again to label their source.
@@ -54,6 +52,7 @@ def suggest(
             weights_of[j] = section_model.evidence_weights(j)  # type: ignore[union-attr]
         return weights_of[j]
 
+    shown_of = shown_tags(tag_probs, tag_selected, top_k) if tag_probs is not None else None
     results = []
     for i, article in enumerate(batch):
         row = slice(x.indptr[i], x.indptr[i + 1])
@@ -88,10 +87,7 @@ def suggest(
             thresholds = tag_model.threshold_values
             probs = tag_probs[i]
             chosen = tag_selected[i]
-            # The top-k candidates plus every selected tag (thresholds differ per
-            # tag, so a selected tag may rank below unselected ones), best first.
-            shown = np.union1d(np.argsort(-probs)[:top_k], np.flatnonzero(chosen))
-            for j in shown[np.argsort(-probs[shown], kind="stable")]:
+            for j in shown_of[i]:  # type: ignore[index]
                 selected = bool(chosen[j])
                 evidence = []
                 if explain and (selected or len(candidates) < top_k):
@@ -161,6 +157,32 @@ def suggest(
 
         apply_vocabulary(chosen or state_for(model), results, warn)
     return results
+
+
+def shown_tags(probs: np.ndarray, chosen: np.ndarray, top_k: int) -> list[np.ndarray]:
+    """Per row, the tags shown: the `top_k` most probable plus every chosen tag (thresholds
+    differ per tag, so a chosen tag may rank below unchosen ones), best first, ties by tag
+    index. One partition of the whole batch instead of a sort of every row."""
+    n, width = probs.shape
+    k = min(top_k, width)
+    candidate = np.zeros(probs.shape, dtype=bool)
+    if k > 0:
+        # the k-th largest probability of each row; every tag at or above it is a
+        # candidate (ties at the k-th place included, then cut by index)
+        kth = -np.partition(-probs, k - 1, axis=1)[:, k - 1]
+        candidate = probs >= kth[:, None]
+    rows, columns = np.nonzero(candidate | chosen)
+    starts = np.searchsorted(rows, np.arange(n + 1))
+    out = []
+    for i in range(n):
+        tags = columns[starts[i] : starts[i + 1]]  # ascending tag index
+        p = probs[i, tags]
+        order = tags[np.argsort(-p, kind="stable")]  # best first, ties by index
+        top = order[candidate[i, order]][:k]
+        keep = chosen[i, order]
+        keep[np.isin(order, top)] = True
+        out.append(order[keep])
+    return out
 
 
 def _evidence(terms: list[tuple[str, float]]) -> list[Evidence]:
