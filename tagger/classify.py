@@ -393,7 +393,7 @@ def evidence_terms(
     if len(indices) == 0:
         return []
     contributions = values * weights_at(weights, indices)
-    order = np.argsort(-contributions)
+    order = np.argsort(-contributions, kind="stable")  # ties by feature index
     out: list[tuple[str, float]] = []
     for i in order:
         if contributions[i] <= 0 or len(out) >= k:

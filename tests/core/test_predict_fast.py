@@ -112,3 +112,37 @@ def test_tag_scores_equal_the_straightforward_computation_and_survive_pickling()
     copy = pickle.loads(pickle.dumps(model))
     assert "_split_weights" not in copy.__dict__
     assert np.array_equal(copy.predict_proba(x), probs)
+
+
+def test_suggestions_show_each_tags_own_evidence(tiny_model, load_sample) -> None:  # type: ignore[no-untyped-def]
+    """Through the whole predict path: every tag shown with evidence carries exactly
+    `evidence_terms` of its own weights on the article (the per-article computation), the
+    selected tags and the first top_k candidates have it, the others none."""
+    from tagger.api import Tagger
+    from tagger.classify import evidence_terms
+    from tagger.predict import _evidence
+
+    model = Tagger.load(tiny_model)
+    articles = load_sample()[1::2][:40]
+    results = model.predict(articles, explain=True, top_k=3)
+    x = model.featurizer.transform(articles)
+    names = model.feature_names()
+    index = {label: j for j, label in enumerate(model.tag_model.labels)}
+    checked = 0
+    for i, result in enumerate(results):
+        row = slice(x.indptr[i], x.indptr[i + 1])
+        shown = {s.label: s for s in [*result.tag_candidates, *result.tags]}
+        for suggestion in shown.values():
+            terms = [e for e in suggestion.evidence if e.kind != "rule"]
+            want = _evidence(
+                evidence_terms(
+                    x.indices[row],
+                    x.data[row],
+                    model.tag_model.weight_row(index[suggestion.label]),
+                    names,
+                    5,
+                )
+            )
+            assert terms == want
+            checked += bool(want)
+    assert checked > 40
