@@ -1,6 +1,8 @@
 """Prediction speed with many tags, on weight rows of a real large corpus (issue 10).
 
     python bench/predict_tags.py ../shared/data --size 40000 --tags 2000 --fit 40
+    python bench/predict_tags.py ../shared/data --size 40000 --tags 2000,10000 --fit 40 \
+        --keep /tmp/cycled --no-measure   # models for bench/predict_speed.py
 
 A whole model of 2,000 tags at 40,000 articles takes about an hour to train here, so this
 bench trains `--fit` random tags of the bench/scale_train.py corpus for real
@@ -10,6 +12,11 @@ tag, their features and their calibration are those of the real corpus; what dif
 that copies of a tag fall in one cluster of the candidate stage, where different tags would
 loosen its bounds, so the candidate stage's figure is optimistic. The figure without it
 (every tag scored: the full sparse product) bounds the scoring cost from above.
+
+With `--keep DIR` the cycled model of each `--tags` value is saved as DIR/TAGS/model with
+the held-out articles as DIR/TAGS/test.jsonl, for bench/predict_speed.py (every tag scored
+there: copies of a tag weigh the same features as the tag, so the cost of the product, of
+the calibration and of the evidence per tag is that of the real tags).
 
 Reports, on one core without entities and without evidence, articles per CPU second (they
 hold on a shared machine) and per wall second of
@@ -64,12 +71,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("data", type=Path, help="../shared/data")
     parser.add_argument("--size", type=int, default=40000)
-    parser.add_argument("--tags", type=int, default=2000)
+    parser.add_argument("--tags", default="2000", help="tags of the cycled model(s): N[,N...]")
     parser.add_argument("--fit", type=int, default=40, help="tags trained for real")
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--keep", type=Path, default=None, help="save the cycled models here")
+    parser.add_argument("--no-measure", action="store_true", help="only build (and --keep)")
     args = parser.parse_args()
+    sizes = [int(t) for t in args.tags.split(",")]
+    args.tags = sizes[0]
 
     articles = build(args.data, args.size, args.tags, args.seed)
     cut = int(0.8 * len(articles))
@@ -84,6 +95,32 @@ def main() -> None:
     with timer() as elapsed:
         fitted = train_tag_model(x, y, chosen, config.tags)
     fit_seconds = elapsed()
+    if args.keep:
+        from tagger.train import corpus_fingerprint
+
+        manifest = {
+            "name": "cycled",
+            "config": config.to_dict(),
+            "corpus": {
+                "fingerprint": corpus_fingerprint(train),
+                "articles": len(train),
+                "with_section": 0,
+                "with_tags": len(train),
+            },
+            "entities": None,
+            "warnings": [f"bench: {args.fit} fitted tags cycled to the tag count"],
+        }
+        for tags in sizes:
+            folder = args.keep / str(tags)
+            folder.mkdir(parents=True, exist_ok=True)
+            kept = Tagger(featurizer, None, cycled_model(fitted, tags), dict(manifest))
+            kept.save(folder / "model")
+            with (folder / "test.jsonl").open("w", encoding="utf-8") as out:
+                for article in test:
+                    out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
+            print(json.dumps({"kept": str(folder), "tags": tags}), flush=True)
+    if args.no_measure:
+        return
     model = Tagger(featurizer, None, cycled_model(fitted, args.tags))
     tag_model = model.tag_model
     result = {
