@@ -18,6 +18,10 @@ MODEL is a bundle folder and ARTICLES a JSONL file of articles (bench/scale_trai
   featurize, tag scores, the rules and the selection, the whole `suggest` with and
   without evidence, serialisation), so that the costs can be compared with the total.
 
+With `--cycle-tags N` the loaded model's tag rows are cycled to N tags (bench/predict_tags.py's
+`cycled_model`: each copy a real tag's weights, calibration and threshold, no name rule),
+for tag counts no whole model was trained at here.
+
 With `--tree NAME=PATH` (twice or more) the measurement is made in a child process per
 checkout (PATH holds the `tagger` package; PYTHONPATH=PATH), the trees alternating for
 `--repeats` rounds; the best of the rounds is kept per tree and the ratios are against the
@@ -53,7 +57,12 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
 
 
 def measure(
-    model_dir: Path, articles_path: Path, count: int, profile: bool, shortlist_share: bool
+    model_dir: Path,
+    articles_path: Path,
+    count: int,
+    profile: bool,
+    shortlist_share: bool,
+    cycle_tags: int = 0,
 ) -> dict[str, Any]:
     """Every figure of one checkout, in this (pinned, one-thread) process."""
     from common import one_core
@@ -70,6 +79,10 @@ def measure(
     with one_core():
         model, cpu, _ = timed(Tagger.load, model_dir)
         result["load_cpu_s"] = cpu
+        if cycle_tags and model.tag_model is not None:
+            from predict_tags import cycled_model
+
+            model.tag_model = cycled_model(model.tag_model, cycle_tags)
         articles, cpu, _ = timed(lambda: list(read_corpus([articles_path], "jsonl"))[:count])
         result["articles"] = n = len(articles)
         result["read_cpu_ms_per_article"] = 1000 * cpu / n
@@ -141,7 +154,9 @@ def measure(
 def child(args: argparse.Namespace) -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
-    result = measure(args.model, args.articles, args.count, args.profile, args.shortlist_share)
+    result = measure(
+        args.model, args.articles, args.count, args.profile, args.shortlist_share, args.cycle_tags
+    )
     print(json.dumps(result))
 
 
@@ -152,6 +167,7 @@ def run_tree(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, str(args.model), str(args.articles), "--child"]
     command += ["--articles", str(args.count), "--cpu", str(args.cpu)]
     command += ["--profile"] * args.profile + ["--shortlist-share"] * args.shortlist_share
+    command += ["--cycle-tags", str(args.cycle_tags)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"{path}: measurement failed:\n{done.stderr[-3000:]}")
@@ -190,6 +206,12 @@ def main() -> None:
         "--shortlist-share",
         action="store_true",
         help="also build the candidate stage and report the share of (article, tag) it scores",
+    )
+    parser.add_argument(
+        "--cycle-tags",
+        type=int,
+        default=0,
+        help="score a model of N tags made by cycling the model's weight rows (no name rule)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
