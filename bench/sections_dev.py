@@ -1,0 +1,270 @@
+"""Development runs for the section model: candidate members and mixes, on folds that are
+NOT the ones bench/sections.py reports.
+
+    python bench/sections_dev.py --bbc ../shared/data/bbc --sample corpus/sample.jsonl \\
+        --reuters ../shared/data/reuters21578 [--only NAMES] [--max-folds N] [--errors]
+
+Validation discipline (fixed on 30 Nov 2026 before any of the ideas below was measured):
+  * development folds: scikit-learn's StratifiedKFold, 5 folds, shuffle, random_state 1
+    (one repeat) on the same collections as bench/sections.py (articles sorted by id);
+    bench/sections.py reports RepeatedStratifiedKFold 5 x 2 with random_state 0, so no
+    development fold is a reported fold;
+  * a variant is chosen only from these development figures, and is kept only if its mean
+    accuracy is not below the current model's on any collection (a change that helps one
+    collection and hurts another goes); the kept model is then measured once with
+    bench/sections.py (the report), and nothing is changed after seeing those figures;
+  * anything chosen per collection (C, a mixing weight) is chosen inside the model from
+    its own inner cross-validation on the training part only (nested), never on the
+    held-out articles.
+
+Per development fold, each member is fitted once with tagger's own features
+(`Featurizer`, the defaults): its inner 5-fold out-of-fold decision values (as
+`train_section_model` computes them, same inner folds) and its final fit's decision values
+on the held-out articles, cached under --cache (one .npz per collection, fold and member),
+so that every mix is scored without refitting. Members:
+  svm@C      multi-class LinearSVC on the word features (tagger's first member at C=1)
+  nb@C       NB-weighted one-vs-rest SVMs (tagger's second member at C=1)
+  nbsvm@B    NBSVM as published (Wang and Manning 2012): binarised features, log-count
+             ratios with alpha 1, one-vs-rest L2-loss SVM C=1, interpolation beta B
+  title      LinearSVC on the title's character 2-5-grams (tagger's third member)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import print_rows, save_results
+from sections import collections, reference_fold
+
+from tagger.api import TrainConfig
+from tagger.classify import (
+    _fit_multiclass,
+    _fit_nb_weighted,
+    _folds,
+    _linear_svc,
+    _title_features,
+    choose_title_weight,
+    fit_temperature,
+    softmax,
+)
+from tagger.features import Featurizer
+
+DEV_SEED = 1
+C_GRID = (0.3, 1.0, 3.0)
+
+
+def fit_nbsvm(x: sp.csr_matrix, y: np.ndarray, n_labels: int, beta: float, seed: int) -> Any:
+    """NBSVM (Wang and Manning 2012) one-vs-rest on binarised features: coef in the
+    binarised space, already multiplied by r and interpolated."""
+    xb = x.copy()
+    xb.data[:] = 1.0
+    coef = np.zeros((n_labels, x.shape[1]))
+    intercept = np.full(n_labels, -10.0)
+    total = np.asarray(xb.sum(axis=0)).ravel()
+    for j in range(n_labels):
+        positive = y == j
+        if not positive.any():
+            continue
+        inside = np.asarray(xb[positive].sum(axis=0)).ravel()
+        p, q = inside + 1.0, total - inside + 1.0
+        r = np.log(p / p.sum()) - np.log(q / q.sum())
+        model = _linear_svc(1.0, seed).fit(xb @ sp.diags(r), positive)
+        w = model.coef_[0]
+        w = (1 - beta) * np.abs(w).mean() + beta * w
+        coef[j] = r * w
+        intercept[j] = model.intercept_[0]
+    return coef, intercept
+
+
+def binary(x: sp.csr_matrix) -> sp.csr_matrix:
+    xb = x.copy()
+    xb.data[:] = 1.0
+    return xb
+
+
+def member_specs(cfg: Any, seed: int) -> dict[str, tuple[str, Any]]:
+    """name -> (space, fit(x, y, n_labels) -> (coef, intercept))."""
+    from dataclasses import replace
+
+    specs: dict[str, tuple[str, Any]] = {}
+    for c in C_GRID:
+        mc = replace(cfg, c=c)
+        specs[f"svm@{c:g}"] = ("word", lambda x, y, n, mc=mc: _fit_multiclass(x, y, n, mc, seed))
+        specs[f"nb@{c:g}"] = ("word", lambda x, y, n, mc=mc: _fit_nb_weighted(x, y, n, mc, seed))
+    for beta in (0.25, 1.0):
+        specs[f"nbsvm@{beta:g}"] = (
+            "binary",
+            lambda x, y, n, beta=beta: fit_nbsvm(x, y, n, beta, seed),
+        )
+    specs["title"] = ("title", lambda x, y, n: _fit_multiclass(x, y, n, cfg, seed))
+    return specs
+
+
+def fold_members(
+    train: list, test: list, y: np.ndarray, n_labels: int, config: TrainConfig, cache: Path
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per member: (inner out-of-fold decisions, held-out decisions), cached."""
+    cfg = config.sections
+    specs = member_specs(cfg, config.seed)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    missing = []
+    for name in specs:
+        path = cache / f"{name}.npz"
+        if path.exists():
+            data = np.load(path)
+            out[name] = (data["oof"], data["held"])
+        else:
+            missing.append(name)
+    if not missing:
+        return out
+    featurizer = Featurizer(config.features)
+    x = featurizer.fit_transform(train).astype(np.float64)
+    xt = featurizer.transform(test).astype(np.float64)
+    block, x_title = _title_features([a.title for a in train], cfg)
+    spaces = {
+        "word": (x, xt),
+        "binary": (binary(x), binary(xt)),
+        "title": (x_title, block.transform([a.title for a in test]).astype(np.float64)),
+    }
+    n = len(train)
+    folds = _folds(n, cfg.cv_folds, config.seed, None)
+    for name in missing:
+        space, fit = specs[name]
+        xs, xh = spaces[space]
+        oof = np.zeros((n, n_labels))
+        for held in folds:
+            rest = np.setdiff1d(np.arange(n), held, assume_unique=True)
+            coef, intercept = fit(xs[rest], y[rest], n_labels)
+            oof[held] = np.asarray(xs[held] @ coef.T) + intercept
+        coef, intercept = fit(xs, y, n_labels)
+        out[name] = (oof, np.asarray(xh @ coef.T) + intercept)
+        np.savez_compressed(cache / f"{name}.npz", oof=oof, held=out[name][1])
+    return out
+
+
+def mix(members: dict, names: list[str], y: np.ndarray, title: bool) -> tuple[Any, Any]:
+    """Mean of the members' temperature-scaled probabilities, then the title member by
+    out-of-fold log-loss (as the model does): (oof probabilities, held-out ones)."""
+    oofs, helds = [], []
+    for name in names:
+        oof, held = members[name]
+        t = fit_temperature(oof, y)
+        oofs.append(softmax(oof / t))
+        helds.append(softmax(held / t))
+    p_oof, p_held = sum(oofs) / len(oofs), sum(helds) / len(helds)
+    if title:
+        oof, held = members["title"]
+        t = fit_temperature(oof, y)
+        w = choose_title_weight(p_oof, softmax(oof / t), y, (0.0, 0.2, 0.35, 0.5))
+        p_oof = (1 - w) * p_oof + w * softmax(oof / t)
+        p_held = (1 - w) * p_held + w * softmax(held / t)
+    return p_oof, p_held
+
+
+def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Held-out probabilities of each candidate model."""
+    out: dict[str, np.ndarray] = {}
+    out["current"] = mix(members, ["svm@1", "nb@1"], y, True)[1]
+    out["svm@1 only"] = mix(members, ["svm@1"], y, False)[1]
+    for c in C_GRID:
+        out[f"svm+nb @C={c:g}"] = mix(members, [f"svm@{c:g}", f"nb@{c:g}"], y, True)[1]
+    # C chosen per training set by inner out-of-fold accuracy (ties: the lowest log-loss)
+    scored = []
+    for c in C_GRID:
+        p_oof, p_held = mix(members, [f"svm@{c:g}", f"nb@{c:g}"], y, True)
+        acc = float(np.mean(p_oof.argmax(1) == y))
+        loss = float(-np.mean(np.log(np.clip(p_oof[np.arange(len(y)), y], 1e-12, 1))))
+        scored.append((-acc, loss, c, p_held))
+    out["svm+nb, C by inner CV"] = min(scored, key=lambda s: s[:3])[3]
+    for beta in (0.25, 1.0):
+        b = f"nbsvm@{beta:g}"
+        out[f"svm+{b}"] = mix(members, ["svm@1", b], y, True)[1]
+        out[f"svm+nb+{b}"] = mix(members, ["svm@1", "nb@1", b], y, True)[1]
+    return out
+
+
+def confusions(truth: list[str], predicted: list[str]) -> list[tuple[str, int]]:
+    pairs = Counter(f"{t} -> {p}" for t, p in zip(truth, predicted, strict=True) if t != p)
+    return pairs.most_common(8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bbc")
+    parser.add_argument("--sample")
+    parser.add_argument("--reuters")
+    parser.add_argument("--only")
+    parser.add_argument("--max-folds", type=int, default=None)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/sections_dev"))
+    parser.add_argument("--errors", action="store_true", help="print the current errors")
+    args = parser.parse_args()
+    from sklearn.model_selection import StratifiedKFold
+
+    config = TrainConfig()
+    results: dict[str, Any] = {"protocol": f"5-fold stratified CV, seed {DEV_SEED}"}
+    results["load_average"] = os.getloadavg()
+    for name, articles in collections(args).items():
+        labels = sorted({a.section for a in articles})
+        index = {s: i for i, s in enumerate(labels)}
+        y_all = np.array([index[a.section] for a in articles])
+        splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=DEV_SEED)
+        accuracy: dict[str, list[float]] = {}
+        for number, (tr, te) in enumerate(splitter.split(articles, y_all)):
+            if args.max_folds is not None and number >= args.max_folds:
+                break
+            train, test = [articles[i] for i in tr], [articles[i] for i in te]
+            cache = args.cache / name / str(number)
+            cache.mkdir(parents=True, exist_ok=True)
+            ref = reference_fold(train, test, labels)["accuracy"]
+            members = fold_members(train, test, y_all[tr], len(labels), config, cache)
+            scores = {f"member {k}": softmax(v[1]) for k, v in members.items()}
+            scores.update(candidates(members, y_all[tr]))
+            accuracy.setdefault("reference", []).append(ref)
+            for key, held in scores.items():
+                accuracy.setdefault(key, []).append(float(np.mean(held.argmax(1) == y_all[te])))
+            if args.errors:
+                predicted = scores["current"].argmax(1)
+                for i, p in zip(te, predicted, strict=True):
+                    if p != y_all[i]:
+                        a = articles[i]
+                        print(f"  {a.id}: {a.section} -> {labels[p]}: {a.title[:70]!r}")
+                truth = [labels[i] for i in y_all[te]]
+                print("  ", confusions(truth, [labels[i] for i in predicted]))
+            print(f"{name} fold {number + 1} (load {os.getloadavg()[0]:.1f})", flush=True)
+        ref_values = accuracy["reference"]
+        rows = [("candidate", "accuracy", "- reference", "- current", "folds below ref")]
+        for key, values in accuracy.items():
+            diffs = [v - r for v, r in zip(values, ref_values, strict=True)]
+            vs_current = [v - c for v, c in zip(values, accuracy["current"], strict=True)]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            rows.append(
+                (
+                    key,
+                    f"{statistics.mean(values):.4f} ± {spread:.4f}",
+                    f"{statistics.mean(diffs):+.4f}",
+                    f"{statistics.mean(vs_current):+.4f}",
+                    f"{sum(d < 0 for d in diffs)}/{len(diffs)}",
+                )
+            )
+        print(name, flush=True)
+        print_rows(rows)
+        results[name] = accuracy
+    results["load_average_end"] = os.getloadavg()
+    print(f"load average {results['load_average']} -> {results['load_average_end']}")
+    suffix = "_" + args.only.replace(",", "_") if args.only else ""
+    print(f"wrote {save_results('sections_dev' + suffix, results)}")
+
+
+if __name__ == "__main__":
+    main()
