@@ -24,8 +24,9 @@ on the held-out articles, cached under --cache (one .npz per collection, fold an
 so that every mix is scored without refitting. Members:
   svm@C      multi-class LinearSVC on the word features (tagger's first member at C=1)
   nb@C       NB-weighted one-vs-rest SVMs (tagger's second member at C=1)
-  nbsvm@B    NBSVM as published (Wang and Manning 2012): binarised features, log-count
-             ratios with alpha 1, one-vs-rest L2-loss SVM C=1, interpolation beta B
+  nbsvm@B    (with --nbsvm) NBSVM as published (Wang and Manning 2012): binarised
+             features, log-count ratios with alpha 1, one-vs-rest L2-loss SVM C=1,
+             interpolation beta B
   title      LinearSVC on the title's character 2-5-grams (tagger's third member)
 """
 
@@ -61,7 +62,7 @@ from tagger.classify import (
 from tagger.features import Featurizer
 
 DEV_SEED = 1
-C_GRID = (0.3, 1.0, 3.0)
+C_GRID = (0.3, 1.0, 3.0, 10.0)
 
 
 def fit_nbsvm(x: sp.csr_matrix, y: np.ndarray, n_labels: int, beta: float, seed: int) -> Any:
@@ -93,7 +94,7 @@ def binary(x: sp.csr_matrix) -> sp.csr_matrix:
     return xb
 
 
-def member_specs(cfg: Any, seed: int) -> dict[str, tuple[str, Any]]:
+def member_specs(cfg: Any, seed: int, nbsvm: bool) -> dict[str, tuple[str, Any]]:
     """name -> (space, fit(x, y, n_labels) -> (coef, intercept))."""
     from dataclasses import replace
 
@@ -102,7 +103,7 @@ def member_specs(cfg: Any, seed: int) -> dict[str, tuple[str, Any]]:
         mc = replace(cfg, c=c)
         specs[f"svm@{c:g}"] = ("word", lambda x, y, n, mc=mc: _fit_multiclass(x, y, n, mc, seed))
         specs[f"nb@{c:g}"] = ("word", lambda x, y, n, mc=mc: _fit_nb_weighted(x, y, n, mc, seed))
-    for beta in (0.25, 1.0):
+    for beta in (0.25, 1.0) if nbsvm else ():
         specs[f"nbsvm@{beta:g}"] = (
             "binary",
             lambda x, y, n, beta=beta: fit_nbsvm(x, y, n, beta, seed),
@@ -112,11 +113,17 @@ def member_specs(cfg: Any, seed: int) -> dict[str, tuple[str, Any]]:
 
 
 def fold_members(
-    train: list, test: list, y: np.ndarray, n_labels: int, config: TrainConfig, cache: Path
+    train: list,
+    test: list,
+    y: np.ndarray,
+    n_labels: int,
+    config: TrainConfig,
+    cache: Path,
+    nbsvm: bool,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per member: (inner out-of-fold decisions, held-out decisions), cached."""
     cfg = config.sections
-    specs = member_specs(cfg, config.seed)
+    specs = member_specs(cfg, config.seed, nbsvm)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     missing = []
     for name in specs:
@@ -172,6 +179,10 @@ def mix(members: dict, names: list[str], y: np.ndarray, title: bool) -> tuple[An
     return p_oof, p_held
 
 
+def inner_accuracy(oof: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(oof.argmax(1) == y))
+
+
 def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
     """Held-out probabilities of each candidate model."""
     out: dict[str, np.ndarray] = {}
@@ -187,7 +198,23 @@ def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
         loss = float(-np.mean(np.log(np.clip(p_oof[np.arange(len(y)), y], 1e-12, 1))))
         scored.append((-acc, loss, c, p_held))
     out["svm+nb, C by inner CV"] = min(scored, key=lambda s: s[:3])[3]
-    for beta in (0.25, 1.0):
+    # each member's own C by its inner out-of-fold accuracy
+    chosen = []
+    for family in ("svm", "nb"):
+        best = max(C_GRID, key=lambda c: (inner_accuracy(members[f"{family}@{c:g}"][0], y), -c))
+        chosen.append(f"{family}@{best:g}")
+    out["svm+nb, each C by inner CV"] = mix(members, chosen, y, True)[1]
+    # the members too: the SVM alone or with the NB-weighted model, at each C
+    options = []
+    for c in C_GRID:
+        for names in ([f"svm@{c:g}"], [f"svm@{c:g}", f"nb@{c:g}"]):
+            p_oof, p_held = mix(members, names, y, True)
+            loss = float(-np.mean(np.log(np.clip(p_oof[np.arange(len(y)), y], 1e-12, 1))))
+            options.append((-inner_accuracy(p_oof, y), loss, c, len(names), p_held))
+    out["svm (+nb), C and members by inner CV"] = min(options, key=lambda o: o[:4])[4]
+    out["svm@3+nb@1"] = mix(members, ["svm@3", "nb@1"], y, True)[1]
+    out["svm@10+nb@3"] = mix(members, ["svm@10", "nb@3"], y, True)[1]
+    for beta in (0.25, 1.0) if "nbsvm@1" in members else ():
         b = f"nbsvm@{beta:g}"
         out[f"svm+{b}"] = mix(members, ["svm@1", b], y, True)[1]
         out[f"svm+nb+{b}"] = mix(members, ["svm@1", "nb@1", b], y, True)[1]
@@ -208,6 +235,7 @@ def main() -> None:
     parser.add_argument("--max-folds", type=int, default=None)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/sections_dev"))
     parser.add_argument("--errors", action="store_true", help="print the current errors")
+    parser.add_argument("--nbsvm", action="store_true", help="also the NBSVM members")
     args = parser.parse_args()
     from sklearn.model_selection import StratifiedKFold
 
@@ -227,7 +255,7 @@ def main() -> None:
             cache = args.cache / name / str(number)
             cache.mkdir(parents=True, exist_ok=True)
             ref = reference_fold(train, test, labels)["accuracy"]
-            members = fold_members(train, test, y_all[tr], len(labels), config, cache)
+            members = fold_members(train, test, y_all[tr], len(labels), config, cache, args.nbsvm)
             scores = {f"member {k}": softmax(v[1]) for k, v in members.items()}
             scores.update(candidates(members, y_all[tr]))
             accuracy.setdefault("reference", []).append(ref)

@@ -49,6 +49,8 @@ RANGES: dict[str, dict[str, Any]] = {
     "tags_per_pass": {"ge": 0},
     "weights_mb": {"ge": 1},
 }
+# Ranges of each item of a list-valued key.
+ITEM_RANGES: dict[str, dict[str, Any]] = {"title_weights": {"ge": 0, "le": 1}}
 _MODELS: dict[str, Any] = {}
 
 
@@ -62,6 +64,9 @@ def _table(cls: type, extra: dict[str, Any] | None = None) -> Any:
         kind = hints[f.name]
         if f.name in RANGES:
             kind = Annotated[kind, Field(**RANGES[f.name])]
+        if f.name in ITEM_RANGES:  # tuple[float, ...] (| None): each item checked
+            item = Annotated[float, Field(**ITEM_RANGES[f.name])]
+            kind = tuple[item, ...] | None if f.default is None else tuple[item, ...]
         fields[f.name] = (kind, None)
     for name, kind in (extra or {}).items():
         fields[name] = (kind, None)

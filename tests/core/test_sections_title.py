@@ -87,3 +87,20 @@ def test_sections_use_title_characters_by_default_tags_do_not() -> None:
     again = TrainConfig.from_dict(config.to_dict())
     assert again.sections.title_chars == (2, 5)
     assert TrainConfig.from_dict({"sections": {"title_chars": None}}).sections.title_chars is None
+
+
+def test_title_weights_in_a_config_file_are_weights(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tagger.errors import ConfigError
+
+    good = tmp_path / "c.toml"
+    good.write_text("[sections]\ntitle_weights = [0, 0.25, 1]\n", encoding="utf-8")
+    assert TrainConfig.from_file(good).sections.title_weights == (0.0, 0.25, 1.0)
+    for text, named in (
+        ("[sections]\ntitle_weights = [0, 1.5]\n", r"sections\.title_weights\.1"),
+        ("[sections]\ntitle_weights = [-0.1]\n", r"sections\.title_weights\.0"),
+        ('[sections]\ntitle_weights = "x"\n', r"sections\.title_weights"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=named):
+            TrainConfig.from_file(bad)
