@@ -47,10 +47,15 @@ def _sections_only(articles: list[Article]) -> list[Article]:
     return kept
 
 
-def reuters_one_topic(path: str, titles_only: bool = False) -> list[Article]:
-    """ModApte train + test articles with exactly one topic, frequent topics only."""
-    train, test = modapte_split(read_corpus([path], "reuters"))
-    single = [a for a in train + test if len(a.tags) == 1]
+def reuters_one_topic(
+    path: str, titles_only: bool = False, parsed: list[Article] | None = None
+) -> list[Article]:
+    """ModApte train + test articles with exactly one topic, frequent topics only
+    (`parsed`: the ModApte train + test articles already read from `path`)."""
+    if parsed is None:
+        train, test = modapte_split(read_corpus([path], "reuters"))
+        parsed = train + test
+    single = [a for a in parsed if len(a.tags) == 1]
     counts = Counter(a.tags[0] for a in single)
     out = []
     for a in single:
@@ -62,16 +67,25 @@ def reuters_one_topic(path: str, titles_only: bool = False) -> list[Article]:
 
 
 def collections(args: argparse.Namespace) -> dict[str, list[Article]]:
-    found: dict[str, list[Article]] = {}
-    if args.bbc:
-        found["bbc"] = _sections_only(list(read_corpus([args.bbc], "folders")))
-    if args.sample:
-        found["sample"] = _sections_only(list(read_corpus([args.sample], "auto")))
-    if args.reuters:
-        found["reuters-1topic"] = reuters_one_topic(args.reuters)
-        found["reuters-headlines"] = reuters_one_topic(args.reuters, titles_only=True)
     wanted = set(args.only.split(",")) if args.only else None
-    return {k: v for k, v in found.items() if wanted is None or k in wanted}
+
+    def want(name: str) -> bool:
+        return wanted is None or name in wanted
+
+    found: dict[str, list[Article]] = {}
+    if args.bbc and want("bbc"):
+        found["bbc"] = _sections_only(list(read_corpus([args.bbc], "folders")))
+    if args.sample and want("sample"):
+        found["sample"] = _sections_only(list(read_corpus([args.sample], "auto")))
+    if args.reuters and (want("reuters-1topic") or want("reuters-headlines")):
+        train, test = modapte_split(read_corpus([args.reuters], "reuters"))  # read once
+        if want("reuters-1topic"):
+            found["reuters-1topic"] = reuters_one_topic(args.reuters, parsed=train + test)
+        if want("reuters-headlines"):
+            found["reuters-headlines"] = reuters_one_topic(
+                args.reuters, titles_only=True, parsed=train + test
+            )
+    return found
 
 
 def reference_fold(train: list[Article], test: list[Article], labels: list[str]) -> dict:
