@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from tagger.features import TfidfBlock
 from tagger.name_rules import LEAD_SUPPORT_LIMITS, NameRule, fit_name_rule
+from tagger.stacking import SecondStage, fit_second_stage
 from tagger.stopwords import is_content_term
 
 Progress = Callable[[str, int, int], None]
@@ -108,6 +109,14 @@ class ModelConfig:
     # own default for this solver): a third fewer passes than LinearSVC's 1e-4 for the
     # same decisions within 0.001 F1 (docs/scale.md).
     fit_tolerance: float = 0.1
+    # Tags only: a second stage rescoring each tag from the article's `stack_top` highest
+    # first-stage probabilities and its own (tagger.stacking: tag co-occurrence), fitted
+    # on out-of-fold scores for tags with at least `stack_min_positives` training
+    # positives, with C `stack_c`. 0: off. Not trained above
+    # `tagger.shortlist.SHORTLIST_ABOVE` tags (the candidate stage bounds stage 1 only).
+    stack_top: int = 0
+    stack_min_positives: int = 2
+    stack_c: float = 1.0
 
     def __post_init__(self) -> None:
         if not all(0.0 <= w <= 1.0 for w in self.title_weights):
@@ -519,6 +528,7 @@ class TagModel:
     name_rule: NameRule | None = None
     lead_rule: NameRule | None = None  # the name rule on the lead (`lead_chars`)
     lead_chars: int = 0
+    stack: SecondStage | None = None  # the second stage (tagger.stacking), or None
 
     def __post_init__(self) -> None:
         if not sp.issparse(self.coef):
@@ -593,8 +603,10 @@ class TagModel:
         return cached[1]
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        """x @ coef.T + intercept (articles x tags, float64)."""
-        return self._split().product(x) + self.intercept
+        """x @ coef.T + intercept (articles x tags, float64), the second stage's decision
+        values where it rescored a tag (`tagger.stacking`)."""
+        first = self._split().product(x) + self.intercept
+        return first if self.stack is None else self.stack.apply(first)
 
     def predict_proba(self, x: sp.csr_matrix, shortlist: bool = False) -> np.ndarray:
         """Calibrated probabilities (articles x tags), every tag scored. With `shortlist`
@@ -613,7 +625,7 @@ class TagModel:
         """The candidate stage (built once, not saved), or None up to SHORTLIST_ABOVE tags."""
         from tagger import shortlist
 
-        if len(self.labels) <= shortlist.SHORTLIST_ABOVE:
+        if len(self.labels) <= shortlist.SHORTLIST_ABOVE or self.stack is not None:
             return None
         cached = self.__dict__.get("_shortlist")
         if cached is None:
@@ -652,6 +664,9 @@ class TagModel:
             meta["lead_chars"] = self.lead_chars
             meta["lead_rule"], rule_arrays = self.lead_rule.to_state()
             arrays.update({f"lead_rule.{k}": v for k, v in rule_arrays.items()})
+        if self.stack is not None:
+            meta["stack"], stack_arrays = self.stack.to_state()
+            arrays.update({f"stack.{k}": v for k, v in stack_arrays.items()})
         return meta, arrays
 
     @classmethod
@@ -673,6 +688,10 @@ class TagModel:
         lead_chars = meta.get("lead_chars", 0)
         if type(lead_chars) is not int or lead_chars < 0:
             raise ValueError(f"{where}.lead_chars: expected a non-negative integer")
+        stack = None
+        if meta.get("stack") is not None:
+            stack_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("stack.")}
+            stack = SecondStage.from_state(meta["stack"], stack_arrays, n)
         return cls(
             labels=labels,
             coef=_array_from_state(arrays, "coef", (n, n_features), where, sparse=True),
@@ -687,6 +706,7 @@ class TagModel:
             name_rule=rule,
             lead_rule=lead_rule,
             lead_chars=lead_chars,
+            stack=stack,
         )
 
 
@@ -1355,6 +1375,12 @@ def select_out_of_fold(
     return selected
 
 
+def _shortlist_above() -> int:
+    from tagger.shortlist import SHORTLIST_ABOVE
+
+    return SHORTLIST_ABOVE
+
+
 def train_tag_model(
     x: sp.csr_matrix,
     y: np.ndarray | sp.spmatrix,
@@ -1389,7 +1415,12 @@ def train_tag_model(
     progress("tags: final fit", total, total)
 
     a, b, thresholds = calibrate_tags(kept, None, config, targets)
+    stack = None
+    if config.stack_top > 0 and len(labels) <= _shortlist_above():
+        stack, kept = fit_second_stage(kept, a, b, folds, config, seed)
+        a, b, thresholds = calibrate_tags(kept, None, config, targets)
     model = TagModel(labels, coef, intercept, a, b, thresholds, {}, config.best_tag_floor)
+    model.stack = stack
     from tagger.evaluate import multilabel_metrics
 
     probs = kept.matrix([platt_apply(s, a[j], b[j]) for j, s in enumerate(kept.scores)])
@@ -1406,6 +1437,7 @@ def train_tag_model(
         "prune_tolerance": config.prune_tolerance,
         "prune_rule": config.prune_rule,
     }
+    model.cv_metrics["second_stage_tags"] = 0 if stack is None else len(stack.tags)
     model.cv_metrics["calibration_entries"] = kept.entries()
     model.cv_metrics["matrix_nonzeros"] = int(x.nnz)
     return model
