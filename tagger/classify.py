@@ -1417,8 +1417,13 @@ def train_tag_model(
     a, b, thresholds = calibrate_tags(kept, None, config, targets)
     stack = None
     if config.stack_top > 0 and len(labels) <= _shortlist_above():
+        # Only the rescored tags are calibrated again; the others keep their first-stage
+        # sigmoid and threshold exactly (the pooled fit would otherwise move them).
         stack, kept = fit_second_stage(kept, a, b, folds, config, seed)
-        a, b, thresholds = calibrate_tags(kept, None, config, targets)
+        a2, b2, again = calibrate_tags(kept, None, config, targets)
+        a[stack.tags], b[stack.tags] = a2[stack.tags], b2[stack.tags]
+        rescored = set(stack.tags.tolist())
+        thresholds = [again[j] if j in rescored else t for j, t in enumerate(thresholds)]
     model = TagModel(labels, coef, intercept, a, b, thresholds, {}, config.best_tag_floor)
     model.stack = stack
     from tagger.evaluate import multilabel_metrics

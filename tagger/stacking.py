@@ -31,6 +31,18 @@ _CLIP = 1e-6
 def top_probabilities(probs: np.ndarray | sp.spmatrix, top: int) -> sp.csr_matrix:
     """Each row's `top` largest entries (ties: the lower column), as a CSR matrix; absent
     entries of a sparse input count as 0 and are never kept."""
+    if not sp.issparse(probs) and np.ndim(probs) == 2 and 0 < top < np.shape(probs)[1]:
+        dense = np.asarray(probs, dtype=np.float64)  # prediction: one partial sort per row
+        picked = np.argpartition(-dense, top - 1, axis=1)[:, :top]
+        values = np.take_along_axis(dense, picked, axis=1)
+        # A tie at the cut may pick either column; keep the lower, as the sparse path does.
+        cut = values.min(axis=1, keepdims=True)
+        if (((dense == cut) & (dense > 0)).sum(axis=1) > 1).any():
+            return top_probabilities(sp.csr_matrix(dense), top)
+        rows = np.repeat(np.arange(dense.shape[0]), top)
+        keep = values.ravel() > 0
+        coo = (values.ravel()[keep], (rows[keep], picked.ravel()[keep]))
+        return sp.csr_matrix(coo, shape=dense.shape)
     probs = sp.csr_matrix(probs, dtype=np.float64)
     coo = probs.tocoo()
     keep = coo.data > 0

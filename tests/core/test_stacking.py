@@ -52,6 +52,11 @@ def test_top_probabilities_keeps_each_rows_largest_entries() -> None:
     assert top.tolist() == [[0.0, 0.9, 0.5, 0.0], [0.3, 0.0, 0.0, 0.8], [0.0, 0.0, 0.0, 0.0]]
     sparse = top_probabilities(sp.csr_matrix(probs), 3)
     assert np.diff(sparse.indptr).tolist() == [3, 3, 0]  # zeros are never kept
+    rng = np.random.default_rng(0)
+    for values in (rng.random((40, 30)), np.round(rng.random((40, 30)), 1)):  # ties too
+        dense_path = top_probabilities(values, 5).toarray()
+        assert np.array_equal(dense_path, top_probabilities(sp.csr_matrix(values), 5).toarray())
+        assert (np.count_nonzero(dense_path, axis=1) == 5).all()
 
 
 def test_second_stage_trains_only_on_scores_from_folds_that_excluded_the_article(
@@ -121,9 +126,11 @@ def test_tags_with_few_positives_keep_their_first_stage_decision() -> None:
     first, final = plain.decision(x), model.decision(x)
     assert np.allclose(first[:, 1:], final[:, 1:])
     assert not np.allclose(first[:, 0], final[:, 0])
-    # Their own sigmoids too (thresholds move a little: they shrink toward the pooled one).
-    assert np.allclose(model.platt_a[1:], plain.platt_a[1:])
-    assert np.allclose(model.platt_b[1:], plain.platt_b[1:])
+    # Their sigmoids and thresholds too (only the rescored tags are calibrated again).
+    assert np.array_equal(model.platt_a[1:], plain.platt_a[1:])
+    assert np.array_equal(model.platt_b[1:], plain.platt_b[1:])
+    assert model.thresholds[1:] == plain.thresholds[1:]
+    assert model.thresholds[0] != plain.thresholds[0]
 
 
 def test_a_model_with_a_second_stage_survives_its_state_and_refuses_a_bad_one() -> None:
