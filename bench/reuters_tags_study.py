@@ -1,0 +1,177 @@
+"""Threshold and second-stage variants on cached first stages (Reuters development folds).
+
+    python bench/reuters_tags_cache.py ../shared/data/reuters21578 /tmp/rtags/cache
+    python bench/reuters_tags_study.py /tmp/rtags/cache --study fbr|stack [--folds 0,1,2,3,4]
+
+No refit of the first stage: each variant recalibrates, or fits a second stage on, the
+out-of-fold first-stage scores the cache holds, and is scored on the fold's test part as
+`reuters_dev_cv.py` scores it (micro/macro-F1 pooled over the folds, over the 90 topics,
+then per fold). The second stage here is a prototype in scikit-learn (logistic regression
+or LinearSVC on the top-k out-of-fold probabilities and the tag's own log-odds), the one
+`tagger.stacking` was built from; `reuters_dev_cv.py --variant` measures the built one.
+The ModApte test set is not read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+import tagger.classify as C
+from tagger.evaluate import TagCounts
+from tagger.stacking import log_odds, top_probabilities
+
+
+def widen(d: dict, chosen: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the fold's tags placed among all 90 topics."""
+    column = {t: i for i, t in enumerate(d["all_labels"])}
+    where = [column[t] for t in d["labels"]]
+    c = np.zeros((chosen.shape[0], len(d["all_labels"])), bool)
+    s = np.zeros(c.shape)
+    c[:, where], s[:, where] = chosen, probs
+    return c, s
+
+
+def with_calibration(tm: Any, a: np.ndarray, b: np.ndarray, thresholds: list) -> Any:
+    model = replace(tm, platt_a=a, platt_b=b, thresholds=thresholds)
+    for cached in ("_threshold_values", "_rules_allowed"):
+        model.__dict__.pop(cached, None)
+    return model
+
+
+def base(d: dict) -> tuple[np.ndarray, np.ndarray]:
+    tm = d["model"]
+    probs = C.platt_apply(d["test_decision"], tm.platt_a, tm.platt_b)
+    return tm.choose(probs, d["test_titles"], d["test_bodies"]), probs
+
+
+def fbr(d: dict, level: float = 0.3, rule: str = "rank") -> tuple[np.ndarray, np.ndarray]:
+    """SCutFBR: a tag whose tuned out-of-fold F1 is below `level` falls back to the rank
+    rule (its threshold raised to its highest out-of-fold negative probability: no
+    out-of-fold false positive) or ("half") to at least 0.5."""
+    kept = d["kept"]
+    a, b, thresholds = C.calibrate_tags(kept, None, C.ModelConfig())
+    thresholds = [replace(t) for t in thresholds]
+    for j, t in enumerate(thresholds):
+        if t.support == 0 or t.f1 >= level:
+            continue
+        p = C.platt_apply(kept.scores[j], a[j], b[j])
+        negatives = p[~kept.positive[j]]
+        top = float(negatives.max()) if len(negatives) else 0.5
+        t.value = float(max(top if rule == "rank" else 0.5, t.value))
+    model = with_calibration(d["model"], a, b, thresholds)
+    probs = C.platt_apply(d["test_decision"], a, b)
+    return model.choose(probs, d["test_titles"], d["test_bodies"]), probs
+
+
+def dense_oof(kept: Any) -> np.ndarray:
+    out = np.full((kept.n, len(kept.rows)), -5.0)
+    for j in range(len(kept.rows)):
+        out[kept.rows[j], j] = kept.scores[j]
+    return out
+
+
+def stack(
+    d: dict,
+    k: int = 10,
+    c: float = 1.0,
+    loss: str = "lr",
+    min_pos: int = 2,
+    keep_first: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Second stage per tag on the top-k out-of-fold probabilities and its own log-odds,
+    cross-validated on the inner folds for its calibration; `keep_first`: tags under
+    `min_pos` keep their first-stage sigmoid and threshold exactly."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    tm, kept = d["model"], d["kept"]
+    y = d["y_train"].toarray().astype(bool)
+    p_train = C.platt_apply(dense_oof(kept), tm.platt_a, tm.platt_b)
+    p_test = C.platt_apply(d["test_decision"], tm.platt_a, tm.platt_b)
+    f_train, f_test = top_probabilities(p_train, k), top_probabilities(p_test, k)
+    own_train, own_test = log_odds(p_train), log_odds(p_test)
+    oof2, dec2 = own_train.copy(), own_test.copy()
+
+    def model() -> Any:
+        if loss == "lr":
+            return LogisticRegression(C=c, solver="liblinear")
+        return LinearSVC(C=c, dual=True, max_iter=5000)
+
+    for j in range(y.shape[1]):
+        yj = y[:, j]
+        if yj.sum() < min_pos:
+            continue
+        x_train = sp.hstack([f_train, sp.csr_matrix(own_train[:, [j]])]).tocsr()
+        x_test = sp.hstack([f_test, sp.csr_matrix(own_test[:, [j]])]).tocsr()
+        for test in d["inner_folds"]:
+            train = np.setdiff1d(np.arange(len(yj)), test)
+            if yj[train].sum() == 0:
+                oof2[test, j] = -10
+                continue
+            oof2[test, j] = model().fit(x_train[train], yj[train]).decision_function(x_train[test])
+        dec2[:, j] = model().fit(x_train, yj).decision_function(x_test)
+    a2, b2, thresholds = C.calibrate_tags(oof2, y, C.ModelConfig())
+    if keep_first:
+        for j in np.flatnonzero(y.sum(axis=0) < min_pos):
+            a2[j], b2[j], thresholds[j] = tm.platt_a[j], tm.platt_b[j], tm.thresholds[j]
+            dec2[:, j] = d["test_decision"][:, j]
+    model2 = with_calibration(tm, a2, b2, thresholds)
+    probs = C.platt_apply(dec2, a2, b2)
+    hits = tm.rule_hits(d["test_titles"]) | tm.lead_hits(d["test_bodies"], len(probs))
+    return model2.select(probs) | (hits & model2.rules_allowed), probs
+
+
+STUDIES: dict[str, list[tuple[Any, dict[str, Any]]]] = {
+    "fbr": [(fbr, {"level": v}) for v in (0.2, 0.3, 0.4, 0.5)] + [(fbr, {"rule": "half"})],
+    "stack": [
+        (stack, {"k": 5}),
+        (stack, {"k": 10}),
+        (stack, {"k": 5, "c": 0.1}),
+        (stack, {"k": 5, "c": 10.0}),
+        (stack, {"k": 10, "min_pos": 20}),
+        (stack, {"k": 10, "min_pos": 50}),
+        (stack, {"k": 10, "c": 0.1, "min_pos": 20}),
+        (stack, {"k": 10, "min_pos": 20, "keep_first": True}),
+        (stack, {"k": 10, "min_pos": 50, "keep_first": True}),
+        (stack, {"k": 10, "min_pos": 20, "keep_first": True, "loss": "svm", "c": 0.1}),
+    ],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("cache", type=Path)
+    parser.add_argument("--study", choices=sorted(STUDIES), default="fbr")
+    parser.add_argument("--folds", default="0,1,2,3,4")
+    args = parser.parse_args()
+    folds = [int(f) for f in args.folds.split(",")]
+    cache = {}
+    for i in folds:
+        with open(args.cache / f"fold{i}.pkl", "rb") as handle:
+            cache[i] = pickle.load(handle)
+    for variant, kwargs in [(base, {}), *STUDIES[args.study]]:
+        pooled = TagCounts(cache[folds[0]]["all_labels"])
+        per_fold = []
+        for i in folds:
+            d = cache[i]
+            c, s = widen(d, *variant(d, **kwargs))
+            pooled.add(d["y_test_all"], c, s)
+            one = TagCounts(d["all_labels"])
+            one.add(d["y_test_all"], c, s)
+            m = one.metrics()
+            per_fold.append(f"{m['micro_f1']:.4f}/{m['macro_f1']:.4f}")
+        m = pooled.metrics()
+        name = f"{variant.__name__} {kwargs}" if kwargs else variant.__name__
+        figures = f"pooled {m['micro_f1']:.4f} / {m['macro_f1']:.4f}"
+        print(f"{name:60s} {figures}  folds {' '.join(per_fold)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
