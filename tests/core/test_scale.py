@@ -103,7 +103,8 @@ def test_rounded_weights_keep_eleven_significant_bits() -> None:
 @pytest.mark.parametrize("rule", ["articles", "l2"])
 def test_sparse_and_dense_weights_give_the_same_decisions(rule: str) -> None:
     x, y = synthetic()
-    config = ModelConfig(n_jobs=1, prune_tolerance=0.0, name_rule=False)
+    # First-stage weights (the second stage, tagger.stacking, would rescore every tag here).
+    config = ModelConfig(n_jobs=1, prune_tolerance=0.0, name_rule=False, stack_top=0)
     full = train_tag_model(x, y, [f"t{j}" for j in range(y.shape[1])], config)
     assert sp.isspmatrix_csr(full.coef) and full.coef.dtype == np.float32
     dense = TagModel(
@@ -125,7 +126,12 @@ def test_sparse_and_dense_weights_give_the_same_decisions(rule: str) -> None:
     # The bound is about thresholds: the best-tag floor (an argmax) is left out here.
     full.best_tag_floor = None
     pruned_config = ModelConfig(
-        n_jobs=1, prune_tolerance=0.05, prune_rule=rule, name_rule=False, best_tag_floor=None
+        n_jobs=1,
+        prune_tolerance=0.05,
+        prune_rule=rule,
+        name_rule=False,
+        best_tag_floor=None,
+        stack_top=0,
     )
     pruned = train_tag_model(x, y, full.labels, pruned_config)
     assert pruned.coef.nnz < full.coef.nnz
@@ -464,7 +470,7 @@ def test_tags_on_the_same_articles_are_fitted_once_with_the_same_model(
     x, y = synthetic(n=200, tags=4, seed=3)
     copies = np.hstack([y, y[:, [1, 1, 3]]])  # t4 and t5 are on t1's articles, t6 on t3's
     labels = [f"t{j}" for j in range(7)]
-    config = ModelConfig(n_jobs=1, name_rule=False)
+    config = ModelConfig(n_jobs=1, name_rule=False, stack_top=0)  # first-stage fits only
     calls = counted_fits(monkeypatch)
     model = train_tag_model(x, copies, labels, config)
     assert len(calls) == 4 * 6  # four distinct columns, five folds and the final fit each
