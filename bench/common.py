@@ -71,6 +71,67 @@ def memory_log(path: Path, stage: Callable[[], str], every: float = 10.0) -> Ite
         thread.join()
 
 
+def _status_kb(pid: int | str, key: str, name: str = "status") -> int:
+    """A value in kB from /proc/PID/status or smaps_rollup (0 when the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/{name}", encoding="ascii") as lines:
+            for line in lines:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class MemorySampler:
+    """Samples, every `interval` seconds in a thread, this process's resident memory and
+    that of its children (joblib's workers): RSS (VmRSS), which counts a page shared by
+    several processes (memory-mapped arrays, shared libraries) once in each, and PSS
+    (/proc/PID/smaps_rollup), which splits it between them, so the tree's PSS adds up to
+    what it really holds. Keeps the largest of each, overall and by `stage` (set by
+    the caller, e.g. from a progress callback). Linux only (zeros elsewhere)."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        import threading
+
+        self.interval = interval
+        self.stage = "start"
+        self.peaks: dict[str, dict[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        import psutil
+
+        try:
+            children = [c.pid for c in psutil.Process().children(recursive=True)]
+        except psutil.Error:
+            children = []
+        rss = _status_kb("self", "VmRSS:") / 1024
+        pss = _status_kb("self", "Pss:", "smaps_rollup") / 1024
+        tree_rss = rss + sum(_status_kb(c, "VmRSS:") for c in children) / 1024
+        tree_pss = pss + sum(_status_kb(c, "Pss:", "smaps_rollup") for c in children) / 1024
+        now = {"rss_mb": rss, "pss_mb": pss, "tree_rss_mb": tree_rss, "tree_pss_mb": tree_pss}
+        for key in ("all", self.stage):
+            peak = self.peaks.setdefault(key, dict.fromkeys(now, 0.0))
+            for name, value in now.items():
+                peak[name] = max(peak[name], value)
+
+
 @contextmanager
 def timer() -> Iterator[Callable[[], float]]:
     start = time.perf_counter()

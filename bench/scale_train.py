@@ -56,6 +56,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    MemorySampler,
     memory_log,
     memory_now,
     one_core,
@@ -291,15 +292,41 @@ def reference(train: list[Any], test: list[Any], labels: list[str]) -> dict[str,
 
 
 def run_tagger(args: dict[str, Any], queue: Any) -> None:
+    """In-memory training in this (spawned) process. Besides VmHWM (this process's peak,
+    `peak_rss_mb`), the peak RSS and PSS of this process and of the process tree (the
+    joblib workers) are sampled every second, overall and by training stage; each stage's
+    figures are appended to WORK/stages.jsonl as it ends (a run stopped early still tells)."""
     from tagger.api import Tagger, TrainConfig
 
     train, test = args["train"], args["test"]
+    work = Path(args["work"])
+    work.mkdir(parents=True, exist_ok=True)
     cpu = tree_cpu_seconds()
-    with timer() as elapsed:
-        model = Tagger.train(train, TrainConfig())
-    seconds = elapsed()
+    with MemorySampler() as memory:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            name = f"{stage} {done}/{total}"
+            if name == memory.stage:
+                return
+            ended = memory.stage
+            memory.sample()
+            memory.stage = name
+            with (work / "stages.jsonl").open("a", encoding="utf-8") as log:
+                figures = {k: round(v) for k, v in memory.peaks.get(ended, {}).items()}
+                line = {"stage": ended, "vmhwm_mb": round(peak_rss_mb()), **figures}
+                log.write(json.dumps(line | {"at": time.strftime("%H:%M:%S")}) + "\n")
+
+        with timer() as elapsed:
+            model = Tagger.train(train, TrainConfig(), progress=progress)
+        seconds = elapsed()
+        progress("trained", 1, 1)
     cpu = tree_cpu_seconds() - cpu
-    queue.put(measure(model, test, seconds, peak_rss_mb(), args.get("keep")) | {"cpu_seconds": cpu})
+    peak = peak_rss_mb()
+    stages = {k: {n: round(v) for n, v in p.items()} for k, p in memory.peaks.items()}
+    queue.put(
+        measure(model, test, seconds, peak, args.get("keep"))
+        | {"cpu_seconds": cpu, "memory_by_stage_mb": stages, "tree_peak_mb": stages["all"]}
+    )
 
 
 def tree_cpu_seconds() -> float:
@@ -539,13 +566,20 @@ def main() -> None:
             labels = sorted({t for a in train for t in a.tags})
             ref = None if args.no_reference else reference(train, test, labels)
             mine = in_child(
-                run_tagger, {"train": train, "test": test, "keep": kept(args.keep, size)}
+                run_tagger,
+                {
+                    "train": train,
+                    "test": test,
+                    "keep": kept(args.keep, size),
+                    "work": str(args.work),
+                },
             )
         results.append({"articles": size, "tagger": mine, "reference": ref})
         rows.append(row(size, mine, ref))
         print_rows(rows)
-        if "peak_by_stage_mb" in mine:
-            print(json.dumps({"articles": size, "peak_by_stage_mb": mine["peak_by_stage_mb"]}))
+        for key in ("peak_by_stage_mb", "memory_by_stage_mb"):
+            if key in mine:
+                print(json.dumps({"articles": size, key: mine[key]}))
     out = save_results(
         "scale_train",
         {"runs": results, "args": vars(args) | {"data": str(args.data), "work": str(args.work)}},

@@ -494,6 +494,27 @@ def round_weights(values: np.ndarray) -> np.ndarray:
     return ((bits + half) & ~low).view(np.float32)
 
 
+def weights_rounded(values: np.ndarray, block: int = 1 << 20) -> bool:
+    """Are these float32 values already rounded (`round_weights` would change none)?
+    Checked block by block, without a copy of the values."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    low = np.uint32((1 << (24 - WEIGHT_BITS)) - 1)
+    return not any(np.any(bits[i : i + block] & low) for i in range(0, len(bits), block))
+
+
+def stored_weights(coef: Any) -> sp.csr_matrix:
+    """Tag weights as the model holds them: float32 CSR with sorted indices and values
+    rounded (`round_weights`); weights that already are so are taken as they are, not
+    copied (the weights of thousands of tags are the model's largest arrays)."""
+    if not sp.issparse(coef):
+        coef = sp.csr_matrix(np.asarray(coef, dtype=np.float32))
+    coef = sp.csr_matrix(coef, dtype=np.float32)
+    coef.sort_indices()
+    if not weights_rounded(coef.data):
+        coef.data = round_weights(coef.data)
+    return coef
+
+
 def sparse_rows(rows: Sequence[tuple[np.ndarray, np.ndarray]], n_features: int) -> sp.csr_matrix:
     """A float32 CSR matrix from (column indices, values) per row."""
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -505,6 +526,52 @@ def sparse_rows(rows: Sequence[tuple[np.ndarray, np.ndarray]], n_features: int) 
     for (columns, values), start, end in zip(rows, indptr[:-1], indptr[1:], strict=True):
         indices[start:end] = columns
         data[start:end] = values
+    return sp.csr_matrix((data, indices, indptr.astype(index_dtype)), shape=(len(rows), n_features))
+
+
+@dataclass
+class RowBlock:
+    """Consecutive sparse rows as flat arrays: each row's length, then all the rows'
+    column indices and values, row after row."""
+
+    lengths: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray
+
+
+def stack_row_blocks(
+    blocks: list[RowBlock], rows: np.ndarray | None, n_features: int
+) -> sp.csr_matrix:
+    """A float32 CSR matrix whose row i is row `rows[i]` of the blocks' rows (numbered
+    across the blocks, in order; None: every row once, in order).
+
+    The result's arrays are filled block by block and each block is dropped from
+    `blocks` (emptied in place) once copied, so the rows are held about once, not as
+    both the blocks and the matrix: with thousands of tags of tens of thousands of
+    weights each, that was the largest part of training's peak memory.
+    """
+    lengths = np.concatenate([b.lengths for b in blocks]) if blocks else np.zeros(0, np.int64)
+    rows = np.arange(len(lengths)) if rows is None else np.asarray(rows, dtype=np.int64)
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths[rows], out=indptr[1:])
+    index_dtype = np.int32 if max(n_features, int(indptr[-1])) < 2**31 else np.int64
+    # np.empty: the pages are only taken as they are written, while the blocks go.
+    indices = np.empty(indptr[-1], dtype=index_dtype)
+    data = np.empty(indptr[-1], dtype=np.float32)
+    order = np.argsort(rows, kind="stable")  # the output rows of each source row, grouped
+    bounds = np.searchsorted(rows[order], np.arange(len(lengths) + 1))
+    first = 0  # the first source row of the current block
+    while blocks:
+        block = blocks.pop(0)
+        for r in range(first, first + len(block.lengths)):
+            lo, hi = starts[r] - starts[first], starts[r + 1] - starts[first]
+            for out in order[bounds[r] : bounds[r + 1]]:
+                indices[indptr[out] : indptr[out + 1]] = block.indices[lo:hi]
+                data[indptr[out] : indptr[out + 1]] = block.values[lo:hi]
+        first += len(block.lengths)
+        del block
     return sp.csr_matrix((data, indices, indptr.astype(index_dtype)), shape=(len(rows), n_features))
 
 
@@ -534,11 +601,7 @@ class TagModel:
     stack: SecondStage | None = None  # the second stage (tagger.stacking), or None
 
     def __post_init__(self) -> None:
-        if not sp.issparse(self.coef):
-            self.coef = sp.csr_matrix(np.asarray(self.coef, dtype=np.float32))
-        self.coef = sp.csr_matrix(self.coef, dtype=np.float32)
-        self.coef.sort_indices()
-        self.coef.data = round_weights(self.coef.data)
+        self.coef = stored_weights(self.coef)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -1103,16 +1166,20 @@ def _column(y: sp.csc_matrix, j: int) -> np.ndarray:
 
 def _fit_final_chunk(
     x: sp.csr_matrix, y: sp.csc_matrix, tags: np.ndarray, job: _FitJob
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
-    """Final fits of a chunk of tags: pruned (indices, values) per tag, intercepts, and
-    the number of non-zero weights before pruning per tag."""
-    rows: list[tuple[np.ndarray, np.ndarray]] = []
+) -> tuple[np.ndarray, ...]:
+    """Final fits of a chunk of tags, as flat arrays (`RowBlock`: kept weights per tag,
+    then their columns and values, tag after tag), the intercepts and the number of
+    non-zero weights before pruning per tag. Each dense weight vector is pruned and
+    dropped as soon as it is fitted."""
+    lengths = np.zeros(y.shape[1], dtype=np.int64)
+    columns: list[np.ndarray] = []
+    values: list[np.ndarray] = []
     intercepts = np.empty(y.shape[1])
     before = np.zeros(y.shape[1], dtype=np.int64)
+    index = np.int32 if x.shape[1] < 2**31 else np.int64  # what the CSR matrix stores
     for j in range(y.shape[1]):
         w, intercepts[j] = _fit_one(x, _column(y, j), job, job.rng(int(tags[j])))
         if w is None:
-            rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
             continue
         before[j] = np.count_nonzero(w)
         if job.rule == "l2":
@@ -1120,9 +1187,16 @@ def _fit_final_chunk(
         else:
             keep, shift = prune_on_articles(x, w, job.tolerance)
             intercepts[j] += shift
-        index = np.int32 if len(w) < 2**31 else np.int64  # what the CSR matrix stores
-        rows.append((keep.astype(index), w[keep].astype(np.float32)))
-    return rows, intercepts, before
+        lengths[j] = len(keep)
+        columns.append(keep.astype(index))
+        values.append(round_weights(w[keep].astype(np.float32)))  # as the model stores them
+    return (
+        lengths,
+        np.concatenate(columns) if columns else np.zeros(0, dtype=index),
+        np.concatenate(values) if values else np.zeros(0, dtype=np.float32),
+        intercepts,
+        before,
+    )
 
 
 def _fit_fold_chunk(
@@ -1174,8 +1248,17 @@ def _run_chunks(function: Callable[..., Any], tasks: list[tuple], workers: int) 
     return Parallel(n_jobs=workers, max_nbytes="1M")(delayed(function)(*task) for task in tasks)
 
 
-def _chunks(n_labels: int, workers: int) -> list[np.ndarray]:
+# Final fits: at most this many tags a chunk, so that each chunk's kept weights (about
+# 250 KB a tag at 32,000 articles x 400,000 features) come back in pieces of tens of MB.
+FINAL_CHUNK_TAGS = 250
+
+
+def _chunks(n_labels: int, workers: int, most: int | None = None) -> list[np.ndarray]:
+    """Tags split into chunks: one in one process, else two per worker, and with `most`
+    at most that many tags a chunk (a chunk's results travel back in one piece)."""
     count = 1 if workers == 1 else workers * 2
+    if most is not None and workers > 1:
+        count = max(count, -(-n_labels // most))
     return [c for c in np.array_split(np.arange(n_labels), min(count, max(n_labels, 1))) if len(c)]
 
 
@@ -1210,15 +1293,16 @@ def _final_fit(
     fitted = np.flatnonzero(source == np.arange(len(source)))
     workers = _workers(config, len(fitted))
     job = _FitJob.of(config, seed)
-    chunks = [fitted[c] for c in _chunks(len(fitted), workers)]
+    chunks = [fitted[c] for c in _chunks(len(fitted), workers, FINAL_CHUNK_TAGS)]
     parts = _run_chunks(_fit_final_chunk, [(x, y[:, c], c, job) for c in chunks], workers)
     position = np.zeros(len(source), dtype=np.int64)
     position[fitted] = np.arange(len(fitted))
-    rows = [row for part in parts for row in part[0]]
-    intercept = np.concatenate([part[1] for part in parts]) if parts else np.zeros(0)
-    before = np.concatenate([part[2] for part in parts]) if parts else np.zeros(0, np.int64)
+    intercept = np.concatenate([part[3] for part in parts]) if parts else np.zeros(0)
+    before = np.concatenate([part[4] for part in parts]) if parts else np.zeros(0, np.int64)
     at = position[source]  # every tag takes its column's fit
-    coef = sparse_rows([rows[i] for i in at], x.shape[1])
+    blocks = [RowBlock(*part[:3]) for part in parts]
+    del parts
+    coef = stack_row_blocks(blocks, at, x.shape[1])
     return coef, intercept[at].astype(np.float32), int(before[at].sum())
 
 
@@ -1413,10 +1497,10 @@ def train_tag_model(
     total = k + 1
     kept = out_of_fold(x, y, folds, config, seed, progress, total)
     y_rows = _cross_validated_labels(y, folds, config)
-    progress("tags: final fit", k, total)
-    coef, intercept, before = _final_fit(x, y, config, seed)
-    progress("tags: final fit", total, total)
-
+    progress("tags: calibration", k, total)
+    # Calibration, the rules and the out-of-fold metrics need only the out-of-fold scores,
+    # so they run (and the scores are let go) before the final fits: the weights of
+    # thousands of tags and the scores are never held at the same time (docs/scale.md).
     a, b, thresholds = calibrate_tags(kept, None, config, targets)
     stack = None
     if config.stack_top > 0 and len(labels) <= _shortlist_above():
@@ -1427,26 +1511,36 @@ def train_tag_model(
         a[stack.tags], b[stack.tags] = a2[stack.tags], b2[stack.tags]
         rescored = set(stack.tags.tolist())
         thresholds = [again[j] if j in rescored else t for j, t in enumerate(thresholds)]
-    model = TagModel(labels, coef, intercept, a, b, thresholds, {}, config.best_tag_floor)
+    empty = sp.csr_matrix((len(labels), x.shape[1]), dtype=np.float32)
+    model = TagModel(
+        labels, empty, np.zeros(len(labels)), a, b, thresholds, {}, config.best_tag_floor
+    )
     model.stack = stack
     from tagger.evaluate import multilabel_metrics
 
     probs = kept.matrix([platt_apply(s, a[j], b[j]) for j, s in enumerate(kept.scores)])
+    entries = kept.entries()
+    del kept
     rule_titles = titles if config.name_rule else None
     selected = select_out_of_fold(model, probs, y_rows, rule_titles, bodies, config.lead_chars)
     model.cv_metrics = multilabel_metrics(y_rows, selected, probs, labels)
+    del probs, selected, y_rows
     model.cv_metrics["note"] = (
         f"{k}-fold out-of-fold predictions; thresholds were tuned on the same folds, "
         "so these figures are somewhat optimistic"
     )
+    progress("tags: final fit", k, total)
+    coef, intercept, before = _final_fit(x, y, config, seed)
+    model.coef, model.intercept = stored_weights(coef), intercept
+    progress("tags: final fit", total, total)
     model.cv_metrics["weights"] = {
         "nonzero_before_pruning": int(before),
-        "nonzero": int(coef.nnz),
+        "nonzero": int(model.coef.nnz),
         "prune_tolerance": config.prune_tolerance,
         "prune_rule": config.prune_rule,
     }
     model.cv_metrics["second_stage_tags"] = 0 if stack is None else len(stack.tags)
-    model.cv_metrics["calibration_entries"] = kept.entries()
+    model.cv_metrics["calibration_entries"] = entries
     model.cv_metrics["matrix_nonzeros"] = int(x.nnz)
     return model
 
