@@ -197,35 +197,50 @@ def platt_fit(
         return -1.0, -10.0
     # 1 - target: the loss is written in z = a*s + b, with P(y=1) = 1 / (1 + e^z).
     miss = 1.0 - np.where(y, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-    s = scores.astype(np.float64)
+    s = np.asarray(scores, dtype=np.float64)
+    # The pooled fit runs over millions of scores: the steps below work in a few reused
+    # buffers (in place, the same operations in the same order, so the same numbers).
+    z, t = np.empty_like(s), np.empty_like(s)
 
     def loss(a: float, b: float) -> float:
-        z = a * s + b
-        return float(np.dot(w, np.logaddexp(0.0, z) - miss * z))
+        np.multiply(a, s, out=z)
+        np.add(z, b, out=z)
+        np.logaddexp(0.0, z, out=t)
+        np.multiply(z, miss, out=z)
+        np.subtract(t, z, out=t)
+        return float(np.dot(w, t))
 
     a, b = 0.0, float(np.log((n_neg + 1.0) / (n_pos + 1.0)))
     value = loss(a, b)
+    p, g, h = np.empty_like(s), np.empty_like(s), np.empty_like(s)
     for _ in range(100):
-        z = a * s + b
-        p = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid(z), stable
-        g = w * (p - miss)
-        h = w * p * (1.0 - p)
+        np.multiply(a, s, out=z)
+        z += b
+        np.multiply(0.5, z, out=p)  # sigmoid(z) = 0.5 * (1 + tanh(0.5 * z)), stable
+        np.tanh(p, out=p)
+        np.add(1.0, p, out=p)
+        np.multiply(0.5, p, out=p)
+        np.subtract(p, miss, out=g)
+        g *= w
+        np.multiply(w, p, out=h)
+        np.subtract(1.0, p, out=t)
+        h *= t
         grad = np.array([np.dot(g, s), g.sum()])
         if np.abs(grad).max() < 1e-7 * max(1.0, n_pos + n_neg):
             break
-        hs = h * s
+        hs = np.multiply(h, s, out=t)
         hessian = np.array([[np.dot(hs, s), hs.sum()], [hs.sum(), h.sum()]]) + 1e-12 * np.eye(2)
         try:
             step = np.linalg.solve(hessian, grad)
         except np.linalg.LinAlgError:
             break
-        t = 1.0
-        while t >= 1e-10:
-            new_a, new_b = a - t * step[0], b - t * step[1]
+        t_step = 1.0
+        while t_step >= 1e-10:
+            new_a, new_b = a - t_step * step[0], b - t_step * step[1]
             new_value = loss(new_a, new_b)
-            if new_value < value + 1e-4 * t * np.dot(grad, -step):
+            if new_value < value + 1e-4 * t_step * np.dot(grad, -step):
                 break
-            t /= 2
+            t_step /= 2
         else:
             break
         decrease = value - new_value
@@ -318,45 +333,56 @@ def tune_threshold(
     sorted_probs = probs[order]
     if weights is None:
         hits = np.cumsum(y[order])
-        predicted = np.arange(1, len(probs) + 1)
+        predicted: np.ndarray | None = None  # the position + 1
         positives = float(support)
     else:
         w = np.asarray(weights, dtype=np.float64)[order]
-        hits = np.cumsum(np.where(y[order], w, 0.0))
         predicted = np.cumsum(w)
+        w[~y[order]] = 0.0
+        hits = np.cumsum(w)
+        del w
         positives = float(hits[-1])
+    del order
     # Only cut between distinct scores.
-    last_of_run = np.r_[sorted_probs[1:] != sorted_probs[:-1], True]
-    precision = hits / predicted
-    recall = hits / positives
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    candidates = np.flatnonzero(last_of_run)
+    candidates = np.flatnonzero(np.r_[sorted_probs[1:] != sorted_probs[:-1], True])
+
+    def rates(at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Precision, recall and F1 of the cuts after positions `at`."""
+        made = at + 1.0 if predicted is None else predicted[at]
+        precision = hits[at] / made
+        recall = hits[at] / positives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = np.where(
+                precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0
+            )
+        return precision, recall, f1
+
+    # Over millions of pooled scores, the candidates are scored a block at a time; the
+    # first best in order wins, as one argmax over all of them would choose.
+    best, best_value = -1, -np.inf
+    for lo in range(0, len(candidates), 1 << 20):
+        at = candidates[lo : lo + (1 << 20)]
+        precision, recall, f1 = rates(at)
+        if min_precision is not None:
+            at, value = at[precision >= min_precision], recall[precision >= min_precision]
+        else:
+            value = f1
+        if len(at) and value.max() > best_value:
+            best, best_value = int(at[np.argmax(value)]), float(value.max())
     if min_precision is not None:
-        ok = candidates[precision[candidates] >= min_precision]
-        if len(ok) == 0:
+        if best < 0:
             return Threshold(max(fallback, 0.999), 0.0, 0.0, 0.0, support, "precision-unreachable")
-        best = ok[np.argmax(recall[ok])]
         method = f"precision>={min_precision:g}"
     else:
-        best = candidates[np.argmax(f1[candidates])]
         method = "best-f1"
-    if f1[best] < min_f1 or f1[best] == 0:
-        return Threshold(
-            fallback,
-            float(f1[best]),
-            float(precision[best]),
-            float(recall[best]),
-            support,
-            "fallback",
-        )
+    precision, recall, f1 = (float(v[0]) for v in rates(np.array([best])))
+    if f1 < min_f1 or f1 == 0:
+        return Threshold(fallback, f1, precision, recall, support, "fallback")
     # Cut halfway to the next lower score, so new articles near the boundary are treated alike.
     upper = sorted_probs[best]
     lower = sorted_probs[best + 1] if best + 1 < len(sorted_probs) else 0.0
     value = float((upper + lower) / 2)
-    return Threshold(
-        value, float(f1[best]), float(precision[best]), float(recall[best]), support, method
-    )
+    return Threshold(value, f1, precision, recall, support, method)
 
 
 def top_evidence(
@@ -1358,17 +1384,28 @@ def out_of_fold(
             (x_train, y_train[:, c], x_test, y_test[:, c], c, per_tag_folds[c], job) for c in chunks
         ]
         parts = _run_chunks(_fit_fold_chunk, tasks, workers)
+        index = np.int32 if max(n, n_labels) < 2**31 else np.int64
         for chunk, (counts, keep, scores, weights, positive) in zip(chunks, parts, strict=True):
-            pieces.append((np.repeat(chunk, counts), test[keep], scores, weights, positive))
+            tag = np.repeat(chunk, counts).astype(index)
+            pieces.append((tag, test[keep].astype(index), scores, weights, positive))
         del x_train, x_test, tasks, parts
-    tag, rows, scores, weights, positive = (
-        np.concatenate([p[i] for p in pieces]) if pieces else np.zeros(0, np.int64)
-        for i in range(5)
-    )
+    # Gathered field by field, each field's pieces let go as soon as it is gathered and
+    # sorted: the kept scores (millions of entries) are held about once, not three times.
+    fields: list[Any] = list(zip(*pieces, strict=True)) if pieces else [()] * 5
     del pieces
+
+    def gathered(i: int, dtype: Any) -> np.ndarray:
+        values = np.concatenate(fields[i]) if fields[i] else np.zeros(0, dtype)
+        fields[i] = None
+        return values
+
+    tag, rows = gathered(0, np.int64), gathered(1, np.int64)
     order = np.lexsort((rows, tag))  # by tag, then by article
-    tag, rows, scores, weights = tag[order], rows[order], scores[order], weights[order]
-    positive = positive[order].astype(bool)
+    tag, rows = tag[order], rows[order]
+    scores = gathered(2, np.float64)[order]
+    weights = gathered(3, np.float64)[order]
+    positive = gathered(4, bool)[order].astype(bool)
+    del order
     bounds = np.searchsorted(tag, np.arange(n_labels + 1))
     kept = OutOfFold(n, [], [], [], [], source=source)
     for j in source:  # a tag with the same articles as an earlier one shares its scores

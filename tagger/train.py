@@ -251,7 +251,7 @@ def train(
         idx = np.array(with_tags)
         y = binarize([articles[i].tags for i in with_tags], labels)
         tag_model = train_tag_model(
-            x[idx],
+            x if len(idx) == x.shape[0] else x[idx],  # every article: no copy
             y,
             labels,
             config.tags,
