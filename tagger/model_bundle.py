@@ -218,6 +218,26 @@ def _pruning(weights: dict[str, Any]) -> str:
     return f"{text}; {before} before pruning" if before is not None else text
 
 
+# Bytes per unit of what training holds (in memory, `tagger.classify.train_tag_model`;
+# docs/scale.md derives them): a feature non-zero (the featurizer's float32 rows, the fits'
+# float64 copy and one fold's slices of it), a kept out-of-fold score (held: int32 row,
+# float64 score and weight, label; during the pooled calibration, a few float64 buffers
+# over all of them), a kept weight (float32 value, int32 column).
+BYTES_PER_MATRIX_NONZERO = 32
+BYTES_PER_CALIBRATION_ENTRY = 100
+BYTES_PER_WEIGHT = 8
+
+
+def training_memory_estimate(matrix: int, entries: int, kept: int, tags: int) -> int:
+    """Bytes of the arrays in-memory tag training holds at its peak: the feature matrix,
+    plus the larger of the calibration phase (out-of-fold scores) and the final fits'
+    phase (the weights, and one chunk of at most 250 tags' weights in transit, twice).
+    The interpreter, the libraries and the articles themselves come on top."""
+    chunk = 2 * kept * min(1.0, 250 / max(tags, 1))
+    phases = max(entries * BYTES_PER_CALIBRATION_ENTRY, (kept + chunk) * BYTES_PER_WEIGHT)
+    return int(matrix * BYTES_PER_MATRIX_NONZERO + phases)
+
+
 def _memory_lines(m: dict[str, Any]) -> list[str]:
     """The model card's account of training size and peak memory (docs/scale.md)."""
     tags = (m.get("metrics") or {}).get("tags") or {}
@@ -229,33 +249,49 @@ def _memory_lines(m: dict[str, Any]) -> list[str]:
         return []
     kept = int(weights.get("nonzero", 0))
     dense = n_tags * n_features
-    matrix = tags.get("matrix_nonzeros")
-    entries = tags.get("calibration_entries")
+    matrix = int(tags.get("matrix_nonzeros") or 0)
+    entries = int(tags.get("calibration_entries") or 0)
+    memory = tags.get("memory") or {}
     lines = [
         "## Training size and memory",
         "",
         f"- {articles} articles, {n_features} features, {n_tags} tags.",
         f"- Tag weights: {kept} non-zeros kept of {dense} ({100 * kept / max(dense, 1):.1f}%; "
-        f"{_pruning(weights)}), about {kept * 8 / 1e6:.1f} MB in memory as float32 values "
-        "and int32 columns (values rounded to 11 significant bits, so the bundle's "
-        "deflated arrays take about 4 bytes a weight).",
+        f"{_pruning(weights)}), about {kept * BYTES_PER_WEIGHT / 1e6:.1f} MB in memory as "
+        "float32 values and int32 columns (values rounded to 11 significant bits, so the "
+        "bundle's deflated arrays take about 4 bytes a weight).",
     ]
     if matrix:
         lines.append(
-            f"- Feature matrix: {matrix} non-zeros, about {matrix * 12 / 1e6:.0f} MB as "
-            "float64 for the fits; training holds it, one fold's slices (about the same "
-            "again) and, per worker, liblinear's copy of the rows it fits."
+            f"- Feature matrix: {matrix} non-zeros, about "
+            f"{matrix * BYTES_PER_MATRIX_NONZERO / 1e6:.0f} MB held in training "
+            f"({BYTES_PER_MATRIX_NONZERO} bytes a non-zero: the float32 rows, the float64 "
+            "copy the fits use and one cross-validation fold's slices of it); worker "
+            "processes read it memory-mapped and hold liblinear's copy of the rows they fit."
         )
     if entries:
         lines.append(
-            f"- Out-of-fold scores kept for calibration: {entries} entries (about "
-            f"{entries * 25 / 1e6:.0f} MB), instead of articles x tags."
+            f"- Out-of-fold scores kept for calibration: {entries} entries, instead of "
+            f"articles x tags (about {entries * BYTES_PER_CALIBRATION_ENTRY / 1e6:.0f} MB "
+            "at the pooled calibration); they are let go before the final fits."
         )
-    lines += [
-        "- Peak memory is therefore about three times the feature matrix plus the kept "
-        "weights and scores; nothing of size articles x tags is held dense.",
-        "",
-    ]
+    if matrix or entries:
+        estimate = training_memory_estimate(matrix, entries, kept, n_tags)
+        lines.append(
+            f"- Estimated peak of these arrays: {estimate / 1e6:.0f} MB = "
+            f"{BYTES_PER_MATRIX_NONZERO} B x matrix non-zeros + the larger of "
+            f"{BYTES_PER_CALIBRATION_ENTRY} B x calibration entries and "
+            f"{BYTES_PER_WEIGHT} B x kept weights (plus one chunk of at most 250 tags' "
+            "weights in transit); the interpreter, the libraries and the articles come on "
+            "top. Nothing of size articles x tags is held dense."
+        )
+    if memory.get("peak_rss_mb"):
+        lines.append(
+            f"- Measured: the training process's peak resident memory (VmHWM, including "
+            f"everything it held before training) was {memory['peak_rss_mb']} MB when the "
+            f"tag model was done, with {memory.get('workers', 1)} worker process(es)."
+        )
+    lines.append("")
     return lines
 
 

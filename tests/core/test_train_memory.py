@@ -93,3 +93,38 @@ def test_final_fits_in_small_chunks_of_two_workers_equal_one_process(
     assert same_csr(one[0], two[0])
     assert np.array_equal(one[1], two[1]) and one[2] == two[2]
     assert (one[0][20] != one[0][4]).nnz == 0 and one[1][22] == one[1][9]
+
+
+def test_model_card_explains_training_memory() -> None:
+    from tagger.api import Tagger, TrainConfig
+    from tagger.corpus.article import Article
+    from tagger.features import FeatureConfig
+    from tagger.model_bundle import training_memory_estimate
+
+    words = ["farm crops harvest", "court judge ruling", "bank rates money", "rain storm flood"]
+    articles = [
+        Article(
+            id=str(i),
+            title=f"report {i}",
+            body=f"{words[i % 4]} story {i} " * 3,
+            tags=[["farming", "law", "finance", "weather"][i % 4]],
+        )
+        for i in range(40)
+    ]
+    config = TrainConfig(features=FeatureConfig(char_ngrams=None, word_min_df=1, word_max_df=1.0))
+    config.tags.n_jobs = 1
+    model = Tagger.train(articles, config)
+    metrics = model.tag_model.cv_metrics
+    assert metrics["memory"]["workers"] == 1
+    peak = metrics["memory"]["peak_rss_mb"]
+    assert peak is None or peak > 10  # a Python process with numpy holds more than 10 MB
+    card = model.model_card()
+    matrix, entries = metrics["matrix_nonzeros"], metrics["calibration_entries"]
+    assert f"Feature matrix: {matrix} non-zeros" in card
+    assert f"Out-of-fold scores kept for calibration: {entries} entries" in card
+    estimate = training_memory_estimate(matrix, entries, model.tag_model.coef.nnz, 4)
+    assert f"Estimated peak of these arrays: {estimate / 1e6:.0f} MB" in card
+    assert peak is None or f"was {peak} MB" in card
+    # The larger phase decides: calibration entries, or the weights (and a chunk of them).
+    assert training_memory_estimate(0, 1000, 10, 4) == 100_000
+    assert training_memory_estimate(10, 0, 1000, 1000) == 320 + 8 * 1500
