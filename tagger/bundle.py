@@ -326,7 +326,7 @@ REQUIRED_FIELDS = {
     "files",
 }
 # lineage: tagger.feedback.learn; vocabulary and renames: tagger.vocab (free-form objects).
-OPTIONAL_FIELDS = {"lineage", "vocabulary", "renames", "policy"}
+OPTIONAL_FIELDS = {"lineage", "vocabulary", "renames", "policy", "training_memory"}
 
 
 def validate_manifest(manifest: Any, where: str) -> dict[str, Any]:

@@ -1579,32 +1579,7 @@ def train_tag_model(
     model.cv_metrics["second_stage_tags"] = 0 if stack is None else len(stack.tags)
     model.cv_metrics["calibration_entries"] = entries
     model.cv_metrics["matrix_nonzeros"] = int(x.nnz)
-    model.cv_metrics["memory"] = {
-        "peak_rss_mb": peak_resident_mb(),
-        "workers": _workers(config, len(labels)),
-    }
     return model
-
-
-def peak_resident_mb() -> int | None:
-    """This process's peak resident memory so far, in MB (VmHWM on Linux; elsewhere
-    getrusage, whose figure on some systems includes the parent's before an exec), or
-    None where neither is available. The model card reports it."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) // 1024
-    except (OSError, ValueError):
-        pass
-    try:
-        import resource
-        import sys
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak // (2**20 if sys.platform == "darwin" else 1024))
-    except (ImportError, OSError):
-        return None
 
 
 # -- section model -------------------------------------------------------------------------

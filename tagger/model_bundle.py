@@ -251,7 +251,7 @@ def _memory_lines(m: dict[str, Any]) -> list[str]:
     dense = n_tags * n_features
     matrix = int(tags.get("matrix_nonzeros") or 0)
     entries = int(tags.get("calibration_entries") or 0)
-    memory = tags.get("memory") or {}
+    memory = m.get("training_memory") or {}
     lines = [
         "## Training size and memory",
         "",

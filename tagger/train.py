@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tagger.classify import ModelConfig, train_section_model, train_tag_model
+from tagger.classify import ModelConfig, _workers, train_section_model, train_tag_model
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, InputError
 from tagger.evaluate import binarize
@@ -276,6 +276,12 @@ def train(
         "entities": entity_manifest(featurizer, spacy_model),
         "warnings": warnings,
     }
+    if tag_model is not None:
+        # Measured, not a metric: it varies from run to run (tagger.model_bundle's card).
+        manifest["training_memory"] = {
+            "peak_rss_mb": peak_resident_mb(),
+            "workers": _workers(config.tags, len(tag_model.labels)),
+        }
     if policy_record is not None:
         manifest["policy"] = policy_record
     tagger = Tagger(featurizer, section_model, tag_model, manifest)
@@ -285,6 +291,26 @@ def train(
     pairs = ((a.title, a.body) for a in articles)
     tagger.training_filter = TrainingFilter.build(pairs, len(articles))
     return tagger
+
+
+def peak_resident_mb() -> int | None:
+    """This process's peak resident memory so far, in MB (VmHWM on Linux; elsewhere
+    getrusage, whose figure on some systems includes the parent's before an exec), or
+    None where neither is available. The model card reports it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak // (2**20 if sys.platform == "darwin" else 1024))
+    except (ImportError, OSError):
+        return None
 
 
 def entity_manifest(featurizer: Featurizer, spacy_model: str | None) -> dict[str, Any] | None:

@@ -115,8 +115,8 @@ def test_model_card_explains_training_memory() -> None:
     config.tags.n_jobs = 1
     model = Tagger.train(articles, config)
     metrics = model.tag_model.cv_metrics
-    assert metrics["memory"]["workers"] == 1
-    peak = metrics["memory"]["peak_rss_mb"]
+    assert model.manifest["training_memory"]["workers"] == 1
+    peak = model.manifest["training_memory"]["peak_rss_mb"]
     assert peak is None or peak > 10  # a Python process with numpy holds more than 10 MB
     card = model.model_card()
     matrix, entries = metrics["matrix_nonzeros"], metrics["calibration_entries"]
