@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from tagger import classify
 from tagger.classify import (
@@ -17,16 +16,7 @@ from tagger.classify import (
     stack_row_blocks,
 )
 
-
-def synthetic(n: int = 240, features: int = 60, tags: int = 6, seed: int = 0) -> tuple:
-    """L2-normalised non-negative rows; each tag driven by a few features."""
-    rng = np.random.default_rng(seed)
-    dense = rng.random((n, features)) * (rng.random((n, features)) < 0.2)
-    x = normalize(sp.csr_matrix(dense))
-    drivers = rng.choice(features, size=(tags, 3), replace=False)
-    score = np.stack([x[:, d].sum(axis=1).A.ravel() for d in drivers], axis=1)
-    y = score > np.quantile(score, 0.75, axis=0)
-    return x, y
+from .test_scale import synthetic, topic_articles, word_config
 
 
 def random_rows(count: int, n_features: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -96,22 +86,11 @@ def test_final_fits_in_small_chunks_of_two_workers_equal_one_process(
 
 
 def test_model_card_explains_training_memory() -> None:
-    from tagger.api import Tagger, TrainConfig
-    from tagger.corpus.article import Article
-    from tagger.features import FeatureConfig
+    from tagger.api import Tagger
     from tagger.model_bundle import training_memory_estimate
 
-    words = ["farm crops harvest", "court judge ruling", "bank rates money", "rain storm flood"]
-    articles = [
-        Article(
-            id=str(i),
-            title=f"report {i}",
-            body=f"{words[i % 4]} story {i} " * 3,
-            tags=[["farming", "law", "finance", "weather"][i % 4]],
-        )
-        for i in range(40)
-    ]
-    config = TrainConfig(features=FeatureConfig(char_ngrams=None, word_min_df=1, word_max_df=1.0))
+    articles = topic_articles(40)
+    config = word_config()
     config.tags.n_jobs = 1
     model = Tagger.train(articles, config)
     metrics = model.tag_model.cv_metrics
