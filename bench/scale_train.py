@@ -468,11 +468,23 @@ def in_child(target: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Run `target(args, queue)` in a spawned process and return what it puts."""
     context = mp.get_context("spawn")
     queue: Any = context.Queue()
-    child = context.Process(target=target, args=(args, queue))
+    child = context.Process(target=_then_stop_workers, args=(target, args, queue))
     child.start()
     result = queue.get()
     child.join()
     return result
+
+
+def _then_stop_workers(target: Any, args: dict[str, Any], queue: Any) -> None:
+    """Run `target`, then shut joblib's loky workers down: a spawned child's exit joins
+    its non-daemon child processes before loky's own exit hook runs, so idle workers
+    left running would hang it (seen at 40,000 x 2,000)."""
+    try:
+        target(args, queue)
+    finally:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
 
 
 def row(size: int, mine: dict[str, Any], ref: dict[str, Any] | None) -> tuple[str, ...]:
