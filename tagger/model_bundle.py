@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tagger import __version__
 from tagger.bundle import load_bundle, save_bundle
-from tagger.classify import SectionModel, TagModel
+from tagger.classify import FINAL_CHUNK_TAGS, SectionModel, TagModel
 from tagger.errors import BundleError
 from tagger.features import Featurizer
 
@@ -231,9 +231,9 @@ BYTES_PER_WEIGHT = 8
 def training_memory_estimate(matrix: int, entries: int, kept: int, tags: int) -> int:
     """Bytes of the arrays in-memory tag training holds at its peak: the feature matrix,
     plus the larger of the calibration phase (out-of-fold scores) and the final fits'
-    phase (the weights, and one chunk of at most 250 tags' weights in transit, twice).
-    The interpreter, the libraries and the articles themselves come on top."""
-    chunk = 2 * kept * min(1.0, 250 / max(tags, 1))
+    phase (the weights, and one chunk of at most `FINAL_CHUNK_TAGS` tags' weights in
+    transit, twice). The interpreter, the libraries and the articles come on top."""
+    chunk = 2 * kept * min(1.0, FINAL_CHUNK_TAGS / max(tags, 1))
     phases = max(entries * BYTES_PER_CALIBRATION_ENTRY, (kept + chunk) * BYTES_PER_WEIGHT)
     return int(matrix * BYTES_PER_MATRIX_NONZERO + phases)
 
@@ -281,9 +281,9 @@ def _memory_lines(m: dict[str, Any]) -> list[str]:
             f"- Estimated peak of these arrays: {estimate / 1e6:.0f} MB = "
             f"{BYTES_PER_MATRIX_NONZERO} B x matrix non-zeros + the larger of "
             f"{BYTES_PER_CALIBRATION_ENTRY} B x calibration entries and "
-            f"{BYTES_PER_WEIGHT} B x kept weights (plus one chunk of at most 250 tags' "
-            "weights in transit); the interpreter, the libraries and the articles come on "
-            "top. Nothing of size articles x tags is held dense."
+            f"{BYTES_PER_WEIGHT} B x kept weights (plus one chunk of at most "
+            f"{FINAL_CHUNK_TAGS} tags' weights in transit); the interpreter, the libraries "
+            "and the articles come on top. Nothing of size articles x tags is held dense."
         )
     if memory.get("peak_rss_mb"):
         lines.append(
