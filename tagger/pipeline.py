@@ -158,9 +158,9 @@ def analyze(
 def warm_up(plan: EntityPlan) -> None:
     """Load the language identifier and the spaCy pipeline now (once per process) rather
     than with the first batch."""
-    from tagger.language import load_identifier
+    from tagger.language import batch_scorer
 
-    load_identifier()
+    batch_scorer()  # the identifier and its vectorised scorer
     if plan.extract:
         from tagger.entities.analyze import get_analyzer
         from tagger.entities.pipeline import choose_pipeline

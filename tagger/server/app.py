@@ -272,9 +272,9 @@ def create_app(
     if model is None:
         model = load_model(config)  # here for what the app tells (labels, ids, vocabulary)
     if not in_processes:  # else the model processes load it (70 MB this process is spared)
-        from tagger.language import load_identifier
+        from tagger.language import batch_scorer
 
-        load_identifier()  # at start-up (0.5 to 3 s), not in the first request's time
+        batch_scorer()  # identifier and scorer at start-up, not in the first request
     owns_store = store is None
     if store is None:
         if config.db is None:

@@ -114,9 +114,9 @@ def child_main(conn: Any, loader: str, path: str, version: str | None, nice: int
         model = resolve(loader)(path)
         if version is not None:
             model.version = version  # a registry's version folder: name it as the registry does
-        from tagger.language import load_identifier
+        from tagger.language import batch_scorer
 
-        load_identifier()  # here (0.5 to 3 s), not in the first request's time
+        batch_scorer()  # identifier and scorer here, not in the first request
         conn.send_bytes(LOADED + encode(model.model_info))
     except Exception as exc:  # reported to the serving process, which refuses to start
         conn.send_bytes(FAILED + str(exc).encode("utf-8", "replace"))
