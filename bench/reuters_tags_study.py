@@ -128,6 +128,28 @@ def stack(
     return model2.select(probs) | (hits & model2.rules_allowed), probs
 
 
+def built(d: dict, **settings: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The built second stage (`classify.second_stage`, as `train_tag_model` runs it) on
+    the cached first stage with these `ModelConfig` settings; the name rules are fitted
+    again on its out-of-fold probabilities, as training does."""
+    tm, kept = d["model"], d["kept"]
+    config = replace(C.ModelConfig(), **settings)
+    folds = d["inner_folds"]
+    a, b, thresholds = C.calibrate_tags(kept, None, config)
+    stage, rescored, thresholds = C.second_stage(kept, a, b, thresholds, folds, config, 0)
+    model = with_calibration(tm, a, b, thresholds)
+    model.stack = stage
+    decision = d["test_decision"] if stage is None else stage.apply(d["test_decision"])
+    y_rows = C._cross_validated_labels(sp.csc_matrix(d["y_train"]), folds, config)
+    probs = rescored.matrix([C.platt_apply(s, a[j], b[j]) for j, s in enumerate(rescored.scores)])
+    C.select_out_of_fold(
+        model, probs, y_rows, d["train_titles"], d["train_bodies"], config.lead_chars
+    )
+    test = C.platt_apply(decision, a, b)
+    return model.choose(test, d["test_titles"], d["test_bodies"]), test
+
+
+GUARD = {"stack_top": 10, "stack_c": 0.1}
 STUDIES: dict[str, list[tuple[Any, dict[str, Any]]]] = {
     "fbr": [(fbr, {"level": v}) for v in (0.2, 0.3, 0.4, 0.5)] + [(fbr, {"rule": "half"})],
     "stack": [
@@ -142,6 +164,14 @@ STUDIES: dict[str, list[tuple[Any, dict[str, Any]]]] = {
         (stack, {"k": 10, "min_pos": 50, "keep_first": True}),
         (stack, {"k": 10, "min_pos": 20, "keep_first": True, "loss": "svm", "c": 0.1}),
     ],
+    "guard": [
+        (built, GUARD | {"stack_min_gain": None}),
+        (built, GUARD),
+        (built, GUARD | {"stack_min_positives": 20}),
+        (built, GUARD | {"stack_min_positives": 10}),
+        (built, GUARD | {"stack_min_positives": 20, "stack_c": 1.0}),
+    ],
+    "gain": [(built, GUARD | {"stack_min_gain": g}) for g in (0.005, 0.01, 0.02)],
 }
 
 

@@ -296,6 +296,8 @@ def run_tagger(args: dict[str, Any], queue: Any) -> None:
     `peak_rss_mb`), the peak RSS and PSS of this process and of the process tree (the
     joblib workers) are sampled every second, overall and by training stage; each stage's
     figures are appended to WORK/stages.jsonl as it ends (a run stopped early still tells)."""
+    from dataclasses import replace
+
     from tagger.api import Tagger, TrainConfig
 
     train, test = args["train"], args["test"]
@@ -316,8 +318,10 @@ def run_tagger(args: dict[str, Any], queue: Any) -> None:
                 line = {"stage": ended, "vmhwm_mb": round(peak_rss_mb()), **figures}
                 log.write(json.dumps(line | {"at": time.strftime("%H:%M:%S")}) + "\n")
 
+        config = TrainConfig()
+        config.tags = replace(config.tags, **tag_settings(args.get("tag_settings", "")))
         with timer() as elapsed:
-            model = Tagger.train(train, TrainConfig(), progress=progress)
+            model = Tagger.train(train, config, progress=progress)
         seconds = elapsed()
         progress("trained", 1, 1)
     cpu = tree_cpu_seconds() - cpu
@@ -327,6 +331,15 @@ def run_tagger(args: dict[str, Any], queue: Any) -> None:
         measure(model, test, seconds, peak, args.get("keep"))
         | {"cpu_seconds": cpu, "memory_by_stage_mb": stages, "tree_peak_mb": stages["all"]}
     )
+
+
+def tag_settings(spec: str) -> dict[str, Any]:
+    """'stack_top=10,stack_min_gain=0.01' -> ModelConfig changes (values read as JSON)."""
+    out: dict[str, Any] = {}
+    for part in filter(None, spec.split(",")):
+        key, value = part.split("=", 1)
+        out[key] = json.loads(value)
+    return out
 
 
 def tree_cpu_seconds() -> float:
@@ -523,6 +536,11 @@ def main() -> None:
     parser.add_argument("--test-articles", type=int, default=2000)
     parser.add_argument("--stream", default="", help="StreamConfig changes: key=value,...")
     parser.add_argument(
+        "--tag-settings",
+        default="",
+        help="in-memory runs: tags (ModelConfig) changes, key=value,...",
+    )
+    parser.add_argument(
         "--max-tags", type=int, default=0, help="--out-of-core: keep the N commonest"
     )
     parser.add_argument(
@@ -584,6 +602,7 @@ def main() -> None:
                     "test": test,
                     "keep": kept(args.keep, size),
                     "work": str(args.work),
+                    "tag_settings": args.tag_settings,
                 },
             )
         results.append({"articles": size, "tagger": mine, "reference": ref})

@@ -32,6 +32,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "stack_top": {"ge": 0},
     "stack_min_positives": {"ge": 1},
     "stack_c": {"gt": 0},
+    "stack_min_gain": {"ge": 0, "lt": 1},
     "word_min_df": {"ge": 1},
     "word_max_df": {"gt": 0, "le": 1},
     "char_min_df": {"ge": 1},

@@ -96,6 +96,24 @@ class SecondStage:
         )
         return out
 
+    def keep_only(self, tags: np.ndarray) -> SecondStage:
+        """The stage rescoring only `tags` (a subset of its own): the others' weights,
+        own weight and intercept are dropped, so they keep their first-stage decision."""
+        tags = np.asarray(tags, dtype=np.int64)
+        keep = np.zeros(len(self.own), dtype=bool)
+        keep[tags] = True
+        weights = sp.csr_matrix(sp.diags(keep.astype(np.float64)) @ self.weights)
+        weights.eliminate_zeros()
+        return SecondStage(
+            self.top,
+            tags,
+            weights,
+            np.where(keep, self.own, 0.0),
+            np.where(keep, self.intercept, 0.0),
+            self.platt_a,
+            self.platt_b,
+        )
+
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         meta = {"top": int(self.top), "tags": [int(t) for t in self.tags]}
         arrays = {

@@ -21,6 +21,7 @@ from tagger.classify import (
     calibrate_tags,
     out_of_fold,
     platt_apply,
+    second_stage,
     train_tag_model,
 )
 from tagger.stacking import SecondStage, first_stage_features, fit_second_stage, top_probabilities
@@ -117,7 +118,8 @@ def test_second_stage_learns_that_wheat_goes_with_grain() -> None:
 
 def test_tags_with_few_positives_keep_their_first_stage_decision() -> None:
     x, y = co_occurring()
-    config = dataclasses.replace(CONFIG, stack_min_positives=120)  # grain 133, others <= 100
+    # grain 133 positives, others <= 100; without the guard (which would drop grain here)
+    config = dataclasses.replace(CONFIG, stack_min_positives=120, stack_min_gain=None)
     off = dataclasses.replace(config, stack_top=0)
     plain = train_tag_model(x, y, ["grain", "wheat", "other"], off)
     model = train_tag_model(x, y, ["grain", "wheat", "other"], config)
@@ -131,6 +133,69 @@ def test_tags_with_few_positives_keep_their_first_stage_decision() -> None:
     assert np.array_equal(model.platt_b[1:], plain.platt_b[1:])
     assert model.thresholds[1:] == plain.thresholds[1:]
     assert model.thresholds[0] != plain.thresholds[0]
+
+
+def _f1_at(probs: np.ndarray, y: np.ndarray, cut: float) -> float:
+    chosen = probs >= cut
+    hits = float((chosen & y).sum())
+    return 2 * hits / (chosen.sum() + y.sum()) if hits else 0.0
+
+
+def test_the_guard_keeps_the_first_stage_where_the_second_is_not_better() -> None:
+    x, y = co_occurring()
+    x = x.astype(np.float64)
+    folds = _folds(x.shape[0], 4, 0, None)
+    unguarded = dataclasses.replace(CONFIG, stack_min_gain=None)
+    kept = out_of_fold(x, sp.csc_matrix(y), folds, CONFIG, 0)
+    a, b, first = calibrate_tags(kept, None, CONFIG)
+    _stage, rescored, second = second_stage(kept, a.copy(), b.copy(), first, folds, unguarded, 0)
+    # Both F1 figures the guard compares are out-of-fold (scores of articles their fits
+    # did not see), each the best over all cut-offs: recomputed here by brute force.
+    a2, b2, _ = calibrate_tags(rescored, None, unguarded)
+    for j in range(3):
+        for probs, threshold in (
+            (platt_apply(kept.scores[j], a[j], b[j]), first[j]),
+            (platt_apply(rescored.scores[j], a2[j], b2[j]), second[j]),
+        ):
+            best = max(_f1_at(probs, y[:, j], cut) for cut in np.unique(probs))
+            assert np.isclose(threshold.f1, best)
+    # Here co-occurrence helps wheat only (grain and the unrelated tag are read from
+    # their own words; their second stage is no better out of fold).
+    assert second[1].f1 > first[1].f1
+    assert second[0].f1 <= first[0].f1 and second[2].f1 <= first[2].f1
+    plain = train_tag_model(
+        x, y, ["grain", "wheat", "other"], dataclasses.replace(CONFIG, stack_top=0)
+    )
+    both = train_tag_model(x, y, ["grain", "wheat", "other"], unguarded)
+    guarded = train_tag_model(x, y, ["grain", "wheat", "other"], CONFIG)
+    assert both.stack is not None and both.stack.tags.tolist() == [0, 1, 2]
+    assert guarded.stack is not None and guarded.stack.tags.tolist() == [1]
+    assert guarded.cv_metrics["second_stage_tags"] == 1
+    first_decision, decision = plain.decision(x), guarded.decision(x)
+    assert np.allclose(decision[:, [0, 2]], first_decision[:, [0, 2]])
+    assert np.allclose(decision[:, 1], both.decision(x)[:, 1])
+    for j in (0, 2):  # the first stage's sigmoid and threshold, exactly
+        assert (guarded.platt_a[j], guarded.platt_b[j]) == (plain.platt_a[j], plain.platt_b[j])
+        assert guarded.thresholds[j] == plain.thresholds[j]
+    assert guarded.thresholds[1] == both.thresholds[1]
+    # Dropped tags leave no weights in the bundle.
+    assert guarded.stack.weights[[0, 2]].nnz == 0 and guarded.stack.own[[0, 2]].tolist() == [0, 0]
+
+
+def test_no_second_stage_where_calibration_kept_a_sample_of_the_scores() -> None:
+    x, y = co_occurring()
+    labels = ["grain", "wheat", "other"]
+    config = dataclasses.replace(CONFIG, stack_min_gain=None)
+    whole = train_tag_model(x, y, labels, config)
+    assert whole.stack is not None and whole.cv_metrics["calibration_entries"] == 3 * 400
+    # A budget of 10 scores a tag: negatives sampled, so an article's top tags among the
+    # kept scores are not those prediction sees; the first stage alone is trained.
+    small = dataclasses.replace(config, calibration_entries=30, calibration_min_negatives=0)
+    sampled = train_tag_model(x, y, labels, small)
+    assert sampled.cv_metrics["calibration_entries"] < 3 * 400
+    assert sampled.stack is None and sampled.cv_metrics["second_stage_tags"] == 0
+    plain = train_tag_model(x, y, labels, dataclasses.replace(small, stack_top=0))
+    assert np.allclose(sampled.decision(x), plain.decision(x))
 
 
 def test_a_model_with_a_second_stage_survives_its_state_and_refuses_a_bad_one() -> None:
@@ -183,6 +248,7 @@ def test_first_stage_features_read_only_kept_entries() -> None:
         ("[tags]\nstack_top = -1\n", "tags.stack_top"),
         ('[tags]\nstack_c = "x"\n', "tags.stack_c"),
         ("[tags]\nstack_min_positives = 0\n", "tags.stack_min_positives"),
+        ("[tags]\nstack_min_gain = -0.1\n", "tags.stack_min_gain"),
     ],
 )
 def test_config_schema_checks_the_second_stage_keys(tmp_path: Path, text: str, named: str) -> None:
