@@ -49,6 +49,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "holdout": {"ge": 1},
     "holdout_fraction": {"gt": 0, "lt": 1},
     "max_terms": {"ge": 1},
+    "max_distinct_tags": {"ge": 1},
     "calibration_per_tag": {"ge": 1},
     "tags_per_pass": {"ge": 0},
     "weights_mb": {"ge": 1},

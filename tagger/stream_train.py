@@ -30,12 +30,13 @@ iterator of Articles) several times and never holds it:
    reservoir sample. With `folds` = 0, the reservoir is held out of training instead and
    everything is calibrated on it (one model per tag: cheaper, weaker).
 
-Memory is bounded by settings, not by the number of articles: `max_terms` (the counting
-pass), `holdout` (the reservoir), `shuffle_buffer` and `chunk`, `calibration_per_tag` and
-`tags.cv_positives` (a tag's calibration sample), `weights_mb` (one block of dense tag
-weights); the final model grows with tags and their kept weights. What grows with the
-number of articles is the training-text Bloom filter (`overlap.TrainingFilter`, about 1.8
-bytes an article) and the feature cache, on disk. docs/scale.md has the formula.
+Memory is bounded by settings, not by the number of articles: `max_terms` and
+`max_distinct_tags` (the counting pass's n-gram and tag counts), `holdout` (the
+reservoir), `shuffle_buffer` and `chunk`, `calibration_per_tag` and `tags.cv_positives`
+(a tag's calibration sample), `weights_mb` (one block of dense tag weights); the final
+model grows with tags and their kept weights. What grows with the number of articles is
+the training-text Bloom filter (`overlap.TrainingFilter`, about 1.8 bytes an article) and
+the feature cache, on disk. docs/scale.md has the formula.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ class StreamConfig:
     holdout: int = 5000  # reservoir sample of articles (held out of training if folds is 0)
     holdout_fraction: float = 0.1  # ... and at most this share of the corpus (folds 0 only)
     max_terms: int = 2_000_000  # n-grams counted at once in the counting pass
+    # Distinct tags counted at once in the counting pass: past it the rarest half is
+    # dropped, as for n-grams (an archive whose tags keep growing with it, say one of its
+    # own on each article, would otherwise hold a count for every one of them). Far more
+    # than a model can learn; kept tags are undercounted by at most the recorded bound.
+    max_distinct_tags: int = 1_000_000
     # Out-of-fold scores a tag keeps for calibration besides its positives (its top
     # negatives and a uniform sample of the others, half each), at most; the in-memory
     # budget (tags.calibration_entries over the tags) applies when it is smaller. A bound
@@ -123,6 +129,10 @@ class StreamConfig:
         if not 0 <= self.prune_tolerance < float("inf"):  # NaN fails too
             raise ConfigError(
                 f"stream.prune_tolerance must be a number >= 0, not {self.prune_tolerance!r}"
+            )
+        if self.max_distinct_tags < 1:
+            raise ConfigError(
+                f"stream.max_distinct_tags must be at least 1, not {self.max_distinct_tags}"
             )
         if self.calibration_per_tag < 1:
             raise ConfigError(
@@ -293,7 +303,7 @@ class TermCounter:
 class _Pass1:
     n: int
     terms: TermCounter
-    tags: Counter[str]
+    tags: TermCounter  # tag counts (training support), bounded like the n-grams
     sections: Counter[str]
     held: list[tuple[float, int, Article]]
     with_tags: int = 0
@@ -314,7 +324,7 @@ def _count(source: Source, config: Any, stream: StreamConfig, progress: Progress
     block = TfidfBlock("word", config.features.word_ngrams, True, True, [], np.zeros(0))
     rng = np.random.default_rng([config.seed, 1])
     counter = TermCounter(stream.max_terms)
-    tags: Counter[str] = Counter()
+    tags = TermCounter(stream.max_distinct_tags)
     sections: Counter[str] = Counter()
     held: list[tuple[float, int, Article]] = []  # max-heap on -key: the smallest keys
     n = with_tags = digest = 0
@@ -323,7 +333,7 @@ def _count(source: Source, config: Any, stream: StreamConfig, progress: Progress
         digest = (digest + _article_hash(article)) % (1 << 256)
         with_tags += bool(article.tags)
         counter.add(block.analyze(article_features_text(article, config.features.title_repeat)))
-        tags.update(set(article.tags))
+        tags.add(article.tags)
         if article.section:
             sections[article.section] += 1
         key = float(rng.random())
@@ -593,9 +603,16 @@ def _train(
 
     warnings: list[str] = []
     labels: list[str] = []
-    if counts.tags:
-        labels, notes = choose_tag_labels(counts.tags, config.tags)
+    if counts.tags.counts:
+        labels, notes = choose_tag_labels(counts.tags.counts, config.tags)
         warnings.extend(notes)
+    if counts.tags.prunes:
+        warnings.append(
+            f"more than {stream.max_distinct_tags} distinct tags: the rarest were dropped while "
+            f"counting, so a kept tag's support may be low by up to {counts.tags.floor} "
+            "(raise stream.max_distinct_tags to count them all)"
+        )
+    counts.tags.counts = Counter()  # the chosen labels are all that is needed from here
     sections = sorted(counts.sections) if len(counts.sections) > 1 else []
     if len(counts.sections) == 1:
         warnings.append("only one section in the corpus: no section model trained")
@@ -868,6 +885,7 @@ def _manifest(
             "calibration_sample": len(held),
             "term_count_error_bound": counts.terms.floor,
             "term_dictionary": counts.terms.facts(),
+            "tag_dictionary": counts.tags.facts(),
         },
         **model_facts(tagger.featurizer, sections, tags),
         "entities": None,

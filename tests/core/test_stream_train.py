@@ -457,3 +457,35 @@ def test_a_bias_feature_takes_the_place_of_the_intercept() -> None:
         trained = train_streaming(lambda: iter(train), TrainConfig(), stream_config(bias=bias))
         assert trained.tag_model.coef.shape[1] == trained.featurizer.n_features
         assert micro_f1(trained, test) > 0.85
+
+
+def test_tag_counts_stay_within_their_cap_when_every_article_has_its_own_tag() -> None:
+    from tagger.stream_train import _count
+
+    # an archive whose tags grow with it: each article also carries a tag of its own
+    articles = generated(600)
+    for i, article in enumerate(articles):
+        article.tags = [*article.tags, f"story-{i}"]
+    counts = _count(
+        lambda: iter(articles), TrainConfig(), stream_config(max_distinct_tags=40), _ignore
+    )
+    facts = counts.tags.facts()
+    assert facts["prunes"] > 0 and facts["largest"] <= 40 + 3  # the cap + one article's tags
+    assert len(counts.tags.counts) <= 40
+    for topic in TOPICS:  # the real tags are never dropped, and counted exactly
+        assert counts.tags.counts[topic] == sum(topic in a.tags for a in articles)
+
+    config = TrainConfig()
+    config.tags.min_tag_support = 2  # the default past 1,000 distinct tags (train.MANY_TAGS)
+    model = train_streaming(
+        lambda: iter(articles), config, stream_config(epochs=1, max_distinct_tags=40)
+    )
+    assert model.tag_model.labels == sorted(TOPICS)
+    assert model.manifest["corpus"]["tag_dictionary"]["prunes"] == facts["prunes"]
+    assert any("more than 40 distinct tags" in w for w in model.warnings)
+    assert micro_f1(model, generated(200, seed=1)) > 0.85
+
+
+def test_max_distinct_tags_is_checked() -> None:
+    with pytest.raises(ConfigError, match="max_distinct_tags"):
+        StreamConfig(max_distinct_tags=0)
