@@ -27,7 +27,11 @@ so that every mix is scored without refitting. Members:
   nbsvm@B    (with --nbsvm) NBSVM as published (Wang and Manning 2012): binarised
              features, log-count ratios with alpha 1, one-vs-rest L2-loss SVM C=1,
              interpolation beta B
-  title      LinearSVC on the title's character 2-5-grams (tagger's third member)
+  title@C    LinearSVC on the title's character 2-5-grams (tagger's third member: title@1)
+  tchar      the same on the title's character 2-5-grams across word boundaries (analyzer
+             "char": "QTR NET", "SHR 1" are grams of their own)
+--members chooses which are fitted (default: all but nbsvm); a candidate whose members are
+not fitted is not scored.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from tagger.classify import (
     _title_features,
     choose_title_weight,
     fit_temperature,
+    log_loss,
     softmax,
 )
 from tagger.features import Featurizer
@@ -99,6 +104,7 @@ def member_specs(cfg: Any, seed: int, nbsvm: bool) -> dict[str, tuple[str, Any]]
     from dataclasses import replace
 
     specs: dict[str, tuple[str, Any]] = {}
+    fit_title = _fit_multiclass
     for c in C_GRID:
         mc = replace(cfg, c=c)
         specs[f"svm@{c:g}"] = ("word", lambda x, y, n, mc=mc: _fit_multiclass(x, y, n, mc, seed))
@@ -108,8 +114,23 @@ def member_specs(cfg: Any, seed: int, nbsvm: bool) -> dict[str, tuple[str, Any]]
             "binary",
             lambda x, y, n, beta=beta: fit_nbsvm(x, y, n, beta, seed),
         )
-    specs["title"] = ("title", lambda x, y, n: _fit_multiclass(x, y, n, cfg, seed))
+    specs["title"] = ("title", lambda x, y, n: fit_title(x, y, n, cfg, seed))
+    for c in (0.3, 3.0):
+        mc = replace(cfg, c=c)
+        specs[f"title@{c:g}"] = ("title", lambda x, y, n, mc=mc: fit_title(x, y, n, mc, seed))
+    specs["tchar"] = ("tchar", lambda x, y, n: fit_title(x, y, n, cfg, seed))
     return specs
+
+
+def title_char_space(train: list, test: list) -> tuple[Any, Any]:
+    """Character 2-5-grams of the titles across word boundaries (tf-idf as the title block)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(
+        analyzer="char", ngram_range=(2, 5), min_df=2, sublinear_tf=True, strip_accents="unicode"
+    )
+    x = vectorizer.fit_transform([a.title or "" for a in train])
+    return x, vectorizer.transform([a.title or "" for a in test])
 
 
 def fold_members(
@@ -120,10 +141,13 @@ def fold_members(
     config: TrainConfig,
     cache: Path,
     nbsvm: bool,
+    wanted: set[str] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per member: (inner out-of-fold decisions, held-out decisions), cached."""
     cfg = config.sections
     specs = member_specs(cfg, config.seed, nbsvm)
+    if wanted is not None:
+        specs = {k: v for k, v in specs.items() if k in wanted}
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     missing = []
     for name in specs:
@@ -143,6 +167,7 @@ def fold_members(
         "word": (x, xt),
         "binary": (binary(x), binary(xt)),
         "title": (x_title, block.transform([a.title for a in test]).astype(np.float64)),
+        "tchar": title_char_space(train, test),
     }
     n = len(train)
     folds = _folds(n, cfg.cv_folds, config.seed, None)
@@ -160,23 +185,68 @@ def fold_members(
     return out
 
 
-def mix(members: dict, names: list[str], y: np.ndarray, title: bool) -> tuple[Any, Any]:
-    """Mean of the members' temperature-scaled probabilities, then the title member by
-    out-of-fold log-loss (as the model does): (oof probabilities, held-out ones)."""
+TITLE_WEIGHTS = (0.0, 0.2, 0.35, 0.5)
+
+
+def pool(members: dict, names: list[str], y: np.ndarray, how: str, share: float = 0.5) -> Any:
+    """(oof, held-out) probabilities of the word members: `how` "mean" (the model's mean of
+    temperature-scaled probabilities; two members weighted share / 1 - share), "geo" (mean
+    of their log-probabilities, renormalised) or "margin" (mean of the temperature-scaled
+    decision values, one more temperature on the sum)."""
     oofs, helds = [], []
     for name in names:
         oof, held = members[name]
         t = fit_temperature(oof, y)
-        oofs.append(softmax(oof / t))
-        helds.append(softmax(held / t))
-    p_oof, p_held = sum(oofs) / len(oofs), sum(helds) / len(helds)
-    if title:
-        oof, held = members["title"]
-        t = fit_temperature(oof, y)
-        w = choose_title_weight(p_oof, softmax(oof / t), y, (0.0, 0.2, 0.35, 0.5))
-        p_oof = (1 - w) * p_oof + w * softmax(oof / t)
-        p_held = (1 - w) * p_held + w * softmax(held / t)
-    return p_oof, p_held
+        oofs.append(oof / t)
+        helds.append(held / t)
+    weights = [share, 1 - share] if len(names) == 2 else [1 / len(names)] * len(names)
+    if how == "mean":
+        return (
+            sum(w * softmax(o) for w, o in zip(weights, oofs, strict=True)),
+            sum(w * softmax(h) for w, h in zip(weights, helds, strict=True)),
+        )
+    if how == "geo":
+        p_oof = sum(np.log(softmax(o)) for o in oofs) / len(oofs)
+        p_held = sum(np.log(softmax(h)) for h in helds) / len(helds)
+    else:
+        p_oof, p_held = sum(oofs) / len(oofs), sum(helds) / len(helds)
+    t = fit_temperature(p_oof, y)
+    return softmax(p_oof / t), softmax(p_held / t)
+
+
+def add_title(
+    members: dict,
+    pooled: tuple[Any, Any],
+    y: np.ndarray,
+    title: str = "title",
+    weights: tuple[float, ...] = TITLE_WEIGHTS,
+    by: str = "log-loss",
+) -> tuple[Any, Any]:
+    """The title member mixed in with the weight chosen on the inner out-of-fold results
+    (by log-loss as the model does, or by accuracy with log-loss breaking ties)."""
+    p_oof, p_held = pooled
+    oof, held = members[title]
+    t = fit_temperature(oof, y)
+    t_oof, t_held = softmax(oof / t), softmax(held / t)
+    if by == "log-loss":
+        w = choose_title_weight(p_oof, t_oof, y, weights)
+    else:
+        w = min(
+            weights,
+            key=lambda w: (
+                -inner_accuracy((1 - w) * p_oof + w * t_oof, y),
+                log_loss((1 - w) * p_oof + w * t_oof, y),
+                w,
+            ),
+        )
+    return (1 - w) * p_oof + w * t_oof, (1 - w) * p_held + w * t_held
+
+
+def mix(members: dict, names: list[str], y: np.ndarray, title: bool) -> tuple[Any, Any]:
+    """Mean of the members' temperature-scaled probabilities, then the title member by
+    out-of-fold log-loss (as the model does): (oof probabilities, held-out ones)."""
+    pooled = pool(members, names, y, "mean")
+    return add_title(members, pooled, y) if title else pooled
 
 
 def inner_accuracy(oof: np.ndarray, y: np.ndarray) -> float:
@@ -184,36 +254,58 @@ def inner_accuracy(oof: np.ndarray, y: np.ndarray) -> float:
 
 
 def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
-    """Held-out probabilities of each candidate model."""
+    """Held-out probabilities of each candidate model (those whose members were fitted)."""
     out: dict[str, np.ndarray] = {}
+    have = set(members)
     out["current"] = mix(members, ["svm@1", "nb@1"], y, True)[1]
     out["svm@1 only"] = mix(members, ["svm@1"], y, False)[1]
-    for c in C_GRID:
-        out[f"svm+nb @C={c:g}"] = mix(members, [f"svm@{c:g}", f"nb@{c:g}"], y, True)[1]
-    # C chosen per training set by inner out-of-fold accuracy (ties: the lowest log-loss)
-    scored = []
-    for c in C_GRID:
-        p_oof, p_held = mix(members, [f"svm@{c:g}", f"nb@{c:g}"], y, True)
-        acc = float(np.mean(p_oof.argmax(1) == y))
-        loss = float(-np.mean(np.log(np.clip(p_oof[np.arange(len(y)), y], 1e-12, 1))))
-        scored.append((-acc, loss, c, p_held))
-    out["svm+nb, C by inner CV"] = min(scored, key=lambda s: s[:3])[3]
-    # each member's own C by its inner out-of-fold accuracy
-    chosen = []
-    for family in ("svm", "nb"):
-        best = max(C_GRID, key=lambda c: (inner_accuracy(members[f"{family}@{c:g}"][0], y), -c))
-        chosen.append(f"{family}@{best:g}")
-    out["svm+nb, each C by inner CV"] = mix(members, chosen, y, True)[1]
-    # the members too: the SVM alone or with the NB-weighted model, at each C
-    options = []
-    for c in C_GRID:
-        for names in ([f"svm@{c:g}"], [f"svm@{c:g}", f"nb@{c:g}"]):
-            p_oof, p_held = mix(members, names, y, True)
-            loss = float(-np.mean(np.log(np.clip(p_oof[np.arange(len(y)), y], 1e-12, 1))))
-            options.append((-inner_accuracy(p_oof, y), loss, c, len(names), p_held))
-    out["svm (+nb), C and members by inner CV"] = min(options, key=lambda o: o[:4])[4]
-    out["svm@3+nb@1"] = mix(members, ["svm@3", "nb@1"], y, True)[1]
-    out["svm@10+nb@3"] = mix(members, ["svm@10", "nb@3"], y, True)[1]
+    base = pool(members, ["svm@1", "nb@1"], y, "mean")
+    # how the two word members are pooled
+    for how in ("geo", "margin"):
+        out[f"svm+nb {how}"] = add_title(members, pool(members, ["svm@1", "nb@1"], y, how), y)[1]
+    shares = []
+    for share in (0.25, 0.5, 0.75):
+        p_oof, p_held = add_title(members, pool(members, ["svm@1", "nb@1"], y, "mean", share), y)
+        shares.append((log_loss(p_oof, y), abs(share - 0.5), p_held))
+    out["svm share by inner log-loss"] = min(shares, key=lambda s: s[:2])[2]
+    # the title member: weight grid, chooser, C, analyzer
+    wider = (*TITLE_WEIGHTS, 0.65, 0.8)
+    out["title weights to 0.8"] = add_title(members, base, y, weights=wider)[1]
+    out["title weight by inner accuracy"] = add_title(members, base, y, by="accuracy")[1]
+    for name in ("title@0.3", "title@3", "tchar"):
+        if name in have:
+            out[f"{name} as title"] = add_title(members, base, y, title=name)[1]
+    if {"title@0.3", "title@3"} <= have:
+        best = min(
+            ("title@0.3", "title", "title@3"),
+            key=lambda t: log_loss(add_title(members, base, y, title=t)[0], y),
+        )
+        out["title C by inner log-loss"] = add_title(members, base, y, title=best)[1]
+    if "tchar" in have:
+        out["title then tchar"] = add_title(members, add_title(members, base, y), y, "tchar")[1]
+    # C for the word members
+    if all(f"{f}@{c:g}" in have for f in ("svm", "nb") for c in C_GRID):
+        for c in C_GRID:
+            out[f"svm+nb @C={c:g}"] = mix(members, [f"svm@{c:g}", f"nb@{c:g}"], y, True)[1]
+        options = []
+        for c in C_GRID:
+            for names in ([f"svm@{c:g}"], [f"svm@{c:g}", f"nb@{c:g}"]):
+                p_oof, p_held = mix(members, names, y, True)
+                options.append(
+                    (-inner_accuracy(p_oof, y), log_loss(p_oof, y), c, len(names), p_held)
+                )
+        out["svm (+nb), C and members by inner CV"] = min(options, key=lambda o: o[:4])[4]
+        if "tchar" in have:
+            # the same, then the title member and the cross-word title member in turn
+            options = []
+            for c in C_GRID:
+                for names in ([f"svm@{c:g}"], [f"svm@{c:g}", f"nb@{c:g}"]):
+                    p_oof, p_held = add_title(members, mix(members, names, y, True), y, "tchar")
+                    loss = log_loss(p_oof, y)
+                    options.append((-inner_accuracy(p_oof, y), loss, c, len(names), p_held))
+            out["C and members by inner CV, title then tchar"] = min(options, key=lambda o: o[:4])[
+                4
+            ]
     for beta in (0.25, 1.0) if "nbsvm@1" in members else ():
         b = f"nbsvm@{beta:g}"
         out[f"svm+{b}"] = mix(members, ["svm@1", b], y, True)[1]
@@ -236,10 +328,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/sections_dev"))
     parser.add_argument("--errors", action="store_true", help="print the current errors")
     parser.add_argument("--nbsvm", action="store_true", help="also the NBSVM members")
+    parser.add_argument("--members", help="comma-separated members to fit (default: all)")
     args = parser.parse_args()
     from sklearn.model_selection import StratifiedKFold
 
     config = TrainConfig()
+    wanted = set(args.members.split(",")) if args.members else None
     results: dict[str, Any] = {"protocol": f"5-fold stratified CV, seed {DEV_SEED}"}
     results["load_average"] = os.getloadavg()
     for name, articles in collections(args).items():
@@ -255,7 +349,9 @@ def main() -> None:
             cache = args.cache / name / str(number)
             cache.mkdir(parents=True, exist_ok=True)
             ref = reference_fold(train, test, labels)["accuracy"]
-            members = fold_members(train, test, y_all[tr], len(labels), config, cache, args.nbsvm)
+            members = fold_members(
+                train, test, y_all[tr], len(labels), config, cache, args.nbsvm, wanted
+            )
             scores = {f"member {k}": softmax(v[1]) for k, v in members.items()}
             scores.update(candidates(members, y_all[tr]))
             accuracy.setdefault("reference", []).append(ref)

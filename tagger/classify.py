@@ -8,6 +8,7 @@ models are then fit on all the training data.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Sequence
@@ -89,6 +90,15 @@ class ModelConfig:
     # is lowest (0 leaves it out). TrainConfig turns it on for sections; None: off.
     title_chars: tuple[int, int] | None = None
     title_weights: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5)
+    # Sections only: a fourth model on the title's character n-grams across word
+    # boundaries (this range; "QTR NET", "SHR 1" are grams of their own), mixed in after
+    # the title model the same way, by out-of-fold log-loss among `title_weights`. None: off.
+    title_cross_chars: tuple[int, int] | None = None
+    # Sections only: C of the word models (and whether the NB-weighted one is averaged in)
+    # chosen among these by the out-of-fold accuracy of the whole mix (ties: the lower
+    # log-loss, then the smaller C, then one model). Empty: `c` and `nb_weighted` as given.
+    # The title models keep `c`.
+    c_grid: tuple[float, ...] = ()
     # A precision policy (tagger.policy: rules mapping tags or vocabulary branches to a
     # precision target), as a dict; None: every tag by `min_precision` or best F1.
     policy: dict[str, Any] | None = None
@@ -129,6 +139,12 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if not all(0.0 <= w <= 1.0 for w in self.title_weights):
             raise ValueError("title_weights: each weight must be between 0 and 1")
+        if not all(c > 0 for c in self.c_grid):
+            raise ValueError("c_grid: each C must be above 0")
+        for key in ("title_chars", "title_cross_chars"):
+            grams = getattr(self, key)
+            if grams is not None and not (len(grams) == 2 and 1 <= grams[0] <= grams[1] <= 16):
+                raise ValueError(f"{key}: expected [low, high] with 1 <= low <= high <= 16")
         if self.prune_rule not in PRUNE_RULES:
             raise ValueError(f"prune_rule: expected one of {', '.join(PRUNE_RULES)}")
         if not 0.0 <= self.hard_negative_share <= 1.0:
@@ -140,7 +156,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("title_chars", "title_weights"):
+        for key in ("title_chars", "title_weights", "title_cross_chars", "c_grid"):
             if isinstance(known.get(key), list):
                 known[key] = tuple(known[key])
         return cls(**known)
@@ -1657,6 +1673,7 @@ class SectionModel:
     nb_intercept: np.ndarray | None = None
     nb_temperature: float = 1.0
     title: TitleModel | None = None
+    cross: TitleModel | None = None  # title character n-grams across word boundaries
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return linear_scores(x, self.coef, self.intercept)
@@ -1667,12 +1684,13 @@ class SectionModel:
         if self.nb_coef is not None and self.nb_intercept is not None:
             nb = linear_scores(x, self.nb_coef, self.nb_intercept)
             probs = (probs + softmax(nb / self.nb_temperature)) / 2
-        if self.title is None:
-            return probs
-        if titles is None or len(titles) != x.shape[0]:
+        members = [m for m in (self.title, self.cross) if m is not None]
+        if members and (titles is None or len(titles) != x.shape[0]):
             raise ValueError("this section model needs the articles' titles")
-        w = self.title.weight
-        return (1 - w) * probs + w * self.title.predict_proba(titles)
+        for member in members:
+            w = member.weight
+            probs = (1 - w) * probs + w * member.predict_proba(titles)  # type: ignore[arg-type]
+        return probs
 
     def evidence_weights(self, j: int) -> np.ndarray:
         """What each feature adds to label j's score, over both models (the second one's
@@ -1693,9 +1711,10 @@ class SectionModel:
         if self.nb_coef is not None and self.nb_intercept is not None:
             meta["nb_temperature"] = self.nb_temperature
             arrays["nb_coef"], arrays["nb_intercept"] = self.nb_coef, self.nb_intercept
-        if self.title is not None:
-            meta["title"], title_arrays = self.title.to_state()
-            arrays.update({f"title.{k}": v for k, v in title_arrays.items()})
+        for key, member in (("title", self.title), ("cross", self.cross)):
+            if member is not None:
+                meta[key], member_arrays = member.to_state()
+                arrays.update({f"{key}.{k}": v for k, v in member_arrays.items()})
         return meta, arrays
 
     @classmethod
@@ -1725,9 +1744,14 @@ class SectionModel:
             model.nb_temperature = float(nb_temperature)
             model.nb_coef = _array_from_state(arrays, "nb_coef", (n, n_features), where)
             model.nb_intercept = _array_from_state(arrays, "nb_intercept", (n,), where)
-        if meta.get("title") is not None:
-            title_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("title.")}
-            model.title = TitleModel.from_state(meta["title"], title_arrays, n, f"{where}.title")
+        for key in ("title", "cross"):
+            if meta.get(key) is not None:
+                prefix = f"{key}."
+                member_arrays = {
+                    k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)
+                }
+                member = TitleModel.from_state(meta[key], member_arrays, n, f"{where}.{key}")
+                setattr(model, key, member)
         return model
 
 
@@ -1816,20 +1840,24 @@ def _fit_nb_weighted(
     return coef, intercept
 
 
-def _title_features(titles: Sequence[str], config: ModelConfig) -> tuple[TfidfBlock, Any]:
-    """The title model's tf-idf block (character n-grams of the titles) and its rows."""
+def _title_features(
+    titles: Sequence[str], config: ModelConfig, analyzer: str = "char_wb"
+) -> tuple[TfidfBlock, Any]:
+    """A title model's tf-idf block (character n-grams of the titles: inside word
+    boundaries, `title_chars`, or across them, analyzer "char", `title_cross_chars`) and
+    its rows."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=config.title_chars,
+        analyzer=analyzer,
+        ngram_range=config.title_chars if analyzer == "char_wb" else config.title_cross_chars,
         min_df=2,
         sublinear_tf=True,
         strip_accents="unicode",
         dtype=np.float32,
     )
     rows = vectorizer.fit_transform([t or "" for t in titles])
-    return TfidfBlock.from_vectorizer("char_wb", vectorizer), rows.astype(np.float64)
+    return TfidfBlock.from_vectorizer(analyzer, vectorizer), rows.astype(np.float64)
 
 
 def log_loss(probs: np.ndarray, y_index: np.ndarray) -> float:
@@ -1843,6 +1871,19 @@ def choose_title_weight(
     first, smallest, among equals)."""
     losses = np.array([log_loss((1 - w) * probs + w * title_probs, y_index) for w in weights])
     return float(weights[int(np.flatnonzero(losses <= losses.min() + 1e-9)[0])])
+
+
+def _mix_title(
+    probs: np.ndarray, oof: np.ndarray | None, y_index: np.ndarray, weights: Sequence[float]
+) -> tuple[np.ndarray, float, float]:
+    """A title member's out-of-fold decisions mixed into `probs`: (the mix, its weight
+    by out-of-fold log-loss, its temperature); no member: (probs, 0, 1)."""
+    if oof is None:
+        return probs, 0.0, 1.0
+    temperature = fit_temperature(oof, y_index)
+    title_probs = softmax(oof / temperature)
+    weight = choose_title_weight(probs, title_probs, y_index, weights)
+    return (1 - weight) * probs + weight * title_probs, weight, temperature
 
 
 def train_section_model(
@@ -1859,53 +1900,73 @@ def train_section_model(
     """Out-of-fold decision values give the temperatures (and the cross-validated
     metrics), then the models are fit on everything. With `config.nb_weighted`, a second
     model on NB-weighted features is averaged in (see `SectionModel`); with
-    `config.title_chars` and `titles`, a model on the titles' character n-grams is mixed
-    in with the weight whose out-of-fold log-loss is lowest (`TitleModel`)."""
+    `config.title_chars` (`title_cross_chars`) and `titles`, a model on the titles'
+    character n-grams (across word boundaries) is mixed in with the weight whose
+    out-of-fold log-loss is lowest (`TitleModel`); with `config.c_grid`, the word models'
+    C and whether the second one is used are chosen by out-of-fold accuracy."""
     index = {label: i for i, label in enumerate(labels)}
     y_index = np.array([index[s] for s in sections])
-    n = x.shape[0]
+    n, n_labels = x.shape[0], len(labels)
     k = max(2, min(config.cv_folds, n))
     folds = _folds(n, k, seed, groups)
-    second = config.nb_weighted
-    oof = np.zeros((n, len(labels)), dtype=np.float64)
-    oof_nb = np.zeros((n, len(labels)), dtype=np.float64) if second else None
-    title_block = x_title = oof_title = None
-    if config.title_chars and titles is not None and any(t.strip() for t in titles):
-        try:
-            title_block, x_title = _title_features(titles, config)
-            oof_title = np.zeros((n, len(labels)), dtype=np.float64)
-        except ValueError:  # no character n-gram on two titles: no title model
-            title_block = None
+    grid = tuple(config.c_grid) or (config.c,)
+    word_fits = {"svm": _fit_multiclass}
+    if config.nb_weighted:
+        word_fits["nb"] = _fit_nb_weighted
+    oof = {(name, c): np.zeros((n, n_labels)) for name in word_fits for c in grid}
+    spaces: dict[str, tuple[TfidfBlock, Any]] = {}
+    has_titles = titles is not None and any(t.strip() for t in titles)
+    for key, analyzer, wanted in (
+        ("title", "char_wb", config.title_chars),
+        ("cross", "char", config.title_cross_chars),
+    ):
+        if wanted and has_titles:
+            # no character n-gram on two titles: no such member
+            with contextlib.suppress(ValueError):
+                spaces[key] = _title_features(titles, config, analyzer)  # type: ignore[arg-type]
+    title_oof = {key: np.zeros((n, n_labels)) for key in spaces}
     total = k + 1
     for i, test in enumerate(folds):
         progress("section: cross-validation", i, total)
         train = np.setdiff1d(np.arange(n), test, assume_unique=True)
-        coef, intercept = _fit_multiclass(x[train], y_index[train], len(labels), config, seed)
-        oof[test] = np.asarray(x[test] @ coef.T) + intercept
-        if oof_nb is not None:
-            coef, intercept = _fit_nb_weighted(x[train], y_index[train], len(labels), config, seed)
-            oof_nb[test] = np.asarray(x[test] @ coef.T) + intercept
-        if oof_title is not None:
+        for (name, c), values in oof.items():
+            fit_config = replace(config, c=c) if c != config.c else config
+            coef, intercept = word_fits[name](x[train], y_index[train], n_labels, fit_config, seed)
+            values[test] = np.asarray(x[test] @ coef.T) + intercept
+        for key, (_, x_title) in spaces.items():
             coef, intercept = _fit_multiclass(
-                x_title[train], y_index[train], len(labels), config, seed
+                x_title[train], y_index[train], n_labels, config, seed
             )
-            oof_title[test] = np.asarray(x_title[test] @ coef.T) + intercept
+            title_oof[key][test] = np.asarray(x_title[test] @ coef.T) + intercept
     progress("section: final fit", k, total)
-    coef, intercept = _fit_multiclass(x, y_index, len(labels), config, seed)
-    model = SectionModel(labels, coef, intercept, fit_temperature(oof, y_index))
-    probs = softmax(oof / model.temperature)
-    if oof_nb is not None:
-        model.nb_coef, model.nb_intercept = _fit_nb_weighted(x, y_index, len(labels), config, seed)
-        model.nb_temperature = fit_temperature(oof_nb, y_index)
-        probs = (probs + softmax(oof_nb / model.nb_temperature)) / 2
-    if oof_title is not None and title_block is not None:
-        temperature = fit_temperature(oof_title, y_index)
-        title_probs = softmax(oof_title / temperature)
-        weight = choose_title_weight(probs, title_probs, y_index, config.title_weights)
-        if weight > 0:
-            coef, intercept = _fit_multiclass(x_title, y_index, len(labels), config, seed)
-            model.title = TitleModel(title_block, coef, intercept, temperature, weight)
-            probs = (1 - weight) * probs + weight * title_probs
+    temperatures = {key: fit_temperature(values, y_index) for key, values in oof.items()}
+    options = []
+    for c in grid:
+        choices = (
+            [("svm",), ("svm", "nb")] if len(grid) > 1 and "nb" in word_fits else [tuple(word_fits)]
+        )
+        for names in choices:
+            probs = sum(softmax(oof[m, c] / temperatures[m, c]) for m in names) / len(names)
+            weights = {}
+            for key in ("title", "cross"):
+                probs, weights[key], _ = _mix_title(
+                    probs, title_oof.get(key), y_index, config.title_weights
+                )
+            accuracy = float(np.mean(probs.argmax(axis=1) == y_index))
+            loss = log_loss(probs, y_index)
+            options.append(((-accuracy, loss, c, len(names)), names, c, weights, probs))
+    _, names, c, weights, probs = min(options, key=lambda option: option[0])
+    fit_config = replace(config, c=c) if c != config.c else config
+    coef, intercept = _fit_multiclass(x, y_index, n_labels, fit_config, seed)
+    model = SectionModel(labels, coef, intercept, temperatures["svm", c])
+    if "nb" in names:
+        model.nb_coef, model.nb_intercept = _fit_nb_weighted(x, y_index, n_labels, fit_config, seed)
+        model.nb_temperature = temperatures["nb", c]
+    for key, (block, x_title) in spaces.items():
+        if weights[key] > 0:
+            coef, intercept = _fit_multiclass(x_title, y_index, n_labels, config, seed)
+            temperature = fit_temperature(title_oof[key], y_index)
+            setattr(model, key, TitleModel(block, coef, intercept, temperature, weights[key]))
     progress("section: final fit", total, total)
     from tagger.evaluate import multiclass_metrics
 
@@ -1914,6 +1975,11 @@ def train_section_model(
         [labels[i] for i in y_index], [labels[i] for i in predicted], labels
     )
     model.cv_metrics["note"] = f"{k}-fold out-of-fold predictions"
+    if len(grid) > 1:
+        model.cv_metrics["c"] = c
+        model.cv_metrics["word_models"] = len(names)
     if model.title is not None:
         model.cv_metrics["title_weight"] = model.title.weight
+    if model.cross is not None:
+        model.cv_metrics["title_cross_weight"] = model.cross.weight
     return model

@@ -55,7 +55,10 @@ RANGES: dict[str, dict[str, Any]] = {
     "weights_mb": {"ge": 1},
 }
 # Ranges of each item of a list-valued key.
-ITEM_RANGES: dict[str, dict[str, Any]] = {"title_weights": {"ge": 0, "le": 1}}
+ITEM_RANGES: dict[str, dict[str, Any]] = {
+    "title_weights": {"ge": 0, "le": 1},
+    "c_grid": {"gt": 0},
+}
 _MODELS: dict[str, Any] = {}
 
 

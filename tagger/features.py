@@ -70,7 +70,7 @@ def entity_tokens(entities: Sequence[dict[str, Any]], types: Sequence[str]) -> l
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _TOKEN = re.compile(TOKEN_PATTERN)
 _WHITE_SPACES = re.compile(r"\s\s+")
-ANALYZERS = ("word", "char_wb", "tokens")
+ANALYZERS = ("word", "char_wb", "char", "tokens")
 MAX_NGRAM = 16
 
 
@@ -110,6 +110,17 @@ def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
     return grams
 
 
+def char_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """Character n-grams over the whole text, across word boundaries (white space runs
+    made one space), as scikit-learn's analyzer="char"."""
+    text = _WHITE_SPACES.sub(" ", text)
+    low, high = ngram_range
+    grams: list[str] = list(text) if low == 1 else []
+    for n in range(max(low, 2), min(high + 1, len(text) + 1)):
+        grams.extend(text[i : i + n] for i in range(len(text) - n + 1))
+    return grams
+
+
 def normalize_rows(x: sp.csr_matrix) -> sp.csr_matrix:
     """L2-normalise the rows of a CSR matrix in place (sums in double precision, as
     scikit-learn's `normalize`); all-zero rows stay zero."""
@@ -128,7 +139,7 @@ def normalize_rows(x: sp.csr_matrix) -> sp.csr_matrix:
 class TfidfBlock:
     """One fitted tf-idf block as data: how text is cut, the terms (column order) and idf."""
 
-    analyzer: str  # "word", "char_wb" or "tokens" (a list of ready tokens, as entities)
+    analyzer: str  # "word", "char_wb", "char" or "tokens" (a list of ready tokens, as entities)
     ngram_range: tuple[int, int]
     lowercase: bool
     strip_accents: bool
@@ -160,6 +171,8 @@ class TfidfBlock:
             text = strip_accents_unicode(text)
         if self.analyzer == "char_wb":
             return char_wb_ngrams(text, self.ngram_range)
+        if self.analyzer == "char":
+            return char_ngrams(text, self.ngram_range)
         return word_ngrams(_TOKEN.findall(text), self.ngram_range)
 
     def transform(self, docs: Sequence[Any]) -> sp.csr_matrix:

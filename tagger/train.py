@@ -42,7 +42,15 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
 
 
 # Section-model settings that differ from ModelConfig's (which are the tag model's).
-SECTION_DEFAULTS: dict[str, Any] = {"cv_folds": 5, "nb_weighted": True, "title_chars": (2, 5)}
+# c_grid and title_cross_chars: chosen on the development folds (bench/sections_dev.py,
+# docs/sections.md).
+SECTION_DEFAULTS: dict[str, Any] = {
+    "cv_folds": 5,
+    "nb_weighted": True,
+    "title_chars": (2, 5),
+    "title_cross_chars": (2, 5),
+    "c_grid": (0.3, 1.0, 3.0, 10.0),
+}
 
 
 @dataclass
