@@ -159,6 +159,9 @@ class ModelConfig:
         for key in ("title_chars", "title_weights", "title_cross_chars", "c_grid"):
             if isinstance(known.get(key), list):
                 known[key] = tuple(known[key])
+        for key in ("title_chars", "title_cross_chars"):  # [] in TOML: off, as null
+            if known.get(key) == ():
+                known[key] = None
         return cls(**known)
 
 

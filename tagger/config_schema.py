@@ -59,6 +59,8 @@ ITEM_RANGES: dict[str, dict[str, Any]] = {
     "title_weights": {"ge": 0, "le": 1},
     "c_grid": {"gt": 0},
 }
+# Optional members given as [low, high]; an empty list switches them off (as null in JSON).
+OFF_WHEN_EMPTY = ("title_chars", "title_cross_chars")
 _MODELS: dict[str, Any] = {}
 
 
@@ -75,6 +77,8 @@ def _table(cls: type, extra: dict[str, Any] | None = None) -> Any:
         if f.name in ITEM_RANGES:  # tuple[float, ...] (| None): each item checked
             item = Annotated[float, Field(**ITEM_RANGES[f.name])]
             kind = tuple[item, ...] | None if f.default is None else tuple[item, ...]
+        if f.name in OFF_WHEN_EMPTY:  # TOML has no null: [] turns the member off
+            kind = kind | tuple[()]
         fields[f.name] = (kind, None)
     for name, kind in (extra or {}).items():
         fields[name] = (kind, None)

@@ -104,3 +104,23 @@ def test_title_weights_in_a_config_file_are_weights(tmp_path) -> None:  # type: 
         bad.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match=named):
             TrainConfig.from_file(bad)
+
+
+def test_title_members_switch_off_in_toml_and_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """TOML has no null: an empty list turns a title member off, as null does in JSON."""
+    from tagger.errors import ConfigError
+
+    toml = tmp_path / "off.toml"
+    toml.write_text("[sections]\ntitle_chars = []\ntitle_cross_chars = []\n", encoding="utf-8")
+    json_file = tmp_path / "off.json"
+    json_file.write_text(
+        '{"sections": {"title_chars": null, "title_cross_chars": null}}', encoding="utf-8"
+    )
+    for path in (toml, json_file):
+        sections = TrainConfig.from_file(path).sections
+        assert sections.title_chars is None and sections.title_cross_chars is None
+    assert TrainConfig().sections.title_cross_chars == (2, 5)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sections]\ntitle_cross_chars = [3]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sections\.title_cross_chars"):
+        TrainConfig.from_file(bad)
