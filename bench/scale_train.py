@@ -6,6 +6,11 @@
     python bench/scale_train.py ../shared/data --sizes 40000 --tags 2000 --sample-tags 20
     python bench/scale_train.py ../shared/data --sizes 40000 --tags 2000 --no-reference \
         --keep /tmp/models      # bundle and held-out articles for bench/predict_speed.py
+    # the 10,000-tag run (issue 10): 10,717 tags on >= 2 of the 19,200 training articles
+    python bench/scale_train.py ../shared/data --sizes 24000 --tags 14000 \
+        --tag-source entities --no-reference --work /tmp/run10k-ent
+    python bench/scale_train.py ../shared/data --sizes 24000 --tags 14000 \
+        --tag-source entities --dry-run --work /tmp/run10k-ent   # the corpus only, counted
 
 Corpora are built from Reuters-21578 and BBC texts, replicated where needed with new ids and
 light perturbation (a few words dropped, sentences rotated). Tags: Reuters topics and BBC
@@ -13,7 +18,24 @@ sections, then keyword tags (the most document-frequent content words that are n
 words; an article carries a keyword tag when the word is in its title or twice in its body)
 and, when the words run out (about 7,500 at 20,000 articles), name tags (pairs of
 capitalised words such as "Saudi Arabia", by the same rule, as entity tags would be)
-until `--tags` are reached. 20% of the corpus is held out for the F1 figures. Each size is
+until `--tags` are reached.
+
+`--tag-source entities` (the 10,000-tag corpus) tags as a newsroom would first: tagger's own
+entity pass (`tagger.entities.analyze_articles`, what `tagger entities` runs) over the base
+articles gives "person-", "country-", "agency-", "org-", "place-" and "event-" tags with the
+canonical name, where the entity is named in the title or at least twice; Reuters' editors'
+PLACES / PEOPLE / ORGS / EXCHANGES labels become "reuters-places-usa" etc. Entity and label
+tags on only one base article are left out (training keeps tags on at least 2 articles
+above 1,000 tags). Then keyword and name tags fill up to `--tags`, leaving out words and
+names that are already an entity tag, and an article keeps at most 40 tags in all (most
+salient entities first). `--tags` counts the corpus's distinct tags: some of them end up on
+one training article or only in the held-out part, so 14,000 gives 10,717 learned tags at
+24,000 articles. The analyses are cached by content hash under WORK/entity-cache: the
+first run costs about 400 CPU s of spaCy (23,802 articles), a second one about 3 s.
+`--dry-run` builds and splits the corpus and prints its tag counts (tags with 1 and with 2
+training positives, by kind, tags per article) without training.
+
+20% of the corpus is held out for the F1 figures. Each size is
 trained in a spawned child process so that its peak memory is its own (a forked child
 would inherit the reference's joblib workers and hang). Reports train time, peak
 RSS, bundle size, prediction speed (one core, no entities) and micro/macro-F1, with the
@@ -87,29 +109,47 @@ def base_articles(data: Path) -> list[Any]:
     return reuters + bbc
 
 
+# tagger's entity types (the primary three, then spaCy's secondary ones that a newsroom
+# tags: companies and other organisations, cities and regions, events) -> tag prefix
+ENTITY_TYPES = {"PERSON": "person", "COUNTRY": "country", "AGENCY": "agency", "ORG": "org",
+                "GPE": "place", "LOC": "place", "EVENT": "event"}  # fmt: skip
+REUTERS_LABELS = ("places", "people", "orgs", "exchanges")
+ENTITY_KINDS = (
+    *dict.fromkeys(ENTITY_TYPES.values()),
+    "reuters",
+)  # tag prefixes that entity_tags adds
+MAX_TAGS_PER_ARTICLE = 40
+
+
 NAME = re.compile(r"\b([A-Z][a-z]{2,}) ([A-Z][a-z]{2,})\b")
 
 
-def keyword_tags(articles: list[Any], wanted: int) -> None:
+def keyword_tags(articles: list[Any], wanted: int, after_entities: bool = False) -> None:
     """Add keyword tags until `wanted` distinct tags exist: single content words first;
     when the articles carry fewer than `wanted` distinct tags with them (about 7,500 at
     20,000 articles), name tags: pairs of capitalised words ("Saudi Arabia", "Lloyds
     Bank", the kind of entity a newsroom tags), the most frequent first. An article
-    carries a keyword or name tag when it is in its title or twice in its body."""
+    carries a keyword or name tag when it is in its title or twice in its body.
+    With `after_entities` (the entity corpus) an article's tags stay at most
+    MAX_TAGS_PER_ARTICLE in all, and no keyword or name repeats the name of a tag already
+    there ("kw-japan", "name-Paul Volcker" beside "country-Japan", "person-Paul Volcker");
+    without it up to 40 keyword tags are added to an article's topics."""
     have = {t for a in articles for t in a.tags}
+    taken = {t.split("-", 1)[1].lower() for t in have if "-" in t} if after_entities else set()
     df: Counter[str] = Counter()
     words_of = []
     for a in articles:
         words = re.findall(r"[a-z]{4,}", (a.title + " " + a.body).lower())
         words_of.append(Counter(words))
         df.update(set(words) - STOP)
-    keywords = [w for w, c in df.most_common() if c >= 5 and w not in have]
+    keywords = [w for w, c in df.most_common() if c >= 5 and w not in have | taken]
     keywords = keywords[20 : 20 + max(0, wanted - len(have))]  # skip the very commonest
     chosen = set(keywords)
     for a, counts in zip(articles, words_of, strict=True):
         title = set(re.findall(r"[a-z]{4,}", a.title.lower()))
         extra = [w for w in chosen if (w in title or counts[w] >= 2)]
-        a.tags = list(a.tags) + [f"kw-{w}" for w in sorted(extra)][:40]
+        room = MAX_TAGS_PER_ARTICLE - len(a.tags) if after_entities else MAX_TAGS_PER_ARTICLE
+        a.tags = list(a.tags) + [f"kw-{w}" for w in sorted(extra)][: max(0, room)]
     left = wanted - len({t for a in articles for t in a.tags})
     if left <= 0:
         return
@@ -121,14 +161,67 @@ def keyword_tags(articles: list[Any], wanted: int) -> None:
         names = [
             n
             for n, c in sorted(found.items())
-            if (n in in_title or c >= 2) and not set(n.lower().split()) & STOP
+            if (n in in_title or c >= 2)
+            and not set(n.lower().split()) & STOP
+            and n.lower() not in taken
         ]
         carried.append(names)
         name_count.update(names)
     picked = {n for n, c in name_count.most_common(left)}
     for a, names in zip(articles, carried, strict=True):
-        room = max(0, 40 - len(a.tags))
+        room = max(0, MAX_TAGS_PER_ARTICLE - len(a.tags))
         a.tags = list(a.tags) + [f"name-{n}" for n in names if n in picked][:room]
+
+
+def entity_tags(articles: list[Any], work: Path) -> dict[str, Any]:
+    """Add entity tags from tagger's own entity pass (`analyze_articles`, what `tagger
+    entities` runs: spaCy in `nlp.pipe` batches, gazetteers, canonical names), then the
+    Reuters editors' PLACES / PEOPLE / ORGS / EXCHANGES labels. An article carries
+    "person-", "country-" or "agency-" plus the canonical name when the entity is named
+    (not a country inferred from a place) in its title or at least twice (the keyword
+    rule), at most MAX_TAGS_PER_ARTICLE tags in all, the most salient first. Analyses are
+    cached by content hash under WORK/entity-cache: a second run does not run spaCy.
+    Returns the pass's figures (CPU seconds of this process, cache hits)."""
+    from tagger.entities import analyze_articles
+
+    cache = work / "entity-cache"
+    cpu, start = time.process_time(), time.perf_counter()
+    last = [0.0]
+
+    def progress(_stage: str, done: int, total: int) -> None:
+        if done == total or time.perf_counter() - last[0] > 60:
+            last[0] = time.perf_counter()
+            print(f"entities: {done}/{total} articles", file=sys.stderr, flush=True)
+
+    found = analyze_articles(
+        articles, cache_dir=cache, progress=progress, warn=lambda m: print(m, file=sys.stderr)
+    )
+    figures = {
+        "entity_cpu_seconds": round(time.process_time() - cpu, 1),
+        "entity_wall_seconds": round(time.perf_counter() - start, 1),
+        "entity_articles": len(articles),
+    }
+    for article, entities in zip(articles, found, strict=True):
+        tags = list(article.tags)
+        for field in REUTERS_LABELS:
+            tags += [f"reuters-{field}-{label}" for label in article.meta.get(field) or []]
+        ranked = sorted(entities, key=lambda e: -float(e.get("salience", 0.0)))
+        for entity in ranked:
+            kind = ENTITY_TYPES.get(entity.get("type", ""))
+            if kind is None or entity.get("inferred"):
+                continue
+            if entity.get("in_title") or int(entity.get("count", 0)) >= 2:
+                tags.append(f"{kind}-{entity['name']}")
+        article.tags = list(dict.fromkeys(tags))[:MAX_TAGS_PER_ARTICLE]
+    # an entity or label tag on one article of the archive cannot be learned (training
+    # keeps tags on at least 2 articles): left out, so that `--tags` counts learnable ones
+    counts = Counter(t for a in articles for t in a.tags)
+    new = {t for t in counts if t.startswith(tuple(f"{k}-" for k in ENTITY_KINDS))}
+    for article in articles:
+        article.tags = [t for t in article.tags if t not in new or counts[t] >= 2]
+    figures["entity_tags_on_2_articles"] = sum(1 for t in new if counts[t] >= 2)
+    figures["entity_tags_on_1_article"] = sum(1 for t in new if counts[t] == 1)
+    return figures
 
 
 def perturb(article: Any, copy: int, rng: Any) -> Any:
@@ -144,12 +237,20 @@ def perturb(article: Any, copy: int, rng: Any) -> Any:
     )
 
 
-def build(data: Path, size: int, tags: int, seed: int) -> list[Any]:
+def build(
+    data: Path, size: int, tags: int, seed: int, source: str = "keywords", work: Path | None = None
+) -> list[Any]:
+    """`size` articles (base articles, then perturbed copies) in a random order, tagged by
+    `source` ("keywords", or "entities": entity and Reuters label tags first, see
+    `entity_tags`, the entity cache under `work`), keyword and name tags filling up to
+    `tags`."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     base = base_articles(data)
-    keyword_tags(base, tags)
+    if source == "entities":
+        print(json.dumps(entity_tags(base, work or Path(tempfile.gettempdir()))), flush=True)
+    keyword_tags(base, tags, after_entities=source == "entities")
     out = list(base[:size])
     copy = 1
     while len(out) < size:
@@ -157,6 +258,37 @@ def build(data: Path, size: int, tags: int, seed: int) -> list[Any]:
         copy += 1
     order = rng.permutation(len(out))
     return [out[i] for i in order]
+
+
+def tag_counts(train: list[Any], test: list[Any]) -> dict[str, Any]:
+    """What a corpus gives the tag model, without training: distinct tags with training
+    positives (at least 1; at least 2, which training keeps above 1,000 tags:
+    `tagger.train.choose_tag_labels`), by kind (the prefix before the first "-"), and the
+    distribution of tags per article."""
+    import numpy as np
+
+    counts = Counter(t for a in train for t in set(a.tags))
+    kept = [t for t, c in counts.items() if c >= 2]
+    per_article = np.array([len(set(a.tags)) for a in train + test])
+    known = {*ENTITY_KINDS, "kw", "name", "bbc"}
+    kinds = Counter(t.split("-", 1)[0] if t.split("-", 1)[0] in known else "topic" for t in kept)
+    support = np.array(sorted(counts[t] for t in kept))
+    return {
+        "train_articles": len(train),
+        "test_articles": len(test),
+        "tags_with_train_positives": len(counts),
+        "tags_with_2_train_positives": len(kept),
+        "trained_tags_by_kind": dict(kinds.most_common()),
+        "support_p50_p90_max": [int(np.percentile(support, q)) for q in (50, 90, 100)]
+        if len(support)
+        else [],
+        "tags_per_article_mean": round(float(per_article.mean()), 2),
+        "tags_per_article_p50_p90_p99_max": [
+            int(np.percentile(per_article, q)) for q in (50, 90, 99, 100)
+        ],
+        "articles_without_tags": int((per_article == 0).sum()),
+        "train_label_nonzeros": int(sum(counts.values())),
+    }
 
 
 def most_frequent_tags(articles: list[Any], keep: int) -> None:
@@ -342,6 +474,15 @@ def tag_settings(spec: str) -> dict[str, Any]:
     return out
 
 
+def trained_labels(train: list[Any]) -> list[str]:
+    """The tags training learns from these articles (above 1,000 tags, those on at least
+    2 of them: `tagger.train.choose_tag_labels`), for the projections."""
+    from tagger.train import TrainConfig, choose_tag_labels
+
+    counts = Counter(t for a in train for t in set(a.tags))
+    return choose_tag_labels(counts, TrainConfig().tags)[0]
+
+
 def tree_cpu_seconds() -> float:
     """CPU seconds (user + system) of this process and its living children (the joblib
     workers): on a shared machine they hold where wall time does not."""
@@ -510,6 +651,7 @@ def row(size: int, mine: dict[str, Any], ref: dict[str, Any] | None) -> tuple[st
         f"{mine.get('cpu_seconds', 0):.0f}",
         f"{ref['cpu_seconds']:.0f}" if ref else "-",
         f"{mine['peak_rss_mb']:.0f}",
+        tree_peak(mine),
         f"{mine['bundle_mb']:.1f}",
         f"{mine['predict_per_second']:.0f}",
         f"{mine['micro_f1']:.4f}",
@@ -517,6 +659,15 @@ def row(size: int, mine: dict[str, Any], ref: dict[str, Any] | None) -> tuple[st
         f"{mine['macro_f1']:.4f}",
         f"{ref['macro_f1']:.4f}" if ref else "-",
     )
+
+
+def tree_peak(mine: dict[str, Any]) -> str:
+    """ "RSS / PSS" peak of the training process tree sampled every second (`MemorySampler`;
+    in-memory runs), or "-"."""
+    tree = mine.get("tree_peak_mb") or {}
+    if not tree:
+        return "-"
+    return f"{tree['tree_rss_mb']:.0f} / {tree['tree_pss_mb']:.0f}"
 
 
 def kept(keep: Path | None, size: int) -> str | None:
@@ -558,12 +709,32 @@ def main() -> None:
         default=None,
         help="keep each size's bundle and held-out articles in KEEP/SIZE/{model,test.jsonl}",
     )
+    parser.add_argument(
+        "--tag-source",
+        choices=("keywords", "entities"),
+        default="keywords",
+        help="entities: tagger's entity pass and Reuters labels first (cached under --work)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="build and split the corpus, count tags, no training"
+    )
     args = parser.parse_args()
+    if args.dry_run:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            start = time.process_time()
+            articles = build(args.data, size, args.tags, args.seed, args.tag_source, args.work)
+            cut = int(0.8 * len(articles))
+            result = {"articles": size, "tags_asked": args.tags, "tag_source": args.tag_source}
+            result |= tag_counts(articles[:cut], articles[cut:])
+            result["build_cpu_seconds"] = round(time.process_time() - start, 1)
+            print(json.dumps(result))
+            save_results(f"scale_train_dry_{args.tag_source}_{size}_{args.tags}", result)
+        return
     if args.sample_tags:
         for size in [int(s) for s in args.sizes.split(",")]:
-            articles = build(args.data, size, args.tags, args.seed)
+            articles = build(args.data, size, args.tags, args.seed, args.tag_source, args.work)
             train = articles[: int(0.8 * len(articles))]
-            labels = sorted({t for a in train for t in a.tags})
+            labels = trained_labels(train)
             result = sampled(train, labels, min(args.sample_tags, len(labels)), args.seed)
             result |= {"articles": size, "train_articles": len(train), "tags": len(labels)}
             result["ratio"] = result["projected_cpu"] / result["ref_projected_cpu"]
@@ -572,7 +743,8 @@ def main() -> None:
         return
 
     rows = [("articles", "tags", "train s", "ref s", "ratio", "CPU s", "ref CPU s", "peak MB",
-             "bundle MB", "art/s", "micro", "ref micro", "macro", "ref macro")]  # fmt: skip
+             "tree RSS/PSS MB", "bundle MB", "art/s", "micro", "ref micro", "macro",
+             "ref macro")]  # fmt: skip
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
         ref = None
@@ -590,7 +762,7 @@ def main() -> None:
                 },
             )
         else:
-            articles = build(args.data, size, args.tags, args.seed)
+            articles = build(args.data, size, args.tags, args.seed, args.tag_source, args.work)
             cut = int(0.8 * len(articles))
             train, test = articles[:cut], articles[cut:]
             labels = sorted({t for a in train for t in a.tags})
