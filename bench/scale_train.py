@@ -785,7 +785,10 @@ def main() -> None:
                 print(json.dumps({"articles": size, key: mine[key]}))
     out = save_results(
         "scale_train",
-        {"runs": results, "args": vars(args) | {"data": str(args.data), "work": str(args.work)}},
+        {
+            "runs": results,
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        },
     )
     print(json.dumps({"wrote": str(out)}))
 

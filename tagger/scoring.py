@@ -51,13 +51,16 @@ class SplitWeights:
         head_of[head] = np.arange(len(head), dtype=np.int32)
         coef_t = coef.T.tocsr()
         dense = np.ascontiguousarray(coef_t[head].toarray(), dtype=np.float32)
-        in_tail = np.repeat(head_of < 0, np.diff(coef_t.indptr))
-        rows = np.repeat(np.arange(n_features), np.diff(coef_t.indptr))[in_tail]
-        tail_t = sp.csr_matrix(
-            (coef_t.data[in_tail], (rows, coef_t.indices[in_tail])),
-            shape=coef_t.shape,
-            dtype=np.float32,
-        )
+        # the tail: coef_t with the head's rows emptied, sliced straight from its CSR
+        # arrays (no (row, column) copy of the non-zeros: building the tail that way took
+        # 4.2x the weights' bytes at its peak, 754 MB for 22 million weights)
+        lengths = np.diff(coef_t.indptr)
+        in_tail = np.repeat(head_of < 0, lengths)
+        indptr = np.zeros(n_features + 1, dtype=coef_t.indptr.dtype)
+        np.cumsum(np.where(head_of < 0, lengths, 0), out=indptr[1:])
+        data, indices = coef_t.data[in_tail], coef_t.indices[in_tail]
+        del coef_t, in_tail
+        tail_t = sp.csr_matrix((data, indices, indptr), shape=(n_features, n_tags))
         return cls(head_of=head_of, dense=dense, tail_t=tail_t)
 
     def product(self, x: sp.csr_matrix) -> np.ndarray:

@@ -78,6 +78,12 @@ def test_split_product_equals_the_sparse_product(density: float, max_bytes: int)
     assert got.shape == want.shape and got.dtype == np.float32
     assert np.allclose(got, want, rtol=1e-5, atol=1e-6)
     assert np.array_equal(split.product(x[:0]), np.zeros((0, coef.shape[0])))
+    # the tail holds exactly the weights of the features outside the head, once
+    head = split.head_of >= 0
+    assert split.tail_t.shape == (coef.shape[1], coef.shape[0])
+    assert split.tail_t[np.flatnonzero(head)].nnz == 0
+    outside = sp.csr_matrix(coef.T)[np.flatnonzero(~head)]
+    assert np.array_equal(split.tail_t[np.flatnonzero(~head)].toarray(), outside.toarray())
 
 
 def test_tag_scores_equal_the_straightforward_computation_and_survive_pickling() -> None:
