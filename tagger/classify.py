@@ -1877,16 +1877,14 @@ def choose_title_weight(
 
 
 def _mix_title(
-    probs: np.ndarray, oof: np.ndarray | None, y_index: np.ndarray, weights: Sequence[float]
-) -> tuple[np.ndarray, float, float]:
-    """A title member's out-of-fold decisions mixed into `probs`: (the mix, its weight
-    by out-of-fold log-loss, its temperature); no member: (probs, 0, 1)."""
-    if oof is None:
-        return probs, 0.0, 1.0
-    temperature = fit_temperature(oof, y_index)
-    title_probs = softmax(oof / temperature)
+    probs: np.ndarray, title_probs: np.ndarray | None, y_index: np.ndarray, weights: Sequence[float]
+) -> tuple[np.ndarray, float]:
+    """A title member's out-of-fold probabilities mixed into `probs`: (the mix, its weight
+    by out-of-fold log-loss); no member: (probs, 0)."""
+    if title_probs is None:
+        return probs, 0.0
     weight = choose_title_weight(probs, title_probs, y_index, weights)
-    return (1 - weight) * probs + weight * title_probs, weight, temperature
+    return (1 - weight) * probs + weight * title_probs, weight
 
 
 def train_section_model(
@@ -1943,6 +1941,10 @@ def train_section_model(
             title_oof[key][test] = np.asarray(x_title[test] @ coef.T) + intercept
     progress("section: final fit", k, total)
     temperatures = {key: fit_temperature(values, y_index) for key, values in oof.items()}
+    # each title member's temperature and probabilities do not depend on the word models
+    # chosen: fitted once, not once per option
+    title_temperatures = {key: fit_temperature(v, y_index) for key, v in title_oof.items()}
+    title_probs = {key: softmax(v / title_temperatures[key]) for key, v in title_oof.items()}
     options = []
     for c in grid:
         choices = (
@@ -1952,8 +1954,8 @@ def train_section_model(
             probs = sum(softmax(oof[m, c] / temperatures[m, c]) for m in names) / len(names)
             weights = {}
             for key in ("title", "cross"):
-                probs, weights[key], _ = _mix_title(
-                    probs, title_oof.get(key), y_index, config.title_weights
+                probs, weights[key] = _mix_title(
+                    probs, title_probs.get(key), y_index, config.title_weights
                 )
             accuracy = float(np.mean(probs.argmax(axis=1) == y_index))
             loss = log_loss(probs, y_index)
@@ -1968,8 +1970,8 @@ def train_section_model(
     for key, (block, x_title) in spaces.items():
         if weights[key] > 0:
             coef, intercept = _fit_multiclass(x_title, y_index, n_labels, config, seed)
-            temperature = fit_temperature(title_oof[key], y_index)
-            setattr(model, key, TitleModel(block, coef, intercept, temperature, weights[key]))
+            member = TitleModel(block, coef, intercept, title_temperatures[key], weights[key])
+            setattr(model, key, member)
     progress("section: final fit", total, total)
     from tagger.evaluate import multiclass_metrics
 
