@@ -262,13 +262,12 @@ def build(
 
 def tag_counts(train: list[Any], test: list[Any]) -> dict[str, Any]:
     """What a corpus gives the tag model, without training: distinct tags with training
-    positives (at least 1; at least 2, which training keeps above 1,000 tags:
-    `tagger.train.choose_tag_labels`), by kind (the prefix before the first "-"), and the
-    distribution of tags per article."""
+    positives, the tags training learns (`trained_labels`) by kind (the prefix before the
+    first "-"), and the distribution of tags per article."""
     import numpy as np
 
     counts = Counter(t for a in train for t in set(a.tags))
-    kept = [t for t, c in counts.items() if c >= 2]
+    kept = trained_labels(train)
     per_article = np.array([len(set(a.tags)) for a in train + test])
     known = {*ENTITY_KINDS, "kw", "name", "bbc"}
     kinds = Counter(t.split("-", 1)[0] if t.split("-", 1)[0] in known else "topic" for t in kept)
@@ -277,7 +276,7 @@ def tag_counts(train: list[Any], test: list[Any]) -> dict[str, Any]:
         "train_articles": len(train),
         "test_articles": len(test),
         "tags_with_train_positives": len(counts),
-        "tags_with_2_train_positives": len(kept),
+        "tags_learned": len(kept),
         "trained_tags_by_kind": dict(kinds.most_common()),
         "support_p50_p90_max": [int(np.percentile(support, q)) for q in (50, 90, 100)]
         if len(support)
