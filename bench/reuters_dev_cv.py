@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def variant_config(spec: str) -> tuple[str, TrainConfig]:
     """'NAME:tags.c=0.5,features.title_repeat=3' -> (NAME, the defaults so changed)."""
     name, _, changes = spec.partition(":")
     data: dict[str, dict[str, Any]] = {}
-    for part in filter(None, changes.split(",")):
+    for part in filter(None, re.split(r",(?![^\[]*\])", changes)):  # not inside [..]
         key, value = part.split("=", 1)
         table, field = key.split(".", 1)
         try:
