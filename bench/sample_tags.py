@@ -1,9 +1,11 @@
 """Tag metrics on a held-out split of a small tagged corpus, with the name rule on and off.
 
-    python bench/sample_tags.py corpus/sample.jsonl [--test-size 0.25] [--seeds 0 1 2]
+    python bench/sample_tags.py corpus/sample.jsonl [--test-size 0.25] [--seeds 0 1 2] \
+        [--variant NAME:table.key=value,... ...]
 
 A check that the defaults chosen while benchmarking on Reuters do not lose accuracy on
 another collection (our own corpus), next to the plain reference measured in the same run.
+Each `--variant` (as in `reuters_dev_cv.py`) is trained on the same split with the name rule on.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import print_rows
+from reuters_dev_cv import variant_config
 
 from tagger.api import Tagger, TrainConfig
 from tagger.corpus.readers import read_corpus
@@ -40,7 +43,9 @@ def main() -> None:
     parser.add_argument("corpus")
     parser.add_argument("--test-size", type=float, default=0.25)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variant", nargs="*", default=[], help="NAME:table.key=value,...")
     args = parser.parse_args()
+    variants = [variant_config(v) for v in args.variant]
     from sklearn.model_selection import train_test_split
 
     articles = sorted((a for a in read_corpus([args.corpus]) if a.tags), key=lambda a: a.id)
@@ -58,14 +63,17 @@ def main() -> None:
                 f"{ref['p_at_1']:.4f}",
             )
         )
-        for name_rule in (False, True):
-            config = TrainConfig(seed=seed)
-            config.tags.name_rule = name_rule
+        runs = [(f"tagger, name rule {'on' if rule else 'off'}", rule, None) for rule in (0, 1)]
+        runs += [(f"tagger, {name}", True, config) for name, config in variants]
+        for title, name_rule, variant in runs:
+            config = variant or TrainConfig()
+            config.seed = seed
+            config.tags.name_rule = bool(name_rule)
             result = Tagger.train(train, config).evaluate(test)["tags"]
             rows.append(
                 (
                     str(seed),
-                    f"tagger, name rule {'on' if name_rule else 'off'}",
+                    title,
                     f"{result['micro_f1']:.4f}",
                     f"{result['macro_f1']:.4f}",
                     f"{result['p_at_1']:.4f}",

@@ -451,6 +451,9 @@ def run_tagger(args: dict[str, Any], queue: Any) -> None:
 
         config = TrainConfig()
         config.tags = replace(config.tags, **tag_settings(args.get("tag_settings", "")))
+        features = tag_settings(args.get("feature_settings", ""))
+        features = {k: tuple(v) if isinstance(v, list) else v for k, v in features.items()}
+        config.features = replace(config.features, **features)
         with timer() as elapsed:
             model = Tagger.train(train, config, progress=progress)
         seconds = elapsed()
@@ -465,9 +468,10 @@ def run_tagger(args: dict[str, Any], queue: Any) -> None:
 
 
 def tag_settings(spec: str) -> dict[str, Any]:
-    """'stack_top=10,stack_min_gain=0.01' -> ModelConfig changes (values read as JSON)."""
+    """'stack_top=10,stack_min_gain=0.01' -> ModelConfig (or FeatureConfig) changes, values
+    read as JSON ('char_ngrams=[3,5]': commas inside brackets do not split)."""
     out: dict[str, Any] = {}
-    for part in filter(None, spec.split(",")):
+    for part in filter(None, re.split(r",(?![^\[]*\])", spec)):
         key, value = part.split("=", 1)
         out[key] = json.loads(value)
     return out
@@ -698,6 +702,11 @@ def main() -> None:
         help="in-memory runs: tags (ModelConfig) changes, key=value,...",
     )
     parser.add_argument(
+        "--feature-settings",
+        default="",
+        help="in-memory runs: features (FeatureConfig) changes, key=value,...",
+    )
+    parser.add_argument(
         "--max-tags", type=int, default=0, help="--out-of-core: keep the N commonest"
     )
     parser.add_argument(
@@ -781,6 +790,7 @@ def main() -> None:
                     "keep": kept(args.keep, size),
                     "work": str(args.work),
                     "tag_settings": args.tag_settings,
+                    "feature_settings": args.feature_settings,
                 },
             )
         results.append({"articles": size, "tagger": mine, "reference": ref})
