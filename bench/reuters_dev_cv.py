@@ -65,6 +65,13 @@ def tagger_fold(train: list, test: list, labels: list[str], config: TrainConfig)
     chosen = scores.astype(bool)
     scores[:, where] = probs
     chosen[:, where] = selected
+    chosen_by = {
+        key: tag_model.cv_metrics[key]
+        for key in ("second_stage_tags", "nb_member_tags")
+        if key in tag_model.cv_metrics
+    }
+    if chosen_by:
+        print(f"  tags rescored: {chosen_by}", flush=True)
     return binarize([a.tags for a in test], labels), chosen, scores, seconds
 
 

@@ -82,9 +82,19 @@ class ModelConfig:
     # a weighted sample of the rest, at least `calibration_min_negatives` in all.
     calibration_entries: int = 5_000_000
     calibration_min_negatives: int = 400
-    # Sections only: average in a second linear model on NB-weighted features
-    # (`_fit_nb_weighted`). TrainConfig turns it on for sections; tags ignore it.
+    # Sections: average in a second linear model on NB-weighted features
+    # (`_fit_nb_weighted`); TrainConfig turns it on for sections. Tags: average in, per
+    # tag, an SVM on the features scaled by the tag's log-count ratio (`nb_ratio`, Wang and
+    # Manning 2012), decision values averaged with the plain SVM's; a tag keeps the mix
+    # only where its out-of-fold F1 (own tuned threshold, same folds) beats the plain
+    # model's by more than `nb_min_gain` (None: every tag mixed; `nb_member_choice`). The
+    # mix is linear, so it is stored as the tag's weights: prediction, evidence and the
+    # bundle do not change.
     nb_weighted: bool = False
+    nb_min_gain: float | None = 0.01
+    # Smoothing of the log-count ratio (added to each feature's sum over the positives
+    # and over the negatives; the features are tf-idf values, not counts).
+    nb_alpha: float = 1.0
     # Sections only: a third linear model on character n-grams of the title alone (this
     # range), mixed in with the weight among `title_weights` whose out-of-fold log-loss
     # is lowest (0 leaves it out). TrainConfig turns it on for sections; None: off.
@@ -863,6 +873,9 @@ class OutOfFold:
     # Per tag, the first tag with the same label column (`same_labels`): its entries are
     # that tag's, so its calibration is too. None: every tag its own.
     source: np.ndarray | None = None
+    # Per tag, at the same entries: the plain model's score averaged with its NB-weighted
+    # member's (`ModelConfig.nb_weighted`), or None when not computed.
+    member: list[np.ndarray] | None = None
 
     @classmethod
     def from_dense(cls, oof: np.ndarray, y: np.ndarray | sp.spmatrix) -> OutOfFold:
@@ -1157,19 +1170,58 @@ def _fit_one(
     x: sp.csr_matrix, column: np.ndarray, job: _FitJob, rng: np.random.Generator
 ) -> tuple[np.ndarray | None, float]:
     """One binary model: (weights or None for a constant model, intercept)."""
+    w, b, _member = _fit_with_member(x, column, job, rng, None)
+    return w, b
+
+
+Member = tuple[np.ndarray, float]
+
+
+def _fit_with_member(
+    x: sp.csr_matrix,
+    column: np.ndarray,
+    job: _FitJob,
+    rng: np.random.Generator,
+    totals: np.ndarray | None,
+) -> tuple[np.ndarray | None, float, Member | None]:
+    """`_fit_one`, and with `totals` (each feature's sum over x's rows) the NB-weighted
+    member too: an SVM on the same rows (the same sampled negatives and weights) with
+    every feature scaled by the tag's log-count ratio (`nb_ratio`), returned in the
+    original feature space (ratio x weights, intercept); None for a constant model."""
     positives = int(column.sum())
     if positives == 0:
-        return None, -1.0
+        return None, -1.0, None
     if positives == len(column):
-        return None, 1.0
+        return None, 1.0, None
     weight = positive_weight(positives, job.rare_positives)
     picked = training_rows(x, column, job, rng)
-    if picked is None:
-        return _liblinear(x, column, job.c, job.seed, job.class_weight, None, weight, job.fit_tol)
-    rows, weights = picked
-    return _liblinear(
-        x[rows], column[rows], job.c, job.seed, job.class_weight, weights, weight, job.fit_tol
-    )
+    rows, sample = (None, None) if picked is None else picked
+    x_fit = x if rows is None else x[rows]
+    y_fit = column if rows is None else column[rows]
+    fit = (job.c, job.seed, job.class_weight, sample, weight, job.fit_tol)
+    w, b = _liblinear(x_fit, y_fit, *fit)
+    if totals is None:
+        return w, b, None
+    inside = np.asarray(x[np.flatnonzero(column)].sum(axis=0), dtype=np.float64).ravel()
+    ratio = nb_ratio(inside, totals, job.nb_alpha)
+    scaled = x_fit.copy()
+    scaled.data = scaled.data * ratio[scaled.indices]
+    w_nb, b_nb = _liblinear(scaled, y_fit, *fit)
+    return w, b, (ratio * w_nb, b_nb)
+
+
+def nb_ratio(inside: np.ndarray, totals: np.ndarray, alpha: float) -> np.ndarray:
+    """The log-count ratio of NB-weighted features (Wang and Manning 2012): log(p/|p|) -
+    log(q/|q|), p and q the features' sums over the label's articles (`inside`) and over
+    the others (`totals` - `inside`), each smoothed by `alpha`."""
+    p = inside + alpha
+    q = np.maximum(totals - inside, 0.0) + alpha
+    return np.log(p / p.sum()) - np.log(q / q.sum())
+
+
+def mix_member(w: np.ndarray, b: float, member: Member) -> tuple[np.ndarray, float]:
+    """The plain SVM and its NB-weighted member averaged: a linear model again."""
+    return 0.5 * (w + member[0]), 0.5 * (b + member[1])
 
 
 def positive_weight(positives: int, rare_positives: int) -> float:
@@ -1194,6 +1246,8 @@ class _FitJob:
     fit_tol: float
     hard_negative_share: float
     rule: str
+    nb_alpha: float = 1.0
+    member: bool = False  # fold fits: score the NB-weighted member too (`nb_weighted`)
     top: int = 0
     sample: int = 0
     fold: int = -1  # -1: the final fit
@@ -1204,7 +1258,7 @@ class _FitJob:
             config.c, seed, config.class_weight, config.prune_tolerance,
             config.sample_negatives_min, config.negatives_per_positive,
             config.rare_positives, config.fit_tolerance, config.hard_negative_share,
-            config.prune_rule, **changes,
+            config.prune_rule, config.nb_alpha, **changes,
         )  # fmt: skip
 
     def rng(self, tag: int) -> np.random.Generator:
@@ -1219,22 +1273,33 @@ def _column(y: sp.csc_matrix, j: int) -> np.ndarray:
 
 
 def _fit_final_chunk(
-    x: sp.csr_matrix, y: sp.csc_matrix, tags: np.ndarray, job: _FitJob
+    x: sp.csr_matrix,
+    y: sp.csc_matrix,
+    tags: np.ndarray,
+    job: _FitJob,
+    members: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Final fits of a chunk of tags, as flat arrays (`RowBlock`: kept weights per tag,
     then their columns and values, tag after tag), the intercepts and the number of
     non-zero weights before pruning per tag. Each dense weight vector is pruned and
-    dropped as soon as it is fitted."""
+    dropped as soon as it is fitted. `members`: per tag of the chunk, is the NB-weighted
+    member averaged in (`mix_member`)."""
     lengths = np.zeros(y.shape[1], dtype=np.int64)
     columns: list[np.ndarray] = []
     values: list[np.ndarray] = []
     intercepts = np.empty(y.shape[1])
     before = np.zeros(y.shape[1], dtype=np.int64)
     index = np.int32 if x.shape[1] < 2**31 else np.int64  # what the CSR matrix stores
+    totals = _feature_totals(x) if members is not None and members.any() else None
     for j in range(y.shape[1]):
-        w, intercepts[j] = _fit_one(x, _column(y, j), job, job.rng(int(tags[j])))
+        mixed = totals if members is not None and members[j] else None
+        w, intercepts[j], member = _fit_with_member(
+            x, _column(y, j), job, job.rng(int(tags[j])), mixed
+        )
         if w is None:
             continue
+        if member is not None:
+            w, intercepts[j] = mix_member(w, intercepts[j], member)
         before[j] = np.count_nonzero(w)
         if job.rule == "l2":
             keep = prune_weights(w, job.tolerance)
@@ -1265,22 +1330,37 @@ def _fit_fold_chunk(
     """Fit a chunk of tags on a fold's training part; keep the test part's scores that
     calibration needs. Returns flat arrays (not a few small arrays per tag: with 100,000
     tags their overhead was most of the memory): entries per tag, then per entry the test
-    row, score, weight and label. A tag whose `folds` (folds it is cross-validated on)
-    does not reach this fold keeps nothing."""
+    row, score, weight and label, and with `job.member` the score of the plain model
+    averaged with its NB-weighted member (`mix_member`) at the same entries (else
+    nothing). A tag whose `folds` (folds it is cross-validated on) does not reach this
+    fold keeps nothing."""
     counts = np.zeros(y_train.shape[1], dtype=np.int64)
     parts: list[tuple[np.ndarray, ...]] = []
+    totals = _feature_totals(x_train) if job.member else None
     for j in range(y_train.shape[1]):
         if job.fold >= folds[j]:
             continue
         rng = job.rng(int(tags[j]))
-        w, b = _fit_one(x_train, _column(y_train, j), job, rng)
+        w, b, member = _fit_with_member(x_train, _column(y_train, j), job, rng, totals)
         scores = np.full(x_test.shape[0], b) if w is None else x_test @ w + b
         positive = _column(y_test, j)
         keep, weights = keep_for_calibration(scores, positive, job.top, job.sample, rng)
         counts[j] = len(keep)
-        parts.append((keep, scores[keep], weights, positive[keep]))
-    empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, bool))
-    return (counts, *(np.concatenate([p[i] for p in parts] or [empty[i]]) for i in range(4)))
+        mixed = np.zeros(0)
+        if job.member:
+            mixed = (
+                scores[keep]
+                if member is None
+                else 0.5 * (scores[keep] + x_test[keep] @ member[0] + member[1])
+            )
+        parts.append((keep, scores[keep], weights, positive[keep], mixed))
+    empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, bool), np.zeros(0))
+    return (counts, *(np.concatenate([p[i] for p in parts] or [empty[i]]) for i in range(5)))
+
+
+def _feature_totals(x: sp.csr_matrix) -> np.ndarray:
+    """Each feature's sum over the rows of x (the NB-weighted member's log-count ratio)."""
+    return np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
 
 
 def _workers(config: ModelConfig, n_labels: int) -> int:
@@ -1341,14 +1421,21 @@ def same_labels(y: sp.csc_matrix) -> np.ndarray:
 
 
 def _final_fit(
-    x: sp.csr_matrix, y: sp.csc_matrix, config: ModelConfig, seed: int
+    x: sp.csr_matrix,
+    y: sp.csc_matrix,
+    config: ModelConfig,
+    seed: int,
+    members: np.ndarray | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, int]:
+    """The final fits of every tag (pruned weights, intercepts, non-zero weights before
+    pruning); `members`: per tag, is its NB-weighted member averaged in."""
     source = same_labels(y)
     fitted = np.flatnonzero(source == np.arange(len(source)))
     workers = _workers(config, len(fitted))
     job = _FitJob.of(config, seed)
     chunks = [fitted[c] for c in _chunks(len(fitted), workers, FINAL_CHUNK_TAGS)]
-    parts = _run_chunks(_fit_final_chunk, [(x, y[:, c], c, job) for c in chunks], workers)
+    tasks = [(x, y[:, c], c, job, None if members is None else members[c]) for c in chunks]
+    parts = _run_chunks(_fit_final_chunk, tasks, workers)
     position = np.zeros(len(source), dtype=np.int64)
     position[fitted] = np.arange(len(fitted))
     intercept = np.concatenate([part[3] for part in parts]) if parts else np.zeros(0)
@@ -1407,19 +1494,21 @@ def out_of_fold(
         train = np.setdiff1d(np.arange(n), test, assume_unique=True)
         x_train, x_test = x[train], x[test]
         y_train, y_test = y_rows[train].tocsc(), y_rows[test].tocsc()
-        job = _FitJob.of(config, seed, top=top, sample=sample, fold=i)
+        job = _FitJob.of(config, seed, member=config.nb_weighted, top=top, sample=sample, fold=i)
         tasks = [
             (x_train, y_train[:, c], x_test, y_test[:, c], c, per_tag_folds[c], job) for c in chunks
         ]
         parts = _run_chunks(_fit_fold_chunk, tasks, workers)
         index = np.int32 if max(n, n_labels) < 2**31 else np.int64
-        for chunk, (counts, keep, scores, weights, positive) in zip(chunks, parts, strict=True):
+        for chunk, (counts, keep, scores, weights, positive, mixed) in zip(
+            chunks, parts, strict=True
+        ):
             tag = np.repeat(chunk, counts).astype(index)
-            pieces.append((tag, test[keep].astype(index), scores, weights, positive))
+            pieces.append((tag, test[keep].astype(index), scores, weights, positive, mixed))
         del x_train, x_test, tasks, parts
     # Gathered field by field, each field's pieces let go as soon as it is gathered and
     # sorted: the kept scores (millions of entries) are held about once, not three times.
-    fields: list[Any] = list(zip(*pieces, strict=True)) if pieces else [()] * 5
+    fields: list[Any] = list(zip(*pieces, strict=True)) if pieces else [()] * 6
     del pieces
 
     def gathered(i: int, dtype: Any) -> np.ndarray:
@@ -1433,15 +1522,18 @@ def out_of_fold(
     scores = gathered(2, np.float64)[order]
     weights = gathered(3, np.float64)[order]
     positive = gathered(4, bool)[order].astype(bool)
+    mixed = gathered(5, np.float64)[order] if config.nb_weighted else None
     del order
     bounds = np.searchsorted(tag, np.arange(n_labels + 1))
-    kept = OutOfFold(n, [], [], [], [], source=source)
+    kept = OutOfFold(n, [], [], [], [], source=source, member=None if mixed is None else [])
     for j in source:  # a tag with the same articles as an earlier one shares its scores
         lo, hi = bounds[j], bounds[j + 1]
         kept.rows.append(rows[lo:hi])
         kept.scores.append(scores[lo:hi])
         kept.weights.append(weights[lo:hi])
         kept.positive.append(positive[lo:hi])
+        if kept.member is not None and mixed is not None:
+            kept.member.append(mixed[lo:hi])
     return kept
 
 
@@ -1527,6 +1619,56 @@ def select_out_of_fold(
     return selected
 
 
+_OWN_THRESHOLD = ("best-f1", "precision>=")
+
+
+def nb_member_choice(
+    kept: OutOfFold,
+    a: np.ndarray,
+    b: np.ndarray,
+    thresholds: list[Threshold],
+    config: ModelConfig,
+    targets: Targets | None = None,
+) -> tuple[OutOfFold, np.ndarray, list[Threshold]]:
+    """The tags that average in their NB-weighted member (`ModelConfig.nb_weighted`),
+    from the out-of-fold scores `kept` (plain, and mixed in `kept.member`) and the plain
+    model's sigmoids `a`, `b` (updated in place) and `thresholds`: the out-of-fold scores
+    then used (mixed for the chosen tags), the choice per tag, and the thresholds.
+
+    The mixed scores are calibrated like the plain ones (`calibrate_tags`); with
+    `config.nb_min_gain` None every tag takes the mix and its calibration. Otherwise a tag
+    takes it only where both its plain and its mixed out-of-fold F1 come from a threshold
+    of its own (not pooled, no fallback, no precision policy) and the mixed F1 beats the
+    plain one by more than `nb_min_gain` (the best of two F1 figures on the same folds
+    favours the second by chance); every other tag keeps its plain scores, sigmoid and
+    threshold exactly."""
+    n_tags = len(kept.rows)
+    if kept.member is None:
+        return kept, np.zeros(n_tags, dtype=bool), thresholds
+    mixed = replace(kept, scores=kept.member, member=None)
+    a2, b2, again = calibrate_tags(mixed, None, config, targets)
+    if config.nb_min_gain is None:
+        a[:], b[:] = a2, b2
+        return mixed, np.ones(n_tags, dtype=bool), again
+    gain = config.nb_min_gain
+    chosen = np.array(
+        [
+            not _has_target(targets, j)
+            and again[j].method.startswith(_OWN_THRESHOLD)
+            and thresholds[j].method.startswith(_OWN_THRESHOLD)
+            and again[j].f1 > thresholds[j].f1 + gain
+            for j in range(n_tags)
+        ],
+        dtype=bool,
+    )
+    a[chosen], b[chosen] = a2[chosen], b2[chosen]
+    scores = [
+        m if chosen[j] else s for j, (s, m) in enumerate(zip(kept.scores, kept.member, strict=True))
+    ]
+    out = replace(kept, scores=scores, member=None)
+    return out, chosen, [again[j] if chosen[j] else t for j, t in enumerate(thresholds)]
+
+
 def second_stage(
     kept: OutOfFold,
     a: np.ndarray,
@@ -1599,6 +1741,7 @@ def train_tag_model(
     # so they run (and the scores are let go) before the final fits: the weights of
     # thousands of tags and the scores are never held at the same time (docs/scale.md).
     a, b, thresholds = calibrate_tags(kept, None, config, targets)
+    kept, members, thresholds = nb_member_choice(kept, a, b, thresholds, config, targets)
     stack = None
     if config.stack_top > 0 and kept.whole():
         # Trained only on whole out-of-fold scores: its features are each article's top
@@ -1625,7 +1768,7 @@ def train_tag_model(
         "so these figures are somewhat optimistic"
     )
     progress("tags: final fit", k, total)
-    coef, intercept, before = _final_fit(x, y, config, seed)
+    coef, intercept, before = _final_fit(x, y, config, seed, members if members.any() else None)
     model.coef, model.intercept = stored_weights(coef), intercept
     progress("tags: final fit", total, total)
     model.cv_metrics["weights"] = {
@@ -1635,6 +1778,8 @@ def train_tag_model(
         "prune_rule": config.prune_rule,
     }
     model.cv_metrics["second_stage_tags"] = 0 if stack is None else len(stack.tags)
+    if config.nb_weighted:
+        model.cv_metrics["nb_member_tags"] = int(members.sum())
     model.cv_metrics["calibration_entries"] = entries
     model.cv_metrics["matrix_nonzeros"] = int(x.nnz)
     return model
@@ -1835,8 +1980,7 @@ def _fit_nb_weighted(
             intercept[j] = 10.0
             continue
         inside = np.asarray(x[positive].sum(axis=0), dtype=np.float64).ravel()
-        p, q = inside + 1.0, total - inside + 1.0
-        ratio = np.log(p / p.sum()) - np.log(q / q.sum())
+        ratio = nb_ratio(inside, total, 1.0)
         model = _linear_svc(config.c, seed, config.class_weight).fit(x @ sp.diags(ratio), positive)
         coef[j] = ratio * model.coef_[0]
         intercept[j] = model.intercept_[0]

@@ -33,6 +33,8 @@ RANGES: dict[str, dict[str, Any]] = {
     "stack_min_positives": {"ge": 1},
     "stack_c": {"gt": 0},
     "stack_min_gain": {"ge": 0, "lt": 1},
+    "nb_min_gain": {"ge": 0, "lt": 1},
+    "nb_alpha": {"gt": 0},
     "word_min_df": {"ge": 1},
     "word_max_df": {"gt": 0, "le": 1},
     "char_min_df": {"ge": 1},
