@@ -53,12 +53,18 @@ SECTION_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Tag-model settings that differ from ModelConfig's: the NB-weighted member per tag,
+# chosen on the Reuters development folds and checked on the keyword-tag corpus
+# (docs/tags.md).
+TAG_DEFAULTS: dict[str, Any] = {"nb_weighted": True}
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides what `Tagger.train` builds."""
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    tags: ModelConfig = field(default_factory=ModelConfig)
+    tags: ModelConfig = field(default_factory=lambda: ModelConfig(**TAG_DEFAULTS))
     sections: ModelConfig = field(default_factory=lambda: ModelConfig(**SECTION_DEFAULTS))
     seed: int = 0
     name: str = "tagger-model"
@@ -86,7 +92,7 @@ class TrainConfig:
         try:
             return cls(
                 features=FeatureConfig.from_dict(data.get("features", {})),
-                tags=ModelConfig.from_dict(data.get("tags", {})),
+                tags=ModelConfig.from_dict({**TAG_DEFAULTS, **data.get("tags", {})}),
                 sections=ModelConfig.from_dict({**SECTION_DEFAULTS, **data.get("sections", {})}),
                 seed=int(data.get("seed", 0)),
                 name=str(data.get("name", "tagger-model")),

@@ -85,7 +85,7 @@ def test_trained_bundle_uses_the_second_model_by_default(tmp_path) -> None:  # t
         for i in range(12)
     ]
     config = TrainConfig(features=FeatureConfig(char_ngrams=None, word_min_df=1))
-    assert config.sections.nb_weighted and not config.tags.nb_weighted
+    assert config.sections.nb_weighted and config.tags.nb_weighted
     model = Tagger.train(articles, config)
     assert model.section_model.nb_coef is not None
     model.save(tmp_path / "m")

@@ -73,7 +73,7 @@ def test_out_of_fold_member_scores_average_the_plain_and_the_nb_weighted_fit() -
     column = y[train, 0]
     w, b = _liblinear(x[train], column, 1.0, 0, None, None, 1.0, job.fit_tol)
     totals = np.asarray(x[train].sum(axis=0)).ravel()
-    ratio = nb_ratio(np.asarray(x[train][column].sum(axis=0)).ravel(), totals, 1.0)
+    ratio = nb_ratio(np.asarray(x[train][column].sum(axis=0)).ravel(), totals, MEMBER.nb_alpha)
     scaled = x[train] @ sp.diags(ratio)
     w_nb, b_nb = _liblinear(sp.csr_matrix(scaled), column, 1.0, 0, None, None, 1.0, job.fit_tol)
     expected = 0.5 * ((x[test] @ w + b) + (x[test] @ (ratio * w_nb) + b_nb))
@@ -160,7 +160,9 @@ def test_the_mix_is_one_linear_model_per_tag_with_correct_evidence() -> None:
     # The stored weights are the average of the plain fit and the NB-weighted fit.
     column = y[:, 1]
     ratio = nb_ratio(
-        np.asarray(x[column].sum(axis=0)).ravel(), np.asarray(x.sum(axis=0)).ravel(), 1.0
+        np.asarray(x[column].sum(axis=0)).ravel(),
+        np.asarray(x.sum(axis=0)).ravel(),
+        MEMBER.nb_alpha,
     )
     w_nb, b_nb = _liblinear(
         sp.csr_matrix(x @ sp.diags(ratio)), column, 1.0, 0, None, None, 1.0, 0.1
@@ -211,3 +213,13 @@ def test_config_schema_checks_the_member_keys(tmp_path: Path, text: str, named: 
     path.write_text("[tags]\nnb_weighted = true\nnb_min_gain = 0.02\n", encoding="utf-8")
     tags = TrainConfig.from_file(path).tags
     assert tags.nb_weighted and tags.nb_min_gain == 0.02
+
+
+def test_no_member_above_the_calibration_budget() -> None:
+    x, y = corpus()
+    labels = ["a", "b", "c"]
+    small = dict(calibration_entries=3 * 300 - 1, calibration_min_negatives=0)
+    plain = train_tag_model(x, y, labels, dataclasses.replace(PLAIN, **small))
+    asked = train_tag_model(x, y, labels, dataclasses.replace(MEMBER, **small))
+    assert "nb_member_tags" not in asked.cv_metrics
+    assert (plain.coef != asked.coef).nnz == 0 and plain.thresholds == asked.thresholds
