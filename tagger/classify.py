@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from tagger.features import TfidfBlock
+from tagger.features import TfidfBlock, normalize_rows
 from tagger.name_rules import LEAD_SUPPORT_LIMITS, NameRule, fit_name_rule
 from tagger.stacking import SecondStage, fit_second_stage
 from tagger.stopwords import is_content_term
@@ -1817,6 +1817,16 @@ def fit_temperature(decisions: np.ndarray, y_index: np.ndarray) -> float:
     return best_t
 
 
+def without_columns(x: sp.csr_matrix, skip: tuple[int, int] | None) -> sp.csr_matrix:
+    """`x` without columns [start, stop), rows L2-normalised again: the rows a featurizer
+    without those columns gives (every block is normalised before the stack is)."""
+    if skip is None:
+        return x
+    start, stop = skip
+    kept = sp.hstack([x[:, :start], x[:, stop:]], format="csr", dtype=np.float32)
+    return normalize_rows(kept)
+
+
 @dataclass
 class SectionModel:
     """A multi-class linear classifier with temperature-scaled probabilities, and optionally
@@ -1833,13 +1843,28 @@ class SectionModel:
     nb_temperature: float = 1.0
     title: TitleModel | None = None
     cross: TitleModel | None = None  # title character n-grams across word boundaries
+    # Columns [start, stop) of the shared features this model does not read: the character
+    # block, which the tag model reads (`Featurizer.char_columns`). None: every column.
+    skip: tuple[int, int] | None = None
+
+    def view(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        """The rows this model reads (`without_columns`)."""
+        return without_columns(x, self.skip)
+
+    def view_names(self, names: np.ndarray) -> np.ndarray:
+        """The feature names of `view`'s columns."""
+        if self.skip is None:
+            return names
+        start, stop = self.skip
+        return np.concatenate([names[:start], names[stop:]])
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return linear_scores(x, self.coef, self.intercept)
+        return linear_scores(self.view(x), self.coef, self.intercept)
 
     def predict_proba(self, x: sp.csr_matrix, titles: Sequence[str] | None = None) -> np.ndarray:
         """Section probabilities; with a title model, `titles` (one per row) are needed."""
-        probs = softmax(self.decision(x) / self.temperature)
+        x = self.view(x)
+        probs = softmax(linear_scores(x, self.coef, self.intercept) / self.temperature)
         if self.nb_coef is not None and self.nb_intercept is not None:
             nb = linear_scores(x, self.nb_coef, self.nb_intercept)
             probs = (probs + softmax(nb / self.nb_temperature)) / 2
@@ -1866,6 +1891,8 @@ class SectionModel:
             "temperature": self.temperature,
             "cv_metrics": self.cv_metrics,
         }
+        if self.skip is not None:
+            meta["skip"] = list(self.skip)
         arrays = {"coef": self.coef, "intercept": self.intercept}
         if self.nb_coef is not None and self.nb_intercept is not None:
             meta["nb_temperature"] = self.nb_temperature
@@ -1889,8 +1916,19 @@ class SectionModel:
         if not isinstance(metrics, dict):
             raise ValueError(f"{where}.cv_metrics: expected an object")
         n = len(labels)
+        skip = meta.get("skip")
+        if skip is not None:
+            if not (
+                isinstance(skip, list)
+                and len(skip) == 2
+                and all(type(c) is int for c in skip)
+                and 0 <= skip[0] < skip[1] <= n_features
+            ):
+                raise ValueError(f"{where}.skip: expected [start, stop] within the features")
+            n_features -= skip[1] - skip[0]
         model = cls(
             labels=labels,
+            skip=(skip[0], skip[1]) if skip is not None else None,
             coef=_array_from_state(arrays, "coef", (n, n_features), where, sparse=True),
             intercept=_array_from_state(arrays, "intercept", (n,), where),
             temperature=float(temperature),
@@ -2052,14 +2090,17 @@ def train_section_model(
     groups: Sequence[Any] | None = None,
     progress: Progress = _no_progress,
     titles: Sequence[str] | None = None,
+    skip: tuple[int, int] | None = None,
 ) -> SectionModel:
     """Out-of-fold decision values give the temperatures (and the cross-validated
-    metrics), then the models are fit on everything. With `config.nb_weighted`, a second
+    metrics), then the models are fit on everything; `skip` (columns [start, stop)) is
+    left out of what the models read (`SectionModel.skip`). With `config.nb_weighted`, a second
     model on NB-weighted features is averaged in (see `SectionModel`); with
     `config.title_chars` (`title_cross_chars`) and `titles`, a model on the titles'
     character n-grams (across word boundaries) is mixed in with the weight whose
     out-of-fold log-loss is lowest (`TitleModel`); with `config.c_grid`, the word models'
     C and whether the second one is used are chosen by out-of-fold accuracy."""
+    x = without_columns(x, skip)
     index = {label: i for i, label in enumerate(labels)}
     y_index = np.array([index[s] for s in sections])
     n, n_labels = x.shape[0], len(labels)
@@ -2118,7 +2159,7 @@ def train_section_model(
     _, names, c, weights, probs = min(options, key=lambda option: option[0])
     fit_config = replace(config, c=c) if c != config.c else config
     coef, intercept = _fit_multiclass(x, y_index, n_labels, fit_config, seed)
-    model = SectionModel(labels, coef, intercept, temperatures["svm", c])
+    model = SectionModel(labels, coef, intercept, temperatures["svm", c], skip=skip)
     if "nb" in names:
         model.nb_coef, model.nb_intercept = _fit_nb_weighted(x, y_index, n_labels, fit_config, seed)
         model.nb_temperature = temperatures["nb", c]

@@ -39,6 +39,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "word_max_df": {"gt": 0, "le": 1},
     "char_min_df": {"ge": 1},
     "char_weight": {"ge": 0},
+    "char_max_cells": {"ge": 0},
     "title_repeat": {"ge": 0},
     "max_features": {"ge": 1},
     "entity_weight": {"ge": 0},
@@ -62,7 +63,7 @@ ITEM_RANGES: dict[str, dict[str, Any]] = {
     "c_grid": {"gt": 0},
 }
 # Optional members given as [low, high]; an empty list switches them off (as null in JSON).
-OFF_WHEN_EMPTY = ("title_chars", "title_cross_chars")
+OFF_WHEN_EMPTY = ("title_chars", "title_cross_chars", "char_ngrams")
 _MODELS: dict[str, Any] = {}
 
 

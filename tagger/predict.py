@@ -36,6 +36,11 @@ def suggest(
     section_model, tag_model = model.section_model, model.tag_model
     titles = [a.title for a in batch]
     section_probs = section_model.predict_proba(x, titles) if section_model else None
+    # The section model reads its own view of the rows (without the character block).
+    x_sections = section_model.view(x) if section_model else x
+    section_names = names
+    if section_model is not None and names is not None:
+        section_names = section_model.view_names(names)
     tag_probs = tag_model.predict_proba(x) if tag_model else None
     tag_selected = rule_hits = title_hits = None
     if tag_probs is not None and tag_model is not None:
@@ -57,6 +62,7 @@ def suggest(
     for i, article in enumerate(batch):
         row = slice(x.indptr[i], x.indptr[i + 1])
         row_indices, row_values = x.indices[row], x.data[row]
+        section_row = slice(x_sections.indptr[i], x_sections.indptr[i + 1])
         section, section_candidates = None, []
         if section_probs is not None and section_model is not None:
             order = np.argsort(-section_probs[i])[: max(1, top_k)]
@@ -65,10 +71,10 @@ def suggest(
                 if explain and rank == 0:
                     evidence = _evidence(
                         evidence_terms(
-                            row_indices,
-                            row_values,
+                            x_sections.indices[section_row],
+                            x_sections.data[section_row],
                             section_weights(j),
-                            names,
+                            section_names,
                             n_evidence,
                         )
                     )

@@ -46,7 +46,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -578,11 +578,15 @@ def _train(
     from tagger.overlap import TrainingFilter
 
     config = config or TrainConfig()
-    if config.features.entity_weight > 0 or config.features.char_ngrams:
+    forced_chars = config.features.char_ngrams and config.features.char_max_cells == 0
+    if config.features.entity_weight > 0 or forced_chars:
         raise InputError(
             "out-of-core training uses word n-grams only: turn off entity and character "
             "features in the config"
         )
+    # An archive streamed out of core is beyond the character block's size limit
+    # (`FeatureConfig.char_max_cells`): word n-grams only, as in memory at that size.
+    config = replace(config, features=replace(config.features, char_ngrams=None))
     counts = _count(source, config, stream, progress)
     if counts.n == 0:
         raise InputError("the training corpus is empty")

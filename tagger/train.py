@@ -22,7 +22,7 @@ from tagger.classify import ModelConfig, _workers, train_section_model, train_ta
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, InputError
 from tagger.evaluate import binarize
-from tagger.features import FeatureConfig, Featurizer
+from tagger.features import FeatureConfig, Featurizer, fitted_config
 from tagger.labels import normalise_labels
 from tagger.model_bundle import model_facts
 
@@ -208,8 +208,17 @@ def train(
     if not with_sections and not with_tags:
         raise InputError("the training corpus has no sections and no tags to learn")
 
+    labels: list[str] = []
+    tag_notes = None
+    if any(articles[i].tags for i in with_tags):
+        tag_counts = Counter(t for a in articles for t in a.tags)
+        labels, tag_notes = choose_tag_labels(tag_counts, config.tags)
+        warnings.extend(tag_notes)
+        if not labels and not with_sections:
+            raise InputError("; ".join(tag_notes))
+
     progress("features", 0, 1)
-    featurizer = Featurizer(config.features)
+    featurizer = Featurizer(fitted_config(config.features, len(with_tags), len(labels)))
     try:
         x = featurizer.fit_transform(articles, entities)
     except ValueError as exc:  # scikit-learn: too few articles for min_df/max_df
@@ -224,8 +233,8 @@ def train(
     if len(section_counts) == 1:
         warnings.append("only one section in the corpus: no section model trained")
     elif with_sections:
-        labels = sorted(section_counts)  # type: ignore[arg-type]
-        rare = [s for s in labels if section_counts[s] < 2]
+        section_labels = sorted(section_counts)  # type: ignore[arg-type]
+        rare = [s for s in section_labels if section_counts[s] < 2]
         if rare:
             warnings.append(
                 f"section(s) seen once, learned from a single example: {', '.join(rare)}"
@@ -234,23 +243,18 @@ def train(
         section_model = train_section_model(
             x[idx],
             [articles[i].section for i in with_sections],  # type: ignore[misc]
-            labels,
+            section_labels,
             config.sections,
             seed=config.seed,
             groups=[groups[i] for i in with_sections] if groups is not None else None,
             progress=progress,
             titles=[articles[i].title for i in with_sections],
+            skip=featurizer.char_columns(),
         )
+    if tag_notes is not None and not labels and section_model is None:
+        raise InputError("; ".join(tag_notes))
 
     tag_model = None
-    if any(articles[i].tags for i in with_tags):
-        tag_counts = Counter(t for a in articles for t in a.tags)
-        labels, notes = choose_tag_labels(tag_counts, config.tags)
-        warnings.extend(notes)
-        if not labels and section_model is None:
-            raise InputError("; ".join(notes))
-    else:
-        labels = []
     policy_record = targets = None
     if labels and config.tags.policy:
         from tagger.policy import load_policy

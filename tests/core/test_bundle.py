@@ -410,7 +410,14 @@ def write_legacy_bundle(model: Tagger, path: Path) -> Path:
             min_df=cfg.word_min_df,
             max_df=cfg.word_max_df,
         ),
-        char=None,
+        char=None
+        if model.featurizer.char is None
+        else _sklearn_vectorizer(
+            model.featurizer.char,
+            analyzer="char_wb",
+            ngram_range=cfg.char_ngrams,
+            min_df=cfg.char_min_df,
+        ),
         entity=None,
     )
     path.mkdir()

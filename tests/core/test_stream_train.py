@@ -271,11 +271,20 @@ def test_out_of_core_model_saves_and_loads_like_any_bundle(tmp_path: Path) -> No
 
 
 def test_out_of_core_refuses_what_it_cannot_stream() -> None:
-    config = TrainConfig(features=FeatureConfig(char_ngrams=(3, 4)))
+    # character n-grams asked for at any size (no size limit) cannot be streamed
+    config = TrainConfig(features=FeatureConfig(char_ngrams=(3, 4), char_max_cells=0))
     with pytest.raises(InputError, match="word n-grams only"):
         train_streaming(lambda: iter(generated(50)), config, stream_config())
     with pytest.raises(InputError, match="empty"):
         train_streaming(lambda: iter([]), TrainConfig(), stream_config())
+
+
+def test_out_of_core_leaves_the_size_limited_character_block_out() -> None:
+    # the default character block stops at `char_max_cells`: an archive streamed out of
+    # core is beyond it, so the model has word features only
+    assert FeatureConfig().char_ngrams and FeatureConfig().char_max_cells > 0
+    model = train_streaming(lambda: iter(generated(300)), TrainConfig(), stream_config())
+    assert model.featurizer.char is None and model.featurizer.config.char_ngrams is None
 
 
 def write_jsonl(path: Path, articles: list[Article]) -> Path:

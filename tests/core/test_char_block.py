@@ -1,0 +1,114 @@
+"""The character n-gram block: fitted for the tag model within its size limit, never read
+by the section model, saved and checked like every other part of a bundle."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tagger.api import Tagger, TrainConfig
+from tagger.classify import without_columns
+from tagger.features import FeatureConfig, fitted_config
+
+
+def test_the_block_is_fitted_only_for_a_tag_model_within_its_size_limit() -> None:
+    config = FeatureConfig(char_ngrams=(3, 5), char_max_cells=1_000)
+    assert fitted_config(config, 100, 10).char_ngrams == (3, 5)  # 1,000 cells
+    assert fitted_config(config, 101, 10).char_ngrams is None  # beyond the limit
+    assert fitted_config(config, 500, 0).char_ngrams is None  # no tag model: no reader
+    unlimited = replace(config, char_max_cells=0)
+    assert fitted_config(unlimited, 10**6, 10**4).char_ngrams == (3, 5)
+    off = FeatureConfig(char_ngrams=None)
+    assert fitted_config(off, 10, 10) is off
+
+
+def test_dropping_a_block_gives_the_rows_of_a_featurizer_without_it(load_sample: Any) -> None:
+    from tagger.features import Featurizer
+
+    articles = load_sample()[:120]
+    with_chars = Featurizer(FeatureConfig(char_ngrams=(3, 5)))
+    x = with_chars.fit_transform(articles)
+    words = Featurizer(FeatureConfig(char_ngrams=None)).fit_transform(articles)
+    start, stop = with_chars.char_columns()  # type: ignore[misc]
+    assert start == words.shape[1] and stop == x.shape[1]
+    assert np.allclose(without_columns(x, (start, stop)).toarray(), words.toarray(), atol=1e-6)
+    assert without_columns(x, None) is x
+
+
+@pytest.fixture(scope="module")
+def two_models(load_sample: Any) -> tuple[Tagger, Tagger, list]:
+    articles = load_sample()
+    train, test = articles[::2], articles[1::2][:40]
+    chars = Tagger.train(train, TrainConfig())
+    words = Tagger.train(train, TrainConfig(features=FeatureConfig(char_ngrams=None)))
+    return chars, words, test
+
+
+def test_tags_read_the_block_and_sections_do_not(two_models: tuple) -> None:
+    chars, words, test = two_models
+    start, stop = chars.featurizer.char_columns()
+    assert stop > start  # the sample corpus is within the default limit
+    assert chars.tag_model.coef.shape[1] == chars.featurizer.n_features  # type: ignore[union-attr]
+    assert chars.section_model.skip == (start, stop)  # type: ignore[union-attr]
+    assert words.section_model.skip is None  # type: ignore[union-attr]
+    x_chars = chars.featurizer.transform(test)
+    x_words = words.featurizer.transform(test)
+    titles = [a.title for a in test]
+    p_chars = chars.section_model.predict_proba(x_chars, titles)  # type: ignore[union-attr]
+    p_words = words.section_model.predict_proba(x_words, titles)  # type: ignore[union-attr]
+    assert np.allclose(p_chars, p_words, atol=1e-4)
+    assert (p_chars.argmax(axis=1) == p_words.argmax(axis=1)).all()
+
+
+def test_section_evidence_is_the_word_models_evidence(two_models: tuple) -> None:
+    chars, words, test = two_models
+    for with_chars, without in zip(chars.predict(test), words.predict(test), strict=True):
+        assert with_chars.section.label == without.section.label
+        terms = [e.value for e in with_chars.section.evidence]
+        assert terms == [e.value for e in without.section.evidence]
+        assert "<char>" not in terms
+        for tag in with_chars.tags:
+            assert all(e.value != "<char>" for e in tag.evidence)
+
+
+def test_the_skipped_columns_are_saved_and_checked(two_models: tuple, tmp_path: Path) -> None:
+    import json
+
+    chars, _words, test = two_models
+    chars.save(tmp_path / "m")
+    loaded = Tagger.load(tmp_path / "m")
+    assert loaded.section_model.skip == chars.section_model.skip  # type: ignore[union-attr]
+    assert [s.to_dict() for s in loaded.predict(test[:10])] == [
+        s.to_dict() for s in chars.predict(test[:10])
+    ]
+    from tagger.classify import SectionModel
+
+    meta, arrays = chars.section_model.to_state()  # type: ignore[union-attr]
+    n = chars.featurizer.n_features
+    for bad in ([0, n + 1], [5, 5], ["a", 3], [1]):
+        with pytest.raises(ValueError, match=r"sections\.skip"):
+            SectionModel.from_state(json.loads(json.dumps(meta | {"skip": bad})), arrays, n)
+    with pytest.raises(ValueError):  # the weights no longer fit the columns read
+        SectionModel.from_state(meta | {"skip": [0, 1]}, arrays, n)
+
+
+def test_the_block_switches_off_in_toml_and_json(tmp_path: Path) -> None:
+    from tagger.errors import ConfigError
+
+    toml = tmp_path / "off.toml"
+    toml.write_text("[features]\nchar_ngrams = []\n", encoding="utf-8")
+    json_file = tmp_path / "off.json"
+    json_file.write_text('{"features": {"char_ngrams": null}}', encoding="utf-8")
+    for path in (toml, json_file):
+        assert TrainConfig.from_file(path).features.char_ngrams is None
+    limit = tmp_path / "limit.toml"
+    limit.write_text("[features]\nchar_max_cells = 0\n", encoding="utf-8")
+    assert TrainConfig.from_file(limit).features.char_max_cells == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[features]\nchar_max_cells = -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"features\.char_max_cells"):
+        TrainConfig.from_file(bad)
