@@ -249,9 +249,14 @@ def test_first_stage_features_read_only_kept_entries() -> None:
         ('[tags]\nstack_c = "x"\n', "tags.stack_c"),
         ("[tags]\nstack_min_positives = 0\n", "tags.stack_min_positives"),
         ("[tags]\nstack_min_gain = -0.1\n", "tags.stack_min_gain"),
+        ("[tags]\nnb_min_gain = -0.1\n", "tags.nb_min_gain"),
+        ("[tags]\nnb_alpha = 0\n", "tags.nb_alpha"),
+        ('[tags]\nnb_weighted = "x"\n', "tags.nb_weighted"),
     ],
 )
-def test_config_schema_checks_the_second_stage_keys(tmp_path: Path, text: str, named: str) -> None:
+def test_config_schema_checks_the_second_stage_and_member_keys(
+    tmp_path: Path, text: str, named: str
+) -> None:
     from tagger.api import TrainConfig
     from tagger.errors import ConfigError
 
@@ -259,5 +264,6 @@ def test_config_schema_checks_the_second_stage_keys(tmp_path: Path, text: str, n
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         TrainConfig.from_file(path)
-    path.write_text("[tags]\nstack_top = 5\nstack_c = 0.5\n", encoding="utf-8")
-    assert TrainConfig.from_file(path).tags.stack_top == 5
+    path.write_text("[tags]\nstack_top = 5\nstack_c = 0.5\nnb_weighted = false\n", encoding="utf-8")
+    tags = TrainConfig.from_file(path).tags
+    assert tags.stack_top == 5 and not tags.nb_weighted

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
@@ -192,27 +190,6 @@ def test_a_model_with_the_member_survives_its_state() -> None:
     probs = platt_apply(model.decision(x), model.platt_a, model.platt_b)
     assert np.array_equal(back.select(probs), model.select(probs))
     assert all(isinstance(t, Threshold) for t in back.thresholds)
-
-
-@pytest.mark.parametrize(
-    ("text", "named"),
-    [
-        ("[tags]\nnb_min_gain = -0.1\n", "tags.nb_min_gain"),
-        ("[tags]\nnb_alpha = 0\n", "tags.nb_alpha"),
-        ('[tags]\nnb_weighted = "x"\n', "tags.nb_weighted"),
-    ],
-)
-def test_config_schema_checks_the_member_keys(tmp_path: Path, text: str, named: str) -> None:
-    from tagger.api import TrainConfig
-    from tagger.errors import ConfigError
-
-    path = tmp_path / "c.toml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
-        TrainConfig.from_file(path)
-    path.write_text("[tags]\nnb_weighted = true\nnb_min_gain = 0.02\n", encoding="utf-8")
-    tags = TrainConfig.from_file(path).tags
-    assert tags.nb_weighted and tags.nb_min_gain == 0.02
 
 
 def test_no_member_above_the_calibration_budget() -> None:
