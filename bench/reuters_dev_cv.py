@@ -1,7 +1,8 @@
 """Five-fold development cross-validation of ModApte *training* for the tag model.
 
     python bench/reuters_dev_cv.py ../shared/data/reuters21578 [--reference] \\
-        [--variant NAME:tags.key=value,sections.key=value ...] [--folds 0,1,2,3,4]
+        [--variant NAME:tags.key=value,sections.key=value ...] [--folds 0,1,2,3,4] \\
+        [--vocab VOCAB [--vocab-only]]
 
 The ModApte test set is not looked at. Fold i trains on the ModApte training articles that
 `stream_dev.dev_split(train, i)` keeps for development training and predicts the others
@@ -12,7 +13,10 @@ figures. Variants change the defaults (`TrainConfig`) by `table.key=value` (valu
 JSON, else as text); the defaults run first unless a variant is named "defaults" or
 `--no-defaults` is given (training is deterministic: an earlier run's defaults stand).
 With `--reference`, the plain OvR LinearSVC (`reuters_tags.reference`) is measured on the
-same folds in the same run.
+same folds in the same run. With `--vocab` (a vocabulary file tagger reads, e.g. the TSV
+of `bench/reuters_vocab.py`), each variant runs again with the vocabulary given to training
+("NAME+vocab": its concepts' labels and aliases become names the tag name rules search), in
+the same run; `--vocab-only` runs only those.
 """
 
 from __future__ import annotations
@@ -50,10 +54,12 @@ def variant_config(spec: str) -> tuple[str, TrainConfig]:
     return name or "defaults", TrainConfig.from_dict(data)
 
 
-def tagger_fold(train: list, test: list, labels: list[str], config: TrainConfig) -> tuple:
+def tagger_fold(
+    train: list, test: list, labels: list[str], config: TrainConfig, vocabulary: Any = None
+) -> tuple:
     """(true, selected, scores) over `labels` for the test articles, and training seconds."""
     with timer() as elapsed:
-        model = Tagger.train(train, config)
+        model = Tagger.train(train, config, vocabulary=vocabulary)
     seconds = elapsed()
     tag_model = model.tag_model
     x = model.featurizer.transform(test)
@@ -94,8 +100,15 @@ def reference_fold(train: list, test: list, labels: list[str]) -> tuple:
     return binarize([a.tags for a in test], labels), scores > 0, scores, seconds
 
 
-def _tagger_runner(config: TrainConfig, labels: list[str]) -> Any:
-    return lambda train, test: tagger_fold(train, test, labels, config)
+def _tagger_runner(config: TrainConfig, labels: list[str], vocabulary: Any = None) -> Any:
+    return lambda train, test: tagger_fold(train, test, labels, config, vocabulary)
+
+
+def load_vocabulary(path: str) -> Any:
+    """A vocabulary file as `tagger train --vocab` reads it (SQLite, SKOS, TSV, ...)."""
+    from tagger.commands.vocab import load_any
+
+    return load_any(Path(path))
 
 
 def _spread(values: list[float]) -> float:
@@ -111,6 +124,8 @@ def main() -> None:
     parser.add_argument(
         "--no-defaults", action="store_true", help="only the variants (defaults measured before)"
     )
+    parser.add_argument("--vocab", help="also run each variant with this vocabulary")
+    parser.add_argument("--vocab-only", action="store_true", help="only the runs with --vocab")
     args = parser.parse_args()
 
     train_all, _test, labels = modapte_90(args.reuters)
@@ -118,7 +133,13 @@ def main() -> None:
     variants = [variant_config(v) for v in args.variant]
     if not args.no_defaults and not any(name == "defaults" for name, _ in variants):
         variants.insert(0, ("defaults", TrainConfig()))
-    runners = [(name, _tagger_runner(config, labels)) for name, config in variants]
+    runners = []
+    vocabulary = load_vocabulary(args.vocab) if args.vocab else None
+    for name, config in variants:
+        if vocabulary is None or not args.vocab_only:
+            runners.append((name, _tagger_runner(config, labels)))
+        if vocabulary is not None:
+            runners.append((f"{name}+vocab", _tagger_runner(config, labels, vocabulary)))
     if args.reference:
         runners.insert(0, ("reference", lambda tr, te: reference_fold(tr, te, labels)))
     pooled = {name: TagCounts(labels) for name, _ in runners}
@@ -149,7 +170,7 @@ def main() -> None:
             "train s",
         )
     ]
-    results: dict[str, Any] = {"folds": folds, "variants": args.variant}
+    results: dict[str, Any] = {"folds": folds, "variants": args.variant, "vocab": args.vocab}
     for name, _ in runners:
         m = pooled[name].metrics()
         micro = [f["micro_f1"] for f in per_fold[name]]

@@ -1,11 +1,14 @@
 """Reuters-21578 ModApte, 90 topics as tags: tagger against the plain reference.
 
-    python bench/reuters_tags.py ../shared/data/reuters21578 [--config FILE] [--dev]
+    python bench/reuters_tags.py ../shared/data/reuters21578 [--config FILE] [--dev] \\
+        [--vocab VOCAB]
 
 With `--dev`, the ModApte test set is not looked at: both models train on the
 development-training part of ModApte *training* and are scored on its development-test
 part (`stream_dev.dev_split`: the articles whose id's SHA-1 is 0 mod 5, about 20%).
-Settings are chosen with `--dev`; the test set only confirms them.
+Settings are chosen with `--dev`; the test set only confirms them. `--vocab` gives tagger's
+training a vocabulary (e.g. `bench/reuters_vocab.py`'s TSV): its concepts' labels and
+aliases become names the tag name rules search.
 
 The reference is tf-idf word 1-2-grams + one-vs-rest LinearSVC with threshold 0,
 measured in the same run. Reports micro/macro F1, training wall time (threshold
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument(
         "--dev", action="store_true", help="development split of ModApte training, not test"
     )
+    parser.add_argument("--vocab", type=Path, help="vocabulary given to tagger's training")
     args = parser.parse_args()
 
     train, test, labels = modapte_90(args.reuters)
@@ -65,8 +69,13 @@ def main() -> None:
     ref_metrics, ref_seconds = reference(train, test, labels)
     config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     config.seed = args.seed
+    vocabulary = None
+    if args.vocab is not None:
+        from tagger.commands.vocab import load_any
+
+        vocabulary = load_any(args.vocab)
     with timer() as elapsed:
-        model = Tagger.train(train, config)
+        model = Tagger.train(train, config, vocabulary=vocabulary)
     train_seconds = elapsed()
     result = model.evaluate(test)["tags"]
 

@@ -1,11 +1,13 @@
 """Tag metrics on a held-out split of a small tagged corpus, with the name rule on and off.
 
     python bench/sample_tags.py corpus/sample.jsonl [--test-size 0.25] [--seeds 0 1 2] \
-        [--variant NAME:table.key=value,... ...]
+        [--variant NAME:table.key=value,... ...] [--vocab VOCAB]
 
 A check that the defaults chosen while benchmarking on Reuters do not lose accuracy on
 another collection (our own corpus), next to the plain reference measured in the same run.
 Each `--variant` (as in `reuters_dev_cv.py`) is trained on the same split with the name rule on.
+With `--vocab`, the defaults with the name rule on are trained again with that vocabulary
+given to training (its concepts' labels and aliases searched besides each tag's own name).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import print_rows
-from reuters_dev_cv import variant_config
+from reuters_dev_cv import load_vocabulary, variant_config
 
 from tagger.api import Tagger, TrainConfig
 from tagger.corpus.readers import read_corpus
@@ -44,8 +46,10 @@ def main() -> None:
     parser.add_argument("--test-size", type=float, default=0.25)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variant", nargs="*", default=[], help="NAME:table.key=value,...")
+    parser.add_argument("--vocab", help="also train with this vocabulary")
     args = parser.parse_args()
     variants = [variant_config(v) for v in args.variant]
+    vocabulary = load_vocabulary(args.vocab) if args.vocab else None
     from sklearn.model_selection import train_test_split
 
     articles = sorted((a for a in read_corpus([args.corpus]) if a.tags), key=lambda a: a.id)
@@ -63,13 +67,17 @@ def main() -> None:
                 f"{ref['p_at_1']:.4f}",
             )
         )
-        runs = [(f"tagger, name rule {'on' if rule else 'off'}", rule, None) for rule in (0, 1)]
-        runs += [(f"tagger, {name}", True, config) for name, config in variants]
-        for title, name_rule, variant in runs:
+        runs = [
+            (f"tagger, name rule {'on' if rule else 'off'}", rule, None, None) for rule in (0, 1)
+        ]
+        if vocabulary is not None:
+            runs.append(("tagger, name rule on, vocabulary", True, None, vocabulary))
+        runs += [(f"tagger, {name}", True, config, None) for name, config in variants]
+        for title, name_rule, variant, vocab in runs:
             config = variant or TrainConfig()
             config.seed = seed
             config.tags.name_rule = bool(name_rule)
-            result = Tagger.train(train, config).evaluate(test)["tags"]
+            result = Tagger.train(train, config, vocabulary=vocab).evaluate(test)["tags"]
             rows.append(
                 (
                     str(seed),

@@ -1605,25 +1605,27 @@ def select_out_of_fold(
     titles: Sequence[str] | None,
     bodies: Sequence[str] | None = None,
     lead_chars: int = 0,
+    names: Sequence[Sequence[str]] | None = None,
 ) -> sp.csr_matrix:
     """The tags chosen from out-of-fold probabilities (absent: not chosen) by thresholds and
     the best-tag floor; with `titles`, the name rule is fitted on them (`model.name_rule`)
     and its hits are added; then, with `bodies` and `lead_chars`, the lead rule on the
     bodies' first `lead_chars` characters (`model.lead_rule`), learned on top of the title
-    rule: it serves the tags (by support) for which it still adds to the out-of-fold results."""
+    rule: it serves the tags (by support) for which it still adds to the out-of-fold results.
+    `names`: each tag's other names (a vocabulary's labels and aliases) both rules search."""
     allowed = model.rules_allowed
     selected = select_sparse(probs, model.threshold_values, model.best_tag_floor, allowed)
     if titles is None:
         return selected
-    model.name_rule, _scores = fit_name_rule(titles, y, model.labels, selected, probs)
+    model.name_rule, _scores = fit_name_rule(titles, y, model.labels, selected, probs, names=names)
     selected = _with_hits(selected, model.name_rule.hits_sparse(titles), allowed)
     if bodies is not None and lead_chars > 0:
         model.lead_chars = lead_chars
         leads = model.leads(bodies)
         model.lead_rule, _scores = fit_name_rule(
-            leads, y, model.labels, selected, probs, LEAD_SUPPORT_LIMITS
+            leads, y, model.labels, selected, probs, LEAD_SUPPORT_LIMITS, names
         )
-        if model.lead_rule.max_support == 0:
+        if model.lead_rule.serves_none():
             model.lead_rule, model.lead_chars = None, 0
         else:
             selected = _with_hits(selected, model.lead_rule.hits_sparse(leads), allowed)
@@ -1730,6 +1732,7 @@ def train_tag_model(
     titles: Sequence[str] | None = None,
     targets: Targets | None = None,
     bodies: Sequence[str] | None = None,
+    names: Sequence[Sequence[str]] | None = None,
 ) -> TagModel:
     """Cross-validate for calibration and thresholds, then fit on everything.
 
@@ -1737,7 +1740,9 @@ def train_tag_model(
     articles x tags is held dense: out-of-fold scores are kept per tag only where
     calibration needs them (`OutOfFold`). With `titles`, a name rule (tags named in
     the title) is learned as well, and with `bodies` a second one on their leads
-    (`config.lead_chars`). `targets`: each tag's precision policy (see `calibrate_tags`).
+    (`config.lead_chars`); `names` gives each tag's other names the rules search (a
+    vocabulary's labels and aliases). `targets`: each tag's precision policy (see
+    `calibrate_tags`).
     """
     y = sp.csc_matrix(y, dtype=bool)
     x = sp.csr_matrix(x).astype(np.float64)  # liblinear's dtype: convert once, not per tag
@@ -1771,7 +1776,9 @@ def train_tag_model(
     entries = kept.entries()
     del kept
     rule_titles = titles if config.name_rule else None
-    selected = select_out_of_fold(model, probs, y_rows, rule_titles, bodies, config.lead_chars)
+    selected = select_out_of_fold(
+        model, probs, y_rows, rule_titles, bodies, config.lead_chars, names
+    )
     model.cv_metrics = multilabel_metrics(y_rows, selected, probs, labels)
     del probs, selected, y_rows
     model.cv_metrics["note"] = (

@@ -192,7 +192,8 @@ def train(
     `groups` keeps related articles (near-duplicates) in one cross-validation fold.
     `entities` gives each article's entity dicts when entity features are on.
     `vocabulary` (tagger.vocab) resolves the branches of a precision policy
-    (`config.tags.policy`, tagger.policy).
+    (`config.tags.policy`, tagger.policy), and its concepts' labels and aliases become
+    names the tag name rules search besides each tag's own (`tag_names`).
     """
     from tagger.api import Tagger
 
@@ -279,6 +280,7 @@ def train(
             titles=[articles[i].title for i in with_tags],
             targets=targets,
             bodies=[articles[i].body for i in with_tags],
+            names=_tag_names(labels, vocabulary),
         )
 
     manifest = {
@@ -309,6 +311,15 @@ def train(
     pairs = ((a.title, a.body) for a in articles)
     tagger.training_filter = TrainingFilter.build(pairs, len(articles))
     return tagger
+
+
+def _tag_names(labels: list[str], vocabulary: Any) -> list[list[str]] | None:
+    """Each tag's other names in the vocabulary (tagger.vocab.training.tag_names)."""
+    if vocabulary is None:
+        return None
+    from tagger.vocab.training import tag_names
+
+    return tag_names(labels, vocabulary)
 
 
 def peak_resident_mb() -> int | None:

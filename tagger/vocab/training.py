@@ -42,6 +42,23 @@ def vocabulary_manifest(
     }
 
 
+def tag_names(labels: Sequence[str], vocab: Vocabulary) -> list[list[str]]:
+    """Per tag label, the other names its concept (`vocab.lookup`: by id, URI, label or
+    unambiguous alias; retired concepts left out) is known by: the preferred label and
+    the aliases, the tag's own label excluded. The tag name rules search them
+    (tagger.name_rules)."""
+    names: list[list[str]] = []
+    for label in labels:
+        concept = vocab.lookup(label)
+        if concept is None or concept.retired:
+            names.append([])
+            continue
+        own = label_key(label)
+        found = [concept.label, *concept.aliases]
+        names.append(list(dict.fromkeys(n for n in found if n and label_key(n) != own)))
+    return names
+
+
 def snapshot_vocabulary(record: dict[str, Any]) -> Vocabulary:
     """The model's concepts (and their ancestors) as a small Vocabulary, for diffs."""
     vocab = Vocabulary(meta={"release": record.get("release")})
