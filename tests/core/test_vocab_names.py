@@ -238,3 +238,39 @@ def test_the_tags_a_vocabulary_names_get_their_own_support_limit() -> None:
         [False, False],
         [False, True],
     ]
+
+
+def test_prefiltered_matching_with_several_names_equals_the_one_alternation() -> None:
+    """Titles are searched only with the tags one of whose names could start one of their
+    words: the matches are those of the alternation of every tag's names."""
+    import re
+
+    names = [
+        ["nkr", "Norwegian Krone", "Norwegian Crown"],
+        ["heat", "Heating Oil", "Gas Oil"],
+        ["gas", "Gasoline"],
+        ["dmk", "D-Mark"],
+        ["café", "Ölpreis"],
+    ]
+    labels = [n[0] for n in names]
+    rule = NameRule(
+        labels=labels,
+        patterns=[names_pattern(n) for n in names],
+        precision=np.ones(len(labels)),
+        support=np.ones(len(labels), dtype=int),
+        max_support=0,
+        names=names,
+        names_max_support=5,
+    )
+    titles = [
+        "NORWEGIAN CROWNS firm", "gas oil and heating oils", "Gasolines up, gas down",
+        "D-MARK and d mark", "ölpreis café", "nothing here", "the \u017fugar heat",
+    ]  # fmt: skip
+    every = rule._compiled()
+    assert isinstance(every, re.Pattern)
+    expected = np.zeros((len(titles), len(labels)), dtype=bool)
+    for i, title in enumerate(titles):
+        for match in every.finditer(title):
+            expected[i, int(match.lastgroup[1:])] = True
+    assert expected.sum() >= 6
+    assert np.array_equal(rule.matches(titles), expected)
