@@ -12,6 +12,7 @@ from tagger.vocab.model import Concept, Vocabulary
 from tagger.vocab.training import tag_names
 
 from .test_lead_rule import _corpus as lead_corpus
+from .test_name_rules import alternation_matches
 
 LABELS = ["metals", "nkr"]
 
@@ -243,7 +244,6 @@ def test_the_tags_a_vocabulary_names_get_their_own_support_limit() -> None:
 def test_prefiltered_matching_with_several_names_equals_the_one_alternation() -> None:
     """Titles are searched only with the tags one of whose names could start one of their
     words: the matches are those of the alternation of every tag's names."""
-    import re
 
     names = [
         ["nkr", "Norwegian Krone", "Norwegian Crown"],
@@ -266,11 +266,6 @@ def test_prefiltered_matching_with_several_names_equals_the_one_alternation() ->
         "NORWEGIAN CROWNS firm", "gas oil and heating oils", "Gasolines up, gas down",
         "D-MARK and d mark", "ölpreis café", "nothing here", "the \u017fugar heat",
     ]  # fmt: skip
-    every = rule._compiled()
-    assert isinstance(every, re.Pattern)
-    expected = np.zeros((len(titles), len(labels)), dtype=bool)
-    for i, title in enumerate(titles):
-        for match in every.finditer(title):
-            expected[i, int(match.lastgroup[1:])] = True
+    expected = alternation_matches(rule, titles)
     assert expected.sum() >= 6
     assert np.array_equal(rule.matches(titles), expected)
