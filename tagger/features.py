@@ -29,12 +29,13 @@ class FeatureConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     word_min_df: int = 2
     word_max_df: float = 0.9
-    # Character n-grams inside word boundaries: a block the tag model reads (the section
-    # model reads the others: `SectionModel.skip`). Fitted only while the tag model's
-    # training articles x tags is at most `char_max_cells` (0: no limit): it costs about
-    # 5x the tag model's training CPU and 1.7x its bundle (10,000 articles x 475 tags),
-    # for +0.02 micro- and macro-F1 on three collections (docs/tags.md).
-    char_ngrams: tuple[int, int] | None = (3, 5)
+    # Character n-grams inside word boundaries, e.g. (3, 5): a block the tag model reads
+    # (the section model reads the others: `SectionModel.skip`). Fitted only while the tag
+    # model's training articles x tags is at most `char_max_cells` (0: no limit). Off by
+    # default: (3, 5) gives +0.01-0.02 micro- and macro-F1 on three collections but about
+    # 11x the tag model's training time on Reuters and a third of its prediction speed
+    # (docs/tags.md; `bench/configs/accurate.toml`).
+    char_ngrams: tuple[int, int] | None = None
     char_min_df: int = 3
     char_weight: float = 1.0
     char_max_cells: int = 5_000_000

@@ -43,7 +43,7 @@ def test_dropping_a_block_gives_the_rows_of_a_featurizer_without_it(load_sample:
 def two_models(load_sample: Any) -> tuple[Tagger, Tagger, list]:
     articles = load_sample()
     train, test = articles[::2], articles[1::2][:40]
-    chars = Tagger.train(train, TrainConfig())
+    chars = Tagger.train(train, TrainConfig(features=FeatureConfig(char_ngrams=(3, 5))))
     words = Tagger.train(train, TrainConfig(features=FeatureConfig(char_ngrams=None)))
     return chars, words, test
 

@@ -280,10 +280,11 @@ def test_out_of_core_refuses_what_it_cannot_stream() -> None:
 
 
 def test_out_of_core_leaves_the_size_limited_character_block_out() -> None:
-    # the default character block stops at `char_max_cells`: an archive streamed out of
-    # core is beyond it, so the model has word features only
-    assert FeatureConfig().char_ngrams and FeatureConfig().char_max_cells > 0
-    model = train_streaming(lambda: iter(generated(300)), TrainConfig(), stream_config())
+    # a character block asked for within `char_max_cells` stops at that limit: an archive
+    # streamed out of core is beyond it, so the model has word features only
+    config = TrainConfig(features=FeatureConfig(char_ngrams=(3, 5)))
+    assert config.features.char_max_cells > 0
+    model = train_streaming(lambda: iter(generated(300)), config, stream_config())
     assert model.featurizer.char is None and model.featurizer.config.char_ngrams is None
 
 
