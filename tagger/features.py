@@ -33,7 +33,7 @@ class FeatureConfig:
     # (the section model reads the others: `SectionModel.skip`). Fitted only while the tag
     # model's training articles x tags is at most `char_max_cells` (0: no limit). Off by
     # default: (3, 5) gives +0.01-0.02 micro- and macro-F1 on three collections but about
-    # 11x the tag model's training time on Reuters and a third of its prediction speed
+    # 7x the tag model's training time on Reuters and a quarter of its prediction speed
     # (docs/tags.md; `bench/configs/accurate.toml`).
     char_ngrams: tuple[int, int] | None = None
     char_min_df: int = 3
