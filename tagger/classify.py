@@ -1870,7 +1870,10 @@ class SectionModel:
 
     def predict_proba(self, x: sp.csr_matrix, titles: Sequence[str] | None = None) -> np.ndarray:
         """Section probabilities; with a title model, `titles` (one per row) are needed."""
-        x = self.view(x)
+        return self.proba_of_view(self.view(x), titles)
+
+    def proba_of_view(self, x: sp.csr_matrix, titles: Sequence[str] | None = None) -> np.ndarray:
+        """`predict_proba` of rows already in this model's view (`view`)."""
         probs = softmax(linear_scores(x, self.coef, self.intercept) / self.temperature)
         if self.nb_coef is not None and self.nb_intercept is not None:
             nb = linear_scores(x, self.nb_coef, self.nb_intercept)

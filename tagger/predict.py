@@ -35,9 +35,9 @@ def suggest(
     names = model.feature_names() if explain else None
     section_model, tag_model = model.section_model, model.tag_model
     titles = [a.title for a in batch]
-    section_probs = section_model.predict_proba(x, titles) if section_model else None
     # The section model reads its own view of the rows (without the character block).
     x_sections = section_model.view(x) if section_model else x
+    section_probs = section_model.proba_of_view(x_sections, titles) if section_model else None
     section_names = names
     if section_model is not None and names is not None:
         section_names = section_model.view_names(names)
