@@ -14,6 +14,7 @@ from tagger.classify import (
     train_section_model,
 )
 from tagger.train import TrainConfig
+from tests.configs import assert_config_refused
 
 # Section words appear only as parts of longer title words ("soyabeans", "wheatfield"):
 # the body features (whole words) see noise; the title's character n-grams see the section.
@@ -90,25 +91,19 @@ def test_sections_use_title_characters_by_default_tags_do_not() -> None:
 
 
 def test_title_weights_in_a_config_file_are_weights(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tagger.errors import ConfigError
-
     good = tmp_path / "c.toml"
     good.write_text("[sections]\ntitle_weights = [0, 0.25, 1]\n", encoding="utf-8")
     assert TrainConfig.from_file(good).sections.title_weights == (0.0, 0.25, 1.0)
-    for text, named in (
-        ("[sections]\ntitle_weights = [0, 1.5]\n", r"sections\.title_weights\.1"),
-        ("[sections]\ntitle_weights = [-0.1]\n", r"sections\.title_weights\.0"),
-        ('[sections]\ntitle_weights = "x"\n', r"sections\.title_weights"),
+    for text, key in (
+        ("[sections]\ntitle_weights = [0, 1.5]\n", "sections.title_weights.1"),
+        ("[sections]\ntitle_weights = [-0.1]\n", "sections.title_weights.0"),
+        ('[sections]\ntitle_weights = "x"\n', "sections.title_weights"),
     ):
-        bad = tmp_path / "bad.toml"
-        bad.write_text(text, encoding="utf-8")
-        with pytest.raises(ConfigError, match=named):
-            TrainConfig.from_file(bad)
+        assert_config_refused(tmp_path, text, key)
 
 
 def test_title_members_switch_off_in_toml_and_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """TOML has no null: an empty list turns a title member off, as null does in JSON."""
-    from tagger.errors import ConfigError
 
     toml = tmp_path / "off.toml"
     toml.write_text("[sections]\ntitle_chars = []\ntitle_cross_chars = []\n", encoding="utf-8")
@@ -120,7 +115,6 @@ def test_title_members_switch_off_in_toml_and_json(tmp_path) -> None:  # type: i
         sections = TrainConfig.from_file(path).sections
         assert sections.title_chars is None and sections.title_cross_chars is None
     assert TrainConfig().sections.title_cross_chars == (2, 5)
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[sections]\ntitle_cross_chars = [3]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"sections\.title_cross_chars"):
-        TrainConfig.from_file(bad)
+    assert_config_refused(
+        tmp_path, "[sections]\ntitle_cross_chars = [3]\n", "sections.title_cross_chars"
+    )
