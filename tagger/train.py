@@ -209,14 +209,14 @@ def train(
     if not with_sections and not with_tags:
         raise InputError("the training corpus has no sections and no tags to learn")
 
+    section_counts = Counter(articles[i].section for i in with_sections)
     labels: list[str] = []
-    tag_notes = None
     if any(articles[i].tags for i in with_tags):
         tag_counts = Counter(t for a in articles for t in a.tags)
-        labels, tag_notes = choose_tag_labels(tag_counts, config.tags)
-        warnings.extend(tag_notes)
-        if not labels and not with_sections:
-            raise InputError("; ".join(tag_notes))
+        labels, notes = choose_tag_labels(tag_counts, config.tags)
+        warnings.extend(notes)
+        if not labels and len(section_counts) < 2:  # no section model either
+            raise InputError("; ".join(notes))
 
     progress("features", 0, 1)
     featurizer = Featurizer(fitted_config(config.features, len(with_tags), len(labels)))
@@ -230,7 +230,6 @@ def train(
     progress("features", 1, 1)
 
     section_model = None
-    section_counts = Counter(articles[i].section for i in with_sections)
     if len(section_counts) == 1:
         warnings.append("only one section in the corpus: no section model trained")
     elif with_sections:
@@ -252,8 +251,6 @@ def train(
             titles=[articles[i].title for i in with_sections],
             skip=featurizer.char_columns(),
         )
-    if tag_notes is not None and not labels and section_model is None:
-        raise InputError("; ".join(tag_notes))
 
     tag_model = None
     policy_record = targets = None
