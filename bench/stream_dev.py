@@ -10,8 +10,10 @@ part and a development-test part by a hash of the article id (every fifth, about
 `--fold` picks which fifth), or with `--by-date` into the earlier 80% and the latest 20% by
 date (ModApte's test articles are later than its training articles: the hashed folds do not
 see that shift).
-Each grid entry is `key=value,...` over `StreamConfig` fields; the in-memory model
-(`Tagger.train`) trained on the same part is the reference row. With `--test`, the grid's
+Each grid entry is `key=value,...` over `StreamConfig` fields, and `table.key=value` over
+the training config's (for example `tags.nb_weighted=false`, `tags.nb_alpha=0.1`; values
+as JSON); the in-memory model (`Tagger.train`, default config) trained on the same part
+is the reference row. With `--test`, the grid's
 runs (the defaults if none is given) are trained on all of ModApte training and measured on
 ModApte test: only to confirm settings chosen on the development splits.
 """
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +57,27 @@ def dev_split_by_date(train: list[Any], share: float = 0.2) -> tuple[list[Any], 
 
 
 def parse(spec: str) -> dict[str, Any]:
+    """The `StreamConfig` fields of a grid entry (`table.key` entries: `parse_config`)."""
     out: dict[str, Any] = {}
     for part in filter(None, spec.split(",")):
         key, value = part.split("=", 1)
+        if "." in key:
+            continue
         field = StreamConfig.__dataclass_fields__[key]
         kind = type(field.default)
         out[key] = value if kind is str else kind(float(value)) if kind is int else kind(value)
     return out
+
+
+def parse_config(spec: str) -> TrainConfig:
+    """The training config of a grid entry: the defaults with its `table.key=value` entries."""
+    data: dict[str, dict[str, Any]] = {}
+    for part in filter(None, spec.split(",")):
+        key, value = part.split("=", 1)
+        if "." in key:
+            table, field = key.split(".", 1)
+            data.setdefault(table, {})[field] = json.loads(value)
+    return TrainConfig.from_dict(data)
 
 
 def measure(model: Tagger, test: list[Any]) -> tuple[float, float]:
@@ -84,27 +102,33 @@ def main() -> None:
         split = "dev split by date" if args.by_date else f"dev split fold {args.fold}"
     print(f"{split}: {len(train)} train / {len(test)} test")
     config = TrainConfig()
-    rows = [("run", "micro-F1", "macro-F1", "train s")]
+    # CPU s: this process's own, so for the streamed runs only (in memory, tags are fitted
+    # in worker processes)
+    rows = [("run", "micro-F1", "macro-F1", "train s", "CPU s", "NB-mixed tags")]
     results = []
     if not args.no_reference:
         with timer() as elapsed:
             model = Tagger.train(train, config)
         seconds = elapsed()
         micro, macro = measure(model, test)
-        rows.append(("in-memory", f"{micro:.4f}", f"{macro:.4f}", f"{seconds:.0f}"))
+        rows.append(("in-memory", f"{micro:.4f}", f"{macro:.4f}", f"{seconds:.0f}", "-", "-"))
         results.append({"run": "in-memory", "micro_f1": micro, "macro_f1": macro, "s": seconds})
         print_rows(rows)
     for spec in args.grid:
         stream = StreamConfig(**parse(spec))
+        cpu = time.process_time()
         with timer() as elapsed:
-            model = train_streaming(lambda: iter(train), config, stream)
-        seconds = elapsed()
+            model = train_streaming(lambda: iter(train), parse_config(spec), stream)
+        seconds, cpu = elapsed(), time.process_time() - cpu
         micro, macro = measure(model, test)
         name = f"stream {spec or 'defaults'}"
-        rows.append((name, f"{micro:.4f}", f"{macro:.4f}", f"{seconds:.0f}"))
+        member_tags = model.tag_model.cv_metrics.get("nb_member_tags")
+        rows.append(
+            (name, f"{micro:.4f}", f"{macro:.4f}", f"{seconds:.0f}", f"{cpu:.0f}", str(member_tags))
+        )
         results.append(
             {"run": name, "stream": stream.to_dict(), "micro_f1": micro, "macro_f1": macro,
-             "s": seconds}
+             "s": seconds, "cpu_s": cpu, "nb_member_tags": member_tags}
         )  # fmt: skip
         print_rows(rows)
     print(f"peak memory: {peak_rss_mb():.0f} MB")

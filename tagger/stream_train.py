@@ -21,6 +21,13 @@ iterator of Articles) several times and never holds it:
    Tags are trained `tags_per_pass` at a time (their dense weights are what training
    holds); each block streams the corpus `epochs` times, then once more to score every
    article with the fold model that never saw it. Sections learn in the first block.
+   With `tags.nb_weighted` (the in-memory model's NB-weighted member), each of a tag's
+   models has a twin learned on the features times the tag's log-count ratio
+   (`classify.nb_ratio`, from the feature sums over the model's rows: one more pass over
+   the block, `block_ratios`); the two are averaged (`classify.mix_member`), a linear
+   model again, and a tag keeps the mix only where its out-of-fold F1 gains by more than
+   `tags.nb_min_gain` (`classify.nb_member_choice`; with `folds` = 0, on the held-out
+   reservoir). The twins and the ratios count against `weights_mb` (`block_bytes_per_tag`).
 4. Calibration: Platt scaling and thresholds per tag, by `classify.calibrate_tags` as
    in memory, on those out-of-fold scores, kept as they stream by within the in-memory
    path's budget and at most `calibration_per_tag` negatives a tag (`CalibrationSample`:
@@ -112,7 +119,9 @@ class StreamConfig:
     # belongs to the in-memory "articles" rule; every out-of-core setting was chosen at 0.1.
     prune_tolerance: float = 0.1
     tags_per_pass: int = 0  # 0: as many as fit in `weights_mb`
-    weights_mb: int = 512  # memory for one block of dense tag weights (all k + 1 models)
+    # memory for one block of dense tag weights (all k + 1 models; with `tags.nb_weighted`,
+    # their NB-weighted twins and log-count ratios too: `block_bytes_per_tag`)
+    weights_mb: int = 512
     # Feature cache: the first training pass writes each chunk's feature rows and labels to
     # disk (about 8 bytes a non-zero), and every later pass reads them back instead of
     # reading, cleaning and featurizing the corpus again. Removed when training ends.
@@ -422,7 +431,8 @@ class CalibrationSample:
     negatives. The random keys are a hash of (row, salt), so the sample does not depend
     on the order of the stream. With a budget covering everything, everything is kept
     with weight 1: the full computation. Holds at most twice the budget of (row, score)
-    pairs.
+    pairs. `carried`: a second score per row (the NB-weighted mix, `classify.OutOfFold.member`)
+    kept at the same entries, chosen by the first score, as in memory.
     """
 
     def __init__(self, positives: int, top: int, sample: int, salt: int) -> None:
@@ -431,13 +441,22 @@ class CalibrationSample:
         self.counts = [0, 0]  # negatives, positives seen
         self.rows: list[list[np.ndarray]] = [[], []]
         self.scores: list[list[np.ndarray]] = [[], []]
+        self.carried: list[list[np.ndarray]] = [[], []]
         self.held = [0, 0]
 
-    def add(self, rows: np.ndarray, scores: np.ndarray, positive: np.ndarray) -> None:
+    def add(
+        self,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        positive: np.ndarray,
+        carried: np.ndarray | None = None,
+    ) -> None:
         for side, mask in ((0, ~positive), (1, positive)):
             if mask.any():
                 self.rows[side].append(rows[mask])
                 self.scores[side].append(scores[mask])
+                if carried is not None:
+                    self.carried[side].append(carried[mask])
                 self.counts[side] += int(mask.sum())
                 self.held[side] += int(mask.sum())
         budget = [self.limits[1] + self.limits[2], self.limits[0]]
@@ -445,13 +464,14 @@ class CalibrationSample:
             if self.held[side] > 2 * max(budget[side], 1):
                 self._compact(side)
 
-    def _joined(self, side: int) -> tuple[np.ndarray, np.ndarray]:
+    def _joined(self, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = np.concatenate(self.rows[side]) if self.rows[side] else np.zeros(0, np.int64)
         scores = np.concatenate(self.scores[side]) if self.scores[side] else np.zeros(0)
-        return rows, scores
+        carried = np.concatenate(self.carried[side]) if self.carried[side] else np.zeros(0)
+        return rows, scores, carried
 
     def _compact(self, side: int) -> None:
-        rows, scores = self._joined(side)
+        rows, scores, carried = self._joined(side)
         positives, top, sample = self.limits
         keep = np.zeros(len(rows), dtype=bool)
         if side == 1:
@@ -460,18 +480,25 @@ class CalibrationSample:
             keep[_smallest(-scores, top)] = True
             keep[_smallest(_uniform(rows, self.salt), sample)] = True
         self.rows[side], self.scores[side] = [rows[keep]], [scores[keep]]
+        if self.carried[side]:
+            self.carried[side] = [carried[keep]]
         self.held[side] = int(keep.sum())
 
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Rows, scores, weights and positive flags of the kept entries, by row."""
+        return self.result_carried()[:4]  # type: ignore[return-value]
+
+    def result_carried(self) -> tuple[np.ndarray, ...]:
+        """`result()` and the carried scores at the same entries (empty if none were given)."""
         positives, top, sample = self.limits
         n_neg, n_pos = self.counts
-        rows_p, scores_p = self._joined(1)
+        rows_p, scores_p, carried_p = self._joined(1)
         if n_pos > positives:
             pick = _smallest(_uniform(rows_p, self.salt), positives)
             rows_p, scores_p = rows_p[pick], scores_p[pick]
+            carried_p = carried_p[pick] if len(carried_p) else carried_p
         weights_p = np.full(len(rows_p), n_pos / max(len(rows_p), 1))
-        rows_n, scores_n = self._joined(0)
+        rows_n, scores_n, carried_n = self._joined(0)
         weights_n = np.ones(len(rows_n))
         if n_neg > top + sample:
             in_top = np.zeros(len(rows_n), dtype=bool)
@@ -482,18 +509,41 @@ class CalibrationSample:
             keep = in_top | rest
             weights_n[rest] = (n_neg - int(in_top.sum())) / max(int(rest.sum()), 1)
             rows_n, scores_n, weights_n = rows_n[keep], scores_n[keep], weights_n[keep]
+            carried_n = carried_n[keep] if len(carried_n) else carried_n
         rows = np.concatenate([rows_p, rows_n])
         order = np.argsort(rows, kind="stable")
         positive = np.r_[np.ones(len(rows_p), dtype=bool), np.zeros(len(rows_n), dtype=bool)]
+        carried = np.concatenate([carried_p, carried_n])
         return (
             rows[order],
             np.concatenate([scores_p, scores_n])[order],
             np.concatenate([weights_p, weights_n])[order],
             positive[order],
+            carried[order] if len(carried) == len(rows) else np.zeros(0),
         )
 
 
 DECISION_FLOOR = -1.0  # reservoir decisions below this (a hinge margin away) rank last
+BINARY = np.array([0, 1], dtype=np.int8)
+
+
+def block_bytes_per_tag(n_features: int, n_models: int, member: bool) -> int:
+    """Dense memory of one tag in a training block: averaged SGD's three float64 arrays
+    per model (with the bias column), and with the NB-weighted member as many again plus
+    the log-count ratio of each model (float64)."""
+    per_model = 24 * (n_features + 1)
+    if member:
+        per_model = 2 * per_model + 8 * n_features
+    return per_model * n_models
+
+
+def tags_per_block(stream: StreamConfig, n_features: int, n_models: int, member: bool) -> int:
+    """Tags trained together: `tags_per_pass`, else as many as fit in `weights_mb` (at
+    least one)."""
+    if stream.tags_per_pass:
+        return stream.tags_per_pass
+    budget = stream.weights_mb << 20
+    return max(1, budget // block_bytes_per_tag(n_features, n_models, member))
 
 
 def _sgd(stream: StreamConfig, alpha: float, seed: int, bias: float = 0.0) -> Any:
@@ -511,22 +561,121 @@ def _with_bias(x: sp.csr_matrix, bias: float) -> sp.csr_matrix:
     return sp.hstack([x, np.full((x.shape[0], 1), bias, dtype=x.dtype)], format="csr")
 
 
-def _pruned(
-    model: Any, tolerance: float, bias: float = 0.0
-) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """A fitted binary SGD model as kept indices, their weights, intercept, non-zeros
-    (with `bias`, the last weight times `bias` is the intercept)."""
-    from tagger.classify import prune_weights
+Pruned = tuple[np.ndarray, np.ndarray, float, int]  # kept columns, weights, intercept, non-zeros
 
-    if not hasattr(model, "coef_"):  # a fold model that saw no article (a tiny corpus)
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), -1.0, 0
+
+def _weights(model: Any, bias: float) -> tuple[np.ndarray, float] | None:
+    """A fitted binary SGD model's dense weights and intercept (with `bias`, the last
+    weight times `bias` is the intercept); None if it saw no article (a tiny corpus)."""
+    if not hasattr(model, "coef_"):
+        return None
     w = model.coef_[0].astype(np.float64)
     if bias:
-        w, intercept = w[:-1], float(w[-1] * bias)
-    else:
-        intercept = float(model.intercept_[0])
+        return w[:-1], float(w[-1] * bias)
+    return w, float(model.intercept_[0])
+
+
+def _prune(dense: tuple[np.ndarray, float] | None, tolerance: float) -> Pruned:
+    """Dense weights and intercept as kept indices, their weights, intercept, non-zeros
+    (None: the constant model of a tag no article was fitted on)."""
+    from tagger.classify import prune_weights
+
+    if dense is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), -1.0, 0
+    w, intercept = dense
     keep = prune_weights(w, tolerance)
     return keep, w[keep].astype(np.float32), intercept, int(np.count_nonzero(w))
+
+
+def _pruned(model: Any, tolerance: float, bias: float = 0.0) -> Pruned:
+    """A fitted binary SGD model, pruned (`_prune`)."""
+    return _prune(_weights(model, bias), tolerance)
+
+
+def _mixed(
+    model: Any, member: Any, ratio: np.ndarray, bias: float
+) -> tuple[np.ndarray, float] | None:
+    """A tag's plain model and its NB-weighted member averaged (`classify.mix_member`), in
+    the original feature space: the member learned on the features times `ratio` (its
+    bias column unscaled), so its weights there are `ratio` x its own."""
+    from tagger.classify import mix_member
+
+    plain, nb = _weights(model, bias), _weights(member, bias)
+    if plain is None or nb is None:
+        return None
+    return mix_member(plain[0], plain[1], (ratio * nb[0], nb[1]))
+
+
+def _block_weights(
+    models: list[list[list[Any]]],
+    ratios: np.ndarray,
+    seen: np.ndarray,
+    m: int,
+    kind: int,
+    stream: StreamConfig,
+) -> list[Pruned]:
+    """Model m (0: the final one) of each tag of a block, pruned: the plain SGD model
+    (`kind` 0) or its mix with the NB-weighted member (1). A final model of a tag whose
+    positives were all held out (`seen` 0) is constant."""
+    out = []
+    for j, plain in enumerate(models[0][m]):
+        if m == 0 and seen[j] == 0:
+            out.append(_prune(None, 0.0))
+        elif kind == 0:
+            out.append(_pruned(plain, stream.prune_tolerance, stream.bias))
+        else:
+            mixed = _mixed(plain, models[1][m][j], ratios[m, j], stream.bias)
+            out.append(_prune(mixed, stream.prune_tolerance))
+    return out
+
+
+def _scaled(x: sp.csr_matrix, ratio: np.ndarray) -> sp.csr_matrix:
+    """The rows with feature i times `ratio[i]`; columns past the ratio (the bias) as they are."""
+    out = x.copy()
+    inside = out.indices < len(ratio)
+    out.data[inside] *= ratio[out.indices[inside]]
+    return out
+
+
+def block_ratios(
+    parts: Iterable[Rows],
+    start: int,
+    width: int,
+    folds: int,
+    seed: int,
+    alpha: float,
+    n_features: int,
+) -> np.ndarray:
+    """The log-count ratios (`classify.nb_ratio`) of tags `start` .. `start + width` of the
+    label columns, for each of the `folds` + 1 models (the final model's from every row of
+    `parts`, fold model i's from the rows outside fold i): (folds + 1, width, features),
+    float64, from one pass over `parts` (the training rows). Holds that array and one
+    row of feature totals per model, nothing more than a chunk's worth besides."""
+    from tagger.classify import nb_ratio
+
+    n_models = folds + 1
+    inside = np.zeros((n_models, width, n_features))
+    totals = np.zeros((n_models, n_features))
+    for part in parts:
+        x = part.x.astype(np.float64)
+        y = part.y[:, start : start + width].T.astype(np.float64).tocsr()
+        fold = fold_of(part.positions, folds, seed) if folds else np.full(len(part), -1)
+        for f in np.unique(fold):
+            r = np.flatnonzero(fold == f)
+            totals[f + 1] += np.asarray(x[r].sum(axis=0)).ravel()
+            summed = (y[:, r] @ x[r]).tocoo()
+            summed.sum_duplicates()
+            inside[f + 1][summed.row, summed.col] += summed.data
+    if folds:  # slot 0 (the final model) holds every fold; fold model i all but fold i
+        np.sum(inside[1:], axis=0, out=inside[0])
+        np.sum(totals[1:], axis=0, out=totals[0])
+        for m in range(1, n_models):
+            np.subtract(inside[0], inside[m], out=inside[m])
+            np.subtract(totals[0], totals[m], out=totals[m])
+    for m in range(n_models):
+        for j in range(width):
+            inside[m, j] = nb_ratio(inside[m, j], totals[m], alpha)
+    return inside
 
 
 def _section_weights(model: Any, n_sections: int) -> tuple[np.ndarray, np.ndarray]:
@@ -569,6 +718,7 @@ def _train(
         calibrate_tags,
         calibration_budget,
         fit_temperature,
+        nb_member_choice,
         platt_apply,
         select_out_of_fold,
         sparse_rows,
@@ -632,20 +782,22 @@ def _train(
         seen = n_train if m == 0 else n_train * (k - 1) / k
         return 1.0 / (c * max(seen, 1.0))
 
-    per_pass = stream.tags_per_pass or max(
-        1, (stream.weights_mb << 20) // (n_features * 24 * n_models)
-    )
+    # The NB-weighted member (`tags.nb_weighted`, as in memory): per tag and model, a second
+    # SGD model on the features times the tag's log-count ratio, averaged with the plain one.
+    member = bool(labels) and config.tags.nb_weighted
+    per_pass = tags_per_block(stream, n_features, n_models, member)
     blocks = [labels[i : i + per_pass] for i in range(0, len(labels), per_pass)] or [[]]
     index = {t: j for j, t in enumerate(labels)}
-    rows: list[tuple[np.ndarray, np.ndarray]] = []
-    intercepts: list[float] = []
-    before = 0
+    # per tag, pruned: the plain final model and (with the member) the mix; one is chosen
+    # once every tag is calibrated (`classify.nb_member_choice`)
+    finals: list[list[Pruned]] = [[], []]
     top, sampled = calibration_budget(config.tags, len(labels), 1)
     if top + sampled > stream.calibration_per_tag:  # a bound the corpus size cannot move
         top = -(-stream.calibration_per_tag // 2)
         sampled = stream.calibration_per_tag - top
-    kept = OutOfFold(counts.n, [], [], [], [])
-    sample_decisions: list[sp.csr_matrix] = []  # out-of-fold, per block: sample x block
+    kept = OutOfFold(counts.n, [], [], [], [], member=[] if member else None)
+    # out-of-fold, per block: sample x block (plain; with the member, the mix too)
+    sample_decisions: list[list[sp.csr_matrix]] = [[], []]
     section_index = {s: i for i, s in enumerate(sections)}
     section_sgd = (
         [_sgd(stream, alpha(config.sections.c, m), config.seed + m) for m in range(n_models)]
@@ -653,7 +805,7 @@ def _train(
         else []
     )
     section_oof = np.zeros((len(sample), len(sections)))
-    total = len(blocks) * (stream.epochs + (1 if k else 0))
+    total = len(blocks) * (stream.epochs + (1 if k else 0) + (1 if member else 0))
     step = 0
     # the training texts, for evaluate's and learn's overlap checks (the first pass fills it)
     training_filter = TrainingFilter.build(((a.title, a.body) for a in sample if not k), counts.n)
@@ -673,22 +825,34 @@ def _train(
             )
 
     chunks = FeatureCache(encode, cache_dir)
+
+    def training_rows() -> Iterator[Rows]:
+        for part in chunks:
+            yield part.take(np.flatnonzero(~np.isin(part.positions, held))) if len(held) else part
+
     for b, block in enumerate(blocks):
         start = index[block[0]] if block else 0
+        kinds = 2 if member else 1  # the plain models, then the members
         models = [
-            [_sgd(stream, alpha(config.tags.c, m), config.seed + m, stream.bias) for _ in block]
-            for m in range(n_models)
+            [
+                [_sgd(stream, alpha(config.tags.c, m), config.seed + m, stream.bias) for _ in block]
+                for m in range(n_models)
+            ]
+            for _ in range(kinds)
         ]
+        ratios = np.zeros((n_models, len(block), 0))
+        if member and block:
+            progress("stream: log-count ratios", step, total)
+            step += 1
+            ratios = block_ratios(
+                training_rows(), start, len(block), k, config.seed, config.tags.nb_alpha, n_features
+            )
         seen = np.zeros(len(block), dtype=np.int64)  # positives seen per tag
         for epoch in range(stream.epochs):
             progress("stream: training", step, total)
             step += 1
             rng = np.random.default_rng([config.seed, b, epoch])
-            training = (
-                part.take(np.flatnonzero(~np.isin(part.positions, held))) if len(held) else part
-                for part in chunks
-            )
-            for part in shuffled_rows(training, stream.shuffle_buffer, stream.chunk, rng):
+            for part in shuffled_rows(training_rows(), stream.shuffle_buffer, stream.chunk, rng):
                 x = part.x.astype(np.float64)
                 subsets = [np.arange(len(part))]
                 if k:
@@ -706,9 +870,12 @@ def _train(
                         for m in range(n_models):
                             if not len(subsets[m]):  # the whole chunk is in fold m - 1
                                 continue
-                            models[m][j].partial_fit(
-                                xs[m], column[subsets[m]], classes=np.array([0, 1], dtype=np.int8)
-                            )
+                            target = column[subsets[m]]
+                            models[0][m][j].partial_fit(xs[m], target, classes=BINARY)
+                            if member:
+                                models[1][m][j].partial_fit(
+                                    _scaled(xs[m], ratios[m, j]), target, classes=BINARY
+                                )
                 if section_sgd and b == 0:
                     picked = np.flatnonzero(part.section >= 0)
                     target = part.section[picked]
@@ -718,25 +885,20 @@ def _train(
                             section_sgd[m].partial_fit(
                                 x[picked[inside]], target[inside], classes=np.arange(len(sections))
                             )
-        fold_weights = []
-        for j, model in enumerate(models[0]):
-            if seen[j] == 0:  # every positive was held out: a constant model
-                rows.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
-                intercepts.append(-1.0)
-                continue
-            keep, w, b0, nonzero = _pruned(model, stream.prune_tolerance, stream.bias)
-            before += nonzero
-            rows.append((keep, w))
-            intercepts.append(b0)
-        for m in range(1, n_models):
-            pruned = [_pruned(model, stream.prune_tolerance, stream.bias) for model in models[m]]
-            fold_weights.append(
-                (
-                    sparse_rows([(p[0], p[1]) for p in pruned], n_features).T.tocsr(),
-                    np.array([p[2] for p in pruned]),
+        for kind in range(kinds):
+            finals[kind].extend(_block_weights(models, ratios, seen, 0, kind, stream))
+        fold_weights = []  # per kind, per fold: (features x block weights, intercepts)
+        for kind in range(kinds):
+            fold_weights.append([])
+            for m in range(1, n_models):
+                fitted = _block_weights(models, ratios, seen, m, kind, stream)
+                fold_weights[kind].append(
+                    (
+                        sparse_rows([(p[0], p[1]) for p in fitted], n_features).T.tocsr(),
+                        np.array([p[2] for p in fitted]),
+                    )
                 )
-            )
-        del models
+        del models, ratios
         if not k:
             continue
         progress("stream: out-of-fold scores", step, total)
@@ -745,23 +907,27 @@ def _train(
             CalibrationSample(config.tags.cv_positives, top, sampled, config.seed * 7919 + j)
             for j in range(start, start + len(block))
         ]
-        block_decisions = []
+        block_decisions: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(kinds)]
         for part in chunks:
             positions = part.positions
             x = part.x
             fold = fold_of(positions, k, config.seed)
             in_sample = np.array([sample_row.get(int(p), -1) for p in positions])
             if block:
-                scores = np.empty((len(part), len(block)))
-                for f in range(k):
-                    r = np.flatnonzero(fold == f)
-                    coef_t, intercept_f = fold_weights[f]
-                    scores[r] = (x[r] @ coef_t).toarray() + intercept_f
+                scores = np.empty((kinds, len(part), len(block)))
+                for kind in range(kinds):
+                    for f in range(k):
+                        r = np.flatnonzero(fold == f)
+                        coef_t, intercept_f = fold_weights[kind][f]
+                        scores[kind, r] = (x[r] @ coef_t).toarray() + intercept_f
                 y_dense = part.y[:, start : start + len(block)].toarray()
                 for j, collector in enumerate(collectors):
-                    collector.add(positions, scores[:, j], y_dense[:, j])
-                r, c = np.nonzero((in_sample >= 0)[:, None] & (scores >= DECISION_FLOOR))
-                block_decisions.append((in_sample[r], c, scores[r, c]))
+                    carried = scores[1, :, j] if member else None
+                    collector.add(positions, scores[0, :, j], y_dense[:, j], carried)
+                for kind in range(kinds):
+                    values = scores[kind]
+                    r, c = np.nonzero((in_sample >= 0)[:, None] & (values >= DECISION_FLOOR))
+                    block_decisions[kind].append((in_sample[r], c, values[r, c]))
             if section_sgd and b == 0:
                 for f in range(k):
                     r = np.flatnonzero((fold == f) & (in_sample >= 0))
@@ -769,33 +935,46 @@ def _train(
                         coef_s, intercept_s = _section_weights(section_sgd[f + 1], len(sections))
                         section_oof[in_sample[r]] = x[r] @ coef_s.T + intercept_s
         for collector in collectors:
-            r, s, w, p = collector.result()
+            r, s, w, p, mixed_scores = collector.result_carried()
             kept.rows.append(r)
             kept.scores.append(s)
             kept.weights.append(w)
             kept.positive.append(p)
+            if kept.member is not None:
+                kept.member.append(mixed_scores)
         if block:
-            sample_decisions.append(_sample_matrix(block_decisions, len(sample), len(block)))
+            for kind in range(kinds):
+                sample_decisions[kind].append(
+                    _sample_matrix(block_decisions[kind], len(sample), len(block))
+                )
     progress("stream: calibration", total, total)
 
     titles = [a.title for a in sample]
     tag_model = None
     if labels:
-        coef = sparse_rows(rows, n_features)
-        intercept = np.array(intercepts, dtype=np.float32)
         y_sample = binarize([a.tags for a in sample], labels)
         if k:
-            decisions = sp.hstack(sample_decisions).tocsr()
+            decisions = [sp.hstack(d).tocsr() for d in sample_decisions if d]
         else:
             x_held = featurizer.transform(sample)
-            dense = np.asarray((x_held @ coef.T).toarray()) + intercept
-            kept = OutOfFold.from_dense(dense, y_sample)
-            decisions = sp.csr_matrix(dense)
+            dense = [_decisions(x_held, version, n_features) for version in finals if version]
+            kept = OutOfFold.from_dense(dense[0], y_sample)
+            if member:
+                kept.member = [dense[1][:, j].copy() for j in range(len(labels))]
+            decisions = [sp.csr_matrix(d) for d in dense]
         a, b_, thresholds = calibrate_tags(kept, None, config.tags)
+        kept, mixes, thresholds = nb_member_choice(kept, a, b_, thresholds, config.tags)
+        chosen = [finals[int(mixes[j])][j] for j in range(len(labels))]
+        coef = sparse_rows([(p[0], p[1]) for p in chosen], n_features)
+        intercept = np.array([p[2] for p in chosen], dtype=np.float32)
+        before = sum(p[3] for p in chosen)
+        del finals
+        if mixes.any():  # the mixed tags' reservoir decisions
+            decisions = [_columns_from(decisions[0], decisions[1], mixes)]
         tag_model = TagModel(
             labels, coef, intercept, a, b_, thresholds, {}, config.tags.best_tag_floor
         )
-        probs = _platt_sparse(decisions, a, b_, platt_apply)
+        probs = _platt_sparse(decisions[0], a, b_, platt_apply)
         rule_titles = titles if config.tags.name_rule and k else None
         chosen = select_out_of_fold(tag_model, probs, y_sample, rule_titles)
         tag_model.cv_metrics = multilabel_metrics(y_sample, chosen, probs, labels)
@@ -814,6 +993,8 @@ def _train(
             "prune_tolerance": stream.prune_tolerance,
         }
         tag_model.cv_metrics["calibration_entries"] = kept.entries()
+        if member:
+            tag_model.cv_metrics["nb_member_tags"] = int(mixes.sum())
     section_model = None
     if section_sgd and hasattr(section_sgd[0], "coef_"):
         coef_s, intercept_s = _section_weights(section_sgd[0], len(sections))
@@ -841,6 +1022,20 @@ def _train(
     tagger.training_filter = training_filter
     tagger.warnings = warnings
     return tagger
+
+
+def _decisions(x: sp.csr_matrix, weights: list[Pruned], n_features: int) -> np.ndarray:
+    """Dense decision values of the rows of x under pruned per-tag weights."""
+    from tagger.classify import sparse_rows
+
+    coef = sparse_rows([(p[0], p[1]) for p in weights], n_features)
+    return np.asarray((x @ coef.T).toarray()) + np.array([p[2] for p in weights], np.float32)
+
+
+def _columns_from(plain: sp.csr_matrix, mixed: sp.csr_matrix, take: np.ndarray) -> sp.csr_matrix:
+    """`plain` with the columns `take` (a mask) from `mixed`."""
+    keep = sp.diags((~take).astype(np.float64))
+    return (plain @ keep + mixed @ sp.diags(take.astype(np.float64))).tocsr()
 
 
 def _sample_matrix(

@@ -239,7 +239,8 @@ def test_the_feature_cache_changes_nothing_but_the_reads(tmp_path: Path) -> None
     cached = train_streaming(source, TrainConfig(), stream_config(cache_dir=str(tmp_path)))
     assert len(reads) == 2 and list(tmp_path.iterdir()) == []  # removed when done
     plain = train_streaming(source, TrainConfig(), stream_config(cache=False))
-    assert len(reads) == 2 + 1 + 3 + 1  # counting, each epoch, the out-of-fold scores
+    # counting, the NB-weighted member's log-count ratios, each epoch, the out-of-fold scores
+    assert len(reads) == 2 + 1 + 1 + 3 + 1
     a, b = cached.tag_model, plain.tag_model
     assert (a.coef != b.coef).nnz == 0 and np.array_equal(a.intercept, b.intercept)
     assert np.array_equal(a.platt_a, b.platt_a)
