@@ -38,6 +38,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "word_min_df": {"ge": 1},
     "word_max_df": {"gt": 0, "le": 1},
     "char_min_df": {"ge": 1},
+    "char_max_df": {"gt": 0, "le": 1},
     "char_weight": {"ge": 0},
     "char_max_cells": {"ge": 0},
     "title_repeat": {"ge": 0},

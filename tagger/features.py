@@ -37,6 +37,9 @@ class FeatureConfig:
     # (docs/tags.md; `bench/configs/accurate.toml`).
     char_ngrams: tuple[int, int] | None = None
     char_min_df: int = 3
+    # Character n-grams in more than this share of the training articles are dropped
+    # (1.0: none): the frequent grams carry little and cost most of the block's non-zeros.
+    char_max_df: float = 1.0
     char_weight: float = 1.0
     char_max_cells: int = 5_000_000
     title_repeat: int = 2
@@ -318,6 +321,7 @@ class Featurizer:
                 analyzer="char_wb",
                 ngram_range=cfg.char_ngrams,
                 min_df=cfg.char_min_df,
+                max_df=float(cfg.char_max_df),
                 sublinear_tf=True,
                 max_features=cfg.max_features,
                 dtype=np.float32,

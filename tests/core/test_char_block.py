@@ -108,3 +108,57 @@ def test_the_block_switches_off_in_toml_and_json(tmp_path: Path) -> None:
     limit.write_text("[features]\nchar_max_cells = 0\n", encoding="utf-8")
     assert TrainConfig.from_file(limit).features.char_max_cells == 0
     assert_config_refused(tmp_path, "[features]\nchar_max_cells = -1\n", "features.char_max_cells")
+
+
+def _document_frequency(block: Any, texts: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for text in texts:
+        for gram in set(block.analyze(text)):
+            counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def test_char_max_df_drops_the_frequent_grams(load_sample: Any) -> None:
+    from tagger.features import Featurizer, article_features_text
+
+    articles = load_sample()[:60]
+    texts = [article_features_text(a, 2) for a in articles]
+    base = FeatureConfig(char_ngrams=(4, 4), char_min_df=1)
+    every = Featurizer(base)
+    every.fit_transform(articles)
+    capped = Featurizer(replace(base, char_max_df=0.3))
+    x = capped.fit_transform(articles)
+    df = _document_frequency(every.char, texts)
+    frequent = {gram for gram, n in df.items() if n > 0.3 * len(articles)}
+    assert frequent and frequent <= set(every.char.terms)  # type: ignore[union-attr]
+    kept = set(capped.char.terms)  # type: ignore[union-attr]
+    assert kept == set(every.char.terms) - frequent  # type: ignore[union-attr]
+    assert capped.word.terms == every.word.terms  # type: ignore[union-attr]
+    start, stop = capped.char_columns()  # type: ignore[misc]
+    assert x[:, start:stop].nnz < every.transform(articles)[:, start:stop].nnz
+    assert np.allclose(capped.transform(articles).toarray(), x.toarray(), atol=1e-6)
+
+
+def test_char_max_df_is_saved_and_old_bundles_load_without_it(load_sample: Any) -> None:
+    from tagger.features import Featurizer
+
+    articles = load_sample()[:40]
+    featurizer = Featurizer(FeatureConfig(char_ngrams=(4, 4), char_max_df=0.5))
+    x = featurizer.fit_transform(articles)
+    meta, arrays = featurizer.to_state()
+    assert meta["config"]["char_max_df"] == 0.5
+    loaded = Featurizer.from_state(meta, arrays)
+    assert loaded.config.char_max_df == 0.5
+    assert np.allclose(loaded.transform(articles).toarray(), x.toarray(), atol=1e-6)
+    old = {k: v for k, v in meta["config"].items() if k != "char_max_df"}  # an older bundle
+    assert Featurizer.from_state(meta | {"config": old}, arrays).config.char_max_df == 1.0
+
+
+def test_char_max_df_is_validated(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("[features]\nchar_ngrams = [4, 4]\nchar_max_df = 0.1\n", encoding="utf-8")
+    assert TrainConfig.from_file(good).features.char_max_df == 0.1
+    assert FeatureConfig().char_max_df == 1.0  # no frequent gram dropped unless asked
+    for bad in ("0", "-0.2", "1.5", '"x"'):
+        text = f"[features]\nchar_max_df = {bad}\n"
+        assert_config_refused(tmp_path, text, "features.char_max_df")
