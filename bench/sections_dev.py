@@ -30,6 +30,15 @@ so that every mix is scored without refitting. Members:
   title@C    LinearSVC on the title's character 2-5-grams (tagger's third member: title@1)
   tchar      the same on the title's character 2-5-grams across word boundaries (analyzer
              "char": "QTR NET", "SHR 1" are grams of their own)
+  nba@C      nb@C with the tag model's smoothing of the log-count ratio (alpha 0.03, chosen
+             for tags on the Reuters development folds) instead of the sections' 1
+  wc@C       svm@C on the word features plus the tag model's character block (`Featurizer`
+             with char_ngrams (3, 5): each block L2-normalised, then the stack)
+  nbwc@C     nb@C on those features
+  bchar      LinearSVC (C 1) on that character block alone (rows re-normalised)
+Seventh pass (1 Dec 2026, fixed before these members were run): the candidates built on
+them are scored against "kept" (the shipped model: C and word members by inner CV, title
+then tchar); one is kept only if it is not below "kept" on any collection.
 --members chooses which are fitted (default: all but nbsvm); a candidate whose members are
 not fitted is not scored.
 """
@@ -62,7 +71,9 @@ from tagger.classify import (
     choose_title_weight,
     fit_temperature,
     log_loss,
+    nb_ratio,
     softmax,
+    without_columns,
 )
 from tagger.features import Featurizer
 
@@ -119,7 +130,33 @@ def member_specs(cfg: Any, seed: int, nbsvm: bool) -> dict[str, tuple[str, Any]]
         mc = replace(cfg, c=c)
         specs[f"title@{c:g}"] = ("title", lambda x, y, n, mc=mc: fit_title(x, y, n, mc, seed))
     specs["tchar"] = ("tchar", lambda x, y, n: fit_title(x, y, n, cfg, seed))
+    for c in C_GRID:
+        mc = replace(cfg, c=c)
+        specs[f"nba@{c:g}"] = ("word", lambda x, y, n, mc=mc: fit_nb_alpha(x, y, n, mc, seed))
+        specs[f"wc@{c:g}"] = ("wc", lambda x, y, n, mc=mc: _fit_multiclass(x, y, n, mc, seed))
+        specs[f"nbwc@{c:g}"] = ("wc", lambda x, y, n, mc=mc: _fit_nb_weighted(x, y, n, mc, seed))
+    specs["bchar"] = ("char", lambda x, y, n: _fit_multiclass(x, y, n, cfg, seed))
     return specs
+
+
+def fit_nb_alpha(
+    x: sp.csr_matrix, y: np.ndarray, n_labels: int, cfg: Any, seed: int, alpha: float = 0.03
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_fit_nb_weighted` with the log-count ratio smoothed by `alpha` instead of 1."""
+    coef = np.zeros((n_labels, x.shape[1]))
+    intercept = np.full(n_labels, -10.0)
+    total = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
+    for j in range(n_labels):
+        positive = y == j
+        if not positive.any() or positive.all():
+            intercept[j] = 10.0 if positive.all() else -10.0
+            continue
+        inside = np.asarray(x[positive].sum(axis=0), dtype=np.float64).ravel()
+        ratio = nb_ratio(inside, total, alpha)
+        model = _linear_svc(cfg.c, seed, cfg.class_weight).fit(x @ sp.diags(ratio), positive)
+        coef[j] = ratio * model.coef_[0]
+        intercept[j] = model.intercept_[0]
+    return coef, intercept
 
 
 def title_char_space(train: list, test: list) -> tuple[Any, Any]:
@@ -169,6 +206,16 @@ def fold_members(
         "title": (x_title, block.transform([a.title for a in test]).astype(np.float64)),
         "tchar": title_char_space(train, test),
     }
+    if any(specs[m][0] in ("wc", "char") for m in missing):
+        from dataclasses import replace
+
+        with_chars = Featurizer(replace(config.features, char_ngrams=(3, 5)))
+        xw = with_chars.fit_transform(train).astype(np.float64)
+        xwt = with_chars.transform(test).astype(np.float64)
+        start, _ = with_chars.char_columns()
+        words = (0, start)  # the word block; the char block follows it
+        spaces["wc"] = (xw, xwt)
+        spaces["char"] = (without_columns(xw, words), without_columns(xwt, words))
     n = len(train)
     folds = _folds(n, cfg.cv_folds, config.seed, None)
     for name in missing:
@@ -297,20 +344,32 @@ def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
         out["svm (+nb), C and members by inner CV"] = min(options, key=lambda o: o[:4])[4]
         if "tchar" in have:
             # the same, then the title member and the cross-word title member in turn
-            options = []
-            for c in C_GRID:
-                for names in ([f"svm@{c:g}"], [f"svm@{c:g}", f"nb@{c:g}"]):
-                    p_oof, p_held = add_title(members, mix(members, names, y, True), y, "tchar")
-                    loss = log_loss(p_oof, y)
-                    options.append((-inner_accuracy(p_oof, y), loss, c, len(names), p_held))
-            out["C and members by inner CV, title then tchar"] = min(options, key=lambda o: o[:4])[
-                4
-            ]
+            kept = kept_mix(members, y, "svm", "nb")
+            out["C and members by inner CV, title then tchar"] = out["kept"] = kept[1]
+            if "bchar" in have:
+                out["kept, then bchar by log-loss"] = add_title(members, kept, y, "bchar")[1]
+            for svm, nb, label in (("svm", "nba", "nb alpha 0.03"), ("wc", "nbwc", "words+chars")):
+                if all(f"{f}@{c:g}" in have for f in (svm, nb) for c in C_GRID):
+                    out[f"kept, {label}"] = kept_mix(members, y, svm, nb)[1]
     for beta in (0.25, 1.0) if "nbsvm@1" in members else ():
         b = f"nbsvm@{beta:g}"
         out[f"svm+{b}"] = mix(members, ["svm@1", b], y, True)[1]
         out[f"svm+nb+{b}"] = mix(members, ["svm@1", "nb@1", b], y, True)[1]
     return out
+
+
+def kept_mix(members: dict, y: np.ndarray, svm: str, nb: str) -> tuple[Any, Any]:
+    """The shipped mix: C and word members (`svm` alone or with `nb`) by inner out-of-fold
+    accuracy (ties: log-loss, smaller C, one member), the title then the tchar member."""
+    options = []
+    for c in C_GRID:
+        for names in ([f"{svm}@{c:g}"], [f"{svm}@{c:g}", f"{nb}@{c:g}"]):
+            p_oof, p_held = add_title(members, mix(members, names, y, True), y, "tchar")
+            options.append(
+                (-inner_accuracy(p_oof, y), log_loss(p_oof, y), c, len(names), p_oof, p_held)
+            )
+    best = min(options, key=lambda o: o[:4])
+    return best[4], best[5]
 
 
 def confusions(truth: list[str], predicted: list[str]) -> list[tuple[str, int]]:
