@@ -34,7 +34,9 @@ class FeatureConfig:
     # model's training articles x tags is at most `char_max_cells` (0: no limit). Off by
     # default: (3, 5) gives +0.01-0.02 micro- and macro-F1 on three collections but about
     # 7x the tag model's training time on Reuters and a quarter of its prediction speed
-    # (docs/tags.md; `bench/configs/accurate.toml`).
+    # (docs/tags.md; `bench/configs/accurate.toml`). (4, 4) with `char_max_df` 0.3 kept the
+    # gain on the development folds and our corpus for 2.5x the training time, still over
+    # issue 2's budget (`bench/configs/chars-4-4.toml`).
     char_ngrams: tuple[int, int] | None = None
     char_min_df: int = 3
     # Character n-grams in more than this share of the training articles are dropped
