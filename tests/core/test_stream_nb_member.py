@@ -220,3 +220,13 @@ def test_the_member_decides_on_the_held_out_reservoir_without_folds() -> None:
     assert (none.tag_model.coef != off.tag_model.coef).nnz == 0
     assert every.manifest["corpus"]["held_out_for_calibration"] == 150
     assert micro_f1(every, test) > micro_f1(off, test) - 0.05
+
+
+def test_the_mixed_tags_take_their_reservoir_decisions_from_the_mix() -> None:
+    from tagger.stream_train import _columns_from
+
+    plain = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]))
+    mixed = sp.csr_matrix(np.array([[5.0, 6.0, 0.0], [7.0, 0.0, 8.0]]))
+    both = _columns_from(plain, mixed, np.array([False, True, True]))
+    assert np.array_equal(both.toarray(), [[1.0, 6.0, 0.0], [0.0, 0.0, 8.0]])
+    assert both.nnz == 3  # an absent decision stays absent (it ranks last)
