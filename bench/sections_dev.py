@@ -71,7 +71,6 @@ from tagger.classify import (
     choose_title_weight,
     fit_temperature,
     log_loss,
-    nb_ratio,
     softmax,
     without_columns,
 )
@@ -132,31 +131,14 @@ def member_specs(cfg: Any, seed: int, nbsvm: bool) -> dict[str, tuple[str, Any]]
     specs["tchar"] = ("tchar", lambda x, y, n: fit_title(x, y, n, cfg, seed))
     for c in C_GRID:
         mc = replace(cfg, c=c)
-        specs[f"nba@{c:g}"] = ("word", lambda x, y, n, mc=mc: fit_nb_alpha(x, y, n, mc, seed))
+        specs[f"nba@{c:g}"] = (
+            "word",
+            lambda x, y, n, mc=mc: _fit_nb_weighted(x, y, n, mc, seed, 0.03),
+        )
         specs[f"wc@{c:g}"] = ("wc", lambda x, y, n, mc=mc: _fit_multiclass(x, y, n, mc, seed))
         specs[f"nbwc@{c:g}"] = ("wc", lambda x, y, n, mc=mc: _fit_nb_weighted(x, y, n, mc, seed))
     specs["bchar"] = ("char", lambda x, y, n: _fit_multiclass(x, y, n, cfg, seed))
     return specs
-
-
-def fit_nb_alpha(
-    x: sp.csr_matrix, y: np.ndarray, n_labels: int, cfg: Any, seed: int, alpha: float = 0.03
-) -> tuple[np.ndarray, np.ndarray]:
-    """`_fit_nb_weighted` with the log-count ratio smoothed by `alpha` instead of 1."""
-    coef = np.zeros((n_labels, x.shape[1]))
-    intercept = np.full(n_labels, -10.0)
-    total = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
-    for j in range(n_labels):
-        positive = y == j
-        if not positive.any() or positive.all():
-            intercept[j] = 10.0 if positive.all() else -10.0
-            continue
-        inside = np.asarray(x[positive].sum(axis=0), dtype=np.float64).ravel()
-        ratio = nb_ratio(inside, total, alpha)
-        model = _linear_svc(cfg.c, seed, cfg.class_weight).fit(x @ sp.diags(ratio), positive)
-        coef[j] = ratio * model.coef_[0]
-        intercept[j] = model.intercept_[0]
-    return coef, intercept
 
 
 def title_char_space(train: list, test: list) -> tuple[Any, Any]:

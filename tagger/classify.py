@@ -2022,12 +2022,18 @@ def _fit_multiclass(
 
 
 def _fit_nb_weighted(
-    x: sp.csr_matrix, y_index: np.ndarray, n_labels: int, config: ModelConfig, seed: int
+    x: sp.csr_matrix,
+    y_index: np.ndarray,
+    n_labels: int,
+    config: ModelConfig,
+    seed: int,
+    alpha: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest linear SVMs on NB-weighted features (Wang and Manning, 2012): each
     label's features are scaled by their log-count ratio r = log(p/|p|) - log(q/|q|) (p, q:
     smoothed feature sums over the label's articles and the others'), so a feature typical of
-    the label starts out strong. Returned in the original feature space: coef = r * w."""
+    the label starts out strong (`alpha`: the sums' smoothing). Returned in the original
+    feature space: coef = r * w."""
     coef = np.zeros((n_labels, x.shape[1]), dtype=np.float32)
     intercept = np.full(n_labels, -10.0, dtype=np.float32)
     total = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
@@ -2039,7 +2045,7 @@ def _fit_nb_weighted(
             intercept[j] = 10.0
             continue
         inside = np.asarray(x[positive].sum(axis=0), dtype=np.float64).ravel()
-        ratio = nb_ratio(inside, total, 1.0)
+        ratio = nb_ratio(inside, total, alpha)
         model = _linear_svc(config.c, seed, config.class_weight).fit(x @ sp.diags(ratio), positive)
         coef[j] = ratio * model.coef_[0]
         intercept[j] = model.intercept_[0]
