@@ -1204,11 +1204,8 @@ def _fit_with_member(
     w, b = _liblinear(x_fit, y_fit, *fit)
     if totals is None:
         return w, b, None
-    inside = np.asarray(x[np.flatnonzero(column)].sum(axis=0), dtype=np.float64).ravel()
-    ratio = nb_ratio(inside, totals, job.nb_alpha)
-    scaled = x_fit.copy()
-    scaled.data = scaled.data * ratio[scaled.indices]
-    w_nb, b_nb = _liblinear(scaled, y_fit, *fit)
+    ratio = nb_ratio(feature_totals(x[np.flatnonzero(column)]), totals, job.nb_alpha)
+    w_nb, b_nb = _liblinear(nb_scaled(x_fit, ratio), y_fit, *fit)
     return w, b, (ratio * w_nb, b_nb)
 
 
@@ -1219,6 +1216,15 @@ def nb_ratio(inside: np.ndarray, totals: np.ndarray, alpha: float) -> np.ndarray
     p = inside + alpha
     q = np.maximum(totals - inside, 0.0) + alpha
     return np.log(p / p.sum()) - np.log(q / q.sum())
+
+
+def nb_scaled(x: sp.csr_matrix, ratio: np.ndarray) -> sp.csr_matrix:
+    """The rows with feature i times `ratio[i]` (the NB-weighted member's view); columns
+    past the ratio (an appended bias column) as they are."""
+    out = x.copy()
+    inside = out.indices < len(ratio)
+    out.data[inside] *= ratio[out.indices[inside]]
+    return out
 
 
 def mix_member(w: np.ndarray, b: float, member: Member) -> tuple[np.ndarray, float]:
@@ -1292,7 +1298,7 @@ def _fit_final_chunk(
     intercepts = np.empty(y.shape[1])
     before = np.zeros(y.shape[1], dtype=np.int64)
     index = np.int32 if x.shape[1] < 2**31 else np.int64  # what the CSR matrix stores
-    totals = _feature_totals(x) if members is not None and members.any() else None
+    totals = feature_totals(x) if members is not None and members.any() else None
     for j in range(y.shape[1]):
         mixed = totals if members is not None and members[j] else None
         w, intercepts[j], member = _fit_with_member(
@@ -1338,7 +1344,7 @@ def _fit_fold_chunk(
     fold keeps nothing."""
     counts = np.zeros(y_train.shape[1], dtype=np.int64)
     parts: list[tuple[np.ndarray, ...]] = []
-    totals = _feature_totals(x_train) if job.member else None
+    totals = feature_totals(x_train) if job.member else None
     for j in range(y_train.shape[1]):
         if job.fold >= folds[j]:
             continue
@@ -1360,7 +1366,7 @@ def _fit_fold_chunk(
     return (counts, *(np.concatenate([p[i] for p in parts] or [empty[i]]) for i in range(5)))
 
 
-def _feature_totals(x: sp.csr_matrix) -> np.ndarray:
+def feature_totals(x: sp.csr_matrix) -> np.ndarray:
     """Each feature's sum over the rows of x (the NB-weighted member's log-count ratio)."""
     return np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
 
@@ -2036,7 +2042,7 @@ def _fit_nb_weighted(
     feature space: coef = r * w."""
     coef = np.zeros((n_labels, x.shape[1]), dtype=np.float32)
     intercept = np.full(n_labels, -10.0, dtype=np.float32)
-    total = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
+    total = feature_totals(x)
     for j in range(n_labels):
         positive = y_index == j
         if not positive.any():
@@ -2044,8 +2050,7 @@ def _fit_nb_weighted(
         if positive.all():
             intercept[j] = 10.0
             continue
-        inside = np.asarray(x[positive].sum(axis=0), dtype=np.float64).ravel()
-        ratio = nb_ratio(inside, total, alpha)
+        ratio = nb_ratio(feature_totals(x[positive]), total, alpha)
         model = _linear_svc(config.c, seed, config.class_weight).fit(x @ sp.diags(ratio), positive)
         coef[j] = ratio * model.coef_[0]
         intercept[j] = model.intercept_[0]

@@ -131,7 +131,7 @@ class NameRule:
         are the tag model's. A rule whose every tag is searched by its label alone is
         written as before names existed: {patterns, max_support}."""
         meta: dict[str, Any] = {"max_support": int(self.max_support)}
-        if self.names == [[label] for label in self.labels]:
+        if not self.named().any():
             meta["patterns"] = list(self.patterns)
         else:
             meta["names"] = [list(names) for names in self.names]

@@ -629,12 +629,12 @@ def _block_weights(
     return out
 
 
-def _scaled(x: sp.csr_matrix, ratio: np.ndarray) -> sp.csr_matrix:
-    """The rows with feature i times `ratio[i]`; columns past the ratio (the bias) as they are."""
-    out = x.copy()
-    inside = out.indices < len(ratio)
-    out.data[inside] *= ratio[out.indices[inside]]
-    return out
+def _stacked(weights: list[Pruned], n_features: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Pruned per-tag weights as one (tags x features) matrix and their intercepts."""
+    from tagger.classify import sparse_rows
+
+    coef = sparse_rows([(p[0], p[1]) for p in weights], n_features)
+    return coef, np.array([p[2] for p in weights])
 
 
 def block_ratios(
@@ -651,7 +651,7 @@ def block_ratios(
     `parts`, fold model i's from the rows outside fold i): (folds + 1, width, features),
     float64, from one pass over `parts` (the training rows). Holds that array and one
     row of feature totals per model, nothing more than a chunk's worth besides."""
-    from tagger.classify import nb_ratio
+    from tagger.classify import feature_totals, nb_ratio
 
     n_models = folds + 1
     inside = np.zeros((n_models, width, n_features))
@@ -662,7 +662,7 @@ def block_ratios(
         fold = fold_of(part.positions, folds, seed) if folds else np.full(len(part), -1)
         for f in np.unique(fold):
             r = np.flatnonzero(fold == f)
-            totals[f + 1] += np.asarray(x[r].sum(axis=0)).ravel()
+            totals[f + 1] += feature_totals(x[r])
             summed = (y[:, r] @ x[r]).tocoo()
             summed.sum_duplicates()
             inside[f + 1][summed.row, summed.col] += summed.data
@@ -719,9 +719,9 @@ def _train(
         calibration_budget,
         fit_temperature,
         nb_member_choice,
+        nb_scaled,
         platt_apply,
         select_out_of_fold,
-        sparse_rows,
     )
     from tagger.evaluate import binarize, multiclass_metrics, multilabel_metrics
     from tagger.features import Featurizer
@@ -874,7 +874,7 @@ def _train(
                             models[0][m][j].partial_fit(xs[m], target, classes=BINARY)
                             if member:
                                 models[1][m][j].partial_fit(
-                                    _scaled(xs[m], ratios[m, j]), target, classes=BINARY
+                                    nb_scaled(xs[m], ratios[m, j]), target, classes=BINARY
                                 )
                 if section_sgd and b == 0:
                     picked = np.flatnonzero(part.section >= 0)
@@ -891,13 +891,10 @@ def _train(
         for kind in range(kinds):
             fold_weights.append([])
             for m in range(1, n_models):
-                fitted = _block_weights(models, ratios, seen, m, kind, stream)
-                fold_weights[kind].append(
-                    (
-                        sparse_rows([(p[0], p[1]) for p in fitted], n_features).T.tocsr(),
-                        np.array([p[2] for p in fitted]),
-                    )
+                coef_m, intercept_m = _stacked(
+                    _block_weights(models, ratios, seen, m, kind, stream), n_features
                 )
+                fold_weights[kind].append((coef_m.T.tocsr(), intercept_m))
         del models, ratios
         if not k:
             continue
@@ -965,8 +962,8 @@ def _train(
         a, b_, thresholds = calibrate_tags(kept, None, config.tags)
         kept, mixes, thresholds = nb_member_choice(kept, a, b_, thresholds, config.tags)
         chosen = [finals[int(mixes[j])][j] for j in range(len(labels))]
-        coef = sparse_rows([(p[0], p[1]) for p in chosen], n_features)
-        intercept = np.array([p[2] for p in chosen], dtype=np.float32)
+        coef, intercept = _stacked(chosen, n_features)
+        intercept = intercept.astype(np.float32)
         before = sum(p[3] for p in chosen)
         del finals
         if mixes.any():  # the mixed tags' reservoir decisions
@@ -1026,10 +1023,8 @@ def _train(
 
 def _decisions(x: sp.csr_matrix, weights: list[Pruned], n_features: int) -> np.ndarray:
     """Dense decision values of the rows of x under pruned per-tag weights."""
-    from tagger.classify import sparse_rows
-
-    coef = sparse_rows([(p[0], p[1]) for p in weights], n_features)
-    return np.asarray((x @ coef.T).toarray()) + np.array([p[2] for p in weights], np.float32)
+    coef, intercept = _stacked(weights, n_features)
+    return np.asarray((x @ coef.T).toarray()) + intercept.astype(np.float32)
 
 
 def _columns_from(plain: sp.csr_matrix, mixed: sp.csr_matrix, take: np.ndarray) -> sp.csr_matrix:

@@ -11,14 +11,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from tagger.api import Tagger, TrainConfig
-from tagger.classify import nb_ratio
+from tagger.classify import nb_ratio, nb_scaled
 from tagger.corpus.article import Article
 from tagger.stream_train import (
     CalibrationSample,
     Rows,
     StreamConfig,
     _mixed,
-    _scaled,
     _sgd,
     block_bytes_per_tag,
     block_ratios,
@@ -101,7 +100,7 @@ def test_the_mix_is_the_average_of_the_plain_and_the_scaled_models_decisions() -
     target = (x[:, 0].toarray().ravel() > 0.3).astype(np.int8)
     ratio = rng.normal(size=6)
     xb = sp.hstack([x, np.ones((60, 1))], format="csr")  # the bias column, bias 1
-    scaled = _scaled(xb, ratio)
+    scaled = nb_scaled(xb, ratio)
     assert np.allclose(scaled.toarray()[:, :6], x.toarray() * ratio)
     assert np.array_equal(scaled.toarray()[:, 6], np.ones(60))  # the bias is not scaled
     plain, member = (_sgd(StreamConfig(), 1e-3, 0, 1.0) for _ in range(2))
