@@ -316,14 +316,7 @@ def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
     if all(f"{f}@{c:g}" in have for f in ("svm", "nb") for c in C_GRID):
         for c in C_GRID:
             out[f"svm+nb @C={c:g}"] = mix(members, [f"svm@{c:g}", f"nb@{c:g}"], y, True)[1]
-        options = []
-        for c in C_GRID:
-            for names in ([f"svm@{c:g}"], [f"svm@{c:g}", f"nb@{c:g}"]):
-                p_oof, p_held = mix(members, names, y, True)
-                options.append(
-                    (-inner_accuracy(p_oof, y), log_loss(p_oof, y), c, len(names), p_held)
-                )
-        out["svm (+nb), C and members by inner CV"] = min(options, key=lambda o: o[:4])[4]
+        out["svm (+nb), C and members by inner CV"] = kept_mix(members, y, "svm", "nb", False)[1]
         if "tchar" in have:
             # the same, then the title member and the cross-word title member in turn
             kept = kept_mix(members, y, "svm", "nb")
@@ -340,13 +333,18 @@ def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def kept_mix(members: dict, y: np.ndarray, svm: str, nb: str) -> tuple[Any, Any]:
+def kept_mix(
+    members: dict, y: np.ndarray, svm: str, nb: str, cross: bool = True
+) -> tuple[Any, Any]:
     """The shipped mix: C and word members (`svm` alone or with `nb`) by inner out-of-fold
-    accuracy (ties: log-loss, smaller C, one member), the title then the tchar member."""
+    accuracy (ties: log-loss, smaller C, one member), the title then (`cross`) the tchar
+    member."""
     options = []
     for c in C_GRID:
         for names in ([f"{svm}@{c:g}"], [f"{svm}@{c:g}", f"{nb}@{c:g}"]):
-            p_oof, p_held = add_title(members, mix(members, names, y, True), y, "tchar")
+            p_oof, p_held = mix(members, names, y, True)
+            if cross:
+                p_oof, p_held = add_title(members, (p_oof, p_held), y, "tchar")
             options.append(
                 (-inner_accuracy(p_oof, y), log_loss(p_oof, y), c, len(names), p_oof, p_held)
             )
