@@ -43,6 +43,16 @@ class ModelConfig:
     fallback_threshold: float = 0.5
     # Tags with fewer training articles share a pooled calibration and threshold.
     min_support: int = 2
+    # Tags with fewer training positives than this are calibrated on a pool of rare tags
+    # (`RarePool`): each tag's out-of-fold scores standardised by its own negatives' mean
+    # and spread (thousands of negatives, even for a tag with two positives), one sigmoid
+    # and one threshold fitted on the standardised scores of the tags with at most
+    # `rare_pool_positives` positives. A rare tag's decision values sit far below a
+    # frequent tag's, so the all-tag pool (and its own few positives) put its cut-off
+    # where its best articles never reach (docs/tags.md, eighth pass); 10 gained more on
+    # Reuters' rare tags but lost on a small corpus. 0: off.
+    rare_calibration: int = 5
+    rare_pool_positives: int = 5
     # Tags on fewer training articles are left out of the model, with a warning.
     # None: 1 (keep all) up to 1,000 distinct tags, 2 above (tagger.train.choose_tag_labels).
     min_tag_support: int | None = None
@@ -934,6 +944,66 @@ POLICY_METHOD = "policy "  # a threshold set by a precision policy: "policy NAME
 Targets = Sequence[tuple[str, float | None] | None]
 
 
+RARE_POOLED = "rare-pooled"
+
+
+@dataclass
+class RarePool:
+    """The shared calibration of rare tags (`ModelConfig.rare_calibration`): per tag the
+    mean and spread of its out-of-fold negatives' scores (`usable` where there are enough
+    negatives and they spread), and one sigmoid and threshold on standardised scores."""
+
+    mean: np.ndarray
+    spread: np.ndarray
+    usable: np.ndarray
+    a: float
+    b: float
+    threshold: Threshold
+
+    MIN_NEGATIVES = 20
+    MIN_POSITIVES = 5  # in the pool, over its tags
+
+    @classmethod
+    def fit(cls, kept: OutOfFold, support: np.ndarray, config: ModelConfig) -> RarePool | None:
+        n_tags = len(kept.rows)
+        mean, spread = np.zeros(n_tags), np.ones(n_tags)
+        usable = np.zeros(n_tags, dtype=bool)
+        for j in np.flatnonzero(support < max(config.rare_calibration, 1)):
+            negative = ~kept.positive[j]
+            if negative.sum() < cls.MIN_NEGATIVES:
+                continue
+            s, w = kept.scores[j][negative], kept.weights[j][negative]
+            m = float(np.average(s, weights=w))
+            sd = float(np.sqrt(np.average((s - m) ** 2, weights=w)))
+            if sd > 1e-6:
+                mean[j], spread[j], usable[j] = m, sd, True
+        band = np.flatnonzero(usable & (support >= 1) & (support <= config.rare_pool_positives))
+        if int(support[band].sum()) < cls.MIN_POSITIVES:
+            return None
+        z = np.concatenate([(kept.scores[j] - mean[j]) / spread[j] for j in band])
+        y = np.concatenate([kept.positive[j] for j in band])
+        w = np.concatenate([kept.weights[j] for j in band])
+        weights = None if np.all(w == 1.0) else w
+        a, b = platt_fit(z, y, weights)
+        threshold = tune_threshold(
+            platt_apply(z, a, b),
+            y,
+            min_precision=config.min_precision,
+            fallback=config.fallback_threshold,
+            weights=weights,
+        )
+        return cls(mean, spread, usable, a, b, threshold)
+
+    def sigmoid(self, j: int) -> tuple[float, float]:
+        """Tag j's Platt parameters on its raw scores: a*(s - mean)/spread + b."""
+        a = self.a / self.spread[j]
+        return a, self.b - a * self.mean[j]
+
+    def threshold_for(self, support: int) -> Threshold:
+        t = self.threshold
+        return Threshold(t.value, t.f1, t.precision, t.recall, support, RARE_POOLED)
+
+
 def calibrate_tags(
     oof: np.ndarray | OutOfFold,
     y: np.ndarray | sp.spmatrix | None,
@@ -946,8 +1016,10 @@ def calibrate_tags(
     (`OutOfFold`, y None). Tags with too few examples for their own estimate (fewer than
     `config.min_support`) share a pooled calibration and threshold fitted on all
     tags' out-of-fold scores at once: a rare tag's own few scores would give a
-    sigmoid and a cut-off fitted to noise. Other tags' thresholds are shrunk toward
-    the pooled one in proportion to how few examples they have.
+    sigmoid and a cut-off fitted to noise. Tags under `config.rare_calibration` positives
+    use the rare tags' pool instead (`RarePool`) where it can be fitted. Other tags'
+    thresholds are shrunk toward the pooled one in proportion to how few examples they
+    have.
 
     `targets` (one per tag: (policy name, precision target) or None) sets a tag's own
     precision target (tagger.policy): its threshold is the one with the highest recall
@@ -974,6 +1046,7 @@ def calibrate_tags(
     b = np.full(n_tags, pooled_b)
     thresholds: list[Threshold] = []
     pooled_for: dict[float, Threshold] = {}
+    rare = RarePool.fit(kept, support, config) if config.rare_calibration > 0 else None
     for j in range(n_tags):
         shared = Threshold(
             pooled.value, pooled.f1, pooled.precision, pooled.recall, int(support[j]), "pooled"
@@ -996,6 +1069,10 @@ def calibrate_tags(
             thresholds.append(
                 _policy_threshold(kept, j, a, b, config, name, target, pooled_for[target])
             )
+            continue
+        if rare is not None and support[j] < config.rare_calibration and rare.usable[j]:
+            a[j], b[j] = rare.sigmoid(j)
+            thresholds.append(rare.threshold_for(int(support[j])))
             continue
         if support[j] < config.min_support:
             thresholds.append(shared)
@@ -1641,6 +1718,15 @@ def select_out_of_fold(
 _OWN_THRESHOLD = ("best-f1", "precision>=")
 
 
+def _comparable(mixed: Threshold, plain: Threshold) -> bool:
+    """Do two calibrations of a tag's scores give F1 figures a choice may compare: both
+    the tag's own thresholds, or both the rare tags' pool (whose F1 is the pool's, so
+    the rare tags take a member together, on the evidence of all their positives)."""
+    if mixed.method == plain.method == RARE_POOLED:
+        return True
+    return mixed.method.startswith(_OWN_THRESHOLD) and plain.method.startswith(_OWN_THRESHOLD)
+
+
 def nb_member_choice(
     kept: OutOfFold,
     a: np.ndarray,
@@ -1657,10 +1743,10 @@ def nb_member_choice(
     The mixed scores are calibrated like the plain ones (`calibrate_tags`); with
     `config.nb_min_gain` None every tag takes the mix and its calibration. Otherwise a tag
     takes it only where both its plain and its mixed out-of-fold F1 come from a threshold
-    of its own (not pooled, no fallback, no precision policy) and the mixed F1 beats the
-    plain one by more than `nb_min_gain` (the best of two F1 figures on the same folds
-    favours the second by chance); every other tag keeps its plain scores, sigmoid and
-    threshold exactly."""
+    of its own (not pooled, no fallback, no precision policy), or both from the rare tags'
+    pool (`_comparable`), and the mixed F1 beats the plain one by more than `nb_min_gain`
+    (the best of two F1 figures on the same folds favours the second by chance); every
+    other tag keeps its plain scores, sigmoid and threshold exactly."""
     n_tags = len(kept.rows)
     if kept.member is None:
         return kept, np.zeros(n_tags, dtype=bool), thresholds
@@ -1673,8 +1759,7 @@ def nb_member_choice(
     chosen = np.array(
         [
             not _has_target(targets, j)
-            and again[j].method.startswith(_OWN_THRESHOLD)
-            and thresholds[j].method.startswith(_OWN_THRESHOLD)
+            and _comparable(again[j], thresholds[j])
             and again[j].f1 > thresholds[j].f1 + gain
             for j in range(n_tags)
         ],

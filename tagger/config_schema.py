@@ -18,6 +18,8 @@ RANGES: dict[str, dict[str, Any]] = {
     "min_precision": {"gt": 0, "le": 1},
     "min_support": {"ge": 1},
     "min_tag_support": {"ge": 1},
+    "rare_calibration": {"ge": 0},
+    "rare_pool_positives": {"ge": 1},
     "max_tags": {"ge": 1},
     "threshold_shrinkage": {"ge": 0},
     "fallback_threshold": {"ge": 0, "le": 1},

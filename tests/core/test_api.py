@@ -154,10 +154,12 @@ def test_precision_target_is_used_for_tag_thresholds(sample_split: Any) -> None:
     assert model.tag_model is not None
     methods = {t.method for t in model.tag_model.thresholds}
     assert "precision>=0.9" in methods
-    assert methods <= {"precision>=0.9", "pooled"}
+    assert methods <= {"precision>=0.9", "pooled", "rare-pooled"}
     for t in model.tag_model.thresholds:
         if t.method == "precision>=0.9":
             assert t.precision >= 0.9
+        if t.method == "rare-pooled":  # the rare tags' pool is held to the target too
+            assert t.precision >= 0.9 or t.value >= 0.999
     assert model.manifest["config"]["tags"]["min_precision"] == 0.9
 
 
