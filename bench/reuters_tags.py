@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,20 +32,41 @@ from tagger.api import Tagger, TrainConfig
 from tagger.evaluate import binarize, multilabel_metrics
 
 
-def reference(train: list, test: list, labels: list[str]) -> tuple[dict, float]:
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (`training_cpu`)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def training_cpu(start: float) -> float:
+    """CPU seconds since `start` (`cpu_seconds`), the worker processes that fitted tags
+    included: joblib's reusable workers are shut down first so that theirs are counted.
+    Less sensitive to other processes' load than wall time (docs/tags.md, eighth pass)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+    return cpu_seconds() - start
+
+
+def reference(train: list, test: list, labels: list[str]) -> tuple[dict, float, float]:
+    """Metrics of the plain reference on `test`, and its training wall and CPU seconds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.svm import LinearSVC
 
+    start = cpu_seconds()
     with timer() as elapsed:
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
         x = vectorizer.fit_transform([f"{a.title}\n{a.body}" for a in train])
         y = binarize([a.tags for a in train], labels)
         model = OneVsRestClassifier(LinearSVC(random_state=0)).fit(x, y)
     seconds = elapsed()
+    cpu = cpu_seconds() - start
     scores = model.decision_function(vectorizer.transform([f"{a.title}\n{a.body}" for a in test]))
     y_test = binarize([a.tags for a in test], labels)
-    return multilabel_metrics(y_test, scores > 0, scores, labels), seconds
+    return multilabel_metrics(y_test, scores > 0, scores, labels), seconds, cpu
 
 
 def main() -> None:
@@ -66,7 +88,7 @@ def main() -> None:
         split = "dev split of ModApte training"
     print(f"{split}: {len(train)} train / {len(test)} test articles, {len(labels)} topics")
 
-    ref_metrics, ref_seconds = reference(train, test, labels)
+    ref_metrics, ref_seconds, ref_cpu = reference(train, test, labels)
     config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     config.seed = args.seed
     vocabulary = None
@@ -74,9 +96,11 @@ def main() -> None:
         from tagger.commands.vocab import load_any
 
         vocabulary = load_any(args.vocab)
+    start = cpu_seconds()
     with timer() as elapsed:
         model = Tagger.train(train, config, vocabulary=vocabulary)
     train_seconds = elapsed()
+    train_cpu = training_cpu(start)
     result = model.evaluate(test)["tags"]
 
     with one_core():
@@ -112,6 +136,10 @@ def main() -> None:
     print_rows(rows)
     print(f"training time ratio tagger/reference: {train_seconds / ref_seconds:.2f}x")
     print(
+        f"training CPU s (workers included): reference {ref_cpu:.1f}, "
+        f"tagger {train_cpu:.1f}, ratio {train_cpu / ref_cpu:.2f}x"
+    )
+    print(
         f"prediction, one core, no entities: {predict_rate:.0f} articles/s with evidence, "
         f"{predict_rate_plain:.0f} articles/s without"
     )
@@ -125,6 +153,8 @@ def main() -> None:
             "tagger": {k: v for k, v in result.items() if k != "per_label"},
             "tagger_train_seconds": train_seconds,
             "train_time_ratio": train_seconds / ref_seconds,
+            "reference_cpu_seconds": ref_cpu,
+            "tagger_train_cpu_seconds": train_cpu,
             "predict_articles_per_second": predict_rate,
             "predict_articles_per_second_no_evidence": predict_rate_plain,
             "peak_rss_mb": peak_rss_mb(),

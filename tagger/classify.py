@@ -107,6 +107,12 @@ class ModelConfig:
     # positives and over the negatives; the features are tf-idf values, not counts, and
     # 0.03 did better than 1 on the Reuters development folds). Sections use 1.
     nb_alpha: float = 0.03
+    # Tags: does the NB-weighted member read the character block (`features.char_ngrams`)
+    # too? False: the plain SVM reads every block, the member the word (and entity)
+    # columns only, rows scaled by one factor to their usual length (`member_view`): the
+    # member of the word-only defaults, at about a third of the block's extra fitting
+    # cost (docs/tags.md, eighth pass). No effect without the block.
+    nb_chars: bool = False
     # Sections only: a third linear model on character n-grams of the title alone (this
     # range), mixed in with the weight among `title_weights` whose out-of-fold log-loss
     # is lowest (0 leaves it out). TrainConfig turns it on for sections; None: off.
@@ -1256,17 +1262,66 @@ def _fit_one(
 Member = tuple[np.ndarray, float]
 
 
+@dataclass
+class MemberView:
+    """What the NB-weighted member reads of a matrix `x` (`member_view`): its columns of
+    the rows (`x` itself when `columns` is None), their sums over the rows, and the one
+    factor the rows are scaled by."""
+
+    x: sp.csr_matrix
+    totals: np.ndarray
+    columns: np.ndarray | None = None
+    scale: float = 1.0
+
+    def weights(self, ratio: np.ndarray, w: np.ndarray, n_features: int) -> np.ndarray:
+        """The member's weights `w` (fitted on the view scaled by `ratio`) in the columns
+        of the full matrix: zero on the columns it does not read."""
+        own = ratio * self.scale * w if self.scale != 1.0 else ratio * w
+        if self.columns is None:
+            return own
+        full = np.zeros(n_features)
+        full[self.columns] = own
+        return full
+
+
+def member_view(x: sp.csr_matrix, skip: tuple[int, int] | None) -> MemberView:
+    """The NB-weighted member's view of `x`: every column (`skip` None), or all but the
+    columns [start, stop) (the character block, `ModelConfig.nb_chars` False), the rows
+    then scaled by one factor so that their mean L2 length over the rows that keep
+    something is 1, as the full rows' is. One factor, not each row's own: the member stays
+    a linear model of the full rows (`MemberView.weights`), so the mix is stored as
+    weights as before. With the featurizer's word and character blocks (each normalised,
+    then the stack) every row's word part has the same length, so the view is the word
+    rows exactly."""
+    if skip is None:
+        return MemberView(x, feature_totals(x))
+    start, stop = skip
+    width = stop - start
+    kept = (x.indices < start) | (x.indices >= stop)
+    indices = x.indices[kept]
+    indices = np.where(indices >= stop, indices - width, indices).astype(x.indices.dtype)
+    before = np.zeros(x.nnz + 1, dtype=np.int64)  # kept entries before each entry
+    np.cumsum(kept, out=before[1:])
+    indptr = before[x.indptr].astype(x.indptr.dtype)
+    view = sp.csr_matrix((x.data[kept], indices, indptr), shape=(x.shape[0], x.shape[1] - width))
+    lengths = np.sqrt(np.asarray(view.multiply(view).sum(axis=1)).ravel())
+    lengths = lengths[lengths > 0]
+    scale = 1.0 / float(lengths.mean()) if len(lengths) else 1.0
+    columns = np.r_[0:start, stop : x.shape[1]]
+    return MemberView(view, feature_totals(view), columns, scale)
+
+
 def _fit_with_member(
     x: sp.csr_matrix,
     column: np.ndarray,
     job: _FitJob,
     rng: np.random.Generator,
-    totals: np.ndarray | None,
+    view: MemberView | None,
 ) -> tuple[np.ndarray | None, float, Member | None]:
-    """`_fit_one`, and with `totals` (each feature's sum over x's rows) the NB-weighted
-    member too: an SVM on the same rows (the same sampled negatives and weights) with
-    every feature scaled by the tag's log-count ratio (`nb_ratio`), returned in the
-    original feature space (ratio x weights, intercept); None for a constant model."""
+    """`_fit_one`, and with `view` (`member_view` of x) the NB-weighted member too: an
+    SVM on the same rows (the same sampled negatives and weights) of the view with every
+    feature scaled by the tag's log-count ratio (`nb_ratio`), returned in the original
+    feature space (ratio x weights, intercept); None for a constant model."""
     positives = int(column.sum())
     if positives == 0:
         return None, -1.0, None
@@ -1279,11 +1334,13 @@ def _fit_with_member(
     y_fit = column if rows is None else column[rows]
     fit = (job.c, job.seed, job.class_weight, sample, weight, job.fit_tol)
     w, b = _liblinear(x_fit, y_fit, *fit)
-    if totals is None:
+    if view is None:
         return w, b, None
-    ratio = nb_ratio(feature_totals(x[np.flatnonzero(column)]), totals, job.nb_alpha)
-    w_nb, b_nb = _liblinear(nb_scaled(x_fit, ratio), y_fit, *fit)
-    return w, b, (ratio * w_nb, b_nb)
+    ratio = nb_ratio(feature_totals(view.x[np.flatnonzero(column)]), view.totals, job.nb_alpha)
+    v_fit = x_fit if view.x is x else view.x if rows is None else view.x[rows]
+    scaled = ratio * view.scale if view.scale != 1.0 else ratio
+    w_nb, b_nb = _liblinear(nb_scaled(v_fit, scaled), y_fit, *fit)
+    return w, b, (view.weights(ratio, w_nb, x.shape[1]), b_nb)
 
 
 def nb_ratio(inside: np.ndarray, totals: np.ndarray, alpha: float) -> np.ndarray:
@@ -1299,6 +1356,9 @@ def nb_scaled(x: sp.csr_matrix, ratio: np.ndarray) -> sp.csr_matrix:
     """The rows with feature i times `ratio[i]` (the NB-weighted member's view); columns
     past the ratio (an appended bias column) as they are."""
     out = x.copy()
+    if len(ratio) >= x.shape[1]:  # no column past the ratio: no mask to build
+        out.data *= ratio[out.indices]
+        return out
     inside = out.indices < len(ratio)
     out.data[inside] *= ratio[out.indices[inside]]
     return out
@@ -1333,6 +1393,7 @@ class _FitJob:
     rule: str
     nb_alpha: float = 1.0
     member: bool = False  # fold fits: score the NB-weighted member too (`nb_weighted`)
+    member_skip: tuple[int, int] | None = None  # columns the member leaves out (`member_view`)
     top: int = 0
     sample: int = 0
     fold: int = -1  # -1: the final fit
@@ -1375,9 +1436,9 @@ def _fit_final_chunk(
     intercepts = np.empty(y.shape[1])
     before = np.zeros(y.shape[1], dtype=np.int64)
     index = np.int32 if x.shape[1] < 2**31 else np.int64  # what the CSR matrix stores
-    totals = feature_totals(x) if members is not None and members.any() else None
+    view = member_view(x, job.member_skip) if members is not None and members.any() else None
     for j in range(y.shape[1]):
-        mixed = totals if members is not None and members[j] else None
+        mixed = view if members is not None and members[j] else None
         w, intercepts[j], member = _fit_with_member(
             x, _column(y, j), job, job.rng(int(tags[j])), mixed
         )
@@ -1421,12 +1482,12 @@ def _fit_fold_chunk(
     fold keeps nothing."""
     counts = np.zeros(y_train.shape[1], dtype=np.int64)
     parts: list[tuple[np.ndarray, ...]] = []
-    totals = feature_totals(x_train) if job.member else None
+    view = member_view(x_train, job.member_skip) if job.member else None
     for j in range(y_train.shape[1]):
         if job.fold >= folds[j]:
             continue
         rng = job.rng(int(tags[j]))
-        w, b, member = _fit_with_member(x_train, _column(y_train, j), job, rng, totals)
+        w, b, member = _fit_with_member(x_train, _column(y_train, j), job, rng, view)
         scores = np.full(x_test.shape[0], b) if w is None else x_test @ w + b
         positive = _column(y_test, j)
         keep, weights = keep_for_calibration(scores, positive, job.top, job.sample, rng)
@@ -1511,13 +1572,15 @@ def _final_fit(
     config: ModelConfig,
     seed: int,
     members: np.ndarray | None = None,
+    member_skip: tuple[int, int] | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, int]:
     """The final fits of every tag (pruned weights, intercepts, non-zero weights before
-    pruning); `members`: per tag, is its NB-weighted member averaged in."""
+    pruning); `members`: per tag, is its NB-weighted member averaged in; `member_skip`:
+    the columns the member does not read (`member_view`)."""
     source = same_labels(y)
     fitted = np.flatnonzero(source == np.arange(len(source)))
     workers = _workers(config, len(fitted))
-    job = _FitJob.of(config, seed)
+    job = _FitJob.of(config, seed, member_skip=member_skip)
     chunks = [fitted[c] for c in _chunks(len(fitted), workers, FINAL_CHUNK_TAGS)]
     tasks = [(x, y[:, c], c, job, None if members is None else members[c]) for c in chunks]
     parts = _run_chunks(_fit_final_chunk, tasks, workers)
@@ -1567,8 +1630,10 @@ def out_of_fold(
     seed: int,
     progress: Progress = _no_progress,
     total: int | None = None,
+    member_skip: tuple[int, int] | None = None,
 ) -> OutOfFold:
-    """Cross-validated decision values of every tag, keeping those calibration needs.
+    """Cross-validated decision values of every tag, keeping those calibration needs;
+    `member_skip`: the columns the NB-weighted member does not read (`member_view`).
 
     One slice of the data per fold serves all tags; tags are fitted in chunks by
     worker processes sharing that slice.
@@ -1588,7 +1653,9 @@ def out_of_fold(
         train = np.setdiff1d(np.arange(n), test, assume_unique=True)
         x_train, x_test = x[train], x[test]
         y_train, y_test = y_rows[train].tocsc(), y_rows[test].tocsc()
-        job = _FitJob.of(config, seed, member=member, top=top, sample=sample, fold=i)
+        job = _FitJob.of(
+            config, seed, member=member, top=top, sample=sample, fold=i, member_skip=member_skip
+        )
         tasks = [
             (x_train, y_train[:, c], x_test, y_test[:, c], c, per_tag_folds[c], job) for c in chunks
         ]
@@ -1824,6 +1891,7 @@ def train_tag_model(
     targets: Targets | None = None,
     bodies: Sequence[str] | None = None,
     names: Sequence[Sequence[str]] | None = None,
+    char_columns: tuple[int, int] | None = None,
 ) -> TagModel:
     """Cross-validate for calibration and thresholds, then fit on everything.
 
@@ -1833,7 +1901,9 @@ def train_tag_model(
     the title) is learned as well, and with `bodies` a second one on their leads
     (`config.lead_chars`); `names` gives each tag's other names the rules search (a
     vocabulary's labels and aliases). `targets`: each tag's precision policy (see
-    `calibrate_tags`).
+    `calibrate_tags`). `char_columns`: the character block's columns [start, stop)
+    (`Featurizer.char_columns`), which the NB-weighted member leaves out unless
+    `config.nb_chars`.
     """
     y = sp.csc_matrix(y, dtype=bool)
     x = sp.csr_matrix(x).astype(np.float64)  # liblinear's dtype: convert once, not per tag
@@ -1841,7 +1911,8 @@ def train_tag_model(
     k = max(2, min(config.cv_folds, n))
     folds = _folds(n, k, seed, groups)
     total = k + 1
-    kept = out_of_fold(x, y, folds, config, seed, progress, total)
+    member_skip = None if config.nb_chars else char_columns
+    kept = out_of_fold(x, y, folds, config, seed, progress, total, member_skip)
     y_rows = _cross_validated_labels(y, folds, config)
     progress("tags: calibration", k, total)
     # Calibration, the rules and the out-of-fold metrics need only the out-of-fold scores,
@@ -1877,7 +1948,9 @@ def train_tag_model(
         "so these figures are somewhat optimistic"
     )
     progress("tags: final fit", k, total)
-    coef, intercept, before = _final_fit(x, y, config, seed, members if members.any() else None)
+    coef, intercept, before = _final_fit(
+        x, y, config, seed, members if members.any() else None, member_skip
+    )
     model.coef, model.intercept = stored_weights(coef), intercept
     progress("tags: final fit", total, total)
     model.cv_metrics["weights"] = {

@@ -29,19 +29,20 @@ class FeatureConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     word_min_df: int = 2
     word_max_df: float = 0.9
-    # Character n-grams inside word boundaries, e.g. (3, 5): a block the tag model reads
-    # (the section model reads the others: `SectionModel.skip`). Fitted only while the tag
-    # model's training articles x tags is at most `char_max_cells` (0: no limit). Off by
-    # default: (3, 5) gives +0.01-0.02 micro- and macro-F1 on three collections but about
-    # 7x the tag model's training time on Reuters and a quarter of its prediction speed
-    # (docs/tags.md; `bench/configs/accurate.toml`). (4, 4) with `char_max_df` 0.3 kept the
-    # gain on the development folds and our corpus for 2.5x the training time, still over
-    # issue 2's budget (`bench/configs/chars-4-4.toml`).
-    char_ngrams: tuple[int, int] | None = None
+    # Character n-grams inside word boundaries: a block the tag model reads (the section
+    # model reads the others: `SectionModel.skip`). Fitted only while the tag model's
+    # training articles x tags is at most `char_max_cells` (0: no limit), and left out of
+    # a corpus too small for `char_min_df` and `char_max_df`. 4-grams without those in
+    # more than 30% of the articles: +0.006 micro- and +0.014 macro-F1 on the Reuters
+    # development folds and +0.02-0.04 on our corpus; the default since the NB-weighted
+    # member leaves the block out (`ModelConfig.nb_chars`), which brought its training
+    # cost within issue 2's budget (docs/tags.md, eighth pass). (3, 5) with `char_max_df`
+    # 1.0: `bench/configs/accurate.toml`; None (`[]` in TOML): word n-grams only.
+    char_ngrams: tuple[int, int] | None = (4, 4)
     char_min_df: int = 3
     # Character n-grams in more than this share of the training articles are dropped
     # (1.0: none): the frequent grams carry little and cost most of the block's non-zeros.
-    char_max_df: float = 1.0
+    char_max_df: float = 0.3
     char_weight: float = 1.0
     char_max_cells: int = 5_000_000
     title_repeat: int = 2
@@ -372,7 +373,15 @@ class Featurizer:
         self.word = self.char = self.entity = None
         parts = []
         for name, vectorizer in self._vectorizers().items():
-            part = vectorizer.fit_transform(inputs[name])
+            try:
+                part = vectorizer.fit_transform(inputs[name])
+            except ValueError:
+                if name != "char":
+                    raise
+                # Too few articles for char_min_df / char_max_df, or no gram left: the
+                # block is left out (its configuration says so, as the bundle checks).
+                self.config = replace(self.config, char_ngrams=None)
+                continue
             parts.append(part if name == "word" else part * weights[name])
             setattr(self, name, TfidfBlock.from_vectorizer(analyzers[name], vectorizer))
         return self._stack(parts)
@@ -436,7 +445,8 @@ class Featurizer:
         if not isinstance(config, dict) or not isinstance(blocks, dict):
             raise ValueError("features: expected 'config' and 'blocks' objects")
         try:
-            featurizer = cls(FeatureConfig.from_dict(config))
+            # A bundle saved before char_max_df dropped no frequent gram.
+            featurizer = cls(FeatureConfig.from_dict({"char_max_df": 1.0, **config}))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"features.config: {exc}") from exc
         unknown = set(blocks) - set(BLOCKS)

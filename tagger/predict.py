@@ -57,11 +57,15 @@ def suggest(
             weights_of[j] = section_model.evidence_weights(j)  # type: ignore[union-attr]
         return weights_of[j]
 
+    chars = model.featurizer.char_columns() if explain else None
     shown_of = shown_tags(tag_probs, tag_selected, top_k) if tag_probs is not None else None
     results = []
     for i, article in enumerate(batch):
         row = slice(x.indptr[i], x.indptr[i + 1])
         row_indices, row_values = x.indices[row], x.data[row]
+        if chars is not None:  # never evidence: left out before each tag's look-up
+            words = (row_indices < chars[0]) | (row_indices >= chars[1])
+            row_indices, row_values = row_indices[words], row_values[words]
         section_row = slice(x_sections.indptr[i], x_sections.indptr[i + 1])
         section, section_candidates = None, []
         if section_probs is not None and section_model is not None:

@@ -117,6 +117,25 @@ class TrainConfig:
         return cls.from_dict(validate_train_config(data, str(path)))
 
 
+# Settings added after a bundle was saved, with the value that reproduces how it was
+# trained (a manifest records every setting of its time; a newer default may differ).
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, dict[str, Any]] = {
+    "features": {"char_max_df": 1.0},
+    "tags": {"nb_chars": True},
+}
+
+
+def settings_as_trained(config: dict[str, Any]) -> dict[str, Any]:
+    """A manifest's training configuration with the settings it predates filled in as
+    its model was trained (`SETTINGS_BEFORE_THEY_EXISTED`), so that retraining it
+    (`tagger learn`) does not change what it was asked for."""
+    out = dict(config)
+    for table, legacy in SETTINGS_BEFORE_THEY_EXISTED.items():
+        if isinstance(out.get(table), dict):
+            out[table] = {**legacy, **out[table]}
+    return out
+
+
 def corpus_fingerprint(articles: Sequence[Article]) -> str:
     """sha256 over ids, texts and labels, independent of article order."""
     lines = sorted(
@@ -278,6 +297,7 @@ def train(
             targets=targets,
             bodies=[articles[i].body for i in with_tags],
             names=_tag_names(labels, vocabulary),
+            char_columns=featurizer.char_columns(),
         )
 
     manifest = {

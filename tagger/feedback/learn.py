@@ -185,6 +185,7 @@ def learn(
     from tagger.api import Tagger, TrainConfig
     from tagger.labels import normalise_labels
     from tagger.registry import is_registry
+    from tagger.train import settings_as_trained
 
     model_path, out = Path(model_path), Path(out)
     to_registry = is_registry(out)
@@ -273,7 +274,7 @@ def learn(
             "nothing to train on: every article is held out (give --corpus with the original "
             "training corpus)"
         )
-    config = TrainConfig.from_dict(old.manifest.get("config") or {})
+    config = TrainConfig.from_dict(settings_as_trained(old.manifest.get("config") or {}))
     if seed is not None:
         config.seed = seed
     train_entities = test_entities = None

@@ -123,7 +123,7 @@ def test_char_max_df_drops_the_frequent_grams(load_sample: Any) -> None:
 
     articles = load_sample()[:60]
     texts = [article_features_text(a, 2) for a in articles]
-    base = FeatureConfig(char_ngrams=(4, 4), char_min_df=1)
+    base = FeatureConfig(char_ngrams=(4, 4), char_min_df=1, char_max_df=1.0)
     every = Featurizer(base)
     every.fit_transform(articles)
     capped = Featurizer(replace(base, char_max_df=0.3))
@@ -158,7 +158,7 @@ def test_char_max_df_is_validated(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text("[features]\nchar_ngrams = [4, 4]\nchar_max_df = 0.1\n", encoding="utf-8")
     assert TrainConfig.from_file(good).features.char_max_df == 0.1
-    assert FeatureConfig().char_max_df == 1.0  # no frequent gram dropped unless asked
+    assert FeatureConfig().char_max_df == 0.3  # the default block's (chars-4-4.toml's)
     for bad in ("0", "-0.2", "1.5", '"x"'):
         text = f"[features]\nchar_max_df = {bad}\n"
         assert_config_refused(tmp_path, text, "features.char_max_df")

@@ -17,7 +17,7 @@ ARTICLES = [
 
 @pytest.mark.parametrize("char_ngrams", [None, (3, 4)])
 def test_rows_match_feature_names_and_are_unit_length(char_ngrams: tuple | None) -> None:
-    config = FeatureConfig(char_ngrams=char_ngrams, word_min_df=1, char_min_df=1)
+    config = FeatureConfig(char_ngrams=char_ngrams, word_min_df=1, char_min_df=1, char_max_df=1.0)
     featurizer = Featurizer(config)
     x = featurizer.fit_transform(ARTICLES)
     names = featurizer.feature_names()
