@@ -54,9 +54,11 @@ SECTION_DEFAULTS: dict[str, Any] = {
 
 
 # Tag-model settings that differ from ModelConfig's: the NB-weighted member per tag,
-# chosen on the Reuters development folds and checked on the keyword-tag corpus
-# (docs/tags.md).
-TAG_DEFAULTS: dict[str, Any] = {"nb_weighted": True}
+# chosen on the Reuters development folds and checked on the keyword-tag corpus; a looser
+# liblinear tolerance (0.3, not 0.1), which with the member on the word columns only
+# (`nb_chars` false) brought the character block within issue 2's training budget, chosen
+# on the Reuters development folds and checked on our corpus (docs/tags.md, eighth pass).
+TAG_DEFAULTS: dict[str, Any] = {"nb_weighted": True, "fit_tolerance": 0.3}
 
 
 @dataclass

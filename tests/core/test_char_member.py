@@ -95,6 +95,8 @@ def test_nb_scaled_without_a_bias_column_is_the_masked_product() -> None:
 
 def test_nb_chars_is_a_validated_tags_setting(tmp_path: Path) -> None:
     assert ModelConfig().nb_chars is False and TrainConfig().tags.nb_chars is False
+    # The tag model's looser liblinear tolerance comes with it (TAG_DEFAULTS).
+    assert TrainConfig().tags.fit_tolerance == 0.3 and ModelConfig().fit_tolerance == 0.1
     path = tmp_path / "on.toml"
     path.write_text("[tags]\nnb_chars = true\n", encoding="utf-8")
     assert TrainConfig.from_file(path).tags.nb_chars is True
