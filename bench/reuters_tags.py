@@ -43,7 +43,7 @@ def cpu_seconds() -> float:
 def training_cpu(start: float) -> float:
     """CPU seconds since `start` (`cpu_seconds`), the worker processes that fitted tags
     included: joblib's reusable workers are shut down first so that theirs are counted.
-    Less sensitive to other processes' load than wall time (docs/tags.md, eighth pass)."""
+    Less sensitive to other processes' load than wall time (docs/tags.md, ninth pass)."""
     from joblib.externals.loky import get_reusable_executor
 
     get_reusable_executor().shutdown(wait=True)

@@ -111,7 +111,7 @@ class ModelConfig:
     # too? False: the plain SVM reads every block, the member the word (and entity)
     # columns only, rows scaled by one factor to their usual length (`member_view`): the
     # member of the word-only defaults, for two thirds of the block's training cost with
-    # the member reading it (docs/tags.md, eighth pass). No effect without the block.
+    # the member reading it (docs/tags.md, ninth pass). No effect without the block.
     nb_chars: bool = False
     # Sections only: a third linear model on character n-grams of the title alone (this
     # range), mixed in with the weight among `title_weights` whose out-of-fold log-loss
@@ -147,7 +147,7 @@ class ModelConfig:
     # own default for this solver): a third fewer passes than LinearSVC's 1e-4 for the
     # same decisions within 0.001 F1 (docs/scale.md). Tags only. TrainConfig's tag model uses 0.3
     # (`TAG_DEFAULTS`: a fifth less training CPU with the character block, pooled
-    # micro-F1 -0.001 on the Reuters development folds; docs/tags.md, eighth pass).
+    # micro-F1 -0.001 on the Reuters development folds; docs/tags.md, ninth pass).
     fit_tolerance: float = 0.1
     # Tags only: a second stage rescoring each tag from the article's `stack_top` highest
     # first-stage probabilities and its own (tagger.stacking: tag co-occurrence), fitted
