@@ -123,7 +123,7 @@ class TrainConfig:
 # trained (a manifest records every setting of its time; a newer default may differ).
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, dict[str, Any]] = {
     "features": {"char_max_df": 1.0},
-    "tags": {"nb_chars": True},
+    "tags": {"nb_chars": True, "rare_calibration": 0},
 }
 
 

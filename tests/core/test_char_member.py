@@ -122,6 +122,7 @@ def test_old_settings_are_kept_when_a_model_is_retrained() -> None:
     old = {"features": {"char_ngrams": [3, 5]}, "tags": {"c": 1.0}, "seed": 3}
     config = TrainConfig.from_dict(settings_as_trained(old))
     assert config.features.char_max_df == 1.0 and config.tags.nb_chars is True
+    assert config.tags.rare_calibration == 0  # the rare tags' pool came later too
     assert config.seed == 3
     new = TrainConfig().to_dict()
     assert TrainConfig.from_dict(settings_as_trained(new)).to_dict() == new
