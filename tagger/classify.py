@@ -46,8 +46,9 @@ class ModelConfig:
     # Tags with fewer training positives than this are calibrated on a pool of rare tags
     # (`RarePool`): each tag's out-of-fold scores standardised by its own negatives' mean
     # and spread (thousands of negatives, even for a tag with two positives), one sigmoid
-    # and one threshold fitted on the standardised scores of the tags with at most
-    # `rare_pool_positives` positives. A rare tag's decision values sit far below a
+    # and one threshold fitted on the standardised scores of those of these tags with at
+    # most `rare_pool_positives` positives (by default: the tags with 1 to 4 positives fit
+    # it, and serve themselves). A rare tag's decision values sit far below a
     # frequent tag's, so the all-tag pool (and its own few positives) put its cut-off
     # where its best articles never reach (docs/tags.md, eighth pass); 10 gained more on
     # Reuters' rare tags but lost on a small corpus. 0: off.
@@ -957,9 +958,11 @@ RARE_POOLED = "rare-pooled"
 
 @dataclass
 class RarePool:
-    """The shared calibration of rare tags (`ModelConfig.rare_calibration`): per tag the
-    mean and spread of its out-of-fold negatives' scores (`usable` where there are enough
-    negatives and they spread), and one sigmoid and threshold on standardised scores."""
+    """The shared calibration of rare tags (`ModelConfig.rare_calibration`): per tag under
+    `rare_calibration` positives the mean and spread of its out-of-fold negatives' scores
+    (`usable` where there are enough negatives and they spread), and one sigmoid and
+    threshold on the standardised scores of the usable tags with at most
+    `rare_pool_positives` positives."""
 
     mean: np.ndarray
     spread: np.ndarray
