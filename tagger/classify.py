@@ -47,8 +47,8 @@ class ModelConfig:
     # (`RarePool`): each tag's out-of-fold scores standardised by its own negatives' mean
     # and spread (thousands of negatives, even for a tag with two positives), one sigmoid
     # and one threshold fitted on the standardised scores of those of these tags with at
-    # most `rare_pool_positives` positives (by default: the tags with 1 to 4 positives fit
-    # it, and serve themselves). A rare tag's decision values sit far below a
+    # most `rare_pool_positives` positives (by default the tags with 2 to 4 positives fit
+    # it; it serves those with 1 to 4). A rare tag's decision values sit far below a
     # frequent tag's, so the all-tag pool (and its own few positives) put its cut-off
     # where its best articles never reach (docs/tags.md, eighth pass); 10 gained more on
     # Reuters' rare tags but lost on a small corpus. 0: off.
@@ -988,7 +988,9 @@ class RarePool:
             sd = float(np.sqrt(np.average((s - m) ** 2, weights=w)))
             if sd > 1e-6:
                 mean[j], spread[j], usable[j] = m, sd, True
-        band = np.flatnonzero(usable & (support >= 1) & (support <= config.rare_pool_positives))
+        # A tag with one positive has no fold model that saw a positive when its positive
+        # was scored (a constant score): that positive says nothing about the pool's scale.
+        band = np.flatnonzero(usable & (support >= 2) & (support <= config.rare_pool_positives))
         if int(support[band].sum()) < cls.MIN_POSITIVES:
             return None
         z = np.concatenate([(kept.scores[j] - mean[j]) / spread[j] for j in band])

@@ -86,6 +86,22 @@ def test_no_pool_without_enough_rare_positives() -> None:
     assert RarePool.fit(kept, y[:, keep].sum(axis=0), CONFIG) is None
 
 
+def test_tags_with_one_positive_are_served_by_the_pool_but_do_not_fit_it() -> None:
+    oof, y = scores_with_rare_tags(5)
+    rng = np.random.default_rng(5)
+    ones = np.zeros((len(y), 6), dtype=bool)  # one positive each, scored as a constant
+    ones[rng.choice(len(y), 6, replace=False), np.arange(6)] = True
+    oof_ones = np.where(ones, -1.0, rng.normal(-1.0, 0.05, ones.shape))
+    only_ones = OutOfFold.from_dense(np.c_[oof[:, :3], oof_ones], np.c_[y[:, :3], ones])
+    support = np.r_[y[:, :3].sum(axis=0), ones.sum(axis=0)]
+    assert RarePool.fit(only_ones, support, CONFIG) is None  # nothing to fit on
+    both = np.c_[oof, oof_ones], np.c_[y, ones]
+    pool = RarePool.fit(OutOfFold.from_dense(*both), np.r_[y.sum(axis=0), ones.sum(axis=0)], CONFIG)
+    assert pool is not None and pool.usable[-6:].all()  # they take it
+    without = RarePool.fit(OutOfFold.from_dense(oof, y), y.sum(axis=0), CONFIG)
+    assert without is not None and (pool.a, pool.b) == (without.a, without.b)
+
+
 def test_a_tag_whose_negatives_do_not_spread_keeps_the_old_path() -> None:
     oof, y = scores_with_rare_tags(3)
     oof[~y[:, 4], 4] = -2.0  # every negative the same score: no scale to standardise by
