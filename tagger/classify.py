@@ -979,7 +979,7 @@ class RarePool:
         n_tags = len(kept.rows)
         mean, spread = np.zeros(n_tags), np.ones(n_tags)
         usable = np.zeros(n_tags, dtype=bool)
-        for j in np.flatnonzero(support < max(config.rare_calibration, 1)):
+        for j in np.flatnonzero(support < config.rare_calibration):
             negative = ~kept.positive[j]
             if negative.sum() < cls.MIN_NEGATIVES:
                 continue
@@ -1283,7 +1283,7 @@ class MemberView:
     def weights(self, ratio: np.ndarray, w: np.ndarray, n_features: int) -> np.ndarray:
         """The member's weights `w` (fitted on the view scaled by `ratio`) in the columns
         of the full matrix: zero on the columns it does not read."""
-        own = ratio * self.scale * w if self.scale != 1.0 else ratio * w
+        own = ratio * self.scale * w
         if self.columns is None:
             return own
         full = np.zeros(n_features)
@@ -1303,14 +1303,7 @@ def member_view(x: sp.csr_matrix, skip: tuple[int, int] | None) -> MemberView:
     if skip is None:
         return MemberView(x, feature_totals(x))
     start, stop = skip
-    width = stop - start
-    kept = (x.indices < start) | (x.indices >= stop)
-    indices = x.indices[kept]
-    indices = np.where(indices >= stop, indices - width, indices).astype(x.indices.dtype)
-    before = np.zeros(x.nnz + 1, dtype=np.int64)  # kept entries before each entry
-    np.cumsum(kept, out=before[1:])
-    indptr = before[x.indptr].astype(x.indptr.dtype)
-    view = sp.csr_matrix((x.data[kept], indices, indptr), shape=(x.shape[0], x.shape[1] - width))
+    view = columns_dropped(x, skip)
     lengths = np.sqrt(np.asarray(view.multiply(view).sum(axis=1)).ravel())
     lengths = lengths[lengths > 0]
     scale = 1.0 / float(lengths.mean()) if len(lengths) else 1.0
@@ -1345,8 +1338,7 @@ def _fit_with_member(
         return w, b, None
     ratio = nb_ratio(feature_totals(view.x[np.flatnonzero(column)]), view.totals, job.nb_alpha)
     v_fit = x_fit if view.x is x else view.x if rows is None else view.x[rows]
-    scaled = ratio * view.scale if view.scale != 1.0 else ratio
-    w_nb, b_nb = _liblinear(nb_scaled(v_fit, scaled), y_fit, *fit)
+    w_nb, b_nb = _liblinear(nb_scaled(v_fit, ratio * view.scale), y_fit, *fit)
     return w, b, (view.weights(ratio, w_nb, x.shape[1]), b_nb)
 
 
@@ -1995,14 +1987,18 @@ def fit_temperature(decisions: np.ndarray, y_index: np.ndarray) -> float:
     return best_t
 
 
+def columns_dropped(x: sp.csr_matrix, skip: tuple[int, int]) -> sp.csr_matrix:
+    """`x` without columns [start, stop) (the character block), rows as they are."""
+    start, stop = skip
+    return sp.hstack([x[:, :start], x[:, stop:]], format="csr")
+
+
 def without_columns(x: sp.csr_matrix, skip: tuple[int, int] | None) -> sp.csr_matrix:
     """`x` without columns [start, stop), rows L2-normalised again: the rows a featurizer
     without those columns gives (every block is normalised before the stack is)."""
     if skip is None:
         return x
-    start, stop = skip
-    kept = sp.hstack([x[:, :start], x[:, stop:]], format="csr", dtype=np.float32)
-    return normalize_rows(kept)
+    return normalize_rows(columns_dropped(x, skip).astype(np.float32))
 
 
 @dataclass

@@ -21,6 +21,10 @@ import scipy.sparse as sp
 
 from tagger.corpus.article import Article
 
+# Settings added after bundles were saved, with the value that reproduces how those were
+# fitted: a bundle saved before char_max_df dropped no frequent gram.
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"char_max_df": 1.0}
+
 
 @dataclass
 class FeatureConfig:
@@ -446,8 +450,7 @@ class Featurizer:
         if not isinstance(config, dict) or not isinstance(blocks, dict):
             raise ValueError("features: expected 'config' and 'blocks' objects")
         try:
-            # A bundle saved before char_max_df dropped no frequent gram.
-            featurizer = cls(FeatureConfig.from_dict({"char_max_df": 1.0, **config}))
+            featurizer = cls(FeatureConfig.from_dict({**SETTINGS_BEFORE_THEY_EXISTED, **config}))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"features.config: {exc}") from exc
         unknown = set(blocks) - set(BLOCKS)

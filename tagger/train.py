@@ -22,6 +22,7 @@ from tagger.classify import ModelConfig, _workers, train_section_model, train_ta
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, InputError
 from tagger.evaluate import binarize
+from tagger.features import SETTINGS_BEFORE_THEY_EXISTED as FEATURES_BEFORE_THEY_EXISTED
 from tagger.features import FeatureConfig, Featurizer, fitted_config
 from tagger.labels import normalise_labels
 from tagger.model_bundle import model_facts
@@ -122,7 +123,7 @@ class TrainConfig:
 # Settings added after a bundle was saved, with the value that reproduces how it was
 # trained (a manifest records every setting of its time; a newer default may differ).
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, dict[str, Any]] = {
-    "features": {"char_max_df": 1.0},
+    "features": FEATURES_BEFORE_THEY_EXISTED,
     "tags": {"nb_chars": True, "rare_calibration": 0},
 }
 
