@@ -20,34 +20,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import modapte_90, one_core, peak_rss_mb, print_rows, save_results, timer
+from common import (
+    modapte_90,
+    one_core,
+    peak_rss_mb,
+    print_rows,
+    save_results,
+    timer,
+    tree_cpu_seconds,
+)
 from stream_dev import dev_split
 
 from tagger.api import Tagger, TrainConfig
 from tagger.evaluate import binarize, multilabel_metrics
-
-
-def cpu_seconds() -> float:
-    """CPU seconds of this process and of its children that have ended (`training_cpu`)."""
-    import resource
-
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def training_cpu(start: float) -> float:
-    """CPU seconds since `start` (`cpu_seconds`), the worker processes that fitted tags
-    included: joblib's reusable workers are shut down first so that theirs are counted.
-    Less sensitive to other processes' load than wall time (docs/tags.md, ninth pass)."""
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor().shutdown(wait=True)
-    return cpu_seconds() - start
 
 
 def reference(train: list, test: list, labels: list[str]) -> tuple[dict, float, float]:
@@ -56,14 +45,14 @@ def reference(train: list, test: list, labels: list[str]) -> tuple[dict, float, 
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.svm import LinearSVC
 
-    start = cpu_seconds()
+    start = tree_cpu_seconds()
     with timer() as elapsed:
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
         x = vectorizer.fit_transform([f"{a.title}\n{a.body}" for a in train])
         y = binarize([a.tags for a in train], labels)
         model = OneVsRestClassifier(LinearSVC(random_state=0)).fit(x, y)
     seconds = elapsed()
-    cpu = cpu_seconds() - start
+    cpu = tree_cpu_seconds() - start
     scores = model.decision_function(vectorizer.transform([f"{a.title}\n{a.body}" for a in test]))
     y_test = binarize([a.tags for a in test], labels)
     return multilabel_metrics(y_test, scores > 0, scores, labels), seconds, cpu
@@ -96,11 +85,11 @@ def main() -> None:
         from tagger.commands.vocab import load_any
 
         vocabulary = load_any(args.vocab)
-    start = cpu_seconds()
+    start = tree_cpu_seconds()
     with timer() as elapsed:
         model = Tagger.train(train, config, vocabulary=vocabulary)
     train_seconds = elapsed()
-    train_cpu = training_cpu(start)
+    train_cpu = tree_cpu_seconds() - start
     result = model.evaluate(test)["tags"]
 
     with one_core():

@@ -86,6 +86,7 @@ from common import (
     print_rows,
     save_results,
     timer,
+    tree_cpu_seconds,
 )
 
 STOP_WORDS = (
@@ -484,22 +485,6 @@ def trained_labels(train: list[Any]) -> list[str]:
 
     counts = Counter(t for a in train for t in set(a.tags))
     return choose_tag_labels(counts, TrainConfig().tags)[0]
-
-
-def tree_cpu_seconds() -> float:
-    """CPU seconds (user + system) of this process and its living children (the joblib
-    workers): on a shared machine they hold where wall time does not."""
-    import psutil
-
-    me = psutil.Process()
-    total = 0.0
-    for process in [me, *me.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def sampled(train: list[Any], labels: list[str], count: int, seed: int) -> dict[str, Any]:
