@@ -6,7 +6,8 @@ For each development fold (`stream_dev.dev_split`, ModApte *training* only) this
 default tagger on the fold's training part and pickles what calibration, threshold and
 second-stage variants need without refitting: the out-of-fold decision values kept for
 calibration (with the inner folds), the labels, titles and leads of the training part, and
-the final model's decision values and labels on the fold's test part.
+the final model's decision values and labels on the fold's test part, and both parts'
+feature matrices.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def main() -> None:
     captured: dict = {}
     original = classify.out_of_fold
 
-    def capture(x, y, folds, config, seed, progress=classify._no_progress, total=None):
-        kept = original(x, y, folds, config, seed, progress, total)
+    def capture(x, y, folds, *args, **kwargs):
+        kept = original(x, y, folds, *args, **kwargs)
         captured.update(kept=kept, folds=folds, y=y.copy())
         return kept
 
@@ -51,6 +52,8 @@ def main() -> None:
         tm = model.tag_model
         x_test = model.featurizer.transform(test)
         payload = {
+            "x_train": model.featurizer.transform(train),
+            "x_test": x_test,
             "labels": tm.labels,
             "all_labels": labels,
             "model": tm,

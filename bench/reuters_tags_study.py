@@ -1,7 +1,8 @@
 """Threshold and second-stage variants on cached first stages (Reuters development folds).
 
     python bench/reuters_tags_cache.py ../shared/data/reuters21578 /tmp/rtags/cache
-    python bench/reuters_tags_study.py /tmp/rtags/cache --study fbr|stack [--folds 0,1,2,3,4]
+    python bench/reuters_tags_study.py /tmp/rtags/cache --study fbr|stack|guard|gain|knn \
+        [--folds 0,1,2,3,4]
 
 No refit of the first stage: each variant recalibrates, or fits a second stage on, the
 out-of-fold first-stage scores the cache holds, and is scored on the fold's test part as
@@ -149,6 +150,93 @@ def built(d: dict, **settings: Any) -> tuple[np.ndarray, np.ndarray]:
     return model.choose(test, d["test_titles"], d["test_bodies"]), test
 
 
+def defaults_chain(d: dict) -> tuple[Any, np.ndarray, np.ndarray, list]:
+    """The defaults' calibration chain on the cached first stage (`train_tag_model`'s):
+    calibration, the NB-weighted member's choice, the second stage; the out-of-fold
+    scores then used, the sigmoids and the thresholds (the same as the cached model's)."""
+    from tagger.train import TrainConfig
+
+    config = TrainConfig().tags
+    kept = d["kept"]
+    a, b, thresholds = C.calibrate_tags(kept, None, config)
+    kept, _members, thresholds = C.nb_member_choice(kept, a, b, thresholds, config)
+    if config.stack_top > 0 and kept.whole():
+        _stage, kept, thresholds = C.second_stage(
+            kept, a, b, thresholds, d["inner_folds"], config, 0
+        )
+    return kept, a, b, thresholds
+
+
+def nearest_positive(x: sp.csr_matrix, positives: sp.csr_matrix, rows: Any = None) -> np.ndarray:
+    """Each row's highest cosine similarity to a tag's positives (rows L2-normalised);
+    with `rows` (the positives' own rows in `x`), a positive is not its own neighbour."""
+    sims = (x @ positives.T).toarray()
+    if rows is not None:
+        sims[rows, np.arange(len(rows))] = -1.0
+    return sims.max(axis=1) if sims.shape[1] else np.zeros(x.shape[0])
+
+
+def knn(d: dict, mode: str = "lr", under: int = 5, pool: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The rare-pooled tags (under `under` training positives) with a nearest-neighbour
+    score besides their own: the highest cosine similarity of the article to one of the
+    tag's training positives (leave-one-out in training). "lr": one logistic regression
+    on (log-odds, similarity) fitted on the out-of-fold entries of the tags with 2 to
+    `pool` positives, with its best-F1 threshold; "or": the tag also suggested where the
+    similarity reaches a cut-off tuned on the same entries."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import normalize
+
+    tm = d["model"]
+    kept, a, b, thresholds = defaults_chain(d)
+    x_train, x_test = normalize(d["x_train"]), normalize(d["x_test"])
+    y = sp.csc_matrix(d["y_train"])
+    support = np.diff(y.indptr)
+    probs = C.platt_apply(tm.decision(d["x_test"]), tm.platt_a, tm.platt_b)
+    chosen = tm.choose(probs, d["test_titles"], d["test_bodies"])
+    rare = [j for j, t in enumerate(thresholds) if t.method == C.RARE_POOLED]
+    fitted = [j for j in rare if 2 <= support[j] <= pool]
+    odds, sims, positive, weights = [], [], [], []
+    for j in fitted:
+        own = y[:, j].indices
+        sim = nearest_positive(x_train, x_train[own], own)[kept.rows[j]]
+        odds.append(-(a[j] * kept.scores[j] + b[j]))  # tagger's sigmoid is 1/(1+exp(a s + b))
+        sims.append(sim)
+        positive.append(kept.positive[j])
+        weights.append(kept.weights[j])
+    z, s, yy, w = (np.concatenate(v) for v in (odds, sims, positive, weights))
+    config = C.ModelConfig()
+    if mode == "lr":
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(np.c_[z, s], yy, sample_weight=w)
+        cut = C.tune_threshold(
+            lr.predict_proba(np.c_[z, s])[:, 1],
+            yy,
+            min_precision=config.min_precision,
+            fallback=config.fallback_threshold,
+            weights=w,
+        ).value
+        print(f"  knn lr weights (log-odds, similarity) {lr.coef_.round(3).tolist()}")
+    else:
+        at = np.log(thresholds[fitted[0]].value / (1 - thresholds[fitted[0]].value))
+
+        def f1(cut: float) -> float:
+            pred = (z >= at) | (s >= cut)
+            tp, fp, fn = w[pred & yy].sum(), w[pred & ~yy].sum(), w[~pred & yy].sum()
+            return 2 * tp / (2 * tp + fp + fn)
+
+        cut = max(np.arange(0.2, 0.95, 0.01), key=f1)
+        print(f"  knn similarity cut-off {cut:.2f}")
+    new = chosen.copy()
+    for j in (j for j in rare if support[j] < under):
+        sim = nearest_positive(x_test, x_train[y[:, j].indices])
+        if mode == "lr":
+            odds_j = np.log(np.clip(probs[:, j], 1e-12, 1) / np.clip(1 - probs[:, j], 1e-12, 1))
+            by_rules = chosen[:, j] & (probs[:, j] < thresholds[j].value)
+            new[:, j] = (lr.predict_proba(np.c_[odds_j, sim])[:, 1] >= cut) | by_rules
+        else:
+            new[:, j] = chosen[:, j] | (sim >= cut)
+    return new, probs
+
+
 GUARD = {"stack_top": 10, "stack_c": 0.1}
 STUDIES: dict[str, list[tuple[Any, dict[str, Any]]]] = {
     "fbr": [(fbr, {"level": v}) for v in (0.2, 0.3, 0.4, 0.5)] + [(fbr, {"rule": "half"})],
@@ -172,6 +260,7 @@ STUDIES: dict[str, list[tuple[Any, dict[str, Any]]]] = {
         (built, GUARD | {"stack_min_positives": 20, "stack_c": 1.0}),
     ],
     "gain": [(built, GUARD | {"stack_min_gain": g}) for g in (0.005, 0.01, 0.02)],
+    "knn": [(knn, {"mode": "lr"}), (knn, {"mode": "or"}), (knn, {"mode": "lr", "under": 10})],
 }
 
 
