@@ -103,6 +103,9 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 _WHITE_SPACES = re.compile(r"\s\s+")
 ANALYZERS = ("word", "char_wb", "char", "tokens")
 MAX_NGRAM = 16
+# Distinct words whose char_wb columns a block remembers (`TfidfBlock._char_wb_columns`):
+# about 15 MB at most, per block.
+WORD_CACHE_SIZE = 1 << 16
 
 
 def strip_accents_unicode(text: str) -> str:
@@ -197,42 +200,64 @@ class TfidfBlock:
     def analyze(self, doc: Any) -> list[str]:
         if self.analyzer == "tokens":
             return list(doc)
-        text = doc.lower() if self.lowercase else doc
-        if self.strip_accents:
-            text = strip_accents_unicode(text)
+        text = self._prepared(doc)
         if self.analyzer == "char_wb":
             return char_wb_ngrams(text, self.ngram_range)
         if self.analyzer == "char":
             return char_ngrams(text, self.ngram_range)
         return word_ngrams(_TOKEN.findall(text), self.ngram_range)
 
+    def _prepared(self, text: str) -> str:
+        text = text.lower() if self.lowercase else text
+        return strip_accents_unicode(text) if self.strip_accents else text
+
+    def _columns(self, doc: Any, index: dict[str, int]) -> np.ndarray:
+        """The columns of the document's grams that are terms, one per occurrence."""
+        if self.analyzer == "char_wb":
+            return self._char_wb_columns(self._prepared(doc), index)
+        grams = self.analyze(doc)
+        found = np.fromiter(map(index.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
+        return found[found >= 0]
+
+    def _char_wb_columns(self, text: str, index: dict[str, int]) -> np.ndarray:
+        """`_columns` of a char_wb block, word by word: a word's grams stay inside it, and
+        news text repeats its words, so each distinct word is cut and looked up once
+        (remembered for up to WORD_CACHE_SIZE words), not at every occurrence."""
+        words = self.__dict__.setdefault("_word_columns", {})
+        columns: list[int] = []
+        for word in text.split():
+            found = words.get(word)
+            if found is None:
+                if len(words) >= WORD_CACHE_SIZE:
+                    words.clear()
+                grams = char_wb_ngrams(word, self.ngram_range)
+                found = words[word] = tuple(c for c in map(index.get, grams, repeat(-1)) if c >= 0)
+            columns.extend(found)
+        return np.array(columns, dtype=np.int64)
+
     def transform(self, docs: Sequence[Any]) -> sp.csr_matrix:
         """Sublinear tf (1 + log count) times idf, rows L2-normalised (float32)."""
         index = self._index
         if index is None:
             index = self._index = {term: j for j, term in enumerate(self.terms)}
-        # Each gram's column (-1 if not a term) by one C-level map per document; the
-        # (row, column) counts of the whole batch then by one sort.
-        columns: list[int] = []
-        lengths: list[int] = []
-        for doc in docs:
-            grams = self.analyze(doc)
-            columns.extend(map(index.get, grams, repeat(-1)))
-            lengths.append(len(grams))
-        n_rows, width = len(lengths), len(self.terms)
-        found = np.asarray(columns, dtype=np.int64)
-        rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
-        hit = found >= 0
-        keys, counts = np.unique(rows[hit] * max(width, 1) + found[hit], return_counts=True)
-        data = counts.astype(np.float32)
-        np.log(data, out=data)
-        data += 1.0
-        indices = (keys % max(width, 1)).astype(np.int32)
-        data *= self.idf[indices]
-        indptr = np.zeros(n_rows + 1, dtype=np.int32)
-        np.cumsum(np.bincount(keys // max(width, 1), minlength=n_rows), out=indptr[1:])
-        x = sp.csr_matrix((data, indices, indptr), shape=(n_rows, width))
+        parts = [self._columns(doc, index) for doc in docs]
+        indptr = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in parts], out=indptr[1:])
+        indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        # One entry per occurrence; summing the duplicates (a sort within each row) counts them.
+        x = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices, indptr),
+            shape=(len(parts), len(self.terms)),
+        )
+        x.sum_duplicates()
+        np.log(x.data, out=x.data)
+        x.data += 1.0
+        x.data *= self.idf[x.indices]
         return normalize_rows(x)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The lookups are rebuilt where the block is used (a worker process, say).
+        return {k: v for k, v in self.__dict__.items() if k != "_word_columns"} | {"_index": None}
 
     # -- state: JSON for the text parts, an array for idf --------------------------------
 

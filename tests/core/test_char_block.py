@@ -162,3 +162,34 @@ def test_char_max_df_is_validated(tmp_path: Path) -> None:
     for bad in ("0", "-0.2", "1.5", '"x"'):
         text = f"[features]\nchar_max_df = {bad}\n"
         assert_config_refused(tmp_path, text, "features.char_max_df")
+
+
+def test_remembered_words_change_no_row(load_sample: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The char block looks each distinct word up once (`_char_wb_columns`); its rows are
+    the same cold, warm, with the memory full and cleared, and in a copy sent to a worker."""
+    import pickle
+
+    from tagger import features
+    from tagger.features import Featurizer
+
+    articles = load_sample()[:60]
+    featurizer = Featurizer(FeatureConfig(char_ngrams=(3, 5), char_max_cells=0))
+    featurizer.fit_transform(articles)
+    block = featurizer.char
+    assert block is not None
+    docs = [f"{a.title} {a.body}" for a in articles] + ["", "a\u00a0bc\u2003déjà  vu\tx", "é"]
+    cold = block.transform(docs)
+    assert block.__dict__["_word_columns"]  # remembered
+    warm = block.transform(docs)
+    monkeypatch.setattr(features, "WORD_CACHE_SIZE", 3)
+    del block.__dict__["_word_columns"]
+    full = block.transform(docs)  # cleared whenever 3 words are held
+    copy = pickle.loads(pickle.dumps(block))
+    assert "_word_columns" not in copy.__dict__
+    for x in (warm, full, copy.transform(docs)):
+        assert (x.indptr == cold.indptr).all() and (x.indices == cold.indices).all()
+        assert np.array_equal(x.data, cold.data)
+    assert len(block.__dict__["_word_columns"]) <= 3
+    grams = features.char_wb_ngrams(block._prepared(docs[-2]), block.ngram_range)
+    row = cold[len(docs) - 2]
+    assert row.nnz == len({g for g in grams if g in set(block.terms)})
