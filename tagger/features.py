@@ -244,12 +244,14 @@ class TfidfBlock:
         indptr = np.zeros(len(parts) + 1, dtype=np.int64)
         np.cumsum([len(p) for p in parts], out=indptr[1:])
         indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        # One entry per occurrence; summing the duplicates (a sort within each row) counts them.
+        # One entry per occurrence; summing the duplicates (a sort within each row) counts
+        # them, in float64: float32 stops counting at 2**24 occurrences of a gram.
         x = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), indices, indptr),
+            (np.ones(len(indices), dtype=np.float64), indices, indptr),
             shape=(len(parts), len(self.terms)),
         )
         x.sum_duplicates()
+        x.data = x.data.astype(np.float32)
         np.log(x.data, out=x.data)
         x.data += 1.0
         x.data *= self.idf[x.indices]
