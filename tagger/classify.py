@@ -485,11 +485,20 @@ def evidence_terms(
     """
     if len(indices) == 0:
         return []
-    contributions = values * weights_at(weights, indices)
-    order = np.argsort(-contributions, kind="stable")  # ties by feature index
+    return terms_by_contribution(indices, values * weights_at(weights, indices), names, k)
+
+
+def terms_by_contribution(
+    indices: np.ndarray, contributions: np.ndarray, names: np.ndarray, k: int = 5
+) -> list[tuple[str, float]]:
+    """`evidence_terms` from each column's contribution (value x weight), computed by the
+    caller: the `k` largest positive ones that are content terms, largest first."""
+    positive = np.flatnonzero(contributions > 0)
+    # ties by feature index: a stable sort of the positive columns, in column order
+    order = positive[np.argsort(-contributions[positive], kind="stable")]
     out: list[tuple[str, float]] = []
     for i in order:
-        if contributions[i] <= 0 or len(out) >= k:
+        if len(out) >= k:
             break
         name = names[indices[i]]
         if name == "<char>" or not name or not is_content_term(name):

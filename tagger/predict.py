@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tagger.classify import evidence_terms
+from tagger.classify import evidence_terms, terms_by_contribution, weights_at
 from tagger.corpus.article import Article
 from tagger.errors import InputError
 from tagger.suggestions import Evidence, LabelSuggestion, Suggestions
@@ -59,13 +59,15 @@ def suggest(
 
     chars = model.featurizer.char_columns() if explain else None
     shown_of = shown_tags(tag_probs, tag_selected, top_k) if tag_probs is not None else None
+    rows = [_evidence_row(x, i, chars) for i in range(len(batch))] if explain else []
+    tag_weights = (
+        _tag_weights_at(tag_model, rows, shown_of, tag_selected, top_k)
+        if explain and shown_of is not None
+        else {}
+    )
     results = []
     for i, article in enumerate(batch):
-        row = slice(x.indptr[i], x.indptr[i + 1])
-        row_indices, row_values = x.indices[row], x.data[row]
-        if chars is not None:  # never evidence: left out before each tag's look-up
-            words = (row_indices < chars[0]) | (row_indices >= chars[1])
-            row_indices, row_values = row_indices[words], row_values[words]
+        row_indices, row_values = rows[i] if explain else (None, None)
         section_row = slice(x_sections.indptr[i], x_sections.indptr[i + 1])
         section, section_candidates = None, []
         if section_probs is not None and section_model is not None:
@@ -101,10 +103,9 @@ def suggest(
                 selected = bool(chosen[j])
                 evidence = []
                 if explain and (selected or len(candidates) < top_k):
+                    contributions = row_values * tag_weights[i, j]
                     evidence = _evidence(
-                        evidence_terms(
-                            row_indices, row_values, tag_model.weight_row(j), names, n_evidence
-                        )
+                        terms_by_contribution(row_indices, contributions, names, n_evidence)
                     )
                 source = "model"
                 if selected and probs[j] < thresholds[j]:
@@ -167,6 +168,41 @@ def suggest(
 
         apply_vocabulary(chosen or state_for(model), results, warn)
     return results
+
+
+def _evidence_row(x: Any, i: int, chars: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Row i's columns and values that may be evidence: not the character block's."""
+    row = slice(x.indptr[i], x.indptr[i + 1])
+    indices, values = x.indices[row], x.data[row]
+    if chars is None:
+        return indices, values
+    words = (indices < chars[0]) | (indices >= chars[1])
+    return indices[words], values[words]
+
+
+def _tag_weights_at(
+    tag_model: Any,
+    rows: list[tuple[np.ndarray, np.ndarray]],
+    shown_of: list[np.ndarray],
+    chosen: np.ndarray,
+    top_k: int,
+) -> dict[tuple[int, int], np.ndarray]:
+    """Each tag's weights at the columns of every article that shows its evidence (a
+    chosen tag, or one of the first `top_k` shown), keyed (article, tag): one search of
+    the tag's weight row per batch, not one per article."""
+    articles_of: dict[int, list[int]] = {}
+    for i, shown in enumerate(shown_of):
+        for place, j in enumerate(shown.tolist()):
+            if place < top_k or chosen[i, j]:
+                articles_of.setdefault(j, []).append(i)
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for j, articles in articles_of.items():
+        columns = [rows[i][0] for i in articles]
+        found = weights_at(tag_model.weight_row(j), np.concatenate(columns))
+        ends = np.cumsum([len(c) for c in columns])
+        for i, part in zip(articles, np.split(found, ends[:-1]), strict=True):
+            out[i, j] = part
+    return out
 
 
 def shown_tags(probs: np.ndarray, chosen: np.ndarray, top_k: int) -> list[np.ndarray]:

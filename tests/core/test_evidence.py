@@ -111,3 +111,38 @@ def test_sparse_and_dense_weights_filter_alike() -> None:
     indices, values = np.arange(3), np.ones(3)
     assert evidence_terms(indices, values, row, names) == [("farm", 1.0)]
     assert evidence_terms(indices, values, dense, names) == [("farm", 1.0)]
+
+
+@pytest.mark.parametrize("top_k", [0, 1, 3, 20])
+def test_a_batch_shows_each_tag_the_evidence_of_its_own_article(
+    fast_model, sample_split, top_k: int
+) -> None:  # type: ignore[no-untyped-def]
+    """Tag evidence is looked up once per tag and batch (`predict._tag_weights_at`): every
+    chosen tag and every one of the first top_k shown has exactly the evidence that tag's
+    weights give on its own article's row, and no other tag has any."""
+    from tagger.predict import suggest
+
+    _train, test = sample_split
+    articles = [Article.from_dict(d) for d in test]
+    model = fast_model
+    tm = model.tag_model
+    x = model.featurizer.transform(articles)
+    names = model.feature_names()
+    results = suggest(model, articles, None, top_k=top_k, explain=True)
+    chars = model.featurizer.char_columns()
+    checked = 0
+    for i, result in enumerate(results):
+        row = x[i]
+        indices, values = row.indices, row.data
+        if chars is not None:
+            words = (indices < chars[0]) | (indices >= chars[1])
+            indices, values = indices[words], values[words]
+        shown = {s.label: s for s in result.tag_candidates} | {s.label: s for s in result.tags}
+        assert len(result.tag_candidates) <= top_k
+        for label, suggestion in shown.items():
+            j = tm.labels.index(label)
+            terms = [(e.value, e.weight) for e in suggestion.evidence if e.kind != "rule"]
+            expected = evidence_terms(indices, values, tm.weight_row(j), names, 5)
+            assert terms == expected
+            checked += bool(expected)
+    assert checked > 0 or top_k == 0
