@@ -8,6 +8,8 @@ the Glasgow list behind scikit-learn's) also hold news words like "interest", "b
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _WORDS = (
     "a about above across after afterwards again against ago all almost along already also "
     "although always am among amongst an and another any anybody anyone anything anyway "
@@ -33,6 +35,7 @@ _WORDS = (
 FUNCTION_WORDS = frozenset(_WORDS.split())
 
 
+@lru_cache(maxsize=1 << 16)  # evidence asks about the same few thousand terms again and again
 def is_content_term(term: str) -> bool:
     """True when a feature name (a word or an n-gram of words) has a word that is not a
     function word: "it" and "it is" are not content terms, "rise in" is."""
