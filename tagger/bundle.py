@@ -554,6 +554,20 @@ def load_bundle(path: Path) -> tuple[dict[str, Any], dict[str, State]]:
 # -- writing: crash-safe replacement ------------------------------------------------------------
 
 
+def check_bundle_target(out: Path) -> None:
+    """Refuse an `--out` that saving would destroy: a file, or a plain folder that holds
+    something other than a bundle (an empty folder or an older bundle is replaced)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out}: exists and is not a folder; not overwritten")
+    plain = out.is_dir() and not out.is_symlink()
+    if plain and not (out / MANIFEST).is_file() and any(out.iterdir()):
+        raise BundleError(
+            f"{out}: a folder that is not a model bundle (no {MANIFEST}); not "
+            "overwritten: give a new path"
+        )
+
+
 def save_bundle(
     out: Path,
     components: dict[str, State],
@@ -563,9 +577,8 @@ def save_bundle(
     """Write a bundle into a new version folder, then point `out` at it atomically."""
     out = Path(out)
     parent = out.parent
+    check_bundle_target(out)
     parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"{out}: exists and is not a folder; not overwritten")
     unknown = set(components) - set(COMPONENTS)
     if unknown or "features" not in components:
         raise ValueError(f"bundle components must be features[, sections, tags], not {unknown}")

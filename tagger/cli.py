@@ -329,6 +329,9 @@ def train(
 
         cfg.tags.policy = load_policy(policy).to_dict()
     cfg.name = name or (cfg.name if config else out.name)
+    from tagger.model_bundle import check_save_target
+
+    check_save_target(out)
     if out_of_core is None:
         out_of_core = _large_input(corpus)
         if out_of_core:

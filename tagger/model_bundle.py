@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagger import __version__
-from tagger.bundle import load_bundle, save_bundle
+from tagger.bundle import check_bundle_target, load_bundle, save_bundle
 from tagger.classify import FINAL_CHUNK_TAGS, SectionModel, TagModel
 from tagger.errors import BundleError
 from tagger.features import Featurizer
@@ -51,6 +51,15 @@ def save_model(model: Tagger, path: str | Path) -> dict[str, Any]:
     model.manifest = save_bundle(Path(path), components, manifest, model_card(model.manifest))
     model.path = Path(path)
     return model.manifest
+
+
+def check_save_target(path: str | Path) -> None:
+    """Refuse now what `save_model` would refuse at the end (see
+    `tagger.bundle.check_bundle_target`), before training spends its time."""
+    from tagger.registry import is_registry
+
+    if not is_registry(path):
+        check_bundle_target(Path(path))
 
 
 def load_model(path: str | Path) -> Tagger:

@@ -684,3 +684,34 @@ def test_a_file_in_the_way_is_not_overwritten(tmp_path: Path, fast_model: Tagger
 
 def test_read_manifest_never_unpickles(bundle: Path, no_unpickling: None) -> None:
     assert read_manifest(bundle)["format_version"] == FORMAT_VERSION
+
+
+def test_a_folder_that_is_not_a_bundle_is_not_replaced(tmp_path: Path, fast_model: Tagger) -> None:
+    """`--out` naming a folder of other files (a typo, the corpus folder) refuses rather
+    than swapping the folder away and removing what it held."""
+    target = tmp_path / "notes"
+    target.mkdir()
+    (target / "important.txt").write_text("precious")
+    with pytest.raises(BundleError, match="not a model bundle"):
+        fast_model.save(target)
+    assert not target.is_symlink()
+    assert (target / "important.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]
+
+
+def test_an_empty_folder_becomes_the_bundle(tmp_path: Path, fast_model: Tagger) -> None:
+    target = tmp_path / "model"
+    target.mkdir()
+    fast_model.save(target)
+    assert target.is_symlink() and read_manifest(target)["format_version"] == FORMAT_VERSION
+
+
+def test_train_refuses_a_folder_of_other_files_before_reading(tmp_path: Path) -> None:
+    target = tmp_path / "data"
+    target.mkdir()
+    corpus = target / "corpus.jsonl"
+    corpus.write_text('{"title": "t", "body": "b", "tags": ["x"]}\n')
+    result = CliRunner().invoke(app, ["train", str(corpus), "--out", str(target)])
+    assert result.exit_code == 2
+    assert "not a model bundle" in result.output and "read " not in result.output
+    assert not target.is_symlink() and corpus.exists()
