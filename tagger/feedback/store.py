@@ -234,7 +234,7 @@ BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
 class SQLiteStore:
     """A FeedbackStore in one SQLite file (WAL mode; one connection per thread)."""
 
-    def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 60.0, create: bool = True) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self._local = threading.local()
@@ -246,7 +246,33 @@ class SQLiteStore:
             raise InputError(f"{self.path}: folder {self.path.parent} does not exist")
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not a feedback database")
+        if not create:
+            self._check_is_store()
         self._init_schema()
+
+    def _check_is_store(self) -> None:
+        """Refuse, without writing a byte (no journal mode, no tables), a file that is not
+        already a tagger feedback database: an empty file, another program's SQLite."""
+        not_ours = StoreError(f"{self.path}: not a tagger feedback database")
+        try:
+            with self.path.open("rb") as handle:
+                header = handle.read(16)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
+        if header != b"SQLite format 3\x00":
+            raise not_ours
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                found = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+                ).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable feedback database ({exc})") from exc
+        if not found:
+            raise not_ours
 
     # -- connections -------------------------------------------------------------------
 
@@ -648,7 +674,7 @@ def open_store(location: str | Path, *, create: bool = True) -> SQLiteStore:
         text = rest[1:] if rest.startswith("/") and not rest.startswith("//") else rest
     if not create and not Path(text).exists():
         raise InputError(f"{text}: no such feedback database")
-    return SQLiteStore(text)
+    return SQLiteStore(text, create=create)
 
 
 # -- resolving decisions ------------------------------------------------------------------

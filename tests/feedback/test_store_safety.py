@@ -243,3 +243,47 @@ def test_a_schema_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert int(version[0]) == SCHEMA_VERSION
+
+
+# -- reading commands never write into a file that is not a feedback store ------------------
+
+
+def test_opening_for_reading_leaves_an_empty_file_untouched(tmp_path: Path) -> None:
+    empty = tmp_path / "notes.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreError, match="not a tagger feedback database"):
+        open_store(empty, create=False)
+    assert empty.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_opening_for_reading_leaves_another_sqlite_database_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE x (a)")
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="not a tagger feedback database"):
+        open_store(other, create=False)
+    assert other.read_bytes() == before
+    with sqlite3.connect(other) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["x"]
+
+
+@pytest.mark.parametrize("command", [["replay", "--model", "M"], ["feedback", "stats"]])
+def test_read_only_commands_refuse_a_foreign_file_without_changing_it(
+    tmp_path: Path, tiny_model: Path, command: list[str]
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    args = [str(tiny_model) if a == "M" else a for a in command]
+    result = runner.invoke(cli_app, [*args, "--db", str(empty)])
+    assert result.exit_code == 2
+    assert "not a tagger feedback database" in result.output
+    assert empty.read_bytes() == b""
+
+
+def test_a_tagger_store_still_opens_for_reading(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    open_store(db).close()
+    with open_store(db, create=False) as store:
+        assert store.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
