@@ -1473,7 +1473,10 @@ def _silence_stdout() -> None:
 
 
 def _print_error(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    from tagger.hygiene import escape_text
+
+    # messages name files and quote records: untrusted text, escaped as every other line
+    sys.stderr.write(f"error: {escape_text(message)}\n")
 
 
 if __name__ == "__main__":

@@ -533,3 +533,16 @@ def test_predict_with_empty_stdin_is_refused(cli_bundle: Path) -> None:
     assert error_lines(result) == ["error: <stdin>: no article to predict"]
     (skip,) = skip_lines(result)
     assert skip.startswith("skipped <stdin>: empty body")
+
+
+def test_error_lines_escape_control_characters_in_file_names(
+    cli_bundle: Path, tmp_path: Path
+) -> None:
+    """A file name is untrusted text: the final error line escapes it as the skip lines do
+    (an OSC title change or a bell must not reach the terminal)."""
+    name = tmp_path / "e\x1b]0;owned\x07.jsonl"
+    name.write_text("")
+    result = run(["predict", "--model", cli_bundle, name, "--no-entities"])
+    assert result.exit_code == 2
+    assert not [c for c in result.stderr if ord(c) < 32 and c != "\n"]
+    assert "e\\u001b]0;owned\\u0007.jsonl" in error_lines(result)[0]
