@@ -67,6 +67,8 @@ ITEM_RANGES: dict[str, dict[str, Any]] = {
 }
 # Optional members given as [low, high]; an empty list switches them off (as null in JSON).
 OFF_WHEN_EMPTY = ("title_chars", "title_cross_chars", "char_ngrams")
+# [low, high] n-gram ranges: low must not be above high.
+RANGE_PAIRS = ("word_ngrams", "char_ngrams", "title_chars", "title_cross_chars")
 _MODELS: dict[str, Any] = {}
 
 
@@ -90,7 +92,10 @@ def _table(cls: type, extra: dict[str, Any] | None = None) -> Any:
         fields[name] = (kind, None)
     return create_model(
         f"{cls.__name__}Table",
-        __config__=ConfigDict(extra="forbid", strict=False, str_strip_whitespace=False),
+        # allow_inf_nan=False: `c = inf` (or 1e999) would train, then fail to be saved
+        __config__=ConfigDict(
+            extra="forbid", strict=False, str_strip_whitespace=False, allow_inf_nan=False
+        ),
         **fields,
     )
 
@@ -162,4 +167,12 @@ def validate_train_config(data: dict[str, Any], source: str) -> dict[str, Any]:
         message = message[:1].lower() + message[1:]
         raise ConfigError(f"{source}: {key}: {message} (got {shown})") from None
     out: dict[str, Any] = checked.model_dump(exclude_unset=True)
+    for table, values in out.items():
+        for key in RANGE_PAIRS:
+            pair = values.get(key) if isinstance(values, dict) else None
+            if pair and len(pair) == 2 and pair[0] > pair[1]:
+                raise ConfigError(
+                    f"{source}: {table}.{key}: the lower bound {pair[0]} is above the upper "
+                    f"bound {pair[1]} (got {list(pair)})"
+                )
     return out

@@ -40,6 +40,10 @@ runner = CliRunner()
             '[sections]\nname_rule = "maybe"\n',
             "sections.name_rule: input should be a valid boolean",
         ),
+        ("[tags]\nc = inf\n", "tags.c: input should be a finite number"),
+        ("[tags]\nthreshold_shrinkage = 1e999\n", "tags.threshold_shrinkage: input should be a"),
+        ("[features]\nword_ngrams = [2, 1]\n", "features.word_ngrams: the lower bound 2 is"),
+        ("[sections]\ntitle_chars = [5, 2]\n", "sections.title_chars: the lower bound 5 is"),
     ],
 )
 def test_config_schema_refuses_with_exit_2_naming_the_key(
@@ -53,6 +57,17 @@ def test_config_schema_refuses_with_exit_2_naming_the_key(
     assert named in result.output and str(config) in result.output
     assert "internal error" not in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_a_config_that_is_not_text_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_bytes(b"seed = 1\n\xd0\xff\x00\x01")
+    result = runner.invoke(
+        app, ["train", str(SAMPLE), "-o", str(tmp_path / "m"), "-c", str(config)]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{config}: cannot read config (not UTF-8 text)" in result.output
+    assert "internal error" not in result.output
 
 
 def test_config_json_is_checked_too_and_good_values_pass(tmp_path: Path) -> None:
