@@ -10,6 +10,16 @@ from typing import IO, Any
 from tagger.suggestions import Suggestions, evidence_text
 
 
+def plain(text: object) -> Any:
+    """Untrusted text (a label from an input file) as a rich table cell: never read as
+    markup, and control characters escaped before rich measures the column."""
+    from rich.text import Text
+
+    from tagger.hygiene import escape_text
+
+    return Text(escape_text(str(text)))
+
+
 class BatchWriter:
     """Writes results batch by batch and flushes each batch, so output flows as it is made.
 
@@ -161,7 +171,7 @@ def render_evaluation(result: dict[str, Any], console: Any) -> None:
             table.add_column(column, justify="left" if column == "label" else "right")
         for row in sorted(block["per_label"], key=lambda r: -r["support"]):
             table.add_row(
-                row["label"],
+                plain(row["label"]),
                 str(row["support"]),
                 f"{row['precision']:.3f}",
                 f"{row['recall']:.3f}",
@@ -169,7 +179,7 @@ def render_evaluation(result: dict[str, Any], console: Any) -> None:
             )
         out.print(table)
         if block.get("unknown_labels"):
-            out.print(f"labels the model does not know: {block['unknown_labels']}")
+            out.print(f"labels the model does not know: {block['unknown_labels']}", markup=False)
 
 
 def render_stats(stats: dict[str, Any], console: Any) -> None:
@@ -191,7 +201,7 @@ def render_stats(stats: dict[str, Any], console: Any) -> None:
         table.add_column("label")
         table.add_column("articles", justify="right")
         for label, count in counts.items():
-            table.add_row(label, str(count))
+            table.add_row(plain(label), str(count))
         out.print(table)
     missing = {k: v for k, v in stats["missing"].items() if v}
     out.print("missing fields: " + (", ".join(f"{k} {v}" for k, v in missing.items()) or "none"))

@@ -508,7 +508,7 @@ def render(session: ReviewSession) -> Any:
         table.add_row(
             "›" if i == session.cursor else " ",
             item.kind,
-            label,
+            Text(label),  # a label from a file or an editor: text, not markup
             score,
             marks.get(item.state or "", ""),
             style=style,

@@ -99,6 +99,8 @@ def render_feedback_stats(stats: dict[str, Any], console: Any) -> None:
     """Tables of acceptance per tag, section and model on stdout."""
     from rich.table import Table
 
+    from tagger.render import plain
+
     rate = stats["tag_acceptance"]
     console.out.print(
         f"{stats['decisions']} decision(s) on {stats['articles']} article(s) by "
@@ -120,7 +122,7 @@ def render_feedback_stats(stats: dict[str, Any], console: Any) -> None:
         for row in rows:
             acceptance = row["acceptance"]
             table.add_row(
-                row["label"],
+                plain(row["label"]),
                 str(row["accepted"]),
                 str(row["rejected"]),
                 str(row[extra]),

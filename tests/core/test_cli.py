@@ -546,3 +546,28 @@ def test_error_lines_escape_control_characters_in_file_names(
     assert result.exit_code == 2
     assert not [c for c in result.stderr if ord(c) < 32 and c != "\n"]
     assert "e\\u001b]0;owned\\u0007.jsonl" in error_lines(result)[0]
+
+
+def test_stats_tables_show_labels_as_written_not_as_markup(tmp_path: Path) -> None:
+    """Labels come from the input file: `[bold]` or `[link=...]` in one is text (it must
+    not style the table or emit a terminal hyperlink), and an escaped control character
+    is shown whole, not cut to the width of the raw one."""
+    records = [
+        {"id": "1", "body": "one", "section": "[bold red]Sec[/bold red]", "tags": ["[blink]b"]},
+        {"id": "2", "body": "two", "section": "S\x9b31mec", "tags": ["[link=https://x.example]c"]},
+    ]
+    corpus = tmp_path / "c.jsonl"
+    write_jsonl(corpus, records)
+    result = run(["corpus", "stats", corpus])
+    assert result.exit_code == 0, result.output
+    for label in ("[bold red]Sec[/bold red]", "[blink]b", "[link=https://x.example]c"):
+        assert label in result.stdout
+    assert "S\\u009b31mec" in result.stdout
+    assert "\x1b" not in result.stdout
+
+
+def test_evaluate_table_shows_unknown_labels_as_written(cli_bundle: Path, tmp_path: Path) -> None:
+    test = tmp_path / "t.jsonl"
+    write_jsonl(test, [{"id": "1", "body": "The senate voted.", "tags": ["[bold]odd[/bold]"]}])
+    result = run(["evaluate", "--model", cli_bundle, test])
+    assert "[bold]odd[/bold]" in result.stdout

@@ -287,3 +287,16 @@ def test_changed_section_shows_its_own_score_and_answers_its_suggestion(
     session.handle(ENTER)  # typing the suggested section back is an accept of it
     last = store.decisions()[-1]
     assert last.action == "accept" and last.suggestion_id == shown[suggested].id
+
+
+def test_the_review_screen_shows_a_label_that_looks_like_markup_as_written(
+    model, store, load_sample
+) -> None:
+    from rich.console import Console
+
+    session = _session(model, store, load_sample, n=1)
+    session.items[0].label = "[bold]odd[/bold] tag"
+    console = Console(width=100, record=True)
+    console.print(render(session))
+    row = next(line for line in console.export_text().splitlines() if "›" in line)
+    assert "[bold]odd[/bold] tag" in row
