@@ -741,9 +741,10 @@ def evaluate(
 def info(model: Annotated[Path, typer.Argument(help="Bundle folder.")]) -> None:
     """Show a bundle's manifest after verifying it (schema, signature, checksums, model id)
     without loading the model."""
+    from tagger.console import escape_terminal
     from tagger.model_bundle import verified_manifest
 
-    typer.echo(json.dumps(verified_manifest(model), indent=2, ensure_ascii=False))
+    typer.echo(escape_terminal(json.dumps(verified_manifest(model), indent=2, ensure_ascii=False)))
 
 
 @corpus_app.command("stats")
@@ -764,7 +765,9 @@ def corpus_stats_command(
     articles, report = _read(paths, input_format, console, csv_columns=csv_column)
     stats = corpus_stats(articles)
     if as_json:
-        typer.echo(json.dumps(stats, indent=2, ensure_ascii=False))
+        from tagger.console import escape_terminal
+
+        typer.echo(escape_terminal(json.dumps(stats, indent=2, ensure_ascii=False)))
     else:
         render_stats(stats, console)
     _finish_read(report, console, strict)

@@ -62,10 +62,15 @@ class BatchWriter:
         self.out.flush()
 
     def _encode(self, item: Any) -> str:
+        from tagger.hygiene import escape_text
+
+        # json.dumps escapes C0 only: C1 (a CSI) and bidi controls become \\uXXXX too (the
+        # same data), so that no control character reaches a terminal
         if self.fmt == "jsonl":
-            return json.dumps(self.to_dict(item), ensure_ascii=False) + "\n"
+            return escape_text(json.dumps(self.to_dict(item), ensure_ascii=False)) + "\n"
         # JSON strings hold no raw newline: indenting every line nests the object in the array.
         text = json.dumps(self.to_dict(item), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        text = escape_text(text)
         prefix = ",\n  " if self._started else "[\n  "
         self._started = True
         return prefix + text

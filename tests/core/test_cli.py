@@ -571,3 +571,32 @@ def test_evaluate_table_shows_unknown_labels_as_written(cli_bundle: Path, tmp_pa
     write_jsonl(test, [{"id": "1", "body": "The senate voted.", "tags": ["[bold]odd[/bold]"]}])
     result = run(["evaluate", "--model", cli_bundle, test])
     assert "[bold]odd[/bold]" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_json_output_escapes_c1_and_bidi_controls(cli_bundle: Path, fmt: str) -> None:
+    """JSON escapes C0 itself; a C1 CSI (U+009B) or a bidi override in an id would reach a
+    terminal raw. Escaped, the JSON holds the same data."""
+    article_id = "id\x9b31m\u202ex\x1b"
+    record = {"id": article_id, "title": "Senate vote", "body": "The Senate voted today."}
+    for command in (
+        ["predict", "--model", cli_bundle, "--no-entities", "-F", fmt, "-"],
+        ["entities", "-F", fmt, "-"],
+    ):
+        result = run(command, stdin=json.dumps(record) + "\n")
+        assert result.exit_code == 0, result.output
+        assert not {"\x9b", "\u202e", "\x1b"} & set(result.stdout)
+        rows = (
+            [json.loads(line) for line in result.stdout.splitlines()]
+            if fmt == "jsonl"
+            else json.loads(result.stdout)
+        )
+        assert rows[0]["id"] == article_id
+
+
+def test_corpus_stats_json_escapes_c1_and_bidi_controls(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    write_jsonl(corpus, [{"id": "1", "body": "one", "tags": ["t\x9b1m", "u\u202eg"]}])
+    result = run(["corpus", "stats", corpus, "--json"])
+    assert not {"\x9b", "\u202e"} & set(result.stdout)
+    assert set(json.loads(result.stdout)["tags"]) == {"t\x9b1m", "u\u202eg"}
