@@ -159,13 +159,13 @@ def promote_command(
         from tagger.feedback.replay import promotion_check
 
         check = promotion_check(db, since=since, tolerance=tolerance, force=force, echo=_echo)
-    else:
-        typer.echo("no --db: promoted without replaying it on the editors' decisions", err=True)
     event = Registry(registry).promote(version, by=by, check=check)
     if event is None:
         typer.echo(f"{version} is already current", err=True)
-    else:
-        typer.echo(f"current: {event.previous or '(none)'} -> {event.version}", err=True)
+        return
+    if db is None:  # said once it happened, not before an error
+        typer.echo("no --db: promoted without replaying it on the editors' decisions", err=True)
+    typer.echo(f"current: {event.previous or '(none)'} -> {event.version}", err=True)
 
 
 @models_app.command("rollback")

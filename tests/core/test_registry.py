@@ -227,3 +227,12 @@ def test_models_commands(tmp_path: Path, two_models: tuple[Path, Path]) -> None:
     # commands that take a model follow `current`
     info = runner.invoke(app, ["info", str(reg)])
     assert info.exit_code == 0 and json.loads(info.stdout)["model_id"] == _id(two_models[0])
+
+
+def test_promote_without_db_does_not_claim_a_promotion_that_failed(tmp_path: Path) -> None:
+    from tagger.cli import app
+
+    result = CliRunner().invoke(app, ["models", "promote", str(tmp_path / "none"), "v1"])
+    assert result.exit_code == 2
+    assert "not a model registry" in result.output
+    assert "promoted" not in result.output
