@@ -36,7 +36,10 @@ def parse_record(
         # strict=False: control characters (a raw CR or form feed) inside strings are kept
         data = json.loads(text, strict=False)
     except json.JSONDecodeError as exc:
-        report.skip(name, f"invalid JSON: {exc.msg} at column {exc.colno}", number)
+        # some messages end in "at" ("Unterminated string starting at"): one "at" only
+        report.skip(
+            name, f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}", number
+        )
         return None
     except RecursionError:
         report.skip(name, "invalid JSON: nested too deeply", number)

@@ -320,3 +320,14 @@ def test_a_bom_at_the_start_of_a_later_line_is_ignored(tmp_path: Path) -> None:
     path.write_bytes(part + part.replace(b'"a1"', b'"a2"'))
     articles, report = read([path])
     assert [a.id for a in articles] == ["a1", "a2"] and not report.skipped
+
+
+def test_a_truncated_record_is_named_in_plain_words(tmp_path: Path) -> None:
+    path = jsonl(tmp_path, [record(1), '{"id": "x", "title": "broken', record(3)])
+    articles, report = read([path])
+    assert [a.id for a in articles] == ["a1", "a3"]
+    (skip,) = report.skipped
+    assert (skip.line, skip.reason) == (
+        2,
+        "invalid JSON: Unterminated string starting at column 22",
+    )
