@@ -115,7 +115,11 @@ def split_for_training(
     if holdout is None and not by_date:
         return list(articles), [], duplicates.groups
     split = split_indices(
-        articles, holdout or 0.2, seed=seed, by_date=by_date, groups=duplicates.groups
+        articles,
+        0.2 if holdout is None else holdout,  # 0 is refused by split_indices, not defaulted
+        seed=seed,
+        by_date=by_date,
+        groups=duplicates.groups,
     )
     how = "the newest" if by_date else f"at random (seed {seed})"
     info(f"held out {len(split.test)} of {len(articles)} article(s), {how}")

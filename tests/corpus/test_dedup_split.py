@@ -167,3 +167,22 @@ def test_train_with_holdout_and_split_by_date(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "between 0 and 1" in result.stderr
+
+
+def test_a_holdout_of_zero_is_refused_not_read_as_the_default(tmp_path: Path) -> None:
+    """`--holdout 0` held out the default 20% (0 is falsy); it is refused as 1 is."""
+    from tagger.corpus.split import split_for_training
+
+    articles = [
+        Article(id=f"a{i}", title=f"T{i}", body=f"Body number {i} here.") for i in range(10)
+    ]
+    with pytest.raises(ConfigError, match="between 0 and 1, got 0"):
+        split_for_training(articles, 0.0, False, 0, lambda _m: None)
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in articles))
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    args = ["corpus", "split", str(corpus), "--train", str(train), "--test", str(test)]
+    result = CliRunner().invoke(app, [*args, "--holdout", "0"])
+    assert result.exit_code == 2
+    assert "between 0 and 1, got 0" in result.output
+    assert not train.exists() and not test.exists()
