@@ -372,6 +372,9 @@ def _read_sniffed(source: Source, report: ReadReport, options: ReadOptions) -> I
             return
         parts.append(text or "")
     report.records += 1
+    if not any(part.strip() for part in parts):
+        report.skip(source.name, "empty body: no text")
+        return
     article = article_from_plain_text("".join(parts), None, options.source)
     finished = finish(article, source.name, report, options, None)
     if finished is not None:
