@@ -150,6 +150,8 @@ def load_tokens(path: Path | None, environ: Mapping[str, str] | None = None) -> 
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read tokens ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: cannot read tokens (not UTF-8 text)") from exc
         for number, line in enumerate(lines, 1):
             line = line.strip()
             if not line or line.startswith("#"):

@@ -81,6 +81,8 @@ class RenameMap:
             return cls()
         except OSError as exc:
             raise InputError(f"{path}: cannot read the rename map ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: cannot read the rename map (not UTF-8 text)") from exc
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{path}: line {exc.lineno}, column {exc.colno}: malformed rename map ({exc.msg})"

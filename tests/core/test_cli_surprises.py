@@ -246,3 +246,24 @@ def test_learn_without_a_clean_test_set_says_why_no_change_is_shown(
     assert clean.not_comparable is None
     rows = [line for line in format_learn_result(clean).splitlines() if line.startswith("tags ")]
     assert rows and all(line.split()[-1][0] in "+-" for line in rows)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", str(SAMPLE), "-o", "OUT", "--policy", "BIN"],
+        ["train", str(SAMPLE), "-o", "OUT", "--renames", "BIN"],
+        ["predict", "--model", "MODEL", str(SAMPLE), "--renames", "BIN", "--no-entities"],
+        ["tags", "merge", "a", "b", "--map", "BIN"],
+    ],
+)
+def test_an_option_file_that_is_not_text_is_refused_in_one_line(
+    tmp_path: Path, tiny_model: Path, args: list[str]
+) -> None:
+    binary = tmp_path / "file.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe" * 10)
+    swap = {"BIN": str(binary), "OUT": str(tmp_path / "m"), "MODEL": str(tiny_model)}
+    result = runner.invoke(app, [swap.get(a, a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert f"{binary}: " in result.output and "not UTF-8 text" in result.output
+    assert "internal error" not in result.output

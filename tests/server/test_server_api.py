@@ -253,6 +253,9 @@ def test_tokens_from_file_and_environment(tmp_path: Path) -> None:
     path.write_text("no separator here\n")
     with pytest.raises(ConfigError, match=r"tokens:1: expected"):
         load_tokens(path)
+    path.write_bytes(b"\x7fELF\x02\xd0\xff")  # a binary given by mistake: one line, exit 2
+    with pytest.raises(ConfigError, match=r"tokens: cannot read tokens \(not UTF-8 text\)"):
+        load_tokens(path)
 
 
 def test_serve_command_refuses_bad_tokens_cleanly(tiny_model: Path, tmp_path: Path) -> None:
