@@ -697,10 +697,13 @@ def evaluate(
     """Measure a model on a labeled test corpus (streamed: only counts are kept)."""
     from tagger.api import Tagger
     from tagger.console import Console
+    from tagger.corpus.importer import check_outputs
     from tagger.pipeline import run_evaluate
     from tagger.render import render_evaluation
 
     console = Console(quiet)
+    # before anything is read: a report path that is the test corpus would replace it
+    check_outputs([("--report", path) for path in reports or []], test_corpus)
     tagger_model = Tagger.load(model)
     from tagger.vocab.cli_support import labels_for_evaluation
 
@@ -1357,10 +1360,14 @@ def replay(
 ) -> None:
     """Score a model against the editors' decisions on articles it was not trained on."""
     from tagger.console import Console, escape_terminal
+    from tagger.corpus.importer import check_outputs
     from tagger.feedback.replay import format_replay, run_replay
     from tagger.report import split_reports
 
     console = Console(quiet)
+    # a report path that is the feedback database (or a model's file) would replace it
+    inputs = [str(p) for p in (db, model, against) if p is not None and "://" not in str(p)]
+    check_outputs([("--report", path) for path in reports or []], inputs)
     html_out, json_outs = split_reports(reports)
     result, verdict = run_replay(
         model, db, against=against, since=since, policy=policy, tolerance=tolerance

@@ -600,3 +600,17 @@ def test_corpus_stats_json_escapes_c1_and_bidi_controls(tmp_path: Path) -> None:
     result = run(["corpus", "stats", corpus, "--json"])
     assert not {"\x9b", "\u202e"} & set(result.stdout)
     assert set(json.loads(result.stdout)["tags"]) == {"t\x9b1m", "u\u202eg"}
+
+
+def test_evaluate_refuses_a_report_path_that_is_its_test_corpus(
+    cli_bundle: Path, tmp_path: Path
+) -> None:
+    """`--report` naming the test corpus (a slip of the shell) replaced the corpus with
+    the report; it is refused before anything is read, as corpus split and dedup do."""
+    test = tmp_path / "test.jsonl"
+    write_jsonl(test, [{"id": "1", "body": "The senate voted.", "tags": ["congress"]}])
+    before = test.read_bytes()
+    result = run(["evaluate", "--model", cli_bundle, test, "--report", test])
+    assert result.exit_code == 2
+    assert error_lines(result) == [f"error: {test}: --report would overwrite an input ({test})"]
+    assert test.read_bytes() == before

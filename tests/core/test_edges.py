@@ -101,7 +101,9 @@ def test_output_path_errors_are_one_line_refusals(
     missing = tmp_path / "no" / "such" / "report.json"
     result = run(["evaluate", "--model", cli_bundle, corpus_files["test"], "--json", missing])
     assert result.exit_code == 2
-    assert "No such file or directory" in result.output and "internal error" not in result.output
+    # refused before the evaluation runs, naming the folder that is missing
+    assert f"--report: folder {missing.parent} does not exist" in result.output
+    assert "internal error" not in result.output and "Evaluated on" not in result.output
 
 
 def test_nothing_usable_exits_1(cli_bundle: Path, tmp_path: Path) -> None:

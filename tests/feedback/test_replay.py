@@ -288,3 +288,14 @@ def test_models_promote_replays_and_refuses_a_worse_version(
     forced = run("v2", "--db", str(crafted), "--force")
     assert forced.exit_code == 0 and "promoted anyway (--force)" in forced.stdout
     assert reg.current() == "v2"
+
+
+def test_replay_refuses_a_report_path_that_is_its_feedback_database(
+    crafted: Path, tiny_model: Path
+) -> None:
+    before = crafted.read_bytes()
+    args = ["replay", "--model", str(tiny_model), "--db", str(crafted), "--report", str(crafted)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "--report would overwrite an input" in result.output
+    assert crafted.read_bytes() == before
