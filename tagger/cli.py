@@ -1418,6 +1418,10 @@ def feedback_export(
     from tagger.vocab.renames import load_renames
 
     console = Console(quiet)
+    if str(out) != "-" and "://" not in str(db):
+        from tagger.corpus.importer import check_outputs
+
+        check_outputs([("--out", out)], [str(db)])  # -o f.db would replace the decisions
     rename_map = load_renames(renames)
     with open_store(db, create=False) as store:
         if str(out) == "-":

@@ -384,3 +384,16 @@ def test_learn_into_a_registry_adds_a_version_and_never_promotes(
         app, ["learn", "--model", str(tiny_model), "--db", str(reviewed_db)]
     )
     assert result.exit_code == 2 and "--out" in result.output
+
+
+def test_export_refuses_to_write_over_its_feedback_database(reviewed_db: Path) -> None:
+    """`-o` naming the database (a slip of the shell) replaced every decision with the
+    export; it is refused before anything is read."""
+    from tagger.cli import app
+
+    before = reviewed_db.read_bytes()
+    args = ["feedback", "export", "--db", str(reviewed_db), "-o", str(reviewed_db)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "--out would overwrite an input" in result.output
+    assert reviewed_db.read_bytes() == before
