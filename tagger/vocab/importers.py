@@ -241,6 +241,7 @@ def read_skos(path: Path, data: bytes, fmt: str, lang: str = "en") -> Vocabulary
         line = getattr(exc, "getLineNumber", None)
         where = f"line {line()}, column {exc.getColumnNumber()}: " if line else ""  # type: ignore[attr-defined]
         message = exc.getMessage() if hasattr(exc, "getMessage") else str(exc)  # type: ignore[attr-defined]
+        message = message.splitlines()[0][:200] if message else message  # may quote a whole line
         raise VocabError(f"{path}: {where}malformed {fmt}: {message}") from exc
 
     skos = rdflib.Namespace(SKOS)

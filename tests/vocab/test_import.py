@@ -163,3 +163,12 @@ def test_retired_concepts_may_share_a_label_with_current_ones(tmp_path: Path) ->
     path = _write(tmp_path, "ok.csv", "id,label,retired,replaced_by\n1,polls,2020,2\n2,polls,,\n")
     vocab = read_vocabulary_files([path])
     assert vocab.lookup("polls").id == "2"  # the current one wins
+
+
+def test_a_long_line_that_is_not_rdf_is_not_repeated_in_the_error(tmp_path: Path) -> None:
+    """N-Triples given a JSONL export: rdflib quotes the whole line; one short line it is."""
+    path = _write(tmp_path, "export.nt", '{"id": "x", "body": "' + "word " * 2000 + '"}\n')
+    with pytest.raises(VocabError) as err:
+        read_vocabulary_files([path])
+    assert str(err.value).startswith(f"{path}: malformed nt: ")
+    assert len(str(err.value)) < 300 + len(str(path))
