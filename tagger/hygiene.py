@@ -92,10 +92,12 @@ def sanitize_value(value: Any, *, newlines: bool = True) -> Any:
 _ONE_LINE = {"id", "section", "tags", "authors", "url", "source"}
 
 
-def sanitize_article(article: Any) -> Any:
+def sanitize_article(article: Any, *, skip: tuple[str, ...] = ()) -> Any:
     """The article with every text field sanitized in place (title and body keep their
-    line breaks); returns it."""
+    line breaks), but the fields in `skip` (already clean); returns it."""
     for f in fields(article):
+        if f.name in skip:
+            continue
         value = getattr(article, f.name)
         if isinstance(value, (str, list, dict, tuple)):
             setattr(article, f.name, sanitize_value(value, newlines=f.name not in _ONE_LINE))

@@ -43,6 +43,7 @@ from tagger.corpus.sources import (
 )
 from tagger.corpus.tabular import CSV_DEFAULT_COLUMNS
 from tagger.errors import InputError
+from tagger.hygiene import sanitize_article
 from tagger.writers import write_jsonl
 
 __all__ = [
@@ -272,9 +273,11 @@ def unreadable(exc: BaseException) -> str:
 
 
 def _count(articles: Iterator[Article], report: ReadReport) -> Iterator[Article]:
+    """Every reader's articles: counted, and their other fields (id, labels, authors,
+    url, source, meta) made as clean as the readers make title and body."""
     for article in articles:
         report.articles += 1
-        yield article
+        yield sanitize_article(article, skip=("title", "body"))
 
 
 def _read_source(

@@ -331,3 +331,49 @@ def test_a_truncated_record_is_named_in_plain_words(tmp_path: Path) -> None:
         2,
         "invalid JSON: Unterminated string starting at column 22",
     )
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "stdin"])
+def test_every_field_a_reader_returns_is_clean_not_only_title_and_body(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Ids, sections, tags, authors, url, source and meta pass the same hygiene as title
+    and body (no C0 or C1 control character; lone surrogates repaired), whichever reader."""
+    dirty = {
+        "id": "a\x1b[31m1\x9b",
+        "title": "Title",
+        "body": "Body of the article.",
+        "section": "Poli\x07tics",
+        "tags": ["immi\x01gration", "trade\x85"],  # (a NUL is a malformed CSV row)
+        "authors": ["Ann\x1b]8;;x\x07 Lee"],
+        "url": "https://example.org/\x7fa",
+        "source": "wire\x0b",
+    }
+    if fmt == "csv":
+        import csv
+
+        path = tmp_path / "c.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "title", "body", "section", "tags", "url"])
+            writer.writerow(
+                [dirty[k] for k in ("id", "title", "body", "section")]
+                + ["|".join(dirty["tags"]), dirty["url"]]
+            )
+        report = ReadReport()
+        articles = list(read_corpus([path], report=report))
+        assert not report.skipped, report.skipped
+    elif fmt == "stdin":
+        line = json.dumps({**dirty, "meta": {"desk\x1b": "x\x9by"}}) + "\n"
+        stream = io.BytesIO(line.encode())
+        articles = list(read_stdin_stream(stream, ReadReport(), ReadOptions(), "jsonl"))
+    else:
+        line = json.dumps({**dirty, "meta": {"desk\x1b": "x\x9by"}})
+        articles = list(read_corpus([jsonl(tmp_path, [line])], report=ReadReport()))
+    assert len(articles) == 1
+    data = articles[0].to_dict()
+    text = json.dumps(data, ensure_ascii=False)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text if c not in "\n\t")
+    assert data["id"].startswith("a ") and "1" in data["id"]
+    assert data["section"] == "Poli tics"
+    assert [t.strip() for t in data["tags"]] == ["immi gration", "trade"]
