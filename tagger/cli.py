@@ -855,12 +855,13 @@ def corpus_import_command(
             count = write_skipped(result, skipped)
             console.info(f"wrote {count} skipped input(s) to {skipped}")
         if not result.written:  # leaves an existing OUT as it was
-            console.info(result.summary())
+            console.summary(result.summary(), bool(report.skipped))
             error = TaggerError(f"nothing imported: no article in {', '.join(sources)}")
             error.exit_code = EXIT_FAILED  # ran, but produced nothing usable
             raise error
     console.info(f"wrote {result.written} article(s) to {out}")
-    console.info(result.summary())  # the read report, with what was written and duplicates
+    # the read report, with what was written and duplicates
+    console.summary(result.summary(), bool(report.skipped))
     if strict and report.skipped:
         error = TaggerError(f"{len(report.skipped)} input(s) skipped and --strict was given")
         error.exit_code = EXIT_FAILED

@@ -77,11 +77,17 @@ class Console:
         self.err.print(f"[red]error:[/red] {_escape(message)}")
 
     def skip(self, item: Skip) -> None:
-        if not self.quiet:
-            self.err.print(f"[yellow]skipped[/yellow] {_escape(str(item))}")
+        # A skipped file or record is an error in the input: shown even with --quiet.
+        self.err.print(f"[yellow]skipped[/yellow] {_escape(str(item))}")
+
+    def summary(self, text: str, skipped: bool) -> None:
+        """A reading summary: with --quiet, only when something was skipped (the count
+        of what was lost is part of the error)."""
+        if skipped or not self.quiet:
+            self.err.print(text, markup=False)
 
     def report(self, report: ReadReport) -> None:
-        self.info(report.summary())
+        self.summary(report.summary(), bool(report.skipped))
         for note in report.notes:
             self.info(note)
 

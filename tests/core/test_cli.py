@@ -554,7 +554,12 @@ def test_stats_tables_show_labels_as_written_not_as_markup(tmp_path: Path) -> No
     is shown whole, not cut to the width of the raw one."""
     records = [
         {"id": "1", "body": "one", "section": "[bold red]Sec[/bold red]", "tags": ["[blink]b"]},
-        {"id": "2", "body": "two", "section": "S\x9b31mec", "tags": ["[link=https://x.example]c"]},
+        {
+            "id": "2",
+            "body": "two",
+            "section": "S\u202e31mec",
+            "tags": ["[link=https://x.example]c"],
+        },
     ]
     corpus = tmp_path / "c.jsonl"
     write_jsonl(corpus, records)
@@ -562,7 +567,7 @@ def test_stats_tables_show_labels_as_written_not_as_markup(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     for label in ("[bold red]Sec[/bold red]", "[blink]b", "[link=https://x.example]c"):
         assert label in result.stdout
-    assert "S\\u009b31mec" in result.stdout
+    assert "S\\u202e31mec" in result.stdout
     assert "\x1b" not in result.stdout
 
 
@@ -575,8 +580,11 @@ def test_evaluate_table_shows_unknown_labels_as_written(cli_bundle: Path, tmp_pa
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json"])
 def test_json_output_escapes_c1_and_bidi_controls(cli_bundle: Path, fmt: str) -> None:
-    """JSON escapes C0 itself; a C1 CSI (U+009B) or a bidi override in an id would reach a
-    terminal raw. Escaped, the JSON holds the same data."""
+    """JSON escapes C0 itself; a bidi override in an id (which the readers keep: it is
+    legitimate in running text) would reach a terminal raw. Escaped, the JSON holds the
+    same data: the id as read (the readers turn C0 and C1 controls into spaces)."""
+    from tagger.hygiene import sanitize_text
+
     article_id = "id\x9b31m\u202ex\x1b"
     record = {"id": article_id, "title": "Senate vote", "body": "The Senate voted today."}
     for command in (
@@ -591,7 +599,7 @@ def test_json_output_escapes_c1_and_bidi_controls(cli_bundle: Path, fmt: str) ->
             if fmt == "jsonl"
             else json.loads(result.stdout)
         )
-        assert rows[0]["id"] == article_id
+        assert rows[0]["id"] == sanitize_text(article_id, newlines=False) == "id 31m\u202ex "
 
 
 def test_corpus_stats_json_escapes_c1_and_bidi_controls(tmp_path: Path) -> None:
@@ -599,7 +607,7 @@ def test_corpus_stats_json_escapes_c1_and_bidi_controls(tmp_path: Path) -> None:
     write_jsonl(corpus, [{"id": "1", "body": "one", "tags": ["t\x9b1m", "u\u202eg"]}])
     result = run(["corpus", "stats", corpus, "--json"])
     assert not {"\x9b", "\u202e"} & set(result.stdout)
-    assert set(json.loads(result.stdout)["tags"]) == {"t\x9b1m", "u\u202eg"}
+    assert set(json.loads(result.stdout)["tags"]) == {"t 1m", "u\u202eg"}  # C1: a space
 
 
 def test_evaluate_refuses_a_report_path_that_is_its_test_corpus(
@@ -614,3 +622,32 @@ def test_evaluate_refuses_a_report_path_that_is_its_test_corpus(
     assert result.exit_code == 2
     assert error_lines(result) == [f"error: {test}: --report would overwrite an input ({test})"]
     assert test.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["predict", "import"])
+def test_quiet_still_names_each_skipped_record_and_counts_them(
+    cli_bundle: Path, tmp_path: Path, command: str
+) -> None:
+    """--quiet drops progress and chatter, not the errors in the input: a corrupt record
+    gets its line and the summary counts it; a clean input prints nothing."""
+    good = sample_records()[:3]
+    dirty = tmp_path / "dirty.jsonl"
+    lines = [json.dumps(r) for r in good]
+    lines.insert(1, '{"id": "broken", "title": ')
+    dirty.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("\n".join(json.dumps(r) for r in good) + "\n", encoding="utf-8")
+
+    def invoke(source: Path) -> Any:
+        if command == "predict":
+            args = ["predict", "--model", cli_bundle, "--no-entities", "-F", "jsonl", source]
+        else:
+            args = ["corpus", "import", source, "-o", tmp_path / f"out-{source.stem}.jsonl"]
+        return run([*args, "--quiet"])
+
+    result = invoke(dirty)
+    assert result.exit_code == 0
+    assert [line for line in skip_lines(result) if "dirty.jsonl" in line and ":2" in line]
+    assert "1 skipped" in result.stderr or "skipped 1" in result.stderr, result.stderr
+    quiet = invoke(clean)
+    assert quiet.exit_code == 0 and quiet.stderr.strip() == ""
