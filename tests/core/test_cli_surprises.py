@@ -44,6 +44,8 @@ runner = CliRunner()
         ("[tags]\nthreshold_shrinkage = 1e999\n", "tags.threshold_shrinkage: input should be a"),
         ("[features]\nword_ngrams = [2, 1]\n", "features.word_ngrams: the lower bound 2 is"),
         ("[sections]\ntitle_chars = [5, 2]\n", "sections.title_chars: the lower bound 5 is"),
+        ("[features]\nchar_ngrams = [0, 0]\n", "features.char_ngrams: n-grams are at least 1"),
+        ("[features]\nword_ngrams = [0, 2]\n", "features.word_ngrams: n-grams are at least 1"),
     ],
 )
 def test_config_schema_refuses_with_exit_2_naming_the_key(
