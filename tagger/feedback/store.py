@@ -246,7 +246,9 @@ class SQLiteStore:
             raise InputError(f"{self.path}: folder {self.path.parent} does not exist")
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not a feedback database")
-        if not create:
+        # Only a new or empty file becomes a store: anything else must already be one
+        # (another program's SQLite, a text file given by mistake, are left untouched).
+        if not create or (self.path.exists() and self.path.stat().st_size > 0):
             self._check_is_store()
         self._init_schema()
 

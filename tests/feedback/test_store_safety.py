@@ -287,3 +287,25 @@ def test_a_tagger_store_still_opens_for_reading(tmp_path: Path) -> None:
     open_store(db).close()
     with open_store(db, create=False) as store:
         assert store.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+
+
+def test_opening_to_write_takes_only_a_new_or_empty_file(tmp_path: Path) -> None:
+    """serve, review and queue add open the store to write: another program's SQLite or a
+    text file given by mistake is refused and left as it was; an empty file or a path that
+    does not exist becomes a store, and a store opens again."""
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE x (a)")
+    text = tmp_path / "notes.txt"
+    text.write_text("an editor's notes\n", encoding="utf-8")
+    for path in (other, text):
+        before = path.read_bytes()
+        with pytest.raises(StoreError, match="not a tagger feedback database"):
+            open_store(path)
+        assert path.read_bytes() == before
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for path in (empty, tmp_path / "new.db"):
+        open_store(path).close()
+        with open_store(path) as store:
+            assert store.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
