@@ -23,8 +23,10 @@ def plain(text: object) -> Any:
 class BatchWriter:
     """Writes results batch by batch and flushes each batch, so output flows as it is made.
 
-    `jsonl`: one JSON object a line. `json`: one JSON array, written as it grows (the same
-    bytes as `json.dumps(all, indent=2)`); nothing at all when there was nothing to write.
+    `jsonl`: one JSON object a line. `json`: one JSON array, written as it grows (the bytes
+    of `json.dumps(all, indent=2, ensure_ascii=False)` but for C1 and bidirectional controls,
+    written as \\uXXXX escapes: the same data); nothing at all when there was nothing to
+    write.
     `table`: `table(item)` prints each item for people. Use as a context manager.
     """
 
