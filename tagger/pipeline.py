@@ -65,11 +65,13 @@ def iter_batches(articles: Iterable[_Item], size: int = DEFAULT_BATCH) -> Iterat
 
 
 def resolve_jobs(jobs: int) -> int:
-    """--jobs: N worker processes; -1 (or any value below 1 but 0) means every core."""
+    """--jobs: N worker processes; as in scikit-learn and joblib, -1 means every core this
+    process may use, -2 all but one, and so on (at least one)."""
     if jobs == 0:
-        raise ConfigError("--jobs must be a positive number, or -1 for all cores")
+        raise ConfigError("--jobs must be a positive number, or -1 for all cores (-2: all but one)")
     if jobs < 0:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, (cores or 1) + 1 + jobs)
     return jobs
 
 

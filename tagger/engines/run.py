@@ -85,16 +85,6 @@ class RunSummary:
         return f"{text} -> {out_dir}"
 
 
-def _resolve_jobs(jobs: int) -> int:
-    import os
-
-    if jobs == -1 or jobs == 0:
-        return os.cpu_count() or 1
-    if jobs < -1:
-        raise ConfigError(f"--jobs: expected a positive number or -1 (all cores), got {jobs}")
-    return jobs
-
-
 def _model_identity(request: EngineRequest) -> tuple[dict[str, Any] | None, Any]:
     if request.model_path is None:
         return None, None
@@ -130,7 +120,9 @@ def run_engine(request: EngineRequest, console: Any) -> RunSummary:
         raise ConfigError(f"--engine: expected one of {', '.join(ENGINES)}, got {request.engine!r}")
     if request.cluster and request.engine != "dask":
         raise ConfigError("--cluster needs --engine dask")
-    jobs = _resolve_jobs(request.jobs)
+    from tagger.pipeline import resolve_jobs
+
+    jobs = resolve_jobs(request.jobs)
     with _engine(request, jobs) as engine:
         return _run(request, engine, console)
 

@@ -200,6 +200,20 @@ def test_jobs_refuses_zero(cli_bundle: Path, many_articles: Path) -> None:
     assert "--jobs" in result.stderr
 
 
+def test_negative_jobs_count_cores_as_scikit_learn_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """-1 every core, -2 all but one, never fewer than one; the same for the streamed
+    commands and --out-dir (which accepted 0 as all cores and refused -2)."""
+    import os
+
+    from tagger.errors import ConfigError
+    from tagger.pipeline import resolve_jobs
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    assert [resolve_jobs(j) for j in (3, -1, -2, -4, -9)] == [3, 4, 3, 1, 1]
+    with pytest.raises(ConfigError, match="-1 for all cores"):
+        resolve_jobs(0)
+
+
 # -- evaluate: counts only, the same report ------------------------------------------------
 
 
