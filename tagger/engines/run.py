@@ -167,7 +167,7 @@ def _engine(request: EngineRequest, jobs: int) -> Any:
 
 
 def _run(request: EngineRequest, engine: Any, console: Any) -> RunSummary:
-    shards, left_out = expand_inputs(request.inputs, request.input_format)
+    shards, left_out = expand_inputs(request.inputs, request.input_format, request.out_dir)
     for line in left_out:
         console.info(f"skipped {line}")
     model, _ = _model_identity(request)

@@ -62,30 +62,46 @@ def _expand(raw: str) -> list[Path]:
     raise InputError(f"{raw}: no such file or folder")
 
 
-def expand_inputs(inputs: list[str], fmt: str = "auto") -> tuple[list[Shard], list[str]]:
+def expand_inputs(
+    inputs: list[str], fmt: str = "auto", out_dir: Path | None = None
+) -> tuple[list[Shard], list[str]]:
     """Shards for INPUT arguments, in the order given, and lines for what was left out.
 
-    Refuses (InputError, exit 2) stdin, a missing path or a pattern that matches nothing.
+    Refuses (InputError, exit 2) stdin, a missing path, a pattern that matches nothing, and
+    an input inside `out_dir` (the run's parts would replace it); a folder's files inside
+    `out_dir` (an earlier run's parts) are left out, not read as input.
     """
     from tagger.corpus.readers import detect_format, is_documentation
 
     if "-" in inputs:
         raise InputError("-: an engine run reads files, not stdin (give files, folders or globs)")
+    out = out_dir.resolve() if out_dir is not None else None
+
+    def in_out_dir(path: Path) -> bool:
+        return out is not None and path.resolve().is_relative_to(out)
+
     paths: list[Path] = []
     left_out: list[str] = []
     for raw in inputs:
         for path in _expand(raw):
+            if in_out_dir(path):
+                raise InputError(f"{path}: inside --out-dir {out_dir}: its parts would replace it")
             if path.is_dir():
                 if fmt == "folders" or (fmt == "auto" and detect_format(path) == "folders"):
                     paths.append(path)
                     continue
+                outputs = 0
                 for child in _files_under(path):
-                    if fmt == "auto" and is_documentation(child):
+                    if in_out_dir(child):
+                        outputs += 1
+                    elif fmt == "auto" and is_documentation(child):
                         left_out.append(f"{child}: documentation file, not an article")
                     elif fmt == "auto" and detect_format(child) is None:
                         left_out.append(f"{child}: unknown format: give --format")
                     else:
                         paths.append(child)
+                if outputs:
+                    left_out.append(f"{path}: {outputs} file(s) in --out-dir {out_dir} left out")
             else:
                 paths.append(path)
     shards: list[Shard] = []

@@ -394,3 +394,27 @@ def test_the_local_engine_in_two_processes_writes_the_same_parts(
         assert run_engine(request, Console(quiet=True)).written == 3
         outputs.append({p.name: p.read_bytes() for p in out.glob("part-*")})
     assert outputs[0] == outputs[1] and len(outputs[0]) == 3
+
+
+def test_an_out_dir_inside_the_input_folder_is_not_read_back(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """`predict corpus/ --out-dir corpus/out`: the second run must not take the first run's
+    parts for input (they would be predicted again, and grow each time); an input given
+    inside the out-dir (which its parts would replace) is refused."""
+    folder = write_shards(tmp_path / "corpus", 2, 10)
+    out = folder / "out"
+    first = _predict(tiny_model, [str(folder)], out)
+    assert first.exit_code == 0, first.output
+    parts = read_parts(out)
+    assert len(parts) == 20
+    again = _predict(tiny_model, [str(folder)], out, "--resume")
+    assert again.exit_code == 0, again.output
+    assert read_parts(out) == parts
+    assert "file(s) in --out-dir" in again.stderr and "left out" in again.stderr
+    part = sorted(out.glob("part-*.jsonl"))[0]
+    before = part.read_bytes()
+    refused = _predict(tiny_model, [str(part)], out)
+    assert refused.exit_code == 2
+    assert "inside --out-dir" in refused.stderr
+    assert part.read_bytes() == before
