@@ -102,10 +102,12 @@ def suggest(
             for j in shown_of[i]:  # type: ignore[index]
                 selected = bool(chosen[j])
                 evidence = []
-                if explain and (selected or len(candidates) < top_k):
-                    contributions = row_values * tag_weights[i, j]
+                looked_up = tag_weights.get((i, j))  # what shows evidence: _tag_weights_at
+                if looked_up is not None:
                     evidence = _evidence(
-                        terms_by_contribution(row_indices, contributions, names, n_evidence)
+                        terms_by_contribution(
+                            row_indices, row_values * looked_up, names, n_evidence
+                        )
                     )
                 source = "model"
                 if selected and probs[j] < thresholds[j]:
