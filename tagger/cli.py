@@ -1366,8 +1366,10 @@ def replay(
     from tagger.report import split_reports
 
     console = Console(quiet)
+    from tagger.feedback.store import store_path
+
     # a report path that is the feedback database (or a model's file) would replace it
-    inputs = [str(p) for p in (db, model, against) if p is not None and "://" not in str(p)]
+    inputs = [str(store_path(db)), *(str(p) for p in (model, against) if p is not None)]
     check_outputs([("--report", path) for path in reports or []], inputs)
     html_out, json_outs = split_reports(reports)
     result, verdict = run_replay(
@@ -1419,10 +1421,11 @@ def feedback_export(
     from tagger.vocab.renames import load_renames
 
     console = Console(quiet)
-    if str(out) != "-" and "://" not in str(db):
+    if str(out) != "-":
         from tagger.corpus.importer import check_outputs
+        from tagger.feedback.store import store_path
 
-        check_outputs([("--out", out)], [str(db)])  # -o f.db would replace the decisions
+        check_outputs([("--out", out)], [str(store_path(db))])  # -o f.db: the decisions
     rename_map = load_renames(renames)
     with open_store(db, create=False) as store:
         if str(out) == "-":

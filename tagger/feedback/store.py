@@ -663,20 +663,26 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
-def open_store(location: str | Path, *, create: bool = True) -> SQLiteStore:
-    """Open a feedback store: a path or sqlite:///path (other back ends can follow).
-
-    With `create=False` a missing database is an error rather than a new empty one.
-    """
+def store_path(location: str | Path) -> Path:
+    """The database file of a feedback store location: a path or sqlite:///path."""
     text = str(location)
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme != "sqlite":
             raise ConfigError(f"unsupported feedback store {scheme!r}: only sqlite:///PATH")
         text = rest[1:] if rest.startswith("/") and not rest.startswith("//") else rest
-    if not create and not Path(text).exists():
-        raise InputError(f"{text}: no such feedback database")
-    return SQLiteStore(text, create=create)
+    return Path(text)
+
+
+def open_store(location: str | Path, *, create: bool = True) -> SQLiteStore:
+    """Open a feedback store: a path or sqlite:///path (other back ends can follow).
+
+    With `create=False` a missing database is an error rather than a new empty one.
+    """
+    path = store_path(location)
+    if not create and not path.exists():
+        raise InputError(f"{path}: no such feedback database")
+    return SQLiteStore(path, create=create)
 
 
 # -- resolving decisions ------------------------------------------------------------------
