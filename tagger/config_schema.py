@@ -170,13 +170,16 @@ def validate_train_config(data: dict[str, Any], source: str) -> dict[str, Any]:
     for table, values in out.items():
         for key in RANGE_PAIRS:
             pair = values.get(key) if isinstance(values, dict) else None
-            if pair and len(pair) == 2 and pair[0] < 1:
+            if not pair or len(pair) != 2:
+                continue
+            low, high = pair
+            if low < 1:
                 raise ConfigError(
                     f"{source}: {table}.{key}: n-grams are at least 1 long (got {list(pair)})"
                 )
-            if pair and len(pair) == 2 and pair[0] > pair[1]:
+            if low > high:
                 raise ConfigError(
-                    f"{source}: {table}.{key}: the lower bound {pair[0]} is above the upper "
-                    f"bound {pair[1]} (got {list(pair)})"
+                    f"{source}: {table}.{key}: the lower bound {low} is above the upper "
+                    f"bound {high} (got {list(pair)})"
                 )
     return out
