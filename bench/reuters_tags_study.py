@@ -186,13 +186,11 @@ def knn(d: dict, mode: str = "lr", under: int = 5, pool: int = 4) -> tuple[np.nd
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import normalize
 
-    tm = d["model"]
     kept, a, b, thresholds = defaults_chain(d)
     x_train, x_test = normalize(d["x_train"]), normalize(d["x_test"])
     y = sp.csc_matrix(d["y_train"])
     support = np.diff(y.indptr)
-    probs = C.platt_apply(tm.decision(d["x_test"]), tm.platt_a, tm.platt_b)
-    chosen = tm.choose(probs, d["test_titles"], d["test_bodies"])
+    chosen, probs = base(d)
     rare = [j for j, t in enumerate(thresholds) if t.method == C.RARE_POOLED]
     fitted = [j for j in rare if 2 <= support[j] <= pool]
     odds, sims, positive, weights = [], [], [], []
@@ -274,7 +272,7 @@ def micro_thresholds(d: dict, min_support: int = 50) -> tuple[np.ndarray, np.nda
             chosen[:, j] = p[:, j] >= values[j]
     moved = [replace(t, value=float(v)) for t, v in zip(tm.thresholds, values, strict=True)]
     model = with_calibration(tm, tm.platt_a, tm.platt_b, moved)
-    probs = C.platt_apply(tm.decision(d["x_test"]), tm.platt_a, tm.platt_b)
+    probs = base(d)[1]
     return model.choose(probs, d["test_titles"], d["test_bodies"]), probs
 
 
