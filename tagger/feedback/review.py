@@ -482,6 +482,8 @@ def render(session: ReviewSession) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from tagger.render import plain
+
     if session.over:
         return Text("review over", style="dim")
     article = session.article
@@ -508,7 +510,7 @@ def render(session: ReviewSession) -> Any:
         table.add_row(
             "›" if i == session.cursor else " ",
             item.kind,
-            Text(label),  # a label from a file or an editor: text, not markup
+            plain(label),  # a label from a file or an editor: text, not markup
             score,
             marks.get(item.state or "", ""),
             style=style,
