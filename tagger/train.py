@@ -289,6 +289,7 @@ def train(
         # Articles with no tags are negatives for every tag only when the corpus is
         # tag-annotated throughout; otherwise they are left out of the tag model.
         idx = np.array(with_tags)
+        tag_rows_nnz = int(np.diff(x.indptr)[idx].sum())
         y = binarize([articles[i].tags for i in with_tags], labels)
         tag_model = train_tag_model(
             x if len(idx) == x.shape[0] else x[idx],  # every article: no copy
@@ -322,7 +323,7 @@ def train(
         # Measured, not a metric: it varies from run to run (tagger.model_bundle's card).
         manifest["training_memory"] = {
             "peak_rss_mb": peak_resident_mb(),
-            "workers": _workers(config.tags, len(tag_model.labels)),
+            "workers": _workers(config.tags, len(tag_model.labels), tag_rows_nnz),
         }
     if policy_record is not None:
         manifest["policy"] = policy_record

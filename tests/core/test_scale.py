@@ -194,6 +194,20 @@ def test_blockwise_calibration_equals_the_full_computation() -> None:
         assert [t.method for t in thresholds] == [t.method for t in t_full]
 
 
+def test_small_fits_stay_in_this_process_unless_n_jobs_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker processes cost seconds to start: `n_jobs = -1` uses them only when the work
+    (stored values x tags) pays for them; an explicit `n_jobs` is obeyed."""
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    auto = ModelConfig()
+    assert auto.n_jobs == -1
+    assert _workers(auto, 36, nnz=200_000) == 1  # the sample corpus: 7 million
+    assert _workers(auto, 90, nnz=2_800_000) == 4  # a Reuters fold: 250 million
+    assert _workers(auto, 16, nnz=2_800_000) == 2  # at most one worker per 8 tags
+    assert _workers(ModelConfig(n_jobs=2), 36, nnz=200_000) == 2
+
+
 def test_sampled_negatives_keep_thresholds_and_calibration() -> None:
     """Top negatives plus a weighted sample give the full threshold and nearly its sigmoid."""
     rng = np.random.default_rng(0)
