@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.conftest import TOKENS
+from server.processes import alive, descendants, wait_for
 from tagger.server.app import ServerConfig, app_from_env, create_app
 from tagger.server.launch import ServeProcess, start_serve
 
@@ -149,7 +150,7 @@ def served(tmp_path: Path) -> Iterator[Any]:
         server.stop()
 
 
-def test_sighup_reloads_a_single_process_server(
+def test_sighup_reloads_a_single_process_server_and_sigterm_stops_it(
     served: Any, tiny_model: Path, other_model: Path, tmp_path: Path
 ) -> None:
     current = tmp_path / "current"
@@ -164,15 +165,29 @@ def test_sighup_reloads_a_single_process_server(
         assert time.monotonic() < deadline, "SIGHUP did not reload the model"
         time.sleep(0.2)
     assert process.poll() is None
+    stops_gracefully_leaving_no_process(server, served.log, expected=1)
 
 
-def test_two_workers_share_the_store_and_reload_without_dropping_requests(
+def stops_gracefully_leaving_no_process(server: ServeProcess, log: Path, expected: int) -> None:
+    """SIGTERM: uvicorn shuts down gracefully and stops the model processes; none of the
+    server's `expected` (at least) descendants outlives it."""
+    tree = wait_for(
+        lambda: len(found := descendants(server.pid)) >= expected and found,
+        "the server's processes did not start",
+    )
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(60) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in log.read_text()
+    wait_for(lambda: not any(alive(pid) for pid in tree), "a process outlived tagger serve", 30)
+
+
+def test_two_workers_share_the_store_reload_without_dropping_requests_and_stop(
     served: Any, tiny_model: Path, other_model: Path, tmp_path: Path
 ) -> None:
     current = tmp_path / "current"
     put_bundle(tiny_model, current)
     server = served(current, "--workers", "2", "--log-format", "json")
-    url, process = server.url, server.process
+    url = server.url
     assert server.wait_healthy()["model"]["id"] == model_id(tiny_model)
     with httpx.Client(base_url=url, timeout=30) as http:
         deadline = time.monotonic() + 90
@@ -203,8 +218,8 @@ def test_two_workers_share_the_store_and_reload_without_dropping_requests(
             assert time.monotonic() < deadline, "the workers did not reload"
             time.sleep(0.05)
         assert set(codes) == {200}
-    process.terminate()
-    process.wait(60)
+    # two workers, each with its model process, below the supervisor
+    stops_gracefully_leaving_no_process(server, served.log, expected=4)
     access = access_lines(served.log)
     assert any(line["path"] == "/feedback" and line["status"] == 201 for line in access)
     assert len({line["pid"] for line in access}) >= 2
