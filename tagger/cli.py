@@ -766,6 +766,9 @@ def corpus_stats_command(
 
     console = Console(quiet)
     articles, report = _read(paths, input_format, console, csv_columns=csv_column)
+    if not articles:
+        console.report(report)
+        _require_articles(articles, paths, "to describe")
     stats = corpus_stats(articles)
     if as_json:
         from tagger.console import escape_terminal
@@ -774,8 +777,6 @@ def corpus_stats_command(
     else:
         render_stats(stats, console)
     _finish_read(report, console, strict)
-    if not articles:
-        raise _Failed("no article in the input")
 
 
 @corpus_app.command("import")
@@ -856,9 +857,7 @@ def corpus_import_command(
             console.info(f"wrote {count} skipped input(s) to {skipped}")
         if not result.written:  # leaves an existing OUT as it was
             console.summary(result.summary(), bool(report.skipped))
-            error = TaggerError(f"nothing imported: no article in {', '.join(sources)}")
-            error.exit_code = EXIT_FAILED  # ran, but produced nothing usable
-            raise error
+            _require_articles([], sources, "to import")
     console.info(f"wrote {result.written} article(s) to {out}")
     # the read report, with what was written and duplicates
     console.summary(result.summary(), bool(report.skipped))

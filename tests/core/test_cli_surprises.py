@@ -269,3 +269,29 @@ def test_an_option_file_that_is_not_text_is_refused_in_one_line(
     assert result.exit_code == 2, result.output
     assert f"{binary}: " in result.output and "not UTF-8 text" in result.output
     assert "internal error" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "purpose"),
+    [
+        (["train", "--out", "{tmp}/m"], "to train on"),
+        (["predict", "-m", "{model}"], "to predict"),
+        (["evaluate", "-m", "{model}"], "to evaluate on"),
+        (["entities"], "to analyse"),
+        (["corpus", "stats"], "to describe"),
+        (["corpus", "import", "-o", "{tmp}/out.jsonl"], "to import"),
+    ],
+)
+def test_an_input_with_no_article_is_refused_alike_by_every_command(
+    tmp_path: Path, tiny_model: Path, command: list[str], purpose: str
+) -> None:
+    """One exit code (2, refused) and one message for the same unusable input, whichever
+    command reads it; the skipped file is still named."""
+    blob = tmp_path / "blob.jsonl"
+    blob.write_bytes(b"\x00\x01\x02\xff" * 500)
+    args = [a.format(tmp=tmp_path, model=tiny_model) for a in command]
+    result = runner.invoke(app, [*args, str(blob)])
+    assert result.exit_code == 2, result.output
+    assert f"error: {blob}: no article {purpose}" in result.output
+    assert f"skipped {blob}" in result.output
+    assert not (tmp_path / "out.jsonl").exists()

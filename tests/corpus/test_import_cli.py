@@ -121,8 +121,8 @@ def test_huge_file_is_skipped_without_reading_it_all(tmp_path: Path) -> None:
     with dump.open("wb") as handle:
         handle.truncate(200 * 1024 * 1024)
     result = run(["corpus", "import", tmp_path, "-o", tmp_path / "o.jsonl"])
-    assert result.exit_code == 1  # ran, but nothing usable was produced
-    assert "nothing imported" in result.stderr
+    assert result.exit_code == 2  # no article in the input: refused, as by every command
+    assert f"{tmp_path}: no article to import" in result.stderr
     assert not (tmp_path / ".o.jsonl.partial").exists()
     assert not (tmp_path / "o.jsonl").exists()
     assert f"{page}: file larger than 100 MB" in result.stderr

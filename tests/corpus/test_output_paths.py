@@ -148,8 +148,8 @@ def test_import_that_writes_nothing_fails_and_keeps_the_old_output(tmp_path: Pat
     out, skipped = tmp_path / "out.jsonl", tmp_path / "skipped.txt"
     out.write_text('{"id": "old"}\n', encoding="utf-8")
     result = run(["corpus", "import", binary, "-o", out, "--skipped", skipped])
-    assert result.exit_code == 1
-    assert "nothing imported" in result.output
+    assert result.exit_code == 2  # refused like every command's input with no article
+    assert f"{binary}: no article to import" in result.output
     assert out.read_text(encoding="utf-8") == '{"id": "old"}\n'
     assert "blob.txt" in skipped.read_text(encoding="utf-8")  # still says why
     assert hidden_files(tmp_path) == []
