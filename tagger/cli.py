@@ -781,7 +781,9 @@ def corpus_stats_command(
 
 @corpus_app.command("import")
 def corpus_import_command(
-    sources: Annotated[list[str], typer.Argument(help="Files and folders (gzipped files too).")],
+    sources: Annotated[
+        list[str], typer.Argument(help="Files and folders (gzipped files too), or - for stdin.")
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Canonical JSONL file to write.")
     ] = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,8 @@ from tagger.corpus.readers import (
     iter_files,
     path_units,
     prepare_inputs,
-    read_corpus,
+    read_inputs,
+    read_stdin_stream,
     read_unit,
 )
 from tagger.errors import ConfigError
@@ -138,14 +140,27 @@ class ImportStage:
 def _read_in_workers(
     paths: list[str | Path], fmt: str, report: ReadReport, options: ReadOptions, jobs: int
 ) -> Iterator[Imported]:
-    """The inputs' articles in input order, read by `jobs` worker processes."""
-    checked = prepare_inputs(paths, fmt, options)  # first passes here, once
-    units = (unit for path in checked for unit in path_units(path, fmt))
+    """The inputs' articles in input order, read by `jobs` worker processes ("-", standard
+    input, is read by this process in its place)."""
+    prepare_inputs([p for p in paths if str(p) != "-"], fmt, options)  # first passes, once
+    units = (
+        unit
+        for path in paths
+        for unit in (
+            [ReadUnit(Path("-"), fmt, stream=True)]
+            if str(path) == "-"
+            else path_units(Path(path), fmt)
+        )
+    )
     stage = ImportStage(options, BATCH_BYTES)
     for result in run(stage, units, batch_size=UNITS_PER_BATCH, jobs=jobs):
         for done in result.items:
             if done.report is None:  # left to this process: read it here, streaming
-                for article in read_unit(done.unit, report, options):
+                if done.unit.stream and str(done.unit.path) == "-":
+                    reading = read_stdin_stream(sys.stdin.buffer, report, options, fmt)
+                else:
+                    reading = read_unit(done.unit, report, options)
+                for article in reading:
                     yield Imported.of(article)
             else:
                 report.merge(done.report)
@@ -176,7 +191,7 @@ def import_corpus(
     total = count_inputs(paths)
     progress("import", 0, total)
     if jobs == 1:
-        records = (Imported.of(a) for a in read_corpus(paths, fmt, report, options))
+        records = (Imported.of(a) for a in read_inputs(paths, fmt, report, options))
     else:
         records = _read_in_workers(paths, fmt, report, options, jobs)
     first_by_hash: dict[str, str] = {}

@@ -298,3 +298,24 @@ def test_import_stage_hands_a_batch_over_its_budget_back(tmp_path: Path) -> None
     assert done[0].report.skipped[0].line == 13  # its own report: the broken record
     assert [d.report for d in done[1:]] == [None, None, None]  # a skip, then over budget
     assert all(not d.articles for d in done[1:])
+
+
+def test_import_reads_stdin_in_its_place_among_the_inputs(tmp_path: Path) -> None:
+    """`-` is standard input, as for every command that reads articles; with --jobs too."""
+    first = tmp_path / "first.jsonl"
+    first.write_text(json.dumps({"id": "f1", "title": "File", "body": "From a file."}) + "\n")
+    piped = "".join(
+        json.dumps({"id": f"s{i}", "title": "Piped", "body": f"From stdin {i}."}) + "\n"
+        for i in range(3)
+    )
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.jsonl"
+        args = ["corpus", "import", str(first), "-", "-o", str(out), "-j", jobs]
+        result = runner.invoke(app, args, input=piped)
+        assert result.exit_code == 0, result.output
+        assert "read 2 file(s), 4 record(s): 4 article(s); 4 written" in result.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    ids = [json.loads(line)["id"] for line in outputs[0].decode().splitlines()]
+    assert ids == ["f1", "s0", "s1", "s2"]
