@@ -870,12 +870,9 @@ def corpus_import_command(
 
 
 def _read_vocabulary(path: Path) -> list[str]:
-    from tagger.errors import InputError
+    from tagger.errors import InputError, read_user_text
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the tag vocabulary ({exc})") from exc
+    text = read_user_text(path, "the tag vocabulary", InputError)
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 

@@ -25,3 +25,16 @@ class BundleError(TaggerError):
 
 class ConfigError(TaggerError):
     """Bad configuration or option values."""
+
+
+def read_user_text(path: object, what: str, error: type[TaggerError] = ConfigError) -> str:
+    """The UTF-8 text of a file the user named as `what` ("config", "the policy file", ...);
+    one that cannot be read, or is not UTF-8 text, is an `error` naming the path."""
+    from pathlib import Path
+
+    try:
+        return Path(str(path)).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: cannot read {what} (not UTF-8 text, byte {exc.start})") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc

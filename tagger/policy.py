@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, read_user_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -160,12 +160,7 @@ def load_policy(path: str | Path | Policy | dict[str, Any]) -> Policy:
     if isinstance(path, dict):
         return Policy.from_dict(path)
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the policy file ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: cannot read the policy file (not UTF-8 text)") from exc
+    text = read_user_text(path, "the policy file")
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:

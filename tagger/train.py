@@ -20,7 +20,7 @@ import numpy as np
 
 from tagger.classify import ModelConfig, _workers, train_section_model, train_tag_model
 from tagger.corpus.article import Article
-from tagger.errors import ConfigError, InputError
+from tagger.errors import ConfigError, InputError, read_user_text
 from tagger.evaluate import binarize
 from tagger.features import SETTINGS_BEFORE_THEY_EXISTED as FEATURES_BEFORE_THEY_EXISTED
 from tagger.features import FeatureConfig, Featurizer, fitted_config
@@ -107,12 +107,7 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: Path) -> TrainConfig:
         """Read a TOML or JSON config file."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: cannot read config (not UTF-8 text)") from exc
+        text = read_user_text(path, "config")
         try:
             data = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from tagger import __version__
 from tagger.corpus.article import Article
-from tagger.errors import ConfigError, TaggerError
+from tagger.errors import ConfigError, TaggerError, read_user_text
 from tagger.feedback.queue import LeaseError, ReviewQueue
 from tagger.feedback.store import (
     MAX_KEY_CHARS,
@@ -146,12 +146,7 @@ def load_tokens(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     """Editor tokens from a file of 'editor:token' lines and/or TAGGER_TOKENS=ed:tok,ed:tok."""
     entries: list[tuple[str, str]] = []
     if path is not None:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read tokens ({exc.strerror})") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: cannot read tokens (not UTF-8 text)") from exc
+        lines = read_user_text(path, "tokens").splitlines()
         for number, line in enumerate(lines, 1):
             line = line.strip()
             if not line or line.startswith("#"):

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tagger.errors import InputError
+from tagger.errors import InputError, read_user_text
 
 DEFAULT_MAP = Path("tag-renames.json")
 
@@ -75,14 +75,10 @@ class RenameMap:
     def load(cls, path: Path) -> RenameMap:
         """Read a map; a missing file is an empty map only for the default name."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not path.exists():
             return cls()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the rename map ({exc.strerror})") from exc
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: cannot read the rename map (not UTF-8 text)") from exc
+        try:
+            data = json.loads(read_user_text(path, "the rename map", InputError))
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{path}: line {exc.lineno}, column {exc.colno}: malformed rename map ({exc.msg})"

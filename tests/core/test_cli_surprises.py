@@ -68,7 +68,7 @@ def test_a_config_that_is_not_text_is_refused_in_one_line(tmp_path: Path) -> Non
         app, ["train", str(SAMPLE), "-o", str(tmp_path / "m"), "-c", str(config)]
     )
     assert result.exit_code == 2, result.output
-    assert f"{config}: cannot read config (not UTF-8 text)" in result.output
+    assert f"{config}: cannot read config (not UTF-8 text, byte 9)" in result.output
     assert "internal error" not in result.output
 
 

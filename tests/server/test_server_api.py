@@ -254,7 +254,7 @@ def test_tokens_from_file_and_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"tokens:1: expected"):
         load_tokens(path)
     path.write_bytes(b"\x7fELF\x02\xd0\xff")  # a binary given by mistake: one line, exit 2
-    with pytest.raises(ConfigError, match=r"tokens: cannot read tokens \(not UTF-8 text\)"):
+    with pytest.raises(ConfigError, match=r"tokens: cannot read tokens \(not UTF-8 text, byte 5\)"):
         load_tokens(path)
 
 
