@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,11 @@ def train_tiny(articles: list, out: Path, name: str = "tiny") -> Path:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small bundle trained once on every other article of the sample corpus."""
     return train_tiny(sample_articles()[::2], tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def loaded_tiny(tiny_model: Path) -> Any:
+    """The tiny model, loaded once (served in the test's process by the server fixtures)."""
+    from tagger.api import Tagger
+
+    return Tagger.load(tiny_model)

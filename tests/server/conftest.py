@@ -52,10 +52,11 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tiny_model: Path, tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(tiny_model: Path, loaded_tiny: Any, tmp_path: Path) -> Iterator[LiveServer]:
     from tagger.server.app import ServerConfig, create_app
 
-    app = create_app(ServerConfig(model=tiny_model, db=tmp_path / "feedback.db", tokens=TOKENS))
+    config = ServerConfig(model=tiny_model, db=tmp_path / "feedback.db", tokens=TOKENS)
+    app = create_app(config, model=loaded_tiny)  # in this process (model processes: 2 CPU s)
     with LiveServer(app) as server:
         server.app_store = app.state.store
         yield server
@@ -83,13 +84,6 @@ class GatedModel:
         if not self.gate.wait(30):
             raise RuntimeError("the test never opened the gate")
         return self._model.predict(articles, **kwargs)
-
-
-@pytest.fixture(scope="session")
-def loaded_tiny(tiny_model: Path) -> Any:
-    from tagger.api import Tagger
-
-    return Tagger.load(tiny_model)
 
 
 @pytest.fixture(scope="session")

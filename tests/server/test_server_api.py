@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,10 +23,9 @@ ARTICLE = {
 
 
 @pytest.fixture
-def client(tiny_model: Path, tmp_path: Path):
-    app = create_app(
-        ServerConfig(model=tiny_model, db=tmp_path / "f.db", tokens=TOKENS, max_body=20_000)
-    )
+def client(tiny_model: Path, loaded_tiny: Any, tmp_path: Path):
+    config = ServerConfig(model=tiny_model, db=tmp_path / "f.db", tokens=TOKENS, max_body=20_000)
+    app = create_app(config, model=loaded_tiny)  # in this process (model processes: 2 CPU s)
     with TestClient(app, base_url="http://localhost") as c:
         yield c
     app.state.store.close()
