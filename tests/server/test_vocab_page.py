@@ -19,7 +19,9 @@ desk:cz,Canal Zone,,desk:world,1999-12-31,desk:pc
 
 
 @pytest.fixture
-def vocab_server(live_server: Any, tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
+def vocab_server(
+    live_server: Any, tiny_model: Path, loaded_tiny: Any, tmp_path: Path
+) -> Iterator[Any]:
     """A second live server like `live_server`, with a vocabulary to complete from."""
     from tagger.server.app import ServerConfig, create_app
     from tagger.vocab.importers import read_vocabulary_files
@@ -32,7 +34,7 @@ def vocab_server(live_server: Any, tiny_model: Path, tmp_path: Path) -> Iterator
     config = ServerConfig(
         model=tiny_model, db=tmp_path / "vocab-fb.db", tokens={TOKEN: "ann"}, vocab=vocab
     )
-    app = create_app(config)
+    app = create_app(config, model=loaded_tiny)
     with type(live_server)(app) as server:
         server.app_store = app.state.store
         yield server
