@@ -31,7 +31,11 @@ def test_the_server_follows_current_and_names_the_version(tiny_model: Path, tmp_
     model.save(registry.path)
     registry.promote("v1")
     config = ServerConfig(
-        model=registry.path, db=tmp_path / "f.db", tokens=TOKENS, watch_interval=0.05
+        model=registry.path,
+        db=tmp_path / "f.db",
+        tokens=TOKENS,
+        watch_interval=0.05,
+        model_processes=0,  # reloads in this process: model processes have their own tests
     )
     app = create_app(config)
     article = {"article": {"title": "Budget vote", "body": "The Senate passed the budget."}}
