@@ -74,7 +74,13 @@ def test_reload_swaps_the_model_and_needs_the_admin_token(
     current = tmp_path / "models" / "current"
     current.parent.mkdir()
     put_bundle(tiny_model, current)
-    config = ServerConfig(model=current, db=tmp_path / "f.db", tokens=TOKENS, admin_token=ADMIN)
+    config = ServerConfig(
+        model=current,
+        db=tmp_path / "f.db",
+        tokens=TOKENS,
+        admin_token=ADMIN,
+        model_processes=0,  # reloads in this process; test_model_processes reloads processes
+    )
     app = create_app(config)
     with TestClient(app, base_url="http://localhost") as client:
         assert client.get("/health").json()["model"]["id"] == model_id(tiny_model)

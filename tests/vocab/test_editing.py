@@ -55,7 +55,11 @@ def test_server_completes_labels_and_stores_concept_ids(
     from tagger.server.app import ServerConfig, create_app
 
     config = ServerConfig(
-        model=tiny_model, db=tmp_path / "fb.db", tokens={TOKEN: "ann"}, vocab=vocab_file
+        model=tiny_model,
+        db=tmp_path / "fb.db",
+        tokens={TOKEN: "ann"},
+        vocab=vocab_file,
+        model_processes=0,  # the model in this process: a model process costs 2 CPU s
     )
     app = create_app(config)
     with TestClient(app, base_url="http://localhost") as client:
