@@ -166,17 +166,6 @@ class ModelConfig:
     stack_min_positives: int = 50
     stack_c: float = 0.1
     stack_min_gain: float | None = 0.01
-    # Tags: calibration (Platt, thresholds) is fitted on out-of-fold decision values of the
-    # cross-validation models, trained on (k-1)/k of the articles, and applied to the final
-    # model's, whose weights are longer (more data at the same C: about 1.09x on Reuters).
-    # With this on, each tag's final decision values are mapped back to the folds' scale
-    # before its first-stage sigmoid: m + (d - m) / r, r the final weights' L2 norm over
-    # the folds' mean (`fold_scale`), m the mean of the tag's out-of-fold negatives' scores
-    # (a hinge-loss SVM's negatives sit near its margin whatever the norm: the norm spreads
-    # the scores around them, not around 0). Folded into the stored sigmoids
-    # (`rescaled_sigmoids`), so prediction and the bundle do not change (docs/tags.md,
-    # eleventh pass). In-memory training only.
-    scale_to_folds: bool = False
 
     def __post_init__(self) -> None:
         if not all(0.0 <= w <= 1.0 for w in self.title_weights):
@@ -917,9 +906,6 @@ class OutOfFold:
     # Per tag, at the same entries: the plain model's score averaged with its NB-weighted
     # member's (`ModelConfig.nb_weighted`), or None when not computed.
     member: list[np.ndarray] | None = None
-    # Per tag and fold, the L2 norms of the fold model's weights, plain and averaged with
-    # its member ((tags, folds, 2), NaN where not fitted), or None (`fold_scale`).
-    norms: np.ndarray | None = None
 
     @classmethod
     def from_dense(cls, oof: np.ndarray, y: np.ndarray | sp.spmatrix) -> OutOfFold:
@@ -1448,16 +1434,15 @@ def _fit_final_chunk(
     members: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Final fits of a chunk of tags, as flat arrays (`RowBlock`: kept weights per tag,
-    then their columns and values, tag after tag), the intercepts, the number of non-zero
-    weights before pruning per tag and their L2 norm then (NaN: a constant model). Each
-    dense weight vector is pruned and dropped as soon as it is fitted. `members`: per tag
-    of the chunk, is the NB-weighted member averaged in (`mix_member`)."""
+    then their columns and values, tag after tag), the intercepts and the number of
+    non-zero weights before pruning per tag. Each dense weight vector is pruned and
+    dropped as soon as it is fitted. `members`: per tag of the chunk, is the NB-weighted
+    member averaged in (`mix_member`)."""
     lengths = np.zeros(y.shape[1], dtype=np.int64)
     columns: list[np.ndarray] = []
     values: list[np.ndarray] = []
     intercepts = np.empty(y.shape[1])
     before = np.zeros(y.shape[1], dtype=np.int64)
-    norms = np.full(y.shape[1], np.nan)
     index = np.int32 if x.shape[1] < 2**31 else np.int64  # what the CSR matrix stores
     view = member_view(x, job.member_skip) if members is not None and members.any() else None
     for j in range(y.shape[1]):
@@ -1470,7 +1455,6 @@ def _fit_final_chunk(
         if member is not None:
             w, intercepts[j] = mix_member(w, intercepts[j], member)
         before[j] = np.count_nonzero(w)
-        norms[j] = np.linalg.norm(w)
         if job.rule == "l2":
             keep = prune_weights(w, job.tolerance)
         else:
@@ -1485,7 +1469,6 @@ def _fit_final_chunk(
         np.concatenate(values) if values else np.zeros(0, dtype=np.float32),
         intercepts,
         before,
-        norms,
     )
 
 
@@ -1503,11 +1486,9 @@ def _fit_fold_chunk(
     tags their overhead was most of the memory): entries per tag, then per entry the test
     row, score, weight and label, and with `job.member` the score of the plain model
     averaged with its NB-weighted member (`mix_member`) at the same entries (else
-    nothing), then per tag the L2 norms of its weights, plain and mixed (NaN where not
-    fitted: `fold_scale`). A tag whose `folds` (folds it is cross-validated on) does not
-    reach this fold keeps nothing."""
+    nothing). A tag whose `folds` (folds it is cross-validated on) does not reach this
+    fold keeps nothing."""
     counts = np.zeros(y_train.shape[1], dtype=np.int64)
-    norms = np.full((y_train.shape[1], 2), np.nan)
     parts: list[tuple[np.ndarray, ...]] = []
     view = member_view(x_train, job.member_skip) if job.member else None
     for j in range(y_train.shape[1]):
@@ -1515,10 +1496,6 @@ def _fit_fold_chunk(
             continue
         rng = job.rng(int(tags[j]))
         w, b, member = _fit_with_member(x_train, _column(y_train, j), job, rng, view)
-        if w is not None:
-            norms[j, 0] = np.linalg.norm(w)
-            if member is not None:
-                norms[j, 1] = np.linalg.norm(mix_member(w, b, member)[0])
         scores = np.full(x_test.shape[0], b) if w is None else x_test @ w + b
         positive = _column(y_test, j)
         keep, weights = keep_for_calibration(scores, positive, job.top, job.sample, rng)
@@ -1532,8 +1509,7 @@ def _fit_fold_chunk(
             )
         parts.append((keep, scores[keep], weights, positive[keep], mixed))
     empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, bool), np.zeros(0))
-    gathered = (np.concatenate([p[i] for p in parts] or [empty[i]]) for i in range(5))
-    return (counts, *gathered, norms)
+    return (counts, *(np.concatenate([p[i] for p in parts] or [empty[i]]) for i in range(5)))
 
 
 def feature_totals(x: sp.csr_matrix) -> np.ndarray:
@@ -1579,7 +1555,7 @@ def _fit_binary_columns(
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Fit one binary linear model per column of y: pruned sparse coef and intercepts."""
     y = sp.csc_matrix(y, dtype=bool)
-    coef, intercept, _before, _norms = _final_fit(x.astype(np.float64), y, config, seed)
+    coef, intercept, _before = _final_fit(x.astype(np.float64), y, config, seed)
     return coef, intercept
 
 
@@ -1605,11 +1581,10 @@ def _final_fit(
     seed: int,
     members: np.ndarray | None = None,
     member_skip: tuple[int, int] | None = None,
-) -> tuple[sp.csr_matrix, np.ndarray, int, np.ndarray]:
+) -> tuple[sp.csr_matrix, np.ndarray, int]:
     """The final fits of every tag (pruned weights, intercepts, non-zero weights before
-    pruning, each tag's weights' L2 norm before pruning); `members`: per tag, is its
-    NB-weighted member averaged in; `member_skip`: the columns the member does not read
-    (`member_view`)."""
+    pruning); `members`: per tag, is its NB-weighted member averaged in; `member_skip`:
+    the columns the member does not read (`member_view`)."""
     source = same_labels(y)
     fitted = np.flatnonzero(source == np.arange(len(source)))
     workers = _workers(config, len(fitted))
@@ -1621,12 +1596,11 @@ def _final_fit(
     position[fitted] = np.arange(len(fitted))
     intercept = np.concatenate([part[3] for part in parts]) if parts else np.zeros(0)
     before = np.concatenate([part[4] for part in parts]) if parts else np.zeros(0, np.int64)
-    norms = np.concatenate([part[5] for part in parts]) if parts else np.zeros(0)
     at = position[source]  # every tag takes its column's fit
     blocks = [RowBlock(*part[:3]) for part in parts]
     del parts
     coef = stack_row_blocks(blocks, at, x.shape[1])
-    return coef, intercept[at].astype(np.float32), int(before[at].sum()), norms[at]
+    return coef, intercept[at].astype(np.float32), int(before[at].sum())
 
 
 def folds_per_tag(positives: np.ndarray, k: int, cv_positives: int) -> np.ndarray:
@@ -1682,7 +1656,6 @@ def out_of_fold(
     chunks = [fitted[c] for c in _chunks(len(fitted), workers)]
     pieces: list[tuple[np.ndarray, ...]] = []
     y_rows = y.tocsr()
-    norms = np.full((n_labels, len(folds), 2), np.nan)  # per tag and fold: plain, mixed
     for i, test in enumerate(folds):
         progress("tags: cross-validation", i, total or len(folds) + 1)
         train = np.setdiff1d(np.arange(n), test, assume_unique=True)
@@ -1696,10 +1669,9 @@ def out_of_fold(
         ]
         parts = _run_chunks(_fit_fold_chunk, tasks, workers)
         index = np.int32 if max(n, n_labels) < 2**31 else np.int64
-        for chunk, (counts, keep, scores, weights, positive, mixed, chunk_norms) in zip(
+        for chunk, (counts, keep, scores, weights, positive, mixed) in zip(
             chunks, parts, strict=True
         ):
-            norms[chunk, i] = chunk_norms
             tag = np.repeat(chunk, counts).astype(index)
             pieces.append((tag, test[keep].astype(index), scores, weights, positive, mixed))
         del x_train, x_test, tasks, parts
@@ -1723,7 +1695,6 @@ def out_of_fold(
     del order
     bounds = np.searchsorted(tag, np.arange(n_labels + 1))
     kept = OutOfFold(n, [], [], [], [], source=source, member=None if mixed is None else [])
-    kept.norms = norms[source]
     for j in source:  # a tag with the same articles as an earlier one shares its scores
         lo, hi = bounds[j], bounds[j + 1]
         kept.rows.append(rows[lo:hi])
@@ -1915,69 +1886,6 @@ def second_stage(
     return (stack if len(tags) else None), rescored, thresholds
 
 
-def fold_scale(final: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Per tag, how much longer the final model's weights are than the cross-validation
-    models' (`ModelConfig.scale_to_folds`): `final` (tags,) L2 norms over the mean of
-    `folds` (tags x folds, NaN where a fold fitted nothing); 1 where either is missing."""
-    folds = np.asarray(folds, dtype=np.float64)
-    fitted = np.isfinite(folds)
-    count = fitted.sum(axis=1)
-    mean = np.where(fitted, folds, 0.0).sum(axis=1) / np.maximum(count, 1)
-    ok = (count > 0) & np.isfinite(final) & (mean > 0) & (np.asarray(final) > 0)
-    return np.where(ok, np.asarray(final, dtype=np.float64) / np.where(ok, mean, 1.0), 1.0)
-
-
-def negative_means(kept: OutOfFold) -> np.ndarray:
-    """Per tag, the mean of its out-of-fold negatives' scores, weighted as calibration
-    weighs them (a sampled negative stands for the negatives it was drawn from); 0 with
-    no negative."""
-    out = np.zeros(len(kept.rows))
-    for j, (s, positive) in enumerate(zip(kept.scores, kept.positive, strict=True)):
-        negative, w = ~positive, kept.weights[j]
-        if negative.any() and w[negative].sum() > 0:
-            out[j] = float(np.average(s[negative], weights=w[negative]))
-    return out
-
-
-def rescaled_sigmoids(
-    a: np.ndarray, b: np.ndarray, ratio: np.ndarray, anchor: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sigmoids (P = 1 / (1 + exp(a d + b))) that read a decision value d as the folds'
-    m + (d - m) / r would be read (r `ratio`, m `anchor`, per tag): the same
-    probabilities, one affine map folded into a and b."""
-    ratio = np.asarray(ratio, dtype=np.float64)
-    a = np.asarray(a, dtype=np.float64)
-    return a / ratio, np.asarray(b, dtype=np.float64) + a * anchor * (1.0 - 1.0 / ratio)
-
-
-def _scaled_to_folds(
-    model: TagModel,
-    final_norms: np.ndarray,
-    fold_norms: np.ndarray | None,
-    members: np.ndarray,
-    anchor: np.ndarray,
-) -> np.ndarray:
-    """`ModelConfig.scale_to_folds` on a trained model: its first-stage sigmoids (and the
-    second stage's copy of them; a rescored tag's own sigmoid reads the second stage's
-    values and stays) read the final decision values on the folds' scale. The ratios."""
-    n_tags = len(model.labels)
-    if fold_norms is None:
-        return np.ones(n_tags)
-    used = np.where(members[:, None], fold_norms[:, :, 1], fold_norms[:, :, 0])
-    ratio = fold_scale(final_norms, used)
-    a, b = rescaled_sigmoids(model.platt_a, model.platt_b, ratio, anchor)
-    if model.stack is not None:
-        stack = model.stack
-        stack.platt_a, stack.platt_b = rescaled_sigmoids(
-            stack.platt_a, stack.platt_b, ratio, anchor
-        )
-        own = np.ones(n_tags, dtype=bool)
-        own[stack.tags] = False
-        a, b = np.where(own, a, model.platt_a), np.where(own, b, model.platt_b)
-    model.platt_a, model.platt_b = a, b
-    return ratio
-
-
 def train_tag_model(
     x: sp.csr_matrix,
     y: np.ndarray | sp.spmatrix,
@@ -2020,8 +1928,6 @@ def train_tag_model(
     # thousands of tags and the scores are never held at the same time (docs/scale.md).
     a, b, thresholds = calibrate_tags(kept, None, config, targets)
     kept, members, thresholds = nb_member_choice(kept, a, b, thresholds, config, targets)
-    anchor = negative_means(kept) if config.scale_to_folds else None
-    fold_norms = kept.norms
     stack = None
     if config.stack_top > 0 and kept.whole():
         # Trained only on whole out-of-fold scores: its features are each article's top
@@ -2050,16 +1956,10 @@ def train_tag_model(
         "so these figures are somewhat optimistic"
     )
     progress("tags: final fit", k, total)
-    coef, intercept, before, final_norms = _final_fit(
+    coef, intercept, before = _final_fit(
         x, y, config, seed, members if members.any() else None, member_skip
     )
     model.coef, model.intercept = stored_weights(coef), intercept
-    if anchor is not None:
-        ratio = _scaled_to_folds(model, final_norms, fold_norms, members, anchor)
-        model.cv_metrics["scale_to_folds"] = {
-            "tags": int((ratio != 1.0).sum()),
-            "median_ratio": round(float(np.median(ratio)), 4) if len(ratio) else 1.0,
-        }
     progress("tags: final fit", total, total)
     model.cv_metrics["weights"] = {
         "nonzero_before_pruning": int(before),
