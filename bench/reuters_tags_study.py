@@ -3,6 +3,8 @@
     python bench/reuters_tags_cache.py ../shared/data/reuters21578 /tmp/rtags/cache
     python bench/reuters_tags_study.py /tmp/rtags/cache --study fbr|stack|guard|gain|knn|micro \
         [--folds 0,1,2,3,4]
+    python bench/reuters_tags_cache.py ../shared/data/reuters21578 /tmp/calib/cache --scales
+    python bench/reuters_tags_study.py /tmp/calib/cache --study scale
 
 No refit of the first stage: each variant recalibrates, or fits a second stage on, the
 out-of-fold first-stage scores the cache holds, and is scored on the fold's test part as
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -276,6 +279,188 @@ def micro_thresholds(d: dict, min_support: int = 50) -> tuple[np.ndarray, np.nda
     return model.choose(probs, d["test_titles"], d["test_bodies"]), probs
 
 
+# -- the scale of the final model's decision values (docs/tags.md, eleventh pass) -----------
+#
+# Calibration (Platt and the threshold) is fitted on out-of-fold decision values of the
+# inner cross-validation models, each trained on 4/5 of the articles, and applied to the
+# decision values of the final model trained on all of them, whose weights may be larger.
+# Platt's sigmoid is affine-invariant, so multiplying a tag's out-of-fold scores by r
+# before calibration is the same (up to the all-tag pooled fit of tags under `min_support`)
+# as dividing the final model's first-stage decision values by r at prediction, before the
+# second stage (which reads first-stage probabilities) and the sigmoid. The variants below
+# do the latter on the cached final model; `scale_oof` does the former once, as a check.
+#
+# Candidates, written down before any was run (cache: `reuters_tags_cache.py --scales`):
+#   (a) "norm": per tag t, r_t = ||w_final,t|| / mean over inner folds f of ||w_f,t||, the
+#       weights the tag uses (plain SVM, or averaged with its NB member where the tag took
+#       it), before pruning (the fold models are not pruned); 1 where a tag has no fit.
+#   (b) "norm-median" / "norm-median-50": one ratio for every tag, the median of (a) over
+#       all tags, or over the tags with at least 50 training positives.
+#   (d) "sd": r_t = sd of x @ w_final,t / mean over f of sd of x @ w_f,t, x the fold's whole
+#       training part (the same articles for every model): the spread of the decision
+#       values on articles like the ones scored, not the norm of weights on features the
+#       articles rarely hold.
+#   (c) fixed r = 1.05 / 1.1 for every tag (the old hack, out-of-fold scores times r), and
+#       the final model's decision values times 1.05 / 1.1 (the other reading of "scaled
+#       before Platt"): a measure of what a scale change is worth, not candidates.
+# Added after fold 0's run of the above (every candidate lost there; its diagnosis, on
+# fold 0's test part: the final model's negatives sit where the out-of-fold negatives do,
+# near the hinge's margin -1, their spread 1.12x the out-of-fold one, the positives higher;
+# so the weights' growth acts on the distance from the negatives, not from 0), written
+# down before folds 1-4 were run:
+#   (e) "anchored": d' = m_t + (d - m_t) / r_t, r_t of (a), m_t the mean of the tag's
+#       out-of-fold negatives' scores (weighted as calibration weighs them; the scores the
+#       tag uses, plain or mixed); "anchored-median": one r, the median of (a) over tags.
+# Rule (fixed before): a candidate is kept only if pooled micro-F1 and macro-F1 are both at
+# least the defaults' (`base`), micro-F1 is above the defaults' on at least 4 of 5 folds,
+# and `bench/sample_tags.py corpus/sample.jsonl` seeds 0-2 lower neither figure.
+
+
+def scale_kind(d: dict, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per tag: the final fit's and the inner folds' `kind` ("norm" or "sd") of the
+    weights the tag uses (mixed with its NB member where the final model is)."""
+    sc = d["scales"]
+    mixed = np.isfinite(sc[f"final_mixed_{kind}"])
+    final = np.where(mixed, sc[f"final_mixed_{kind}"], sc[f"final_plain_{kind}"])
+    folds = np.where(mixed[:, None], sc[f"fold_mixed_{kind}"], sc[f"fold_plain_{kind}"])
+    return final, folds
+
+
+def tag_ratios(d: dict, kind: str = "norm") -> np.ndarray:
+    """r_t = final / mean over the inner folds (candidates a and d); 1 without a value."""
+    final, folds = scale_kind(d, kind)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = final / np.nanmean(folds, axis=1)
+    return np.where(np.isfinite(r) & (r > 0), r, 1.0)
+
+
+def first_stage(d: dict) -> np.ndarray:
+    """The cached final model's first-stage decision values on the fold's test part."""
+    tm = d["model"]
+    return tm._split().product(d["x_test"]) + tm.intercept
+
+
+def negative_means(d: dict) -> np.ndarray:
+    """Per tag, the weighted mean of its out-of-fold negatives' scores (plain, or mixed
+    where the final model is mixed), as calibration keeps them."""
+    kept = d["kept"]
+    mixed = np.isfinite(d["scales"]["final_mixed_norm"])
+    out = np.zeros(len(kept.rows))
+    for j in range(len(kept.rows)):
+        s = kept.member[j] if mixed[j] and kept.member is not None else kept.scores[j]
+        negative = ~kept.positive[j]
+        if negative.any():
+            out[j] = np.average(s[negative], weights=kept.weights[j][negative])
+    return out
+
+
+def divided(
+    d: dict, r: np.ndarray | float, anchor: np.ndarray | float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cached model with its first-stage decision values' distance from `anchor`
+    divided by r (per tag or one number) before the second stage and the sigmoid;
+    everything else as trained."""
+    tm = d["model"]
+    decision = anchor + (first_stage(d) - anchor) / r
+    if tm.stack is not None:
+        decision = tm.stack.apply(decision)
+    probs = C.platt_apply(decision, tm.platt_a, tm.platt_b)
+    return tm.choose(probs, d["test_titles"], d["test_bodies"]), probs
+
+
+def scale(d: dict, ratio: str = "norm", fixed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate `ratio`: "norm" (a), "norm-median" / "norm-median-50" (b), "sd" (d),
+    "anchored" / "anchored-median" (e); "fixed": the final decision values divided by
+    `fixed` (c)."""
+    if ratio == "fixed":
+        return divided(d, fixed)
+    if ratio.startswith("anchored"):
+        r = tag_ratios(d, "norm")
+        if ratio.endswith("-median"):
+            r = float(np.median(r[np.isfinite(scale_kind(d, "norm")[0])]))
+        return divided(d, r, negative_means(d))
+    if ratio.startswith("norm-median"):
+        r = tag_ratios(d, "norm")
+        has = np.isfinite(scale_kind(d, "norm")[0])
+        if ratio.endswith("-50"):
+            has &= np.diff(sp.csc_matrix(d["y_train"]).indptr) >= 50
+        return divided(d, float(np.median(r[has])))
+    return divided(d, tag_ratios(d, ratio))
+
+
+def scale_oof(d: dict, ratio: str = "norm") -> tuple[np.ndarray, np.ndarray]:
+    """Candidate (a) the other way round: every tag's out-of-fold scores (plain and mixed)
+    times its r_t (plain and mixed weights' own ratios), then the defaults' chain
+    (calibration, NB member choice, second stage, name rules fitted again) applied to the
+    final model's decision values as they are."""
+    from tagger.train import TrainConfig
+
+    sc = d["scales"]
+
+    def r_of(kind: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fold = np.nanmean(sc[f"fold_{kind}_{ratio}"], axis=1)
+            r = sc[f"final_{kind}_{ratio}"] / fold
+        # A tag whose final model has no member: its mixed ratio is the plain one's (its
+        # mixed out-of-fold scores are only read if it takes the member, which it did not).
+        return np.where(np.isfinite(r) & (r > 0), r, np.nan)
+
+    plain = np.nan_to_num(r_of("plain"), nan=1.0)
+    mixed = np.where(np.isnan(r_of("mixed")), plain, r_of("mixed"))
+    kept = d["kept"]
+    kept = replace(
+        kept,
+        scores=[s * plain[j] for j, s in enumerate(kept.scores)],
+        member=None if kept.member is None else [s * mixed[j] for j, s in enumerate(kept.member)],
+    )
+    config = TrainConfig().tags
+    folds = d["inner_folds"]
+    a, b, thresholds = C.calibrate_tags(kept, None, config)
+    kept, _members, thresholds = C.nb_member_choice(kept, a, b, thresholds, config)
+    stage = None
+    if config.stack_top > 0 and kept.whole():
+        stage, kept, thresholds = C.second_stage(kept, a, b, thresholds, folds, config, 0)
+    tm = with_calibration(d["model"], a, b, thresholds)
+    tm.stack = stage
+    y_rows = C._cross_validated_labels(sp.csc_matrix(d["y_train"]), folds, config)
+    probs = kept.matrix([C.platt_apply(s, a[j], b[j]) for j, s in enumerate(kept.scores)])
+    C.select_out_of_fold(tm, probs, y_rows, d["train_titles"], d["train_bodies"], config.lead_chars)
+    decision = first_stage(d)
+    if stage is not None:
+        decision = stage.apply(decision)
+    test = C.platt_apply(decision, a, b)
+    return tm.choose(test, d["test_titles"], d["test_bodies"]), test
+
+
+def describe_scales(cache: dict[int, dict]) -> None:
+    """The ratios per fold (by support), and on each fold's test part the spread of the
+    final model's first-stage decision values against that of the out-of-fold scores
+    over the training part (a check of the premise, read only, nothing chosen on it)."""
+    for i, d in cache.items():
+        support = np.diff(sp.csc_matrix(d["y_train"]).indptr)
+        norm, sd = tag_ratios(d, "norm"), tag_ratios(d, "sd")
+        mixed = np.isfinite(d["scales"]["final_mixed_norm"])
+        first = first_stage(d)
+        kept0 = d["kept"]
+        seen = []
+        for j in range(len(kept0.rows)):
+            if support[j] < 2 or not kept0.whole():
+                continue
+            oof = kept0.member[j] if mixed[j] and kept0.member is not None else kept0.scores[j]
+            seen.append(np.std(first[:, j]) / max(np.std(oof), 1e-12))
+        print(
+            f"  fold {i}: r norm median {np.median(norm):.3f} "
+            f"[{np.percentile(norm, 10):.3f}, {np.percentile(norm, 90):.3f}]"
+            f" (>=50 positives {np.median(norm[support >= 50]):.3f}, <10 "
+            f"{np.median(norm[support < 10]):.3f}); r sd median {np.median(sd):.3f} "
+            f"[{np.percentile(sd, 10):.3f}, {np.percentile(sd, 90):.3f}]; "
+            f"test sd / oof sd median {np.median(seen):.3f}",
+            flush=True,
+        )
+
+
 GUARD = {"stack_top": 10, "stack_c": 0.1}
 STUDIES: dict[str, list[tuple[Any, dict[str, Any]]]] = {
     "fbr": [(fbr, {"level": v}) for v in (0.2, 0.3, 0.4, 0.5)] + [(fbr, {"rule": "half"})],
@@ -301,6 +486,19 @@ STUDIES: dict[str, list[tuple[Any, dict[str, Any]]]] = {
     "gain": [(built, GUARD | {"stack_min_gain": g}) for g in (0.005, 0.01, 0.02)],
     "micro": [(micro_thresholds, {"min_support": m}) for m in (10, 50, 200)],
     "knn": [(knn, {"mode": "lr"}), (knn, {"mode": "or"}), (knn, {"mode": "lr", "under": 10})],
+    "scale": [
+        (scale, {"ratio": "norm"}),
+        (scale, {"ratio": "norm-median"}),
+        (scale, {"ratio": "norm-median-50"}),
+        (scale, {"ratio": "sd"}),
+        (scale_oof, {"ratio": "norm"}),
+        (scale, {"ratio": "anchored"}),
+        (scale, {"ratio": "anchored-median"}),
+        (scale, {"ratio": "fixed", "fixed": 1.05}),
+        (scale, {"ratio": "fixed", "fixed": 1.1}),
+        (scale, {"ratio": "fixed", "fixed": 1 / 1.05}),
+        (scale, {"ratio": "fixed", "fixed": 1 / 1.1}),
+    ],
 }
 
 
@@ -315,6 +513,8 @@ def main() -> None:
     for i in folds:
         with open(args.cache / f"fold{i}.pkl", "rb") as handle:
             cache[i] = pickle.load(handle)
+    if args.study == "scale":
+        describe_scales(cache)
     for variant, kwargs in [(base, {}), *STUDIES[args.study]]:
         pooled = TagCounts(cache[folds[0]]["all_labels"])
         per_fold = []
