@@ -107,9 +107,10 @@ def test_output_path_errors_are_one_line_refusals(
 
 
 def test_nothing_usable_exits_1(cli_bundle: Path, tmp_path: Path) -> None:
+    """Ran, but no usable result: 1 (an input with no article at all is refused: 2)."""
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert run(["corpus", "stats", empty]).exit_code == 1
+    assert run(["corpus", "stats", empty]).exit_code == 2
     unlabeled = tmp_path / "unlabeled.jsonl"
     unlabeled.write_text(json.dumps({"id": "u", "title": "t", "body": "Some text."}) + "\n")
     result = run(["evaluate", "--model", cli_bundle, unlabeled])
