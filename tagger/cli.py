@@ -994,9 +994,10 @@ def review(
     """Review suggestions in the terminal: accept, reject, add, change section; keys on screen."""
     from tagger.api import Tagger
     from tagger.console import Console
-    from tagger.feedback.review import run_terminal_review
+    from tagger.feedback.review import require_terminal, run_terminal_review
     from tagger.feedback.store import open_store
 
+    require_terminal()  # before the store, the model and the input: nothing done in vain
     console = Console(quiet)
     with open_store(db) as store:
         store.verify()  # writable and sound, before any work is shown to the editor

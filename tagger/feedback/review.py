@@ -602,6 +602,12 @@ def terminal_keys() -> Iterator[str]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+def require_terminal() -> None:
+    """Refuse (exit 2) to review without an interactive terminal on stdin and stdout."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InputError("tagger review needs an interactive terminal")
+
+
 def run_terminal_review(
     model: Any,
     articles: Sequence[Article],
@@ -613,8 +619,7 @@ def run_terminal_review(
     vocabulary: Any = None,
 ) -> str:
     """The interactive review on this terminal; returns a one-line summary."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise InputError("tagger review needs an interactive terminal")
+    require_terminal()
     from tagger.console import safe_console_class
 
     session = ReviewSession(

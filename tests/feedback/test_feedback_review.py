@@ -232,6 +232,7 @@ def test_review_command_refuses_without_a_terminal(tiny_model: Path, tmp_path: P
         ],
     )
     assert result.exit_code == 2 and "interactive terminal" in result.output
+    assert not (tmp_path / "f.db").exists()  # refused before the store is opened or created
 
 
 def test_terminal_input_is_split_into_keys() -> None:
