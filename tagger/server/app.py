@@ -384,6 +384,39 @@ def create_app(
             return None
         return editor(credentials)
 
+    def batch_budget(
+        current: Any, items: list[ArticleIn], entities: bool | None
+    ) -> tuple[bool | None, str | None]:
+        """The limits of a batch the model will read (/suggest, POST /queue): 413 beyond
+        `max_batch` articles or `max_batch_chars` characters, or beyond `entity_chars` for
+        a model that needs entities. Else (entities, why they were skipped or None)."""
+        if len(items) > config.max_batch:
+            metrics.reject("batch")
+            raise HTTPException(413, f"batch over the limit of {config.max_batch} articles")
+        chars = sum(len(a.title) + len(a.body) for a in items)
+        if chars > config.max_batch_chars:
+            metrics.reject("batch")
+            raise HTTPException(
+                413,
+                f"batch of {chars} characters over the limit of {config.max_batch_chars}; "
+                "send fewer or shorter articles a request",
+            )
+        needs = bool(current.featurizer.uses_entities)
+        if not ((needs if entities is None else entities) and chars > config.entity_chars):
+            return entities, None
+        if needs:
+            metrics.reject("entity_budget")
+            raise HTTPException(
+                413,
+                f"this model needs entities and entity extraction reads at most "
+                f"{config.entity_chars} characters a request (this batch has {chars}); "
+                "send fewer articles a request",
+            )
+        return False, (
+            f"entities skipped: the batch has {chars} characters, entity extraction "
+            f"reads at most {config.entity_chars} a request; send fewer articles to get them"
+        )
+
     @app.exception_handler(TaggerError)
     async def tagger_error(_request: Request, exc: TaggerError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
@@ -406,7 +439,7 @@ def create_app(
         app,
         queue,
         order=config.queue_order,
-        max_batch=config.max_batch,
+        check_batch=lambda items: batch_budget(app.state.model, items, None),
         run_model=work.run,
         editor=editor,
         reader=reader,
@@ -488,37 +521,8 @@ def create_app(
         refuses such a batch (413): send fewer articles a request.
         """
         items = [request.article] if request.article is not None else request.articles or []
-        if len(items) > config.max_batch:
-            metrics.reject("batch")
-            raise HTTPException(413, f"batch over the limit of {config.max_batch} articles")
-        chars = sum(len(a.title) + len(a.body) for a in items)  # type: ignore[union-attr]
-        if chars > config.max_batch_chars:
-            metrics.reject("batch")
-            raise HTTPException(
-                413,
-                f"batch of {chars} characters over the limit of {config.max_batch_chars}; "
-                "send fewer or shorter articles a request",
-            )
         current = app.state.model
-        needs = bool(current.featurizer.uses_entities)
-        entities = request.entities
-        skipped = None
-        if (needs if entities is None else entities) and chars > config.entity_chars:
-            if needs:
-                metrics.reject("entity_budget")
-                raise HTTPException(
-                    413,
-                    f"this model needs entities and entity extraction reads at most "
-                    f"{config.entity_chars} characters a request (this batch has {chars}); "
-                    "send fewer articles a request",
-                )
-            entities = False
-            skipped = (
-                f"entities skipped: the batch has {chars} characters, entity extraction "
-                f"reads at most {config.entity_chars} a request; send fewer articles to get "
-                "them"
-            )
-
+        entities, skipped = batch_budget(current, items, request.entities)  # type: ignore[arg-type]
         work_request = {
             "op": "suggest",
             "articles": [a.model_dump() for a in items],  # type: ignore[union-attr]

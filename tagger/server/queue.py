@@ -54,13 +54,14 @@ def add_queue_routes(
     queue: ReviewQueue,
     *,
     order: str,
-    max_batch: int,
+    check_batch: Callable[[list[Any]], Any],
     run_model: Callable[[Any, dict[str, Any]], Awaitable[bytes]],
     editor: Callable[..., str],
     reader: Callable[..., Any],
 ) -> None:
     """Register the queue's endpoints on `app` (model work goes through `run_model`:
-    `tagger.server.modelwork.ModelWork.run`)."""
+    `tagger.server.modelwork.ModelWork.run`; a pushed batch passes `check_batch` first,
+    the limits of /suggest, which raises HTTPException 413)."""
 
     def lease_body(lease: Any) -> dict[str, Any]:
         return {
@@ -75,11 +76,8 @@ def add_queue_routes(
     async def push(request: QueuePush, name: str = Depends(editor)) -> dict[str, Any]:
         """Queue articles for review (a CMS pushes what it publishes). An id already
         queued stays as it is; an id stored with another text is refused (in `refused`)."""
-        from fastapi import HTTPException
-
         raw = [request.article] if request.article is not None else request.articles or []
-        if len(raw) > max_batch:
-            raise HTTPException(413, f"batch over the limit of {max_batch} articles")
+        check_batch(raw)
         articles = [a.to_article() for a in raw]  # type: ignore[union-attr]
         work = {"op": "uncertainty", "articles": [a.to_dict() for a in articles], "top_k": 8}
         scores = json.loads(await run_model(app.state.model, work))

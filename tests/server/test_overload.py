@@ -258,6 +258,27 @@ def test_a_model_needing_entities_refuses_batches_beyond_the_budget(
     app.state.store.close()
 
 
+def test_queue_pushes_keep_the_batch_and_entity_budgets_of_suggest(
+    loaded_tiny: Any, tmp_path: Path
+) -> None:
+    """POST /queue runs the model on its batch as /suggest does: the same 413s, before any
+    model work (it took any batch the body limit let through)."""
+    model = GatedModel(loaded_tiny, needs_entities=True)
+    model.gate.set()
+    app = make_app(tmp_path, model, max_batch_chars=500, entity_chars=100)
+    with TestClient(app, base_url="http://localhost") as client:
+        big = [{**ARTICLE, "id": f"a{i}"} for i in range(6)]
+        refused = client.post("/queue", json={"articles": big}, headers=ANN)
+        assert refused.status_code == 413 and "over the limit of 500" in refused.text
+        long = {**ARTICLE, "body": ARTICLE["body"] * 3}
+        refused = client.post("/queue", json={"article": long}, headers=ANN)
+        assert refused.status_code == 413 and "needs entities" in refused.text
+        assert model.calls == 0 and client.get("/queue").json()["waiting"] == 0
+        short = client.post("/queue", json={"article": {"title": "Senate vote"}}, headers=ANN)
+        assert short.status_code == 201 and model.calls == 1
+    app.state.store.close()
+
+
 def test_read_tokens_guard_suggest_and_labels(loaded_tiny: Any, tmp_path: Path) -> None:
     assert ServerConfig(host="0.0.0.0").requires_read_token
     assert not ServerConfig(host="127.0.0.1").requires_read_token
