@@ -966,7 +966,9 @@ def corpus_split_command(
 
 feedback_app = typer.Typer(help="Export and inspect editors' decisions.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
-DbOption = Annotated[Path, typer.Option("--db", help="Feedback store (SQLite file).")]
+DbOption = Annotated[
+    str, typer.Option("--db", help="Feedback store: a SQLite file PATH, or sqlite:///PATH.")
+]
 
 
 class ReviewOrder(str, Enum):

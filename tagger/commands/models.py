@@ -135,8 +135,11 @@ def promote_command(
     version: Annotated[str, typer.Argument(help="The version to make current (v1, v2, ...).")],
     by: By = None,
     db: Annotated[
-        Path | None,
-        typer.Option("--db", help="Feedback store: replay VERSION against current first."),
+        str | None,
+        typer.Option(
+            "--db",
+            help="Feedback store (PATH or sqlite:///PATH): replay VERSION against current first.",
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Replay only articles decided from this date.")

@@ -12,7 +12,9 @@ queue_app = typer.Typer(
     help="The review queue the web page works through: add articles, count them.",
     no_args_is_help=True,
 )
-Db = Annotated[Path, typer.Option("--db", help="Feedback store (SQLite file).")]
+Db = Annotated[
+    str, typer.Option("--db", help="Feedback store: a SQLite file PATH, or sqlite:///PATH.")
+]
 CHUNK = 500  # articles scored and queued per transaction
 
 

@@ -22,7 +22,11 @@ def report_command(
         Path | None, typer.Option("--vocab", help="Vocabulary to check the tags against.")
     ] = None,
     db: Annotated[
-        Path | None, typer.Option("--db", help="Feedback store: editors' decisions.")
+        str | None,
+        typer.Option(
+            "--db",
+            help="Feedback store of editors' decisions: a SQLite file PATH, or sqlite:///PATH.",
+        ),
     ] = None,
     entities: Annotated[
         bool,

@@ -140,6 +140,29 @@ def test_open_store_accepts_paths_and_sqlite_urls(tmp_path: Path) -> None:
         open_store("postgresql://db/feedback")
 
 
+def test_the_cli_takes_sqlite_urls_for_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--db sqlite:///PATH from the command line (it was a Path option: 'sqlite:/PATH',
+    no such database), absolute (four slashes) and relative; another scheme is refused."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    store = open_store(tmp_path / "x.db")
+    store.add_decision(Decision("a", "ann", "accept", "x"))
+    store.close()
+    runner = CliRunner()
+    for url in (f"sqlite:///{tmp_path}/x.db", "sqlite:///x.db"):
+        monkeypatch.chdir(tmp_path)
+        result = runner.invoke(app, ["feedback", "stats", "--db", url, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["decisions"] == 1
+    result = runner.invoke(app, ["queue", "stats", "--db", "postgresql://db/feedback"])
+    assert result.exit_code == 2 and "only sqlite:///PATH" in result.output
+    assert "sqlite:///PATH" in runner.invoke(app, ["queue", "stats", "--help"]).output
+
+
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite" * 100)
