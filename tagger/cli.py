@@ -429,12 +429,24 @@ def _train_out_of_core(
     from tagger.stream_train import StreamConfig, train_streaming
 
     options = ReadOptions(csv_columns=_parse_columns(csv_column or []))
-    first = ReadReport(on_skip=console.skip)
+    seen: set[str] = set()
+
+    def first_skip(item: Any) -> None:
+        seen.add(str(item))
+        console.skip(item)
+
+    def later_skip(item: Any) -> None:  # an input that changed since the first pass
+        if str(item) not in seen:
+            console.skip(item)
+
+    first = ReadReport(on_skip=first_skip)
     passes = [0]
 
     def source() -> Any:
-        # Skipped records are reported on the first pass only; later passes read the same.
-        report = first if passes[0] == 0 else ReadReport()
+        # Skipped records are reported on the first pass only; later passes read the same
+        # (one that does not fails the run: stream_train.CorpusChanged), and a skip they
+        # meet that the first did not is reported with it.
+        report = first if passes[0] == 0 else ReadReport(on_skip=later_skip)
         passes[0] += 1
         return normalise_label_stream(read_inputs(corpus, input_format.value, report, options))
 

@@ -61,7 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tagger.corpus.article import Article
-from tagger.errors import InputError
+from tagger.errors import EXIT_FAILED, InputError
 from tagger.pipeline import iter_batches
 
 Progress = Callable[[str, int, int], None]
@@ -317,6 +317,18 @@ class _Pass1:
     held: list[tuple[float, int, Article]]
     with_tags: int = 0
     digest_sum: int = 0  # order-independent corpus fingerprint: sum of article hashes
+    ids: int = 0  # the article ids in stream order (`_ids_after`): later passes must match
+
+
+class CorpusChanged(InputError):
+    """A later pass did not read the articles the counting pass read."""
+
+    exit_code = EXIT_FAILED
+
+
+def _ids_after(running: int, article: Article) -> int:
+    """The running hash of the stream's ids with `article` next (this process only)."""
+    return hash((running, article.id))
 
 
 def _article_hash(article: Article) -> int:
@@ -336,10 +348,11 @@ def _count(source: Source, config: Any, stream: StreamConfig, progress: Progress
     tags = TermCounter(stream.max_distinct_tags)
     sections: Counter[str] = Counter()
     held: list[tuple[float, int, Article]] = []  # max-heap on -key: the smallest keys
-    n = with_tags = digest = 0
+    n = with_tags = digest = ids = 0
     progress("stream: counting", 0, 0)
     for article in source():
         digest = (digest + _article_hash(article)) % (1 << 256)
+        ids = _ids_after(ids, article)
         with_tags += bool(article.tags)
         counter.add(block.analyze(article_features_text(article, config.features.title_repeat)))
         tags.add(article.tags)
@@ -353,7 +366,7 @@ def _count(source: Source, config: Any, stream: StreamConfig, progress: Progress
         n += 1
         if n % 10_000 == 0:
             progress("stream: counting", n, 0)
-    return _Pass1(n, counter, tags, sections, held, with_tags, digest)
+    return _Pass1(n, counter, tags, sections, held, with_tags, digest, ids)
 
 
 def _vocabulary(counts: _Pass1, config: Any) -> Any:
@@ -812,9 +825,13 @@ def _train(
     held = np.array(sorted(held_ids), dtype=np.int64)
 
     def encode() -> Iterator[Rows]:
+        # positions, folds and the reservoir are the counting pass's: a pass that reads
+        # other articles (an input changed, moved or removed meanwhile) ends the run
+        n = ids = 0
         for batch in iter_batches(enumerate(source()), stream.chunk):
             articles = [a for _, a in batch]
             for i, article in batch:
+                n, ids = n + 1, _ids_after(ids, article)
                 if i not in held_ids:
                     training_filter.add(article.title, article.body)
             yield Rows(
@@ -822,6 +839,13 @@ def _train(
                 np.array([i for i, _ in batch], dtype=np.int64),
                 _y_block(articles, index, len(labels)).tocsr(),
                 np.array([section_index.get(a.section or "", -1) for a in articles], np.int64),
+            )
+        if (n, ids) != (counts.n, counts.ids):
+            what = f"{n} articles" if n != counts.n else f"{n} articles, not the same ones"
+            raise CorpusChanged(
+                f"the corpus changed during training: the counting pass read {counts.n} "
+                f"articles, a later pass {what} (an input changed, moved or was removed); "
+                "no model was saved"
             )
 
     chunks = FeatureCache(encode, cache_dir)

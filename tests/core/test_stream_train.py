@@ -322,6 +322,61 @@ def test_cli_trains_out_of_core_and_counts_a_truncated_record(tmp_path: Path) ->
     )
 
 
+def test_a_corpus_that_changes_between_passes_is_a_failure_not_a_model() -> None:
+    """Later passes must read the articles the counting pass read (positions, folds and the
+    reservoir are theirs): fewer, more or others end the run (exit 1) instead of training
+    on a mix. Without the feature cache every pass is checked."""
+    articles = generated(120)
+    runs = [
+        (articles[:80], True),
+        (articles + generated(10, seed=5), False),
+        (articles[::-1], True),
+    ]
+    for changed, cache in runs:
+        reads = iter([articles, changed, changed, changed])
+        with pytest.raises(InputError, match="the corpus changed during training") as info:
+            train_streaming(lambda reads=reads: iter(next(reads)), None, stream_config(cache=cache))
+        assert info.value.exit_code == 1
+
+
+def test_cli_fails_when_a_file_of_an_input_folder_vanishes_between_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tagger.corpus.readers as readers
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", generated(150))
+    b = write_jsonl(folder / "b.jsonl", generated(150, seed=1))
+    read = readers.read_inputs
+
+    def vanishing(*args: object, **kwargs: object):  # b.jsonl is removed after pass one
+        yield from read(*args, **kwargs)  # type: ignore[arg-type]
+        b.unlink(missing_ok=True)
+
+    monkeypatch.setattr(readers, "read_inputs", vanishing)
+    config = tmp_path / "c.toml"
+    config.write_text("[stream]\nchunk = 50\nepochs = 1\nholdout = 80\n", encoding="utf-8")
+    out = tmp_path / "m"
+    args = ["train", str(folder), "-o", str(out), "-c", str(config), "--out-of-core"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "the corpus changed during training" in output, output
+    assert "300 articles" in output and "150" in output
+    assert not out.exists()
+    # a file cut between the passes: its new skip is reported with the failure
+    write_jsonl(b, generated(150, seed=1))
+
+    def cutting(*args: object, **kwargs: object):
+        yield from read(*args, **kwargs)  # type: ignore[arg-type]
+        b.write_text(b.read_text(encoding="utf-8")[:-40], encoding="utf-8")
+
+    monkeypatch.setattr(readers, "read_inputs", cutting)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "b.jsonl:150: invalid JSON" in result.output
+
+
 def test_stream_loss_is_checked() -> None:
     from tagger.errors import ConfigError
 
