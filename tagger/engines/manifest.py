@@ -106,7 +106,7 @@ def open_run(
     has_parts = any(_PART.match(e.name) or _RECEIPT.match(e.name) for e in out_dir.iterdir())
     if (out_dir / MANIFEST).exists():
         previous = _read_json(out_dir / MANIFEST)
-        if previous is None or previous.get("format") != FORMAT:
+        if previous is None or previous.get("format") != FORMAT or not _manifest_shape(previous):
             raise InputError(
                 f"{out_dir / MANIFEST}: not a tagger run manifest: choose another --out-dir"
             )
@@ -141,6 +141,18 @@ def open_run(
     }
     write_json_atomic(out_dir / MANIFEST, manifest)
     return manifest, done
+
+
+def _manifest_shape(data: dict[str, Any]) -> bool:
+    """Whether a manifest's fields have the types the checks below read (a damaged or
+    hand-edited one is refused like one that is not JSON)."""
+    shards = data.get("shards")
+    return (
+        isinstance(data.get("model"), dict | None)
+        and isinstance(data.get("options"), dict | None)
+        and isinstance(shards, list | None)
+        and all(isinstance(entry, dict) for entry in shards or [])
+    )
 
 
 def _now() -> str:

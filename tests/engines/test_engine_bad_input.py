@@ -200,6 +200,29 @@ def test_out_dir_of_another_model_or_changed_inputs_is_refused(
     assert result.exit_code == 2 and "holds the parts of a predict run" in result.stderr
 
 
+def test_a_damaged_manifest_is_refused_with_one_line_naming_it(tmp_path: Path) -> None:
+    """A _manifest.json that is JSON but not of the shape tagger writes (a field of the
+    wrong type) is refused like one that is not JSON, not an internal error."""
+    shards = write_shards(tmp_path / "in", 2, 5)
+    out = tmp_path / "out"
+    assert _import([str(shards)], out).exit_code == 0
+    manifest = out / "_manifest.json"
+    good = json.loads(manifest.read_text(encoding="utf-8"))
+    damages = [
+        {"run_key": "other", "model": "tiny"},
+        {"run_key": "other", "options": [1]},
+        {"shards": 5},
+        {"shards": ["shard-00.jsonl"]},
+        {"shards": {"a": 1}},
+    ]
+    for damage in damages:
+        manifest.write_text(json.dumps({**good, **damage}), encoding="utf-8")
+        result = _import([str(shards)], out, "--resume")
+        assert result.exit_code == 2, (damage, result.output)
+        assert f"{manifest}: not a tagger run manifest" in result.stderr
+        assert result.stderr.count("\n") == 1
+
+
 def test_resume_with_the_local_engine_keeps_complete_parts(
     tiny_model: Path, tmp_path: Path
 ) -> None:
