@@ -72,14 +72,28 @@ RANGE_PAIRS = ("word_ngrams", "char_ngrams", "title_chars", "title_cross_chars")
 _MODELS: dict[str, Any] = {}
 
 
+def _not_a_flag(value: Any) -> Any:
+    """Refuse true/false for a number (pydantic's lax mode took them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("should be a number, not true or false")
+    return value
+
+
+def _numeric(kind: Any) -> bool:
+    """Whether `kind` is int or float, or one of them or None."""
+    return bool({int, float} & ({kind} | set(typing.get_args(kind))))
+
+
 def _table(cls: type, extra: dict[str, Any] | None = None) -> Any:
     """A pydantic model of the dataclass `cls` (no defaults: only what the file says)."""
-    from pydantic import ConfigDict, Field, create_model
+    from pydantic import BeforeValidator, ConfigDict, Field, create_model
 
     hints = typing.get_type_hints(cls)
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         kind = hints[f.name]
+        if _numeric(kind):
+            kind = Annotated[kind, BeforeValidator(_not_a_flag)]
         if f.name in RANGES:
             kind = Annotated[kind, Field(**RANGES[f.name])]
         if f.name in ITEM_RANGES:  # tuple[float, ...] (| None): each item checked
@@ -102,7 +116,7 @@ def _table(cls: type, extra: dict[str, Any] | None = None) -> Any:
 
 def _schema() -> Any:
     if "train" not in _MODELS:
-        from pydantic import ConfigDict, Field, create_model
+        from pydantic import BeforeValidator, ConfigDict, Field, create_model
 
         from tagger.classify import ModelConfig
         from tagger.features import FeatureConfig
@@ -115,7 +129,7 @@ def _schema() -> Any:
             features=(_table(FeatureConfig), None),
             tags=(model_table, None),
             sections=(model_table, None),
-            seed=(Annotated[int, Field(ge=0)], None),
+            seed=(Annotated[int, Field(ge=0), BeforeValidator(_not_a_flag)], None),
             name=(str, None),
             stream=(_table(StreamConfig, {"out_of_core": bool}), None),
         )
@@ -162,6 +176,8 @@ def validate_train_config(data: dict[str, Any], source: str) -> dict[str, Any]:
         given = error.get("input")
         shown = repr(given) if not isinstance(given, dict) else "a table"
         message = str(error["msg"])
+        if error["type"] == "value_error":  # our validators' own words, without pydantic's prefix
+            message = str(error.get("ctx", {}).get("error", message))
         if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
             message = "should be a table ([name] in TOML, an object in JSON)"
         message = message[:1].lower() + message[1:]

@@ -46,6 +46,11 @@ runner = CliRunner()
         ("[sections]\ntitle_chars = [5, 2]\n", "sections.title_chars: the lower bound 5 is"),
         ("[features]\nchar_ngrams = [0, 0]\n", "features.char_ngrams: n-grams are at least 1"),
         ("[features]\nword_ngrams = [0, 2]\n", "features.word_ngrams: n-grams are at least 1"),
+        # true/false is not a number (it was taken as 1 or 0: chunk = true streamed one
+        # article a minibatch, for hours)
+        ("[stream]\nchunk = true\n", "stream.chunk: should be a number, not true or false"),
+        ("[tags]\nc = false\n", "tags.c: should be a number, not true or false"),
+        ("[stream]\nalpha = true\n", "stream.alpha: should be a number, not true or false"),
     ],
 )
 def test_config_schema_refuses_with_exit_2_naming_the_key(
