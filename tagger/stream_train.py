@@ -61,7 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tagger.corpus.article import Article
-from tagger.errors import EXIT_FAILED, InputError
+from tagger.errors import EXIT_FAILED, ConfigError, InputError
 from tagger.pipeline import iter_batches
 
 Progress = Callable[[str, int, int], None]
@@ -713,7 +713,15 @@ def train_streaming(
     stream = stream or StreamConfig()
     if not stream.cache:
         return _train(source, config, stream, progress, None)
-    directory = tempfile.mkdtemp(prefix="tagger-stream-", dir=stream.cache_dir or None)
+    try:
+        directory = tempfile.mkdtemp(prefix="tagger-stream-", dir=stream.cache_dir or None)
+    except OSError as exc:
+        where = (
+            f"stream.cache_dir {stream.cache_dir}" if stream.cache_dir else "the temporary folder"
+        )
+        raise ConfigError(
+            f"{where}: cannot hold the feature cache ({exc.strerror or exc})"
+        ) from None
     try:
         return _train(source, config, stream, progress, Path(directory))
     finally:

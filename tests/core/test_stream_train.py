@@ -377,6 +377,12 @@ def test_cli_fails_when_a_file_of_an_input_folder_vanishes_between_passes(
     assert result.exit_code == 1 and "b.jsonl:150: invalid JSON" in result.output
 
 
+def test_a_cache_dir_that_cannot_hold_the_cache_is_named_by_its_key(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(ConfigError, match=rf"stream.cache_dir {missing}: cannot hold"):
+        train_streaming(lambda: iter(generated(20)), None, stream_config(cache_dir=str(missing)))
+
+
 def test_stream_loss_is_checked() -> None:
     from tagger.errors import ConfigError
 
