@@ -34,6 +34,14 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """A bounded set of method labels: a client may send any token as a method."""
+    return method if method in METHODS else "other"
+
+
 def path_label(path: str) -> str:
     """A bounded set of path labels (no label per article id or static file)."""
     if path in PATHS:
@@ -172,7 +180,8 @@ class Observe:
         finally:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - start
-            self.metrics.requests.labels(scope.get("method", ""), path, str(status)).inc()
+            method = method_label(scope.get("method", ""))
+            self.metrics.requests.labels(method, path, str(status)).inc()
             self.metrics.latency.labels(path).observe(elapsed)
             if self.access_log is not None:
                 client = scope.get("client")

@@ -68,6 +68,20 @@ def test_metrics_expose_requests_rejects_decisions_and_the_model(
     assert f'model_id="{loaded_tiny.model_info["id"]}",name="tiny"}} 1.0' in text
 
 
+def test_made_up_methods_share_one_metrics_label(loaded_tiny: Any, tmp_path: Path) -> None:
+    """Any client may send any method name (from any Host): each one is not a new series
+    in /metrics, whose memory and size would grow with them."""
+    app = create_app(ServerConfig(db=tmp_path / "f.db", tokens=TOKENS), model=loaded_tiny)
+    with TestClient(app, base_url="http://localhost") as client:
+        for i in range(10):
+            assert client.request(f"X{i}", "/labels").status_code == 405
+        assert client.request("X10", "/labels", headers={"host": "evil.example"}).status_code == 400
+        text = client.get("/metrics").text
+    app.state.store.close()
+    assert 'method="X' not in text
+    assert 'tagger_http_requests_total{method="other",path="/labels",status="405"} 10.0' in text
+
+
 def test_reload_swaps_the_model_and_needs_the_admin_token(
     tiny_model: Path, other_model: Path, tmp_path: Path
 ) -> None:
