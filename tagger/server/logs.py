@@ -9,6 +9,8 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
+from tagger.hygiene import escape_text
+
 ACCESS_LOGGER = "tagger.access"
 
 
@@ -31,7 +33,9 @@ class JsonFormatter(logging.Formatter):
             entry["message"] = record.getMessage()
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # json.dumps escapes C0 only: a request's path may hold a C1 CSI or a bidi
+        # override, which become \\uXXXX too (the same data), never raw on a terminal
+        return escape_text(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 def log_config(log_format: str) -> dict[str, Any]:

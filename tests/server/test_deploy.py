@@ -149,6 +149,28 @@ def test_json_log_lines() -> None:
     assert json.loads(JsonFormatter().format(plain))["message"] == "x y"
 
 
+def test_json_log_lines_carry_no_terminal_controls_from_a_request(
+    loaded_tiny: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A path or query with a C1 CSI or a bidi override reaches the access log: the JSON
+    line escapes them (json.dumps escapes C0 only), the same data for a JSON reader."""
+    from tagger.hygiene import escape_text
+    from tagger.server.logs import ACCESS_LOGGER, JsonFormatter
+
+    config = ServerConfig(db=tmp_path / "f.db", tokens=TOKENS, log_format="json")
+    app = create_app(config, model=loaded_tiny)
+    with (
+        caplog.at_level(logging.INFO, logger=ACCESS_LOGGER),
+        TestClient(app, base_url="http://localhost") as client,
+    ):
+        assert client.get("/nope%C2%9B2J%E2%80%AE?q=%C2%9B31m").status_code == 404
+    app.state.store.close()
+    (record,) = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    line = JsonFormatter().format(record)
+    assert escape_text(line) == line  # nothing a terminal would act on
+    assert json.loads(line)["path"] == "/nope\x9b2J\u202e"
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Any]:
     """Start `tagger serve` with given arguments (tagger.server.launch, as the benches
