@@ -226,7 +226,10 @@ def _complete_parts(out_dir: Path, key: str, shards: list[Shard]) -> dict[int, d
                 f"{out_dir / receipt.get('part', shard.part)}: written by another run: "
                 "choose another --out-dir"
             )
-        part = out_dir / str(receipt.get("part"))
+        name = str(receipt.get("part"))
+        if not _PART.match(name) or name.split(".")[0] != shard.part:
+            continue  # names another file (a copied or edited receipt): computed again
+        part = out_dir / name
         try:
             if part.stat().st_size != receipt.get("part_bytes"):
                 continue  # a part changed or cut since: computed again

@@ -213,7 +213,6 @@ def test_a_damaged_manifest_is_refused_with_one_line_naming_it(tmp_path: Path) -
         {"run_key": "other", "options": [1]},
         {"shards": 5},
         {"shards": ["shard-00.jsonl"]},
-        {"shards": {"a": 1}},
     ]
     for damage in damages:
         manifest.write_text(json.dumps({**good, **damage}), encoding="utf-8")
@@ -221,6 +220,24 @@ def test_a_damaged_manifest_is_refused_with_one_line_naming_it(tmp_path: Path) -
         assert result.exit_code == 2, (damage, result.output)
         assert f"{manifest}: not a tagger run manifest" in result.stderr
         assert result.stderr.count("\n") == 1
+
+
+def test_resume_trusts_a_receipt_only_for_its_own_part(tmp_path: Path) -> None:
+    """A receipt that names another part (copied, edited) does not make its shard done:
+    the shard is computed again instead of being left without its part."""
+    shards = write_shards(tmp_path / "in", 2, 5)
+    out = tmp_path / "out"
+    assert _import([str(shards)], out).exit_code == 0
+    complete = read_parts(out)
+    receipt = json.loads((out / ".part-00001.json").read_text(encoding="utf-8"))
+    receipt["part"] = "part-00000.jsonl"
+    receipt["part_bytes"] = (out / "part-00000.jsonl").stat().st_size
+    (out / ".part-00001.json").write_text(json.dumps(receipt), encoding="utf-8")
+    (out / "part-00001.jsonl").unlink()
+    result = _import([str(shards)], out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "parts: 1 written, 1 resumed" in result.stderr
+    assert read_parts(out) == complete
 
 
 def test_resume_with_the_local_engine_keeps_complete_parts(
