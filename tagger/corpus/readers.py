@@ -114,6 +114,9 @@ def detect_format(path: Path) -> str | None:
     return None
 
 
+SPECIAL_FILE = "not a regular file (a pipe, socket or device): give it as an input of its own"
+
+
 def _is_stream(path: Path) -> bool:
     """A pipe or device (`<(cat x.jsonl)`, a FIFO, /dev/stdin): read as a stream."""
     try:
@@ -213,6 +216,9 @@ def path_units(path: Path, fmt: str) -> Iterator[ReadUnit]:
         for child in iter_files(path, unreadable):
             yield from failed  # folders the walk failed on before reaching this file
             failed.clear()
+            if _is_stream(child):  # opening a pipe nobody writes to would wait for it
+                yield ReadUnit(child, fmt, SPECIAL_FILE)
+                continue
             child_fmt = detect_format(child) if fmt == "auto" else fmt
             if fmt == "auto" and is_documentation(child):
                 reason = "documentation file, not an article: give --input-format (-f) to read it"

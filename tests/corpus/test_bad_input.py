@@ -282,6 +282,22 @@ def test_a_fifo_without_a_writer_does_not_block_forever(tmp_path: Path) -> None:
     ]
 
 
+def test_a_fifo_inside_an_input_folder_is_skipped_at_once(tmp_path: Path) -> None:
+    """A folder walk reads regular files only: a pipe in it is named and skipped, without
+    waiting for a writer (given as an input of its own, a pipe is read)."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    os.mkfifo(folder / "feed.jsonl")
+    jsonl(folder, [record(1)], "good.jsonl")
+    report = ReadReport()
+    options = ReadOptions(fifo_timeout=30)
+    articles = _in_thread(lambda: list(read_corpus([folder], "auto", report, options)))
+    assert [a.id for a in articles] == ["a1"]
+    [skip] = report.skipped
+    assert skip.path == str(folder / "feed.jsonl")
+    assert skip.reason.startswith("not a regular file (a pipe, socket or device)")
+
+
 def test_a_fifo_with_a_writer_is_read(tmp_path: Path) -> None:
     fifo = tmp_path / "feed.jsonl"
     os.mkfifo(fifo)
