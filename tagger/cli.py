@@ -1011,10 +1011,10 @@ def review(
     from tagger.feedback.review import require_terminal, run_terminal_review
     from tagger.feedback.store import open_store
 
-    require_terminal()  # before the store, the model and the input: nothing done in vain
     console = Console(quiet)
     with open_store(db) as store:
         store.verify()  # writable and sound, before any work is shown to the editor
+        require_terminal()  # before the model is loaded and the input read
         tagger_model = Tagger.load(model)
         articles, report = _read(inputs, input_format, console)
         _finish_read(report, console, False)

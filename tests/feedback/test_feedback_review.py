@@ -232,7 +232,12 @@ def test_review_command_refuses_without_a_terminal(tiny_model: Path, tmp_path: P
         ],
     )
     assert result.exit_code == 2 and "interactive terminal" in result.output
-    assert not (tmp_path / "f.db").exists()  # refused before the store is opened or created
+    # refused before the model is loaded or the input read (the store is checked first)
+    unread = [str(tmp_path / "no-such-input.jsonl"), "--model", str(tmp_path / "no-model")]
+    args = ["review", *unread, "--db", str(tmp_path / "f.db"), "--editor", "ann"]
+    early = CliRunner().invoke(app, args)
+    assert early.exit_code == 2
+    assert early.output.splitlines() == ["error: tagger review needs an interactive terminal"]
 
 
 def test_terminal_input_is_split_into_keys() -> None:
