@@ -158,7 +158,12 @@ def measure(workers: int, model: Path, bodies: list[Any], args: Any) -> dict:
         server.wait_healthy()
         wait_for_workers(url, workers)
         for _ in range(4 * workers):  # warm every worker up (new connections)
-            httpx.post(url + "/suggest", content=bodies[0][0], timeout=60)
+            httpx.post(
+                url + "/suggest",
+                content=bodies[0][0],
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
         queue: multiprocessing.Queue = multiprocessing.Queue()
         process = multiprocessing.Process(target=load, args=(port, tokens, bodies, args, queue))
         server_cpu = tree_cpu_seconds(server.pid)

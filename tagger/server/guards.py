@@ -542,10 +542,22 @@ def _check_strings(value: Any) -> None:
             raise JSONRefused("json_not_finite", "integer out of range", path)
 
 
+def is_json_type(value: bytes | None) -> bool:
+    """application/json or a +json type, with any parameters (charset)."""
+    if value is None:
+        return False
+    media = value.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
 class BodyGate:
     """Read each request body before the app sees it: 413 over `max_body` bytes (declared
     or streamed), 408 when it takes longer than `body_timeout` seconds (slow uploads hold
-    no connection for long), 422 when a body is not strict JSON (see `strict_json`)."""
+    no connection for long), 415 when a body is not declared JSON (a form or text/plain, which
+    another site's page can make a browser send without asking), 422 when it is not strict
+    JSON (see `strict_json`)."""
 
     def __init__(
         self,
@@ -598,6 +610,12 @@ class BodyGate:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if body.strip() and not is_json_type(_header(scope, b"content-type")):
+            self.on_reject("content_type")
+            await send_json(
+                send, 415, "send the body as JSON, with the header Content-Type: application/json"
+            )
+            return
         if body.strip():
             try:
                 if len(body) > OFFLOAD_BYTES:  # a large body is parsed off the event loop

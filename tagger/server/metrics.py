@@ -82,7 +82,7 @@ class Metrics:
         self.rejects = Counter(
             "tagger_rejected_requests",
             "Requests refused before any work: in_flight (503), rate (429), host (400), "
-            "body_size (413), body_timeout (408), bad_json (422), batch (413), "
+            "body_size (413), body_timeout (408), content_type (415), bad_json (422), batch (413), "
             "entity_budget (413), model_queue (503).",
             ["reason"],
             registry=registry,

@@ -101,3 +101,20 @@ def test_default_allowed_hosts_and_host_parsing() -> None:
     assert default_allowed_hosts("0.0.0.0") == ("localhost", "127.0.0.1", "::1")
     assert "news.example" in default_allowed_hosts("news.example")
     assert host_name("[::1]:8000") == "::1" and host_name("Example.COM.:80") == "example.com"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_body_not_declared_json_is_415(client: TestClient, content_type: str | None) -> None:
+    """What another site's page can make a browser send without a preflight (a form,
+    text/plain) is refused before any work, with what to send instead."""
+    body = b'{"article": {"title": "Budget", "body": "The Senate passed the budget."}}'
+    headers = {} if content_type is None else {"content-type": content_type}
+    refused = client.post("/suggest", content=body, headers=headers)
+    assert refused.status_code == 415
+    assert "Content-Type: application/json" in refused.json()["detail"]
+    assert 'tagger_rejected_requests_total{reason="content_type"} ' in client.get("/metrics").text
+    for declared in ("application/json", "application/json; charset=utf-8", "Application/JSON"):
+        assert client.post("/suggest", content=body, headers={"content-type": declared}).is_success
