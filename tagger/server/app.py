@@ -238,7 +238,7 @@ class FeedbackRequest(BaseModel):
     """Decisions on one article, with the article and the suggestions they answer."""
 
     article: ArticleIn | None = None
-    article_id: str | None = None
+    article_id: str | None = Field(None, max_length=500)  # as an article's own id
     suggestions: dict[str, Any] | None = Field(
         None, description="The suggestions object /suggest returned for this article."
     )

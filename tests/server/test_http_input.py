@@ -110,3 +110,14 @@ def test_strict_json_rules() -> None:
     assert refused.value.loc == ["body", "x", 1, "y"]
     with pytest.raises(JSONRefused, match="integer out of range"):
         strict_json(b"[" + b"9" * 30 + b"]")
+
+
+def test_a_feedback_article_id_is_limited_like_an_articles_own(server) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        body = {"article_id": "x" * 501, "decisions": [{"action": "add", "label": "budget"}]}
+        status, answer = post(conn, "/feedback", json.dumps(body).encode())
+        assert status == 422
+        assert answer["detail"][0]["loc"][-1] == "article_id"
+    finally:
+        conn.close()
