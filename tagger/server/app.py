@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -164,6 +165,9 @@ def load_tokens(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     return tokens
 
 
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 def _token_entry(text: str, where: str) -> tuple[str, str]:
     editor, sep, token = text.partition(":")
     editor, token = editor.strip(), token.strip()
@@ -171,6 +175,12 @@ def _token_entry(text: str, where: str) -> tuple[str, str]:
         raise ConfigError(f"{where}: expected 'editor:token'")
     if len(token) < MIN_TOKEN_CHARS:
         raise ConfigError(f"{where}: token of {editor} is shorter than {MIN_TOKEN_CHARS} chars")
+    if not BEARER_TOKEN.fullmatch(token):
+        # a client can only send these in an Authorization header (RFC 6750's b64token)
+        raise ConfigError(
+            f"{where}: token of {editor} has characters a bearer token cannot carry "
+            "(letters, digits and -._~+/ only)"
+        )
     return editor, token
 
 

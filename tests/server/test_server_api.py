@@ -247,6 +247,9 @@ def test_tokens_from_file_and_environment(tmp_path: Path) -> None:
     path.write_text("# editors\nann:ann-token-0123456789abcdef\n\n")
     tokens = load_tokens(path, {"TAGGER_TOKENS": "bob:bob-token-0123456789abcdef"})
     assert tokens == TOKENS
+    path.write_text("ann:tökén-that-no-client-can-send-0123\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tokens:1: token of ann has characters a bearer"):
+        load_tokens(path)
     path.write_text("ann:short\n")
     with pytest.raises(ConfigError, match="shorter"):
         load_tokens(path)
