@@ -165,7 +165,7 @@ def load_tokens(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     return tokens
 
 
-BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space
 
 
 def _token_entry(text: str, where: str) -> tuple[str, str]:
@@ -175,11 +175,11 @@ def _token_entry(text: str, where: str) -> tuple[str, str]:
         raise ConfigError(f"{where}: expected 'editor:token'")
     if len(token) < MIN_TOKEN_CHARS:
         raise ConfigError(f"{where}: token of {editor} is shorter than {MIN_TOKEN_CHARS} chars")
-    if not BEARER_TOKEN.fullmatch(token):
-        # a client can only send these in an Authorization header (RFC 6750's b64token)
+    if not SENDABLE_TOKEN.fullmatch(token):
+        # an Authorization header carries ASCII; such a token could never match a request
         raise ConfigError(
             f"{where}: token of {editor} has characters a bearer token cannot carry "
-            "(letters, digits and -._~+/ only)"
+            "(non-ASCII, spaces or controls)"
         )
     return editor, token
 
