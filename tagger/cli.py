@@ -916,6 +916,7 @@ def corpus_dedup_command(
     console = Console(quiet)
     check_outputs([("--out", out), ("--report", report_file)], paths)
     articles, report = _read(paths, input_format, console)
+    _require_articles(articles, paths, "to deduplicate")
     kept, duplicates = deduplicate(articles, threshold, near=not exact_only)
     for dup in duplicates.duplicates:
         console.info(

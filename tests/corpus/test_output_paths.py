@@ -188,3 +188,13 @@ def test_atomic_output_removes_the_partial_file_on_failure(tmp_path: Path) -> No
         raise RuntimeError("boom")
     assert target.read_text(encoding="utf-8") == "before\n"
     assert hidden_files(tmp_path) == []
+
+
+def test_dedup_refuses_an_input_with_no_article(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run(["corpus", "dedup", empty, "-o", out])
+    assert result.exit_code == 2
+    assert f"error: {empty}: no article to deduplicate" in result.output
+    assert not out.exists()
