@@ -36,6 +36,7 @@ from common import modapte_90, print_rows, save_results, timer
 from stream_dev import dev_split
 
 from tagger.api import Tagger, TrainConfig
+from tagger.config_schema import validate_train_config
 from tagger.evaluate import TagCounts, binarize
 
 
@@ -51,7 +52,10 @@ def variant_config(spec: str) -> tuple[str, TrainConfig]:
         except json.JSONDecodeError:
             parsed = value
         data.setdefault(table, {})[field] = parsed
-    return name or "defaults", TrainConfig.from_dict(data)
+    # checked like a config file: TrainConfig.from_dict alone ignores an unknown key, so a
+    # misspelt (or removed) setting would measure the defaults under the variant's name
+    checked = validate_train_config(data, f"--variant {spec}")
+    return name or "defaults", TrainConfig.from_dict(checked)
 
 
 def tagger_fold(
