@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import modapte_90, peak_rss_mb, print_rows, save_results, timer
 
 from tagger.api import Tagger, TrainConfig
+from tagger.config_schema import validate_train_config
 from tagger.stream_train import StreamConfig, train_streaming
 
 
@@ -77,7 +78,8 @@ def parse_config(spec: str) -> TrainConfig:
         if "." in key:
             table, field = key.split(".", 1)
             data.setdefault(table, {})[field] = json.loads(value)
-    return TrainConfig.from_dict(data)
+    # TrainConfig.from_dict alone ignores an unknown key (the defaults would be measured)
+    return TrainConfig.from_dict(validate_train_config(data, spec))
 
 
 def measure(model: Tagger, test: list[Any]) -> tuple[float, float]:

@@ -37,3 +37,14 @@ def test_a_known_key_changes_the_config(variant_config: VariantConfig) -> None:
 def test_an_unknown_key_is_refused(variant_config: VariantConfig) -> None:
     with pytest.raises(ConfigError, match="scale_fold_c"):
         variant_config("foldc:tags.scale_fold_c=true")
+
+
+def test_stream_dev_grid_entries_are_checked_too() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import stream_dev
+    finally:
+        sys.path.remove(str(BENCH))
+    assert stream_dev.parse_config("tags.c=0.5,epochs=3").tags.c == 0.5
+    with pytest.raises(ConfigError, match=r"tags\.cc"):
+        stream_dev.parse_config("tags.cc=0.5")
