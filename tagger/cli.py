@@ -332,6 +332,8 @@ def train(
     from tagger.model_bundle import check_save_target
 
     check_save_target(out)
+    if out_of_core is None and "out_of_core" in cfg.stream:  # the flags win over the file
+        out_of_core = bool(cfg.stream["out_of_core"])
     if out_of_core is None:
         out_of_core = _large_input(corpus)
         if out_of_core:

@@ -311,6 +311,16 @@ def test_cli_trains_out_of_core_and_counts_a_truncated_record(tmp_path: Path) ->
         " ".join(result.output.split())
     )
     assert Tagger.load(out).tag_model is not None
+    # the config file can say it too (as an out-of-core bundle's manifest does); flags win
+    config.write_text("[stream]\nout_of_core = true\nchunk = 50\nepochs = 1\n", encoding="utf-8")
+    by_file = CliRunner().invoke(
+        app, ["train", str(corpus), "-o", str(tmp_path / "f"), "-c", str(config)]
+    )
+    assert by_file.exit_code == 0 and "trained out of core" in by_file.output
+    in_memory = CliRunner().invoke(
+        app, ["train", str(corpus), "-o", str(tmp_path / "g"), "-c", str(config), "--in-memory"]
+    )
+    assert in_memory.exit_code == 0 and "trained out of core" not in in_memory.output
     args = ["train", str(corpus), "-o", str(tmp_path / "s"), "-c", str(config)]
     strict = CliRunner().invoke(app, [*args, "--out-of-core", "--strict"])
     assert strict.exit_code == 1
