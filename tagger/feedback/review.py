@@ -336,6 +336,7 @@ class ReviewSession:
                 )
             ]
         )
+        self.decided += 1  # a stored row, as `feedback stats` counts it
         if item is not None:
             if last.created and item.kind == "tag":
                 self.items.remove(item)

@@ -22,6 +22,7 @@ from tagger.feedback.review import (
     run_review,
     uncertainty,
 )
+from tagger.feedback.stats import feedback_stats
 from tagger.feedback.store import SQLiteStore
 
 
@@ -92,6 +93,7 @@ def test_undo_takes_back_decisions_in_order(model, store, load_sample) -> None:
     resolved = reviewed_articles(store)
     assert resolved == []  # nothing stands, though every keystroke is stored
     assert [d.action for d in store.decisions(article.id)] == ["accept", "add", "undo", "undo"]
+    assert session.decided == 4 == feedback_stats(store)["decisions"]  # the summary's count
 
 
 def test_changed_mind_is_a_new_decision(model, store, load_sample) -> None:
