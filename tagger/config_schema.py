@@ -92,10 +92,17 @@ def _table(cls: type, extra: dict[str, Any] | None = None) -> Any:
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         kind = hints[f.name]
+        # checks apply to the value, not to None (JSON's null: the setting's default off)
+        values = [a for a in typing.get_args(kind) if a is not type(None)]
+        optional = len(values) == 1 and type(None) in typing.get_args(kind)
+        if optional:
+            kind = values[0]
         if _numeric(kind):
             kind = Annotated[kind, BeforeValidator(_not_a_flag)]
         if f.name in RANGES:
             kind = Annotated[kind, Field(**RANGES[f.name])]
+        if optional:
+            kind = kind | None
         if f.name in ITEM_RANGES:  # tuple[float, ...] (| None): each item checked
             item = Annotated[float, Field(**ITEM_RANGES[f.name])]
             kind = tuple[item, ...] | None if f.default is None else tuple[item, ...]
