@@ -52,10 +52,10 @@ def variant_config(spec: str) -> tuple[str, TrainConfig]:
         except json.JSONDecodeError:
             parsed = value
         data.setdefault(table, {})[field] = parsed
-    # checked like a config file: TrainConfig.from_dict alone ignores an unknown key, so a
-    # misspelt (or removed) setting would measure the defaults under the variant's name
+    # checked like a config file, and named by the spec: a misspelt (or removed) setting
+    # would otherwise measure the defaults under the variant's name
     checked = validate_train_config(data, f"--variant {spec}")
-    return name or "defaults", TrainConfig.from_dict(checked)
+    return name or "defaults", TrainConfig.from_dict(checked, checked=False)
 
 
 def tagger_fold(

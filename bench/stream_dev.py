@@ -78,8 +78,8 @@ def parse_config(spec: str) -> TrainConfig:
         if "." in key:
             table, field = key.split(".", 1)
             data.setdefault(table, {})[field] = json.loads(value)
-    # TrainConfig.from_dict alone ignores an unknown key (the defaults would be measured)
-    return TrainConfig.from_dict(validate_train_config(data, spec))
+    # named by the spec: an unknown key would otherwise measure the defaults unnoticed
+    return TrainConfig.from_dict(validate_train_config(data, spec), checked=False)
 
 
 def measure(model: Tagger, test: list[Any]) -> tuple[float, float]:

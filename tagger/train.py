@@ -87,7 +87,15 @@ class TrainConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: dict[str, Any], *, checked: bool = True) -> TrainConfig:
+        """Settings from a dict shaped like a config file. `checked`: validated against
+        the schema as a `--config` file is (an unknown key or a wrong type is refused,
+        naming it); False reads an older bundle's manifest, whose settings may since have
+        been renamed or removed."""
+        if checked:
+            from tagger.config_schema import validate_train_config
+
+            data = validate_train_config(data, "config")
         known = {"features", "tags", "sections", "seed", "name", "stream"}
         unknown = set(data) - known
         if unknown:
@@ -114,7 +122,7 @@ class TrainConfig:
             raise ConfigError(f"{path}: invalid config file ({exc})") from exc
         from tagger.config_schema import validate_train_config
 
-        return cls.from_dict(validate_train_config(data, str(path)))
+        return cls.from_dict(validate_train_config(data, str(path)), checked=False)
 
 
 # Settings added after a bundle was saved, with the value that reproduces how it was

@@ -274,7 +274,9 @@ def learn(
             "nothing to train on: every article is held out (give --corpus with the original "
             "training corpus)"
         )
-    config = TrainConfig.from_dict(settings_as_trained(old.manifest.get("config") or {}))
+    config = TrainConfig.from_dict(
+        settings_as_trained(old.manifest.get("config") or {}), checked=False
+    )
     if seed is not None:
         config.seed = seed
     train_entities = test_entities = None

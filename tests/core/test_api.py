@@ -172,8 +172,17 @@ def test_train_config_from_dict_and_file(tmp_path: Path) -> None:
     assert config.tags.c == 0.5
     assert config.sections.cv_folds == 5
     assert TrainConfig.from_dict(config.to_dict()).to_dict() == config.to_dict()
-    with pytest.raises(ConfigError, match="unknown config keys: colour"):
+    with pytest.raises(ConfigError, match="unknown key 'colour'"):
         TrainConfig.from_dict({"colour": "blue"})
+    # checked like a --config file: a typo inside a table, a wrong type
+    with pytest.raises(ConfigError, match=r"unknown key 'tags\.cvfolds'"):
+        TrainConfig.from_dict({"tags": {"cvfolds": 3}})
+    with pytest.raises(ConfigError, match=r"tags\.c"):
+        TrainConfig.from_dict({"tags": {"c": "x"}})
+    # JSON's null for a checked setting is its default off (it ended in "internal error")
+    assert TrainConfig.from_dict({"tags": {"min_precision": None}}).tags.min_precision is None
+    # an older bundle's manifest may hold a setting removed since: read, not refused
+    assert TrainConfig.from_dict({"tags": {"removed_knob": 1}}, checked=False).tags.c == 1.0
     good = tmp_path / "train.toml"
     good.write_text('seed = 5\nname = "m"\n[tags]\nmin_precision = 0.8\n')
     loaded = TrainConfig.from_file(good)
