@@ -87,15 +87,17 @@ class TrainConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, checked: bool = True) -> TrainConfig:
+    def from_dict(
+        cls, data: dict[str, Any], *, checked: bool = True, source: str = "config"
+    ) -> TrainConfig:
         """Settings from a dict shaped like a config file. `checked`: validated against
         the schema as a `--config` file is (an unknown key or a wrong type is refused,
-        naming it); False reads an older bundle's manifest, whose settings may since have
-        been renamed or removed."""
+        naming `source` and the key); False reads an older bundle's manifest, whose
+        settings may since have been renamed or removed."""
         if checked:
             from tagger.config_schema import validate_train_config
 
-            data = validate_train_config(data, "config")
+            data = validate_train_config(data, source)
         known = {"features", "tags", "sections", "seed", "name", "stream"}
         unknown = set(data) - known
         if unknown:
@@ -120,9 +122,7 @@ class TrainConfig:
             data = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: invalid config file ({exc})") from exc
-        from tagger.config_schema import validate_train_config
-
-        return cls.from_dict(validate_train_config(data, str(path)), checked=False)
+        return cls.from_dict(data, source=str(path))
 
 
 # Settings added after a bundle was saved, with the value that reproduces how it was
