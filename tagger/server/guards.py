@@ -610,13 +610,15 @@ class BodyGate:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body.strip() and not is_json_type(_header(scope, b"content-type")):
-            self.on_reject("content_type")
-            await send_json(
-                send, 415, "send the body as JSON, with the header Content-Type: application/json"
-            )
-            return
-        if body.strip():
+        if body.strip():  # a copy of up to max_body bytes: made once
+            if not is_json_type(_header(scope, b"content-type")):
+                self.on_reject("content_type")
+                await send_json(
+                    send,
+                    415,
+                    "send the body as JSON, with the header Content-Type: application/json",
+                )
+                return
             try:
                 if len(body) > OFFLOAD_BYTES:  # a large body is parsed off the event loop
                     await asyncio.to_thread(strict_json, body, self.max_depth)
