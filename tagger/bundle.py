@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from tagger import __version__
-from tagger.errors import BundleError
+from tagger.errors import BundleError, unique_keys
 
 FORMAT_VERSION = 2
 LEGACY_FORMAT_VERSION = 1  # joblib pickles: refused, converted by `tagger bundle convert`
@@ -107,15 +107,6 @@ def dump_json(value: Any, indent: int | None = None) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise ValueError(f"key {twice!r} appears twice")
-    return result
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -125,7 +116,7 @@ def parse_json(data: bytes, where: str) -> Any:
     try:
         return json.loads(
             data.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
+            object_pairs_hook=unique_keys,
             parse_constant=_no_constant,
         )
     except RecursionError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # Exit codes: 0 done, 1 done but with failures the user asked to be strict about
 # (or nothing usable was produced), 2 refused: bad arguments, bad bundle, bad input.
 EXIT_OK = 0
@@ -38,3 +40,22 @@ def read_user_text(path: object, what: str, error: type[TaggerError] = ConfigErr
         raise error(f"{path}: cannot read {what} (not UTF-8 text, byte {exc.start})") from exc
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
+
+
+class DuplicateKey(ValueError):
+    """A JSON object that gives one key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key {key!r} appears twice")
+        self.key = key
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`object_pairs_hook` for json.loads that raises DuplicateKey on a key given twice:
+    Python keeps the last value silently, and two readers of one document (a proxy and
+    this program) could each see another value."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return result

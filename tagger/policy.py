@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagger.errors import ConfigError, read_user_text
+from tagger.errors import ConfigError, read_user_text, unique_keys
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -162,8 +162,12 @@ def load_policy(path: str | Path | Policy | dict[str, Any]) -> Policy:
     path = Path(path)
     text = read_user_text(path, "the policy file")
     try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = (
+            json.loads(text, object_pairs_hook=unique_keys)
+            if path.suffix == ".json"
+            else tomllib.loads(text)
+        )
+    except (ValueError, RecursionError) as exc:  # JSON, TOML, a key twice, nesting
         raise ConfigError(f"{path}: invalid policy file ({exc})") from exc
     return Policy.from_dict(data, str(path))
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from tagger.classify import ModelConfig, _workers, train_section_model, train_tag_model
 from tagger.corpus.article import Article
-from tagger.errors import ConfigError, InputError, read_user_text
+from tagger.errors import ConfigError, InputError, read_user_text, unique_keys
 from tagger.evaluate import binarize
 from tagger.features import SETTINGS_BEFORE_THEY_EXISTED as FEATURES_BEFORE_THEY_EXISTED
 from tagger.features import FeatureConfig, Featurizer, fitted_config
@@ -119,8 +119,12 @@ class TrainConfig:
         """Read a TOML or JSON config file."""
         text = read_user_text(path, "config")
         try:
-            data = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
-        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            data = (
+                json.loads(text, object_pairs_hook=unique_keys)
+                if str(path).endswith(".json")
+                else tomllib.loads(text)
+            )
+        except (ValueError, RecursionError) as exc:  # JSON, TOML, a key twice, nesting
             raise ConfigError(f"{path}: invalid config file ({exc})") from exc
         return cls.from_dict(data, source=str(path))
 

@@ -5,7 +5,8 @@ deep, an integer longer than Python converts (4,300 digits), a NUL byte, a recor
 size limit, a record whose fields have the wrong types. Lines end at "\\n" only, and raw
 control characters inside strings (a CR, a form feed) are accepted rather than lost. A
 lone surrogate ('\\ud83d', half an emoji cut by a JavaScript export) cannot be written
-as UTF-8: it is replaced by U+FFFD and the record kept, with a note in the read report.
+as UTF-8: it is replaced by U+FFFD and the record kept, with a note in the read report. A
+key given twice in one object keeps its last value, as JSON readers do, with a note too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from collections.abc import Iterable, Iterator
 from tagger.corpus.article import Article
 from tagger.corpus.registry import ReadOptions, ReadReport, Source, register_stream
 from tagger.corpus.sources import SURROGATE_REPAIR, finish, replace_surrogates, text_lines
+from tagger.errors import DuplicateKey, unique_keys
+
+# One category for every key, so that the read report's counts stay few.
+DUPLICATE_KEY_REPAIR = "a key given twice in one object; its last value kept"
 
 # A \\uD800-\\uDFFF escape: the only way a lone surrogate gets into parsed JSON.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -34,7 +39,10 @@ def parse_record(
         return None
     try:
         # strict=False: control characters (a raw CR or form feed) inside strings are kept
-        data = json.loads(text, strict=False)
+        data = json.loads(text, strict=False, object_pairs_hook=unique_keys)
+    except DuplicateKey:
+        data = json.loads(text, strict=False)  # as every JSON reader does: the last value
+        report.repair(name, DUPLICATE_KEY_REPAIR, number)
     except json.JSONDecodeError as exc:
         # some messages end in "at" ("Unterminated string starting at"): one "at" only
         report.skip(

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from tagger.errors import DuplicateKey, unique_keys
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -492,8 +494,8 @@ def _no_constant(name: str) -> Any:
 
 
 def strict_json(data: bytes, max_depth: int = 32) -> Any:
-    """Parse a request body as strict JSON: UTF-8, finite numbers, no lone surrogates,
-    at most `max_depth` levels. Raises JSONRefused with the reason."""
+    """Parse a request body as strict JSON: UTF-8, finite numbers, no lone surrogates, no
+    key twice in an object, at most `max_depth` levels. Raises JSONRefused with the reason."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -504,7 +506,11 @@ def strict_json(data: bytes, max_depth: int = 32) -> Any:
     if depth > max_depth:
         raise JSONRefused("json_too_deep", f"JSON nested {depth} deep (at most {max_depth})")
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(
+            text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=unique_keys
+        )
+    except DuplicateKey as exc:
+        raise JSONRefused("json_duplicate_key", f"JSON object: {exc}") from None
     except json.JSONDecodeError as exc:
         raise JSONRefused(
             "json_invalid",

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tagger.errors import InputError, read_user_text
+from tagger.errors import InputError, read_user_text, unique_keys
 
 DEFAULT_MAP = Path("tag-renames.json")
 
@@ -78,11 +78,14 @@ class RenameMap:
         if not path.exists():
             return cls()
         try:
-            data = json.loads(read_user_text(path, "the rename map", InputError))
+            text = read_user_text(path, "the rename map", InputError)
+            data = json.loads(text, object_pairs_hook=unique_keys)
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{path}: line {exc.lineno}, column {exc.colno}: malformed rename map ({exc.msg})"
             ) from exc
+        except (ValueError, RecursionError) as exc:  # a key twice, a huge integer, nesting
+            raise InputError(f"{path}: malformed rename map ({exc})") from exc
         renames = data.get("renames") if isinstance(data, dict) else None
         if not isinstance(renames, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in renames.items()

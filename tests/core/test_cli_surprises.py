@@ -85,6 +85,13 @@ def test_config_json_is_checked_too_and_good_values_pass(tmp_path: Path) -> None
     bad.write_text(json.dumps({"features": {"title_repeats": 2}}), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"unknown key 'features.title_repeats'"):
         TrainConfig.from_file(bad)
+    # JSON's last-wins would silently drop one of the two values; TOML refuses it itself
+    bad.write_text('{"tags": {"c": 1, "c": 2}}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{bad}: invalid config file \(key 'c' appears twice"):
+        TrainConfig.from_file(bad)
+    bad.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid config file"):
+        TrainConfig.from_file(bad)
     good = tmp_path / "good.toml"
     good.write_text(
         "seed = 3\n[features]\nword_ngrams = [1, 3]\n[tags]\nc = 2\nmin_precision = 0.9\n"

@@ -66,6 +66,22 @@ def test_lone_surrogate_in_any_field_is_replaced_and_the_record_kept(tmp_path: P
     json.dumps(kept.to_dict(), ensure_ascii=False).encode("utf-8")
 
 
+def test_a_key_given_twice_keeps_the_record_with_its_last_value_and_a_note(
+    tmp_path: Path,
+) -> None:
+    twice = '{"id": "d1", "title": "First", "body": "Body text.", "title": "Second"}'
+    other = '{"id": "d2", "body": "x", "meta": {"a": 1, "b": 1}}'
+    path = jsonl(tmp_path, [record(1), twice, other])
+    articles, report = read([path])
+    assert [a.id for a in articles] == ["a1", "d1", "d2"]
+    assert articles[1].title == "Second" and articles[1].body == "Body text."
+    assert not report.skipped
+    assert report.repairs == {"a key given twice in one object; its last value kept": 1}
+    assert report.notes == [
+        f"{path}:2: kept after repair: a key given twice in one object; its last value kept"
+    ]
+
+
 def test_import_writes_a_record_with_a_lone_surrogate(tmp_path: Path) -> None:
     src = jsonl(tmp_path, [record(1), '{"id": "s1", "title": "\\ud83d", "body": "Text."}'])
     out = tmp_path / "out.jsonl"

@@ -30,6 +30,8 @@ HOSTILE = {
     "very deep nesting": (b"[" * 100_000 + b"]" * 100_000, "json_too_deep"),
     "invalid UTF-8": (b'{"article": {"title": "caf\xe9 \xff"}}', "utf8_invalid"),
     "truncated": (b'{"article": {"title": ', "json_invalid"),
+    # a proxy that keeps the first value and a reader that keeps the last see two articles
+    "key twice": (b'{"article": {"title": "x", "title": "y"}}', "json_duplicate_key"),
 }
 
 
@@ -110,6 +112,9 @@ def test_strict_json_rules() -> None:
     assert refused.value.loc == ["body", "x", 1, "y"]
     with pytest.raises(JSONRefused, match="integer out of range"):
         strict_json(b"[" + b"9" * 30 + b"]")
+    with pytest.raises(JSONRefused, match="key 'top_k' appears twice"):
+        strict_json(b'{"top_k": 1, "article": {}, "top_k": 9}')
+    assert strict_json(b'[{"a": 1}, {"a": 2}]') == [{"a": 1}, {"a": 2}]  # one key per object
 
 
 def test_a_feedback_article_id_is_limited_like_an_articles_own(server) -> None:

@@ -151,6 +151,15 @@ def test_tags_report_and_merge_commands(tmp_path: Path) -> None:
     assert not any("Rubio" in v for v, _ in pairs)
 
 
+def test_a_rename_map_with_a_key_twice_is_refused_naming_the_file(tmp_path: Path) -> None:
+    renames = tmp_path / "renames.json"
+    renames.write_text('{"renames": {"Rubio": "Marco Rubio", "Rubio": "Rubio Inc"}}')
+    result = run(["tags", "merge", "ICE", "Immigration and Customs Enforcement", "--map", renames])
+    assert result.exit_code == 2
+    assert f"{renames}: malformed rename map (key 'Rubio' appears twice)" in result.output
+    assert "Rubio Inc" in renames.read_text()  # the map the user wrote is left as it was
+
+
 def test_feedback_export_applies_renames(tmp_path: Path) -> None:
     db = tmp_path / "fb.sqlite"
     with open_store(db) as store:
