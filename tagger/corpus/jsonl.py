@@ -64,7 +64,7 @@ def parse_record(
     except ValueError as exc:
         report.skip(name, f"invalid record: {exc}", number)
         return None
-    return finish(article, name, report, options, number)
+    return finish(article, name, report, options, number, title_is_enough=True)
 
 
 def read_lines(

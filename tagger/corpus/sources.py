@@ -390,12 +390,26 @@ def replace_surrogates(data: Any) -> tuple[Any, int]:
 
 
 def finish(
-    article: Article, name: str | Path, report: ReadReport, options: ReadOptions, line: int | None
+    article: Article,
+    name: str | Path,
+    report: ReadReport,
+    options: ReadOptions,
+    line: int | None,
+    title_is_enough: bool = False,
 ) -> Article | None:
-    """Clean an Article's text fields; None (and a skip) when it has no body."""
+    """Clean an Article's text fields; None (and a skip) when it has no text.
+
+    `title_is_enough`: a record of a structured export (JSONL, CSV) with a title and no
+    body is an article (a newsflash, a headline-only wire item), as it is over HTTP. A page
+    or a text file with no body is not: its title is a guess (the <title>, a first line),
+    and the missing body means that no article text was found."""
     article.title = clean_text(article.title)
     article.body = clean_text(article.body)
-    if len(article.body) < options.min_body_chars:
+    if title_is_enough and not article.body:
+        if not article.title:
+            report.skip(name, f"empty article: no title and no body: {article.id!r}", line)
+            return None
+    elif len(article.body) < options.min_body_chars:
         report.skip(name, f"empty body: article {article.id!r}", line)
         return None
     if options.source and not article.source:

@@ -176,7 +176,7 @@ def read_csv(source: Source, report: ReadReport, options: ReadOptions) -> Iterat
             report.skip(name, "malformed row: NUL byte in the record", first)
             continue
         article = _article(row, columns, options)
-        finished = finish(article, name, report, options, first)
+        finished = finish(article, name, report, options, first, title_is_enough=True)
         if finished is not None:
             yield finished
 

@@ -86,7 +86,7 @@ def test_train_with_options_bad_records_and_rare_labels(
     corpus = tmp_path / "tiny.jsonl"
     lines = [json.dumps(r) for r in records]
     lines.insert(3, '{"id": "broken", "title": ')  # line 4
-    lines.insert(6, json.dumps({"id": "nobody", "title": "No body"}))  # line 7
+    lines.insert(6, json.dumps({"id": "nothing", "title": " ", "body": ""}))  # line 7
     corpus.write_text("\n".join(lines) + "\n")
     out = tmp_path / "models" / "tiny"
 
@@ -108,8 +108,8 @@ def test_train_with_options_bad_records_and_rare_labels(
     skips = skip_lines(result)
     assert len(skips) == 2
     assert skips[0].startswith(f"skipped {corpus}:4: invalid JSON")
-    assert skips[1].startswith(f"skipped {corpus}:7: empty body")
-    assert "2 skipped (1 invalid JSON, 1 empty body)" in result.stderr
+    assert skips[1] == f"skipped {corpus}:7: empty article: no title and no body: 'nothing'"
+    assert "2 skipped (1 invalid JSON, 1 empty article)" in result.stderr
     assert "merged label variants" in result.stderr
     assert "section(s) seen once" in result.stderr and "Obituaries" in result.stderr
     assert "tag(s) seen once: their threshold is shared" in result.stderr
@@ -295,11 +295,25 @@ def test_predict_folder_with_bad_files(cli_bundle: Path, tmp_path: Path) -> None
 
 def test_predict_with_nothing_readable(cli_bundle: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "x", "title": "no body"}\n')
+    bad.write_text('{"id": "x", "title": "", "body": "\\u00a0"}\n')
     result = run(["predict", "--model", cli_bundle, "--no-entities", bad])
     assert result.exit_code == 2
-    assert skip_lines(result) == [f"skipped {bad}:1: empty body: article 'x'"]
+    assert skip_lines(result) == [f"skipped {bad}:1: empty article: no title and no body: 'x'"]
     assert error_lines(result) == [f"error: {bad}: no article to predict"]
+
+
+def test_a_headline_only_record_gets_the_suggestions_the_api_gives(
+    cli_bundle: Path, tmp_path: Path
+) -> None:
+    flash = tmp_path / "flash.jsonl"
+    flash.write_text('{"id": "f1", "title": "Senate passes the federal budget"}\n')
+    rows = predict_jsonl(cli_bundle, flash)
+    expected = Tagger.load(cli_bundle).predict(
+        [Article(id="f1", title="Senate passes the federal budget", body="")]
+    )[0]
+    assert [r["id"] for r in rows] == ["f1"]
+    assert rows[0]["section"]["label"] == expected.section.label
+    assert [t["label"] for t in rows[0]["tags"]] == [t.label for t in expected.tags]
 
 
 def test_missing_bundle_is_refused(tmp_path: Path, corpus_files: dict[str, Path]) -> None:
@@ -502,7 +516,7 @@ def test_csv_column_mapping_on_the_command_line(cli_bundle: Path, tmp_path: Path
         {"Politics": 1},
         {"Congress": 1},
     )
-    assert skip_lines(result) == [f"skipped {path}:3: empty body: article 's-2'"]
+    assert skip_lines(result) == [f"skipped {path}:3: empty article: no title and no body: 's-2'"]
     rows = predict_jsonl(cli_bundle, path, extra=tuple(mapping))
     assert [r["id"] for r in rows] == ["s-1"]
 
