@@ -586,6 +586,11 @@ def save_bundle(
             full = _write_files(staging, components, manifest, model_card)
             version = parent / f".{out.name}.v-{_stamp()}"
             os.rename(staging, version)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            from tagger.writers import OutputError
+
+            raise OutputError(f"{out}: cannot write the bundle: {exc.strerror or exc}") from exc
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -69,9 +69,12 @@ class _TaggerGroup(TyperGroup):
             _silence_stdout()
             raise typer.Exit(0) from None
         except OSError as exc:
+            from tagger.writers import WRITE_FAILURES
+
             where = f"{exc.filename}: " if exc.filename else ""
-            _print_error(f"{where}{exc.strerror or exc}")
-            raise typer.Exit(EXIT_REFUSED) from None
+            failed = exc.errno in WRITE_FAILURES  # a full disk: ran, but could not finish
+            _print_error(f"{where}{'cannot write: ' if failed else ''}{exc.strerror or exc}")
+            raise typer.Exit(EXIT_FAILED if failed else EXIT_REFUSED) from None
         except Exception as exc:
             if os.environ.get("TAGGER_DEBUG"):
                 raise
@@ -1498,6 +1501,11 @@ def main() -> None:
         # Whoever read our output stopped early (`tagger predict ... | head`): not an error.
         _silence_stdout()
         sys.exit(0)
+    except OSError as exc:
+        # Writing --help or --version, before any command runs (`> /dev/full`)
+        _print_error(f"<stdout>: cannot write: {exc.strerror or exc}")
+        _silence_stdout()
+        sys.exit(EXIT_FAILED)
 
 
 def _silence_stdout() -> None:

@@ -53,7 +53,10 @@ def _data_console_class() -> type:
 
 
 def _data_console(**kwargs: Any) -> Any:
-    return _data_console_class()(**kwargs)
+    from tagger.writers import STDOUT, named_output
+
+    # a full disk under `> file` is one line naming <stdout>, exit 1
+    return _data_console_class()(file=named_output(sys.stdout, STDOUT), **kwargs)
 
 
 class Console:

@@ -48,7 +48,12 @@ class BatchWriter:
 
     @property
     def out(self) -> IO[str]:
-        return self._out if self._out is not None else sys.stdout
+        if self._out is None:
+            from tagger.writers import STDOUT, named_output
+
+            # a full disk under `> file` is one line naming <stdout>, exit 1
+            self._out = named_output(sys.stdout, STDOUT)
+        return self._out
 
     def write(self, items: Sequence[Any]) -> None:
         """Write one batch and flush it."""

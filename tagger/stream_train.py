@@ -236,7 +236,16 @@ class FeatureCache:
             return
         for i, rows in enumerate(self.encode()):
             if self.directory is not None:
-                rows.save(self.directory / f"{i:06d}.npz")
+                try:
+                    rows.save(self.directory / f"{i:06d}.npz")
+                except OSError as exc:
+                    from tagger.writers import OutputError
+
+                    raise OutputError(
+                        f"{self.directory}: cannot write the feature cache "
+                        f"({exc.strerror or exc}): give [stream] cache_dir a folder with room, "
+                        "or set [stream] cache = false to featurize the corpus on every pass"
+                    ) from exc
                 self.chunks = i + 1
             yield rows
         self.complete = True

@@ -46,6 +46,18 @@ def _failed(path: str | Path, exc: OSError, opening: bool = False) -> OutputErro
     return cls(f"{path}: cannot write: {exc.strerror or exc}")
 
 
+# errno values of a write that failed for want of room or of a working disk: the command
+# ran but could not finish (exit 1), unlike a path that cannot be opened (exit 2).
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+STDOUT = "<stdout>"
+
+
+def named_output(handle: IO[Any], path: str | Path) -> Any:
+    """`handle` with its write errors naming `path` (OutputError, exit 1)."""
+    return _Output(handle, path)
+
+
 class _Discarded(Exception):
     """The block asked to keep the old file (see _Output.discard)."""
 

@@ -4,6 +4,7 @@ request, signing, and saves that never leave `--out` without a complete bundle."
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ from tagger.cli import app
 from tagger.corpus.article import Article
 from tagger.errors import BundleError
 from tagger.features import FeatureConfig, Featurizer
+from tagger.writers import OutputError
 
 STATE_FILES = {
     "features.json",
@@ -649,11 +651,12 @@ def test_failure_while_writing_leaves_the_old_bundle(
     def failing(path: Path, arrays: Any) -> None:
         calls.append(path)
         if len(calls) == 2:
-            raise OSError("disk full")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(path, arrays)
 
     monkeypatch.setattr(bundle_module, "write_arrays", failing)
-    with pytest.raises(OSError, match="disk full"):
+    # one line naming the bundle, exit 1 (the command ran, the disk failed it)
+    with pytest.raises(OutputError, match=f"{bundle}: cannot write the bundle: No space left"):
         other_model.save(bundle)
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -192,6 +193,22 @@ def test_a_reader_that_stops_early_ends_the_run_cleanly(
     assert "Traceback" not in stderr and "error" not in stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("fmt", ["jsonl", "table"])
+def test_output_to_a_full_disk_is_one_line_naming_stdout_exit_1(
+    cli_bundle: Path, many_articles: Path, fmt: str
+) -> None:
+    """`tagger predict ... > file` on a full disk (/dev/full answers every write ENOSPC)."""
+    command = [sys.executable, "-m", "tagger.cli", "predict", "-m", str(cli_bundle)]
+    command += [str(many_articles), "--no-entities", "-F", fmt]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, timeout=120)
+    stderr = done.stderr.decode()
+    assert done.returncode == 1, stderr
+    assert stderr.splitlines()[-1] == "error: <stdout>: cannot write: No space left on device"
+    assert "Traceback" not in stderr
+
+
 def test_jobs_refuses_zero(cli_bundle: Path, many_articles: Path) -> None:
     result = runner.invoke(
         app, ["predict", "-m", str(cli_bundle), str(many_articles), "--no-entities", "-j", "0"]
@@ -313,3 +330,20 @@ def test_evaluate_counts_give_todays_report(fast_model: Any, sample_split: Any) 
         assert got["tags"]["p_at_3"] == pytest.approx(p_at[3], rel=1e-12)
         assert got["tags"]["unknown_labels"] == unknown
         assert unknown["Brand New"] == 12 and "brand  new" not in unknown
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["cache", "stats"]])
+def test_help_version_and_echoed_output_to_a_full_disk_exit_1_without_a_traceback(
+    args: list[str], tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "tagger.cli", *args]
+    env = {**os.environ, "TAGGER_CACHE_DIR": str(tmp_path)}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, timeout=60, env=env)
+    stderr = done.stderr.decode()
+    assert done.returncode == 1, stderr
+    assert (
+        stderr.splitlines() == [line for line in stderr.splitlines() if line.startswith("error: ")]
+        and "No space left on device" in stderr
+    )

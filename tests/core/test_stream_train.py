@@ -393,6 +393,29 @@ def test_a_cache_dir_that_cannot_hold_the_cache_is_named_by_its_key(tmp_path: Pa
         train_streaming(lambda: iter(generated(20)), None, stream_config(cache_dir=str(missing)))
 
 
+def test_a_full_disk_under_the_feature_cache_names_it_and_the_remedy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from tagger.stream_train import Rows
+    from tagger.writers import OutputError
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Rows, "save", full)
+    cache = FeatureCache(lambda: numbered_rows(list(range(25)), 10), tmp_path)
+    with pytest.raises(OutputError) as caught:
+        list(cache)
+    assert str(caught.value).startswith(
+        f"{tmp_path}: cannot write the feature cache (No space left on device): "
+        "give [stream] cache_dir a folder with room, or set [stream] cache = false"
+    )
+    assert caught.value.exit_code == 1
+
+
 def test_stream_loss_is_checked() -> None:
     from tagger.errors import ConfigError
 
