@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tagger.corpus.article import Article
-from tagger.errors import ConfigError, InputError
+from tagger.errors import EXIT_FAILED, ConfigError, InputError
 from tagger.hygiene import clean_label, sanitize_article, sanitize_text, sanitize_value
 
 ACTIONS = ("accept", "reject", "add", "section", "undo")
@@ -345,7 +345,11 @@ class SQLiteStore:
 
     def _failed(self, what: str, exc: Exception) -> StoreError:
         self.state = f"{what} ({exc})"
-        return StoreError(f"{self.path}: {what} ({exc})")
+        error = StoreError(f"{self.path}: {what} ({exc})")
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+        if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            error.exit_code = EXIT_FAILED  # a full or failing disk: ran, could not finish
+        return error
 
     def verify(self) -> None:
         """Prove the database usable before serving: it passes `PRAGMA quick_check` and a

@@ -309,3 +309,25 @@ def test_opening_to_write_takes_only_a_new_or_empty_file(tmp_path: Path) -> None
         open_store(path).close()
         with open_store(path) as store:
             assert store.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+
+
+def test_a_full_database_disk_is_a_failure_exit_1_not_a_refusal(tmp_path: Path) -> None:
+    from tagger.corpus.article import Article
+
+    db = tmp_path / "full.db"
+    with open_store(db) as store:
+        store.add_article(Article(id="a0", title="First", body="x"))
+        conn = store._conn()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL from the next page on
+        with pytest.raises(StoreError) as caught:
+            for i in range(1, 200):
+                store.add_article(Article(id=f"a{i}", title="Story", body="word " * 500))
+    assert "cannot write to the feedback database (database or disk is full)" in str(caught.value)
+    assert str(db) in str(caught.value) and caught.value.exit_code == 1
+    assert _count(db, "articles") >= 1  # what was committed before stays
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("plain text, not SQLite " * 100)
+    with pytest.raises(StoreError) as refused:
+        open_store(not_a_database).close()
+    assert refused.value.exit_code == 2  # a file that is not a database is still refused
