@@ -56,7 +56,8 @@ def _data_console(**kwargs: Any) -> Any:
     from tagger.writers import STDOUT, named_output
 
     # a full disk under `> file` is one line naming <stdout>, exit 1
-    return _data_console_class()(file=named_output(sys.stdout, STDOUT), **kwargs)
+    kwargs.setdefault("file", named_output(sys.stdout, STDOUT))
+    return _data_console_class()(**kwargs)
 
 
 class Console:
