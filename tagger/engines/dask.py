@@ -39,7 +39,13 @@ def _quiet_logs() -> None:
     """Dask logs worker restarts and lost connections itself; our summary says what matters."""
     if os.environ.get("TAGGER_DEBUG"):
         return
-    for name in ("distributed", "distributed.nanny", "distributed.scheduler", "tornado"):
+    for name in (
+        "distributed",
+        "distributed.client",
+        "distributed.nanny",
+        "distributed.scheduler",
+        "tornado",
+    ):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 

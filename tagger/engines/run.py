@@ -282,6 +282,7 @@ def _guarded(job: ShardJob, notify: Any = None) -> dict[str, Any]:
 
 def failed_result(job: ShardJob, exc: BaseException | str) -> dict[str, Any]:
     reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    reason = " ".join(reason.split())  # one line: Dask's messages hold line breaks
     return {
         "index": job.shard["index"],
         "path": job.shard["path"],

@@ -458,3 +458,18 @@ def test_an_out_dir_inside_the_input_folder_is_not_read_back(
     assert refused.exit_code == 2
     assert "inside --out-dir" in refused.stderr
     assert part.read_bytes() == before
+
+
+def test_a_failed_shard_is_reported_in_one_line() -> None:
+    from tagger.engines.run import failed_result
+    from tagger.engines.task import ShardJob
+
+    job = ShardJob("predict", {"index": 3, "path": "/data/x03.jsonl"}, "/out", "key")
+    # distributed's message when the client loses the scheduler holds a line break
+    lost = RuntimeError("cancelled for reason: scheduler-connection-lost.\nClient lost the")
+    result = failed_result(job, lost)
+    assert result["status"] == "failed" and result["index"] == 3
+    assert result["error"] == (
+        "/data/x03.jsonl: RuntimeError: cancelled for reason: scheduler-connection-lost. "
+        "Client lost the"
+    )
