@@ -586,13 +586,12 @@ def save_bundle(
             full = _write_files(staging, components, manifest, model_card)
             version = parent / f".{out.name}.v-{_stamp()}"
             os.rename(staging, version)
-        except OSError as exc:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            from tagger.writers import OutputError
+            if isinstance(exc, OSError):  # a full disk: one line naming the bundle, exit 1
+                from tagger.writers import OutputError
 
-            raise OutputError(f"{out}: cannot write the bundle: {exc.strerror or exc}") from exc
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+                raise OutputError(f"{out}: cannot write the bundle: {exc.strerror or exc}") from exc
             raise
         _fsync_dir(parent)
         point_link(out, version)
