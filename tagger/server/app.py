@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -61,6 +63,10 @@ from tagger.server.modelwork import DEFAULT_LOADER, ModelProcesses, ModelWork, r
 
 STATIC = Path(__file__).parent / "static"
 MIN_TOKEN_CHARS = 16
+# articles a /suggest or POST /queue batch may have (413 beyond). Checked as the body is
+# validated: a body of 2 MB holds 600,000 articles '{}', and validating each one (or
+# reporting each one's error) cost a worker 2 GB and a minute of its event loop.
+MAX_BATCH = 100
 CONFIG_ENV = "TAGGER_SERVE_CONFIG"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -73,7 +79,7 @@ class ServerConfig:
     db: Path | str | None = None
     tokens: dict[str, str] = field(default_factory=dict)  # token -> editor
     max_body: int = 2_000_000
-    max_batch: int = 100
+    max_batch: int = MAX_BATCH  # a lower limit only (the request models refuse beyond)
     # where it listens (the Host allowlist and the read-token default follow from it)
     host: str = "127.0.0.1"
     allowed_hosts: list[str] | None = None  # None: the bound host and the loopback names
@@ -213,7 +219,7 @@ class SuggestRequest(BaseModel):
     """One article (`article`) or a batch (`articles`)."""
 
     article: ArticleIn | None = None
-    articles: list[ArticleIn] | None = None
+    articles: list[ArticleIn] | None = Field(None, max_length=MAX_BATCH)
     top_k: int = Field(5, ge=1, le=50)
     explain: bool = True
     entities: bool | None = Field(
@@ -426,6 +432,19 @@ def create_app(
             f"entities skipped: the batch has {chars} characters, entity extraction "
             f"reads at most {config.entity_chars} a request; send fewer articles to get them"
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """422 with the reasons, but 413 for a batch over the limit (refused as it is
+        validated, before its articles are: see MAX_BATCH)."""
+        errors = exc.errors()
+        if any(e.get("type") == "too_long" and e["loc"][-1:] == ("articles",) for e in errors):
+            metrics.reject("batch")
+            return JSONResponse(
+                {"detail": f"batch over the limit of {min(config.max_batch, MAX_BATCH)} articles"},
+                status_code=413,
+            )
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(TaggerError)
     async def tagger_error(_request: Request, exc: TaggerError) -> JSONResponse:

@@ -19,14 +19,14 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field, model_validator
 
 from tagger.feedback.queue import ReviewQueue
-from tagger.server.app import ArticleIn  # imported by create_app, after app.py is loaded
+from tagger.server.app import MAX_BATCH, ArticleIn  # imported by create_app, after app.py
 
 
 class QueuePush(BaseModel):
     """One article (`article`) or a batch (`articles`) to queue for review."""
 
     article: ArticleIn | None = None
-    articles: list[ArticleIn] | None = None
+    articles: list[ArticleIn] | None = Field(None, max_length=MAX_BATCH)  # 413 beyond
 
     @model_validator(mode="after")
     def _one_or_many(self) -> QueuePush:
