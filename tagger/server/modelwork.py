@@ -117,9 +117,14 @@ def child_main(conn: Any, loader: str, path: str, version: str | None, nice: int
         from tagger.language import batch_scorer
 
         batch_scorer()  # identifier and scorer here, not in the first request
-        conn.send_bytes(LOADED + encode(model.model_info))
+        loaded = LOADED + encode(model.model_info)
     except Exception as exc:  # reported to the serving process, which refuses to start
-        conn.send_bytes(FAILED + str(exc).encode("utf-8", "replace"))
+        model, loaded = None, FAILED + str(exc).encode("utf-8", "replace")
+    try:
+        conn.send_bytes(loaded)
+    except OSError:
+        return  # the serving process stopped (or died) while this one loaded: nothing to say
+    if model is None:
         return
     while True:
         try:

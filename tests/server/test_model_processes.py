@@ -174,3 +174,21 @@ def test_a_model_process_that_cannot_load_stops_the_start(tiny_model: Path, tmp_
         pass
     app.state.store.close()
     assert app.state.model_work.processes.pids() == []
+
+
+def test_a_model_process_whose_server_went_away_while_it_loaded_exits_quietly(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM during a start or a reload stops the serving process while a model process
+    still loads: that one's answer finds the pipe closed. It exits without a word (its
+    BrokenPipeError, raised again while it reported the failure, was 30 lines of log)."""
+    import multiprocessing
+
+    from tagger.server.modelwork import child_main
+
+    monkeypatch.setattr(signal, "signal", lambda *_args: None)  # not this test process's
+    for path in (tmp_path / "no-such-bundle", tiny_model):  # fails to load, loads
+        ours, theirs = multiprocessing.Pipe()
+        ours.close()
+        child_main(theirs, LOADER, str(path), None, 0)
+        theirs.close()
