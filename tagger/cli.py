@@ -1166,6 +1166,9 @@ def serve(
     ] = 600.0,
 ) -> None:
     """HTTP service for the CMS and the editors' web page (/), API docs at /docs."""
+    from tagger.server import hold_sighup
+
+    hold_sighup()  # a SIGHUP while starting is done once serving; it ended the process
     from tagger.errors import ConfigError
 
     try:
@@ -1264,6 +1267,7 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
     import uvicorn
 
     from tagger.feedback.store import open_store
+    from tagger.server.app import write_reload_note
     from tagger.server.workers import ReusePortWorkers
 
     check(config)  # a bad bundle is refused here, with one line, before any worker starts
@@ -1272,6 +1276,7 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
     metrics_dir = tempfile.mkdtemp(prefix="tagger-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     config.shared_rates = os.path.join(metrics_dir, "rates.sqlite")  # one rate per client
+    config.reload_status = os.path.join(metrics_dir, "reload.json")  # for the workers' /health
     os.environ[env_name] = config.to_env()
     try:
         settings = uvicorn.Config(
@@ -1281,9 +1286,18 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
             timeout_worker_healthcheck=120,
             **options,
         )
-        ReusePortWorkers(settings).run()  # a socket each: connections spread over workers
+        supervisor = ReusePortWorkers(  # a socket each: connections spread over workers
+            settings,
+            check=lambda: check(config),
+            on_reload=lambda outcome, detail: write_reload_note(
+                str(config.reload_status), outcome, detail
+            ),
+        )
+        supervisor.run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+    if supervisor.failed:
+        sys.exit(3)  # a worker could not start (its log line says why), as with one process
 
 
 @app.command()

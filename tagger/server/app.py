@@ -13,6 +13,7 @@ progress finish with the model they started with.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ from tagger.feedback.store import (
     shown_from_suggestions,
 )
 from tagger.registry import is_registry
+from tagger.server import SIGHUP_AT_START, hold_sighup
 from tagger.server.guards import (
     Admission,
     AdmissionControl,
@@ -100,6 +103,9 @@ class ServerConfig:
     # with --workers N: the SQLite file the workers keep their rate buckets in (one rate
     # per client however many workers it reaches); None: each process keeps its own
     shared_rates: str | None = None
+    # with --workers N: the file where the supervisor notes how its last reload went
+    # (/health reports it); None: this process reloads itself and knows
+    reload_status: str | None = None
     body_timeout: float = 30.0  # seconds to receive a request body (408 beyond)
     max_batch_chars: int = 1_000_000  # title + body characters per /suggest request
     entity_chars: int = 200_000  # characters per request that entity extraction may read
@@ -316,9 +322,17 @@ def create_app(
         hup = config.workers <= 1 and threading.current_thread() is threading.main_thread()
         if hup:
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: loop.create_task(_reload_logged(app, reload))
-            )
+            reloads: set[asyncio.Task[None]] = set()
+
+            def on_hup() -> None:
+                task = loop.create_task(_reload_logged(app, reload))
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            if SIGHUP_AT_START.is_set():  # kept by hold_sighup while starting: done now
+                SIGHUP_AT_START.clear()
+                on_hup()
         interval = sys.getswitchinterval()
         sys.setswitchinterval(config.switch_interval)
         watcher = None
@@ -332,6 +346,7 @@ def create_app(
             sys.setswitchinterval(interval)
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+                hold_sighup()  # not the default action (the end) while it shuts down
             await work.close()
             metrics.worker_exited()
             app.state.vocabulary.close()
@@ -503,9 +518,19 @@ def create_app(
                 "store": {"state": state, "decisions": decisions},
                 "decisions": decisions,
                 "model_work": work.status(),
+                "reload": last_reload(),
             },
             status_code=200 if ok else 503,
         )
+
+    def last_reload() -> dict[str, str] | None:
+        """How the last reload went (None: none yet); with --workers N, the supervisor's."""
+        if config.reload_status is None:
+            return getattr(app.state, "last_reload", None)
+        try:
+            return dict(json.loads(Path(config.reload_status).read_text()))
+        except (OSError, ValueError):
+            return None
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_page() -> Response:
@@ -588,9 +613,9 @@ def create_app(
                     work.swap(processes)  # the old ones finish their requests, then exit
             except TaggerError as exc:
                 metrics.reloads.labels("failed").inc()
-                raise HTTPException(
-                    422, f"the new bundle is refused ({exc}); still serving {previous['id']}"
-                ) from None
+                detail = f"the new bundle is refused ({exc}); still serving {previous['id']}"
+                app.state.last_reload = reload_note("failed", detail)
+                raise HTTPException(422, detail) from None
             app.state.model, stale = fresh, app.state.vocabulary
             app.state.vocabulary = fresh_vocabulary
             stale.close()
@@ -598,6 +623,7 @@ def create_app(
             app.state.served_models = {*getattr(app.state, "served_models", ()), previous["id"]}
             metrics.set_model(fresh.model_info, previous)
             metrics.reloads.labels("ok").inc()
+            app.state.last_reload = reload_note("ok", f"now serving {fresh.model_info['id']}")
             return {"previous": previous, "model": fresh.model_info}
 
     @app.post("/admin/reload")
@@ -756,6 +782,20 @@ async def _reload_logged(app: FastAPI, reload: Any) -> None:
         log.info("reloaded on SIGHUP: now serving model %s", result["model"]["id"])
 
 
+def reload_note(outcome: str, detail: str) -> dict[str, str]:
+    """What /health says of the last reload: ok or failed, when, and what happened."""
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"outcome": outcome, "at": at, "detail": detail}
+
+
+def write_reload_note(path: str, outcome: str, detail: str) -> None:
+    """The supervisor of --workers N tells its workers' /health how a reload went."""
+    staging = f"{path}.{os.getpid()}.tmp"
+    with contextlib.suppress(OSError):  # /health then shows the previous note
+        Path(staging).write_text(json.dumps(reload_note(outcome, detail)))
+        os.replace(staging, path)
+
+
 def model_processes(config: ServerConfig, model: Any, metrics: Any) -> ModelProcesses:
     """Model processes for `model` (loaded from `config.model`): they load the same
     bundle (a registry's version folder, not `current`, which may have moved since)."""
@@ -825,4 +865,13 @@ def app_from_env() -> FastAPI:
     text = os.environ.get(CONFIG_ENV)
     if not text:
         raise ConfigError(f"{CONFIG_ENV} is not set (start the service with tagger serve)")
-    return create_app(ServerConfig.from_env(text))
+    try:
+        return create_app(ServerConfig.from_env(text))
+    except TaggerError as exc:  # a bundle replaced since it was checked: one line, not a
+        # traceback, and uvicorn's code for a worker that cannot start (no restart loop)
+        import logging
+
+        from uvicorn.config import STARTUP_FAILURE
+
+        logging.getLogger("uvicorn.error").error("worker %d cannot start: %s", os.getpid(), exc)
+        sys.exit(STARTUP_FAILURE)

@@ -111,7 +111,11 @@ def test_reload_swaps_the_model_and_needs_the_admin_token(
         (current / "manifest.json").write_text("{")
         broken = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN}"})
         assert broken.status_code == 422 and "still serving" in broken.json()["detail"]
-        assert client.get("/health").json()["model"]["id"] == model_id(other_model)
+        health = client.get("/health").json()
+        assert health["model"]["id"] == model_id(other_model)
+        # /health says the last reload failed, and why (it said nothing)
+        assert health["status"] == "ok" and health["reload"]["outcome"] == "failed"
+        assert "manifest.json" in health["reload"]["detail"]
         metrics = client.get("/metrics").text
         assert 'tagger_model_reloads_total{outcome="ok"} 1.0' in metrics
         assert f'model_id="{model_id(tiny_model)}",name="tiny"}} 0.0' in metrics
@@ -136,6 +140,42 @@ def test_the_config_travels_to_workers_through_the_environment(
     app = app_from_env()
     assert app.state.model.model_info["name"] == "tiny"
     app.state.store.close()
+
+
+def test_workers_health_reports_the_supervisors_last_reload(
+    loaded_tiny: Any, tmp_path: Path
+) -> None:
+    """With --workers N the supervisor reloads (SIGHUP): it notes the outcome in a file
+    of the run's folder, and every worker's /health reports it."""
+    from tagger.server.app import write_reload_note
+
+    note = tmp_path / "reload.json"
+    config = ServerConfig(db=tmp_path / "f.db", reload_status=str(note), workers=2)
+    app = create_app(config, model=loaded_tiny)
+    with TestClient(app, base_url="http://localhost") as client:
+        assert client.get("/health").json()["reload"] is None  # none yet
+        write_reload_note(str(note), "failed", "the new bundle is refused (checksum mismatch)")
+        health = client.get("/health").json()
+    app.state.store.close()
+    assert health["reload"]["outcome"] == "failed" and "checksum" in health["reload"]["detail"]
+
+
+def test_a_worker_that_cannot_load_the_bundle_says_so_in_one_line_and_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A bundle replaced by a damaged one after the command checked it: the worker's
+    traceback (40 lines) and exit 1, which uvicorn's supervisor restarts forever, become
+    one line and exit 3 (a worker that cannot start: the supervisor stops)."""
+    import uvicorn
+
+    uvicorn.Config("x:y", workers=2).configure_logging()  # the workers' logging
+    config = ServerConfig(model=tmp_path / "gone", db=tmp_path / "f.db", workers=2)
+    monkeypatch.setenv("TAGGER_SERVE_CONFIG", config.to_env())
+    with pytest.raises(SystemExit) as stopped:
+        app_from_env()
+    assert stopped.value.code == 3
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if "cannot start" in line]
+    assert "gone" in line
 
 
 def test_json_log_lines() -> None:
@@ -207,6 +247,20 @@ def test_sighup_reloads_a_single_process_server_and_sigterm_stops_it(
         assert time.monotonic() < deadline, "SIGHUP did not reload the model"
         time.sleep(0.2)
     assert process.poll() is None
+    stops_gracefully_leaving_no_process(server, served.log, expected=1)
+
+
+def test_a_sighup_while_the_service_starts_is_done_once_it_serves(
+    served: Any, tiny_model: Path, tmp_path: Path
+) -> None:
+    """SIGHUP's default action ended `tagger serve` (no log line) when it came before
+    the service could reload, and the model process loading then logged a traceback."""
+    server = served(tiny_model)
+    wait_for(lambda: "Waiting for application startup" in served.log.read_text(), "no start")
+    server.process.send_signal(signal.SIGHUP)  # the model process is loading now
+    server.wait_healthy()
+    wait_for(lambda: "reloaded on SIGHUP" in served.log.read_text(), "the SIGHUP was lost")
+    assert "Traceback" not in served.log.read_text()
     stops_gracefully_leaving_no_process(server, served.log, expected=1)
 
 
