@@ -325,6 +325,8 @@ def create_app(
             reloads: set[asyncio.Task[None]] = set()
 
             def on_hup() -> None:
+                if len(reloads) > 1:  # one reloads, one waits: that one reads the bundle later
+                    return
                 task = loop.create_task(_reload_logged(app, reload))
                 reloads.add(task)
                 task.add_done_callback(reloads.discard)

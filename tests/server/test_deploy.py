@@ -250,7 +250,7 @@ def test_sighup_reloads_a_single_process_server_and_sigterm_stops_it(
     stops_gracefully_leaving_no_process(server, served.log, expected=1)
 
 
-def test_a_sighup_while_the_service_starts_is_done_once_it_serves(
+def test_a_sighup_while_the_service_starts_is_done_once_it_serves_and_sighups_coalesce(
     served: Any, tiny_model: Path, tmp_path: Path
 ) -> None:
     """SIGHUP's default action ended `tagger serve` (no log line) when it came before
@@ -261,6 +261,19 @@ def test_a_sighup_while_the_service_starts_is_done_once_it_serves(
     server.wait_healthy()
     wait_for(lambda: "reloaded on SIGHUP" in served.log.read_text(), "the SIGHUP was lost")
     assert "Traceback" not in served.log.read_text()
+    # SIGHUPs in quick succession: one reload runs, one waits (it reads the bundle after
+    # the last signal), the rest add nothing (each was a full reload of its own)
+    started = time.monotonic()
+    for _ in range(6):
+        server.process.send_signal(signal.SIGHUP)
+        time.sleep(0.02)
+
+    def reloads() -> int:
+        return served.log.read_text().count("reloaded on SIGHUP") - 1
+
+    wait_for(lambda: reloads() >= 2, "the SIGHUPs did not reload")
+    time.sleep(time.monotonic() - started)  # as long again: time for further reloads
+    assert reloads() == 2
     stops_gracefully_leaving_no_process(server, served.log, expected=1)
 
 
