@@ -39,6 +39,15 @@ so that every mix is scored without refitting. Members:
   cnb@A      Complement Naive Bayes (Rennie et al. 2003) on the word features, smoothing A
   mnb@A      multinomial Naive Bayes on the word features, smoothing A
   lr@C       multinomial logistic regression on the word features
+  emb@C      (with --embeddings DIR, from bench/embed_sections.py) multinomial logistic
+             regression on pretrained sentence embeddings (all-MiniLM-L6-v2)
+  esvm@C     LinearSVC on those embeddings
+Twelfth pass (1 Dec 2026, fixed before the emb members were run): a pretrained sentence
+encoder as a member of another kind (dense, semantic), mixed in after "kept" by inner
+log-loss as the tenth pass's members; kept only if not below "kept" on any collection AND
+within the speed budgets of issue 2 (prediction >= 1,000 articles/s on one core, training
+Reuters under 2 minutes), which a transformer encoder on 2 cores cannot meet: the pass asks
+whether such a member would reach the +0.01 at all.
 Tenth pass (1 Dec 2026, fixed before the cnb/mnb/lr members were run): a member of another
 family (generative Naive Bayes, or the logistic loss) mixed in after "kept" by inner log-loss,
 as the title members are; kept only if not below "kept" on any collection.
@@ -149,7 +158,34 @@ def member_specs(cfg: Any, seed: int, nbsvm: bool) -> dict[str, tuple[str, Any]]
         specs[f"mnb@{alpha:g}"] = ("word", lambda x, y, n, a=alpha: fit_nb("mnb", x, y, n, a))
     for c in (10.0, 30.0):
         specs[f"lr@{c:g}"] = ("word", lambda x, y, n, c=c: fit_lr(x, y, n, c, seed))
+    for c in (1.0, 10.0, 100.0):
+        specs[f"emb@{c:g}"] = ("emb", lambda x, y, n, c=c: fit_lr(x, y, n, c, seed))
+        specs[f"esvm@{c:g}"] = ("emb", lambda x, y, n, c=c: fit_svc(x, y, n, c, seed))
     return specs
+
+
+def fit_svc(x: Any, y: np.ndarray, n_labels: int, c: float, seed: int) -> Any:
+    model = _linear_svc(c, seed).fit(x, y)
+    coef = np.zeros((n_labels, x.shape[1]))
+    intercept = np.full(n_labels, -1e3)
+    if len(model.classes_) == 2:
+        coef[model.classes_[1]], intercept[model.classes_[1]] = model.coef_[0], model.intercept_[0]
+        intercept[model.classes_[0]] = 0.0
+        coef[model.classes_[0]] = 0.0
+    else:
+        coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
+    return coef, intercept
+
+
+def embedding_space(directory: Path | None, name: str, train: list, test: list) -> Any:
+    """Precomputed sentence embeddings of the collection's articles, looked up by id
+    (`--embeddings DIR`: DIR/NAME.npz with arrays ids and vecs)."""
+    if directory is None:
+        return None
+    data = np.load(directory / f"{name}.npz")
+    row = {i: k for k, i in enumerate(data["ids"].tolist())}
+    vecs = data["vecs"].astype(np.float64)
+    return vecs[[row[a.id] for a in train]], vecs[[row[a.id] for a in test]]
 
 
 def fit_nb(kind: str, x: sp.csr_matrix, y: np.ndarray, n_labels: int, alpha: float) -> Any:
@@ -197,12 +233,15 @@ def fold_members(
     cache: Path,
     nbsvm: bool,
     wanted: set[str] | None = None,
+    emb: Any = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per member: (inner out-of-fold decisions, held-out decisions), cached."""
     cfg = config.sections
     specs = member_specs(cfg, config.seed, nbsvm)
     if wanted is not None:
         specs = {k: v for k, v in specs.items() if k in wanted}
+    if emb is None:
+        specs = {k: v for k, v in specs.items() if v[0] != "emb"}
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     missing = []
     for name in specs:
@@ -224,6 +263,8 @@ def fold_members(
         "title": (x_title, block.transform([a.title for a in test]).astype(np.float64)),
         "tchar": title_char_space(train, test),
     }
+    if emb is not None:
+        spaces["emb"] = emb
     if any(specs[m][0] in ("wc", "char") for m in missing):
         from dataclasses import replace
 
@@ -360,7 +401,7 @@ def candidates(members: dict, y: np.ndarray) -> dict[str, np.ndarray]:
             if "bchar" in have:
                 out["kept, then bchar by log-loss"] = add_title(members, kept, y, "bchar")[1]
             for other in sorted(have):
-                if other.split("@")[0] in ("cnb", "mnb", "lr"):
+                if other.split("@")[0] in ("cnb", "mnb", "lr", "emb", "esvm"):
                     out[f"kept, then {other} by log-loss"] = add_title(members, kept, y, other)[1]
             for svm, nb, label in (("svm", "nba", "nb alpha 0.03"), ("wc", "nbwc", "words+chars")):
                 if all(f"{f}@{c:g}" in have for f in (svm, nb) for c in C_GRID):
@@ -407,6 +448,9 @@ def main() -> None:
     parser.add_argument("--errors", action="store_true", help="print the current errors")
     parser.add_argument("--nbsvm", action="store_true", help="also the NBSVM members")
     parser.add_argument("--members", help="comma-separated members to fit (default: all)")
+    parser.add_argument(
+        "--embeddings", type=Path, help="DIR of NAME.npz sentence embeddings (the emb members)"
+    )
     args = parser.parse_args()
     from sklearn.model_selection import StratifiedKFold
 
@@ -427,8 +471,9 @@ def main() -> None:
             cache = args.cache / name / str(number)
             cache.mkdir(parents=True, exist_ok=True)
             ref = reference_fold(train, test, labels)["accuracy"]
+            emb = embedding_space(args.embeddings, name, train, test)
             members = fold_members(
-                train, test, y_all[tr], len(labels), config, cache, args.nbsvm, wanted
+                train, test, y_all[tr], len(labels), config, cache, args.nbsvm, wanted, emb
             )
             scores = {f"member {k}": softmax(v[1]) for k, v in members.items()}
             scores.update(candidates(members, y_all[tr]))
