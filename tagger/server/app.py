@@ -315,7 +315,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await work.start()  # every model process has the model loaded before serving
+        try:
+            await work.start()  # every model process has the model loaded before serving
+        except (TaggerError, OSError) as exc:  # e.g. the bundle damaged since it was read
+            import logging
+
+            who = f"worker {os.getpid()}" if config.workers > 1 else "tagger serve"
+            logging.getLogger("uvicorn.error").error("%s cannot start: %s", who, exc)
+            app.state.startup_failure = str(exc)  # logged: StartupFailureLine drops the trace
+            raise
         # named once this process can serve it (with --workers N, a worker shows in
         # /metrics when ready: its socket listens from then on, bench/serve_workers.py)
         metrics.set_model(app.state.model.model_info)
@@ -399,6 +407,7 @@ def create_app(
     app.add_middleware(Observe, metrics=metrics, access_log=access_log)
     if config.workers > 1 and config.keepalive_requests > 0:
         app.add_middleware(ConnectionRecycle, requests=config.keepalive_requests)
+    app.add_middleware(StartupFailureLine, state=app.state)
 
     def editor(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
         """The editor a bearer token belongs to; 401 without a valid one."""
@@ -782,6 +791,30 @@ async def _reload_logged(app: FastAPI, reload: Any) -> None:
         log.error("reload on SIGHUP failed: %s", exc.detail)
     else:
         log.info("reloaded on SIGHUP: now serving model %s", result["model"]["id"])
+
+
+class StartupFailureLine:
+    """ASGI wrapper: a start-up failure the lifespan logged in one line reaches uvicorn
+    without the traceback Starlette attaches to it (uvicorn logged that whole: 40 lines
+    for a bundle damaged between the supervisor's check and a new worker's start)."""
+
+    def __init__(self, app: Any, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def one_line(message: Any) -> None:
+            if message["type"] == "lifespan.startup.failed" and getattr(
+                self.state, "startup_failure", None
+            ):
+                message = {"type": message["type"], "message": ""}
+            await send(message)
+
+        await self.app(scope, receive, one_line)
 
 
 def reload_note(outcome: str, detail: str) -> dict[str, str]:

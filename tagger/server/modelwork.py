@@ -227,7 +227,8 @@ class ModelProcesses:
             raise
         if message[:1] != LOADED:
             Child(process, ours, {}).stop(5)
-            raise ConfigError(f"{self.path}: {message[1:].decode('utf-8', 'replace')}")
+            reason = message[1:].decode("utf-8", "replace")
+            raise ConfigError(reason if self.path in reason else f"{self.path}: {reason}")
         return Child(process, ours, json.loads(message[1:]))
 
     async def start(self) -> None:

@@ -4,6 +4,7 @@ model processes (the old one finishes its request), and no process left after SI
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -192,3 +193,39 @@ def test_a_model_process_whose_server_went_away_while_it_loaded_exits_quietly(
         ours.close()
         child_main(theirs, LOADER, str(path), None, 0)
         theirs.close()
+
+
+def test_a_bundle_damaged_before_the_model_process_loads_it_is_one_log_line(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The bundle changes between the worker's own load (or the supervisor's check) and
+    its model process's: uvicorn's start-up logged Starlette's traceback (40 lines). Now
+    one line names the bundle; the start-up still fails (uvicorn then exits 3)."""
+    import asyncio
+    import shutil
+
+    import uvicorn
+    from uvicorn.lifespan.on import LifespanOn
+
+    bundle = tmp_path / "current"
+    shutil.copytree(tiny_model, bundle)
+    app = create_app(ServerConfig(model=bundle, db=tmp_path / "f.db", workers=2))
+    (bundle / "manifest.json").write_text("{")  # damaged after the worker loaded it
+    lifespan = LifespanOn(uvicorn.Config(app, lifespan="on"))
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[assignment]
+    logging.getLogger("uvicorn.error").addHandler(handler)
+    try:
+        asyncio.run(lifespan.startup())
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(handler)
+        app.state.store.close()
+    assert lifespan.should_exit  # uvicorn's Server.startup exits 3 on this
+    assert app.state.model_work.processes.pids() == []
+    errors = [r for r in records if r.levelno >= logging.ERROR]
+    text = "\n".join(r.getMessage() for r in errors)
+    assert "Traceback" not in text and not any(r.exc_info for r in errors), text
+    (line,) = [r.getMessage() for r in errors if "cannot start" in r.getMessage()]
+    assert line.startswith(f"worker {os.getpid()} cannot start: ") and str(bundle) in line
+    assert "\n" not in line
