@@ -43,6 +43,7 @@ from fastapi import HTTPException
 from tagger.corpus.article import Article
 from tagger.errors import ConfigError, TaggerError
 from tagger.hygiene import sanitize_article
+from tagger.server import how_it_ended
 
 log = logging.getLogger("uvicorn.error")
 
@@ -220,7 +221,7 @@ class ModelProcesses:
             process.join(5)
             ours.close()
             raise ConfigError(
-                f"a model process exited (code {process.exitcode}) before loading {self.path}"
+                f"a model process {how_it_ended(process.exitcode)} before loading {self.path}"
             ) from None
         except ConfigError:
             Child(process, ours, {}).stop(0)
@@ -321,20 +322,28 @@ class ModelProcesses:
         if child not in self.children:  # closing (close stops it), or already handled
             return
         self.children.remove(child)
-        self._io.submit(child.stop, 0)
         if self.closed:
+            self._io.submit(child.stop, 0)
             return
         self.restarts += 1
         if self.on_restart is not None:
             self.on_restart()
-        log.error(
-            "model process %s exited (code %s); starting another",
-            child.process.pid,
-            child.process.exitcode,
-        )
+        self._io.submit(self._report_lost, child)
         task = asyncio.get_running_loop().create_task(self._replace())
         self._replacing.add(task)
         task.add_done_callback(self._replacing.discard)
+
+    @staticmethod
+    def _report_lost(child: Child) -> None:
+        """Log how a lost child ended, then stop it (blocking). Its pipe broke as it died:
+        it is reaped within moments (its exit code was None when logged at once)."""
+        child.process.join(2)
+        log.error(
+            "model process %s %s; starting another",
+            child.process.pid,
+            how_it_ended(child.process.exitcode),
+        )
+        child.stop(0)
 
     async def _replace(self) -> None:
         loop = asyncio.get_running_loop()

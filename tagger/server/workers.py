@@ -33,7 +33,7 @@ from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from tagger.errors import TaggerError
-from tagger.server import SIGHUP_AT_START
+from tagger.server import SIGHUP_AT_START, how_it_ended
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -158,7 +158,7 @@ class ReusePortWorkers(Multiprocess):
                     return None
                 code = new.exitcode
                 why = (
-                    f"exited (code {code})"
+                    how_it_ended(code)
                     if code is not None and code != -signal.SIGKILL
                     else f"was not ready within {self.config.timeout_worker_healthcheck:g} s"
                 )

@@ -4,6 +4,7 @@ model processes (the old one finishes its request), and no process left after SI
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -96,14 +97,32 @@ def test_health_and_feedback_answer_while_every_model_process_is_busy(
     assert answers[0].json()["model"]["name"] == "tiny"
 
 
+@contextlib.contextmanager
+def logged() -> Iterator[list[str]]:
+    """The messages logged to uvicorn.error meanwhile (from after the server started:
+    uvicorn's logging set-up replaces that logger's handlers)."""
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("uvicorn.error").addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(handler)
+
+
 def test_a_killed_model_process_gives_503_and_is_replaced(served_app: Any, gate: Path) -> None:
     app, server = served_app(model_processes=1, model_loader=LOADER)
     (first,) = app.state.model_work.processes.pids()
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(1) as pool, logged() as lines:
         request = pool.submit(httpx.post, server.url + "/suggest", json={"article": ARTICLE})
         wait_for(lambda: started(gate), "the prediction did not begin")
         os.kill(first, signal.SIGKILL)
         refused = request.result(60)
+        # it said 'exited (code None)': the process was not reaped yet when it was logged
+        wait_for(lambda: any(str(first) in m for m in lines), "the lost process was not logged")
+    (line,) = [m for m in lines if str(first) in m]
+    assert line == f"model process {first} was killed by signal 9 (SIGKILL); starting another"
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert "died" in refused.json()["detail"]
     gate.touch()

@@ -112,7 +112,7 @@ def test_a_new_worker_that_cannot_start_is_reported_and_the_old_ones_serve_on(
     workers.handle_hup()
     assert workers.processes == old and not any(w.terminated for w in old)
     ((outcome, detail),) = workers.notes
-    assert outcome == "failed" and "exited (code 3) before serving" in detail
+    assert outcome == "failed" and "exited with code 3 before serving" in detail
     assert not workers.should_exit.is_set() and not workers.failed
 
 
