@@ -1267,7 +1267,7 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
     import uvicorn
 
     from tagger.feedback.store import open_store
-    from tagger.server.app import write_reload_note
+    from tagger.server.app import SupervisorNotes
     from tagger.server.workers import ReusePortWorkers
 
     check(config)  # a bad bundle is refused here, with one line, before any worker starts
@@ -1277,6 +1277,7 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     config.shared_rates = os.path.join(metrics_dir, "rates.sqlite")  # one rate per client
     config.reload_status = os.path.join(metrics_dir, "reload.json")  # for the workers' /health
+    config.workers_status = os.path.join(metrics_dir, "workers.json")
     os.environ[env_name] = config.to_env()
     try:
         settings = uvicorn.Config(
@@ -1286,12 +1287,12 @@ def _serve_workers(config: Any, options: dict[str, Any], env_name: str, check: A
             timeout_worker_healthcheck=120,
             **options,
         )
+        notes = SupervisorNotes(config)  # for the workers' /health and /metrics
         supervisor = ReusePortWorkers(  # a socket each: connections spread over workers
             settings,
             check=lambda: check(config),
-            on_reload=lambda outcome, detail: write_reload_note(
-                str(config.reload_status), outcome, detail
-            ),
+            on_reload=notes.reload,
+            on_replace=notes.worker_replaced,
         )
         supervisor.run()
     finally:

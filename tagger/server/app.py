@@ -106,6 +106,8 @@ class ServerConfig:
     # with --workers N: the file where the supervisor notes how its last reload went
     # (/health reports it); None: this process reloads itself and knows
     reload_status: str | None = None
+    # with --workers N: the file where the supervisor notes the workers it replaced
+    workers_status: str | None = None
     body_timeout: float = 30.0  # seconds to receive a request body (408 beyond)
     max_batch_chars: int = 1_000_000  # title + body characters per /suggest request
     entity_chars: int = 200_000  # characters per request that entity extraction may read
@@ -530,6 +532,7 @@ def create_app(
                 "decisions": decisions,
                 "model_work": work.status(),
                 "reload": last_reload(),
+                "workers": workers_replaced(),
             },
             status_code=200 if ok else 503,
         )
@@ -542,6 +545,17 @@ def create_app(
             return dict(json.loads(Path(config.reload_status).read_text()))
         except (OSError, ValueError):
             return None
+
+    def workers_replaced() -> dict[str, Any] | None:
+        """With --workers N, how many workers died and were replaced, and the last one
+        (the supervisor's note); None with one process."""
+        if config.workers <= 1:
+            return None
+        noted: dict[str, Any] = {"replaced": 0, "last": None}
+        if config.workers_status is not None:
+            with contextlib.suppress(OSError, ValueError):
+                noted = dict(json.loads(Path(config.workers_status).read_text()))
+        return {"of": config.workers, **noted}
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_page() -> Response:
@@ -825,10 +839,44 @@ def reload_note(outcome: str, detail: str) -> dict[str, str]:
 
 def write_reload_note(path: str, outcome: str, detail: str) -> None:
     """The supervisor of --workers N tells its workers' /health how a reload went."""
+    _write_note(path, reload_note(outcome, detail))
+
+
+def _write_note(path: str, note: dict[str, Any]) -> None:
     staging = f"{path}.{os.getpid()}.tmp"
     with contextlib.suppress(OSError):  # /health then shows the previous note
-        Path(staging).write_text(json.dumps(reload_note(outcome, detail)))
+        Path(staging).write_text(json.dumps(note))
         os.replace(staging, path)
+
+
+class SupervisorNotes:
+    """What the supervisor of --workers N tells its workers of the reloads it made and
+    the workers it replaced: notes in the run's folder for their /health, and counts for
+    their /metrics (`tagger_model_reloads_total`, `tagger_worker_restarts_total`)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        from tagger.server.metrics import SupervisorCounters
+
+        self.config = config
+        self.counters = SupervisorCounters()
+        self.replaced = 0
+
+    def reload(self, outcome: str, detail: str) -> None:
+        from tagger.server.metrics import RELOADS_HELP
+
+        if self.config.reload_status is not None:
+            write_reload_note(self.config.reload_status, outcome, detail)
+        self.counters.inc("tagger_model_reloads", RELOADS_HELP, outcome=outcome)
+
+    def worker_replaced(self, detail: str) -> None:
+        from tagger.server.metrics import WORKER_RESTARTS_HELP
+
+        self.replaced += 1
+        if self.config.workers_status is not None:
+            last = reload_note("replaced", detail)
+            del last["outcome"]
+            _write_note(self.config.workers_status, {"replaced": self.replaced, "last": last})
+        self.counters.inc("tagger_worker_restarts", WORKER_RESTARTS_HELP)
 
 
 def model_processes(config: ServerConfig, model: Any, metrics: Any) -> ModelProcesses:

@@ -51,6 +51,35 @@ def path_label(path: str) -> str:
     return "other"
 
 
+RELOADS_HELP = "Model reloads, by outcome (ok, failed)."
+WORKER_RESTARTS_HELP = "HTTP workers (--workers N) that died and were replaced."
+
+
+class SupervisorCounters:
+    """Counters the supervisor of `--workers N` adds to (rolling reloads, replaced
+    workers). It serves no /metrics: its samples go to the workers' shared folder under
+    its own pid, and every worker's /metrics sums them in with the workers' own."""
+
+    def __init__(self) -> None:
+        from prometheus_client.values import MultiProcessValue
+
+        # prometheus-client picks its value class when imported, which `tagger serve`
+        # did before it set PROMETHEUS_MULTIPROC_DIR: ask for the shared-folder one
+        self.value_class = MultiProcessValue() if multiprocess_dir() else None
+        self.values: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def inc(self, name: str, help_text: str, **labels: str) -> None:
+        """Add 1 to counter `name` (exposed as NAME_total) with `labels`."""
+        if self.value_class is None:
+            return
+        key = (name, tuple(labels.values()))
+        if key not in self.values:
+            self.values[key] = self.value_class(
+                "counter", name, name + "_total", tuple(labels), key[1], help_text
+            )
+        self.values[key].inc(1)
+
+
 class Metrics:
     """Counters, histograms and gauges of one app (or one worker)."""
 
@@ -106,7 +135,7 @@ class Metrics:
         )
         self.reloads = Counter(
             "tagger_model_reloads",
-            "Model reloads, by outcome (ok, failed).",
+            RELOADS_HELP,
             ["outcome"],
             registry=registry,
         )

@@ -63,11 +63,14 @@ class ReusePortWorkers(Multiprocess):
         *,
         check: Callable[[], None] | None = None,
         on_reload: Callable[[str, str], None] | None = None,
+        on_replace: Callable[[str], None] | None = None,
     ) -> None:
         """`check` verifies the bundle before a reload (TaggerError: refused);
-        `on_reload(outcome, detail)` is told how each reload went."""
+        `on_reload(outcome, detail)` is told how each reload went, `on_replace(detail)`
+        of each worker that died and was replaced."""
         self.check = check
         self.on_reload = on_reload
+        self.on_replace = on_replace
         self.failed = False  # a worker could not start: the command exits 3
         first = reuseport_socket(config.host, config.port)
         self.port = int(first.getsockname()[1])  # --port 0: the others share the one given
@@ -177,6 +180,7 @@ class ReusePortWorkers(Multiprocess):
         for slot, process in enumerate(self.processes):
             if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
                 continue
+            ended = process.process.exitcode  # None: alive, but it did not answer the ping
             process.kill()
             process.join()
             if process.exitcode == STARTUP_FAILURE:
@@ -186,12 +190,20 @@ class ReusePortWorkers(Multiprocess):
                 return
             if self.should_exit.is_set():
                 return
-            logger.info("worker [%s] died; starting another on a fresh socket", process.pid)
+            how = (
+                how_it_ended(ended)
+                if ended is not None
+                else "did not answer the health check in time and was killed"
+            )
             # the dead worker's socket still listens (this process holds it): close it so
             # the kernel stops queueing connections there, and bind a new one
             self.slots[slot].close()
             self.slots[slot] = reuseport_socket(self.config.host, self.port)
             self.processes[slot] = self.spawn(slot)
+            detail = f"worker [{process.pid}] {how}; started worker [{self.processes[slot].pid}]"
+            logger.error("%s on a fresh socket", detail)
+            if self.on_replace is not None:
+                self.on_replace(detail)
 
     def handle_ttin(self) -> None:
         logger.info("SIGTTIN ignored: tagger serve keeps --workers processes")

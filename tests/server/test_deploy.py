@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import signal
@@ -158,6 +159,46 @@ def test_workers_health_reports_the_supervisors_last_reload(
         health = client.get("/health").json()
     app.state.store.close()
     assert health["reload"]["outcome"] == "failed" and "checksum" in health["reload"]["detail"]
+
+
+def test_workers_health_and_metrics_show_the_supervisors_reloads_and_replacements(
+    loaded_tiny: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor's rolling reloads were missing from tagger_model_reloads_total and
+    the workers it replaced were only in the log: its notes and counters reach every
+    worker's /health and /metrics (the counters through the shared metrics folder)."""
+    from tagger.server.app import SupervisorNotes
+
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    config = ServerConfig(
+        db=tmp_path / "f.db",
+        workers=2,
+        reload_status=str(tmp_path / "reload.json"),
+        workers_status=str(tmp_path / "workers.json"),
+    )
+    notes = SupervisorNotes(config)  # as the supervisor makes it
+    app = create_app(config, model=loaded_tiny)
+    with TestClient(app, base_url="http://localhost") as client:
+        assert client.get("/health").json()["workers"] == {"of": 2, "replaced": 0, "last": None}
+        notes.reload("ok", "every worker replaced")
+        notes.reload("failed", "the new bundle is refused (checksum mismatch)")
+        notes.worker_replaced("worker [7] was killed by signal 9 (SIGKILL); started worker [8]")
+        health = client.get("/health").json()
+        metrics = client.get("/metrics").text
+    app.state.store.close()
+    workers = health["workers"]
+    assert workers["of"] == 2 and workers["replaced"] == 1
+    assert workers["last"]["detail"].startswith("worker [7] was killed by signal 9")
+    assert health["reload"]["outcome"] == "failed"
+    assert 'tagger_model_reloads_total{outcome="ok"} 1.0' in metrics
+    assert 'tagger_model_reloads_total{outcome="failed"} 1.0' in metrics
+    assert "tagger_worker_restarts_total 1.0" in metrics
+    one = create_app(ServerConfig(db=tmp_path / "g.db"), model=loaded_tiny)
+    with TestClient(one, base_url="http://localhost") as client:
+        assert client.get("/health").json()["workers"] is None  # one process: none to replace
+    one.state.store.close()
 
 
 def test_a_worker_that_cannot_load_the_bundle_says_so_in_one_line_and_exits_3(
@@ -327,6 +368,31 @@ def test_two_workers_share_the_store_reload_without_dropping_requests_and_stop(
             assert time.monotonic() < deadline, "the workers did not reload"
             time.sleep(0.05)
         assert set(codes) == {200}
+        # the supervisor's rolling reload is counted (it was not: only a worker's own)
+        wait_for(lambda: (http.get("/health").json()["reload"] or {}).get("outcome") == "ok", "")
+        assert 'tagger_model_reloads_total{outcome="ok"} 1.0' in http.get("/metrics").text
+        assert http.get("/health").json()["workers"] == {"of": 2, "replaced": 0, "last": None}
+        # a worker that dies is replaced: /health and /metrics say so (only the log did)
+        http.get("/labels")
+        victim = access_lines(served.log)[-1]["pid"]
+        os.kill(victim, signal.SIGKILL)
+
+        def get(path: str) -> httpx.Response | None:
+            try:  # a connection the kernel gave the dead worker's socket is reset, one
+                # given the new worker's waits until it serves (past the 5 s timeout)
+                return httpx.get(url + path)
+            except httpx.HTTPError:
+                return None
+
+        def replaced() -> dict[str, Any] | None:
+            health = get("/health")
+            workers = health.json()["workers"] if health is not None else None
+            return dict(workers) if workers and workers["replaced"] else None
+
+        workers = wait_for(replaced, "the dead worker's replacement was not noted")
+        assert f"worker [{victim}] was killed by signal 9 (SIGKILL)" in workers["last"]["detail"]
+        metrics = wait_for(lambda: get("/metrics"), "no /metrics").text
+        assert "tagger_worker_restarts_total 1.0" in metrics
     # two workers, each with its model process, below the supervisor
     stops_gracefully_leaving_no_process(server, served.log, expected=4)
     access = access_lines(served.log)

@@ -54,7 +54,12 @@ def supervisor(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     def build(check: Any = None, new_exitcode: int | None = None) -> ReusePortWorkers:
         config = Config("x:y", host="127.0.0.1", port=0, workers=2, timeout_worker_healthcheck=20)
-        workers = ReusePortWorkers(config, check=check, on_reload=lambda *note: notes.append(note))
+        workers = ReusePortWorkers(
+            config,
+            check=check,
+            on_reload=lambda *note: notes.append(note),
+            on_replace=lambda detail: notes.append(("replaced", detail)),
+        )
         workers.notes = notes  # type: ignore[attr-defined]
         workers.processes = [FakeWorker(101), FakeWorker(102)]  # type: ignore[list-item]
         spawned = iter(range(201, 300))
@@ -133,3 +138,17 @@ def test_a_worker_that_cannot_start_makes_the_command_exit_3(supervisor: Any) ->
     workers.processes[1] = FakeWorker(102, exitcode=3)
     workers.keep_subprocess_alive()
     assert workers.failed and workers.should_exit.is_set()
+
+
+def test_a_worker_that_died_is_replaced_and_noted(supervisor: Any) -> None:
+    """Only the log said so ('died'); now the note for /health and /metrics has it, with
+    how the worker ended."""
+    workers = supervisor()
+    workers.processes[1] = FakeWorker(102, exitcode=-signal.SIGKILL)
+    workers.keep_subprocess_alive()
+    assert [w.pid for w in workers.processes] == [101, 201] and not workers.failed
+    (note,) = workers.notes
+    assert note == (
+        "replaced",
+        "worker [102] was killed by signal 9 (SIGKILL); started worker [201]",
+    )
