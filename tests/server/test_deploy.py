@@ -273,48 +273,36 @@ def served(tmp_path: Path) -> Iterator[Any]:
         server.stop()
 
 
-def test_sighup_reloads_a_single_process_server_and_sigterm_stops_it(
+def test_sighup_at_start_and_in_bursts_reloads_a_single_process_server_and_sigterm_stops_it(
     served: Any, tiny_model: Path, other_model: Path, tmp_path: Path
 ) -> None:
+    """One server start for the reload path: a SIGHUP while the service starts (its default
+    action ended `tagger serve`, no log line, and the model process loading logged a
+    traceback) is done once it serves; a burst of SIGHUPs after the bundle changed makes
+    one reload and one more (each was a full reload of its own); SIGTERM stops it all."""
     current = tmp_path / "current"
     put_bundle(tiny_model, current)
     server = served(current)
     url, process = server.url, server.process
-    assert server.wait_healthy()["model"]["id"] == model_id(tiny_model)
-    put_bundle(other_model, current)
-    process.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 60
-    while httpx.get(url + "/health").json()["model"]["id"] != model_id(other_model):
-        assert time.monotonic() < deadline, "SIGHUP did not reload the model"
-        time.sleep(0.2)
-    assert process.poll() is None
-    stops_gracefully_leaving_no_process(server, served.log, expected=1)
-
-
-def test_a_sighup_while_the_service_starts_is_done_once_it_serves_and_sighups_coalesce(
-    served: Any, tiny_model: Path, tmp_path: Path
-) -> None:
-    """SIGHUP's default action ended `tagger serve` (no log line) when it came before
-    the service could reload, and the model process loading then logged a traceback."""
-    server = served(tiny_model)
     wait_for(lambda: "Waiting for application startup" in served.log.read_text(), "no start")
-    server.process.send_signal(signal.SIGHUP)  # the model process is loading now
-    server.wait_healthy()
+    process.send_signal(signal.SIGHUP)  # the model process is loading now
+    assert server.wait_healthy()["model"]["id"] == model_id(tiny_model)
     wait_for(lambda: "reloaded on SIGHUP" in served.log.read_text(), "the SIGHUP was lost")
     assert "Traceback" not in served.log.read_text()
-    # SIGHUPs in quick succession: one reload runs, one waits (it reads the bundle after
-    # the last signal), the rest add nothing (each was a full reload of its own)
-    started = time.monotonic()
-    for _ in range(6):
-        server.process.send_signal(signal.SIGHUP)
-        time.sleep(0.02)
 
     def reloads() -> int:
         return served.log.read_text().count("reloaded on SIGHUP") - 1
 
+    put_bundle(other_model, current)
+    started = time.monotonic()
+    for _ in range(6):
+        process.send_signal(signal.SIGHUP)
+        time.sleep(0.02)
     wait_for(lambda: reloads() >= 2, "the SIGHUPs did not reload")
     time.sleep(time.monotonic() - started)  # as long again: time for further reloads
     assert reloads() == 2
+    assert httpx.get(url + "/health").json()["model"]["id"] == model_id(other_model)
+    assert process.poll() is None
     stops_gracefully_leaving_no_process(server, served.log, expected=1)
 
 
