@@ -59,3 +59,25 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
     return result
+
+
+def read_settings_file(path: object, what: str, kind: str) -> Any:
+    """The data of a TOML or JSON (by its `.json` suffix) settings file the user named as
+    `what` ("config", "the policy file"): unreadable text (see read_user_text), or invalid
+    syntax, a key given twice or nesting too deep ("PATH: invalid KIND file (...)") is a
+    ConfigError naming the path."""
+    import json
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the same parser, from PyPI
+        import tomli as tomllib
+
+    text = read_user_text(path, what)
+    try:
+        if str(path).endswith(".json"):
+            return json.loads(text, object_pairs_hook=unique_keys)
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSON, TOML, a key twice, nesting
+        raise ConfigError(f"{path}: invalid {kind} file ({exc})") from exc

@@ -21,19 +21,12 @@ precision per policy.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagger.errors import ConfigError, read_user_text, unique_keys
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10
-    import tomli as tomllib
+from tagger.errors import ConfigError, read_settings_file
 
 DEFAULT = "default"
 BEST_F1 = "best-f1"
@@ -160,15 +153,7 @@ def load_policy(path: str | Path | Policy | dict[str, Any]) -> Policy:
     if isinstance(path, dict):
         return Policy.from_dict(path)
     path = Path(path)
-    text = read_user_text(path, "the policy file")
-    try:
-        data = (
-            json.loads(text, object_pairs_hook=unique_keys)
-            if path.suffix == ".json"
-            else tomllib.loads(text)
-        )
-    except (ValueError, RecursionError) as exc:  # JSON, TOML, a key twice, nesting
-        raise ConfigError(f"{path}: invalid policy file ({exc})") from exc
+    data = read_settings_file(path, "the policy file", "policy")
     return Policy.from_dict(data, str(path))
 
 

@@ -20,17 +20,12 @@ import numpy as np
 
 from tagger.classify import ModelConfig, _workers, train_section_model, train_tag_model
 from tagger.corpus.article import Article
-from tagger.errors import ConfigError, InputError, read_user_text, unique_keys
+from tagger.errors import ConfigError, InputError, read_settings_file
 from tagger.evaluate import binarize
 from tagger.features import SETTINGS_BEFORE_THEY_EXISTED as FEATURES_BEFORE_THEY_EXISTED
 from tagger.features import FeatureConfig, Featurizer, fitted_config
 from tagger.labels import normalise_labels
 from tagger.model_bundle import model_facts
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, from PyPI
-    import tomli as tomllib
 
 if TYPE_CHECKING:
     from tagger.api import Tagger
@@ -117,15 +112,7 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: Path) -> TrainConfig:
         """Read a TOML or JSON config file."""
-        text = read_user_text(path, "config")
-        try:
-            data = (
-                json.loads(text, object_pairs_hook=unique_keys)
-                if str(path).endswith(".json")
-                else tomllib.loads(text)
-            )
-        except (ValueError, RecursionError) as exc:  # JSON, TOML, a key twice, nesting
-            raise ConfigError(f"{path}: invalid config file ({exc})") from exc
+        data = read_settings_file(path, "config", "config")
         return cls.from_dict(data, source=str(path))
 
 
