@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -64,6 +65,7 @@ from tagger.server.guards import (
 )
 from tagger.server.modelwork import DEFAULT_LOADER, ModelProcesses, ModelWork, request_article
 
+log = logging.getLogger("uvicorn.error")
 STATIC = Path(__file__).parent / "static"
 MIN_TOKEN_CHARS = 16
 # articles a /suggest or POST /queue batch may have (413 beyond). Checked as the body is
@@ -320,10 +322,8 @@ def create_app(
         try:
             await work.start()  # every model process has the model loaded before serving
         except (TaggerError, OSError) as exc:  # e.g. the bundle damaged since it was read
-            import logging
-
             who = f"worker {os.getpid()}" if config.workers > 1 else "tagger serve"
-            logging.getLogger("uvicorn.error").error("%s cannot start: %s", who, exc)
+            log.error("%s cannot start: %s", who, exc)
             app.state.startup_failure = str(exc)  # logged: StartupFailureLine drops the trace
             raise
         # named once this process can serve it (with --workers N, a worker shows in
@@ -541,21 +541,15 @@ def create_app(
         """How the last reload went (None: none yet); with --workers N, the supervisor's."""
         if config.reload_status is None:
             return getattr(app.state, "last_reload", None)
-        try:
-            return dict(json.loads(Path(config.reload_status).read_text()))
-        except (OSError, ValueError):
-            return None
+        return _read_note(config.reload_status)
 
     def workers_replaced() -> dict[str, Any] | None:
         """With --workers N, how many workers died and were replaced, and the last one
         (the supervisor's note); None with one process."""
         if config.workers <= 1:
             return None
-        noted: dict[str, Any] = {"replaced": 0, "last": None}
-        if config.workers_status is not None:
-            with contextlib.suppress(OSError, ValueError):
-                noted = dict(json.loads(Path(config.workers_status).read_text()))
-        return {"of": config.workers, **noted}
+        noted = _read_note(config.workers_status) if config.workers_status else None
+        return {"of": config.workers, **(noted or {"replaced": 0, "last": None})}
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_page() -> Response:
@@ -768,11 +762,8 @@ def create_app(
 async def _follow_current(app: FastAPI, reload: Any) -> None:
     """Watch a registry's `current` pointer; when it names another version, load that
     version fully and swap it in (requests in progress finish with the old one)."""
-    import logging
-
     from tagger.registry import Registry
 
-    log = logging.getLogger("uvicorn.error")
     config: ServerConfig = app.state.config
     registry = Registry(config.model)  # type: ignore[arg-type]
     refused: str | None = None  # a version that would not load is not tried again
@@ -796,9 +787,6 @@ async def _follow_current(app: FastAPI, reload: Any) -> None:
 
 
 async def _reload_logged(app: FastAPI, reload: Any) -> None:
-    import logging
-
-    log = logging.getLogger("uvicorn.error")
     try:
         result = await reload()
     except HTTPException as exc:
@@ -831,10 +819,13 @@ class StartupFailureLine:
         await self.app(scope, receive, one_line)
 
 
+def _stamped(detail: str) -> dict[str, str]:
+    return {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "detail": detail}
+
+
 def reload_note(outcome: str, detail: str) -> dict[str, str]:
     """What /health says of the last reload: ok or failed, when, and what happened."""
-    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {"outcome": outcome, "at": at, "detail": detail}
+    return {"outcome": outcome, **_stamped(detail)}
 
 
 def write_reload_note(path: str, outcome: str, detail: str) -> None:
@@ -847,6 +838,14 @@ def _write_note(path: str, note: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):  # /health then shows the previous note
         Path(staging).write_text(json.dumps(note))
         os.replace(staging, path)
+
+
+def _read_note(path: str) -> dict[str, Any] | None:
+    """A note the supervisor wrote (None: none yet, or unreadable)."""
+    try:
+        return dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError):
+        return None
 
 
 class SupervisorNotes:
@@ -873,9 +872,8 @@ class SupervisorNotes:
 
         self.replaced += 1
         if self.config.workers_status is not None:
-            last = reload_note("replaced", detail)
-            del last["outcome"]
-            _write_note(self.config.workers_status, {"replaced": self.replaced, "last": last})
+            note = {"replaced": self.replaced, "last": _stamped(detail)}
+            _write_note(self.config.workers_status, note)
         self.counters.inc("tagger_worker_restarts", WORKER_RESTARTS_HELP)
 
 
@@ -952,9 +950,7 @@ def app_from_env() -> FastAPI:
         return create_app(ServerConfig.from_env(text))
     except TaggerError as exc:  # a bundle replaced since it was checked: one line, not a
         # traceback, and uvicorn's code for a worker that cannot start (no restart loop)
-        import logging
-
         from uvicorn.config import STARTUP_FAILURE
 
-        logging.getLogger("uvicorn.error").error("worker %d cannot start: %s", os.getpid(), exc)
+        log.error("worker %d cannot start: %s", os.getpid(), exc)
         sys.exit(STARTUP_FAILURE)
